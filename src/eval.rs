@@ -1,0 +1,239 @@
+//! Batched greedy decoding and exact-match scoring, per split, per case (has-op / no-op) and per rule.
+
+use crate::model::Transformer;
+use crate::task::{Dataset, EvalSplit, Example, Rule};
+use crate::tokenizer::SequenceLayout;
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use serde::{Deserialize, Serialize};
+
+/// Rows decoded together: bounds memory while keeping the device busy.
+pub const DECODE_BATCH: usize = 256;
+
+/// Generates `layout.answer_width` tokens after each prompt, always taking the most likely token.
+/// The whole loop stays on the device; the tokens are read back once, asynchronously, at the end.
+///
+/// # Shapes
+/// - each prompt: `prompt_len` tokens -> each answer: `answer_width` tokens
+pub async fn greedy_decode(
+    model: &Transformer,
+    layout: &SequenceLayout,
+    prompts: &[Vec<u32>],
+    device: &Device,
+) -> Result<Vec<Vec<u32>>, String> {
+    let mut answers = Vec::with_capacity(prompts.len());
+    for chunk in prompts.chunks(DECODE_BATCH) {
+        let (b, p) = (chunk.len(), layout.prompt_len());
+        let flat: Vec<i64> = chunk.iter().flatten().map(|&t| t as i64).collect();
+        let mut tokens = Tensor::<2, Int>::from_data(TensorData::new(flat, [b, p]), device); // (B, P)
+        for _ in 0..layout.answer_width {
+            let [_, len] = tokens.dims();
+            let logits = model.forward(tokens.clone()); // (B, len, V)
+            let next = logits.narrow(1, len - 1, 1).argmax(2).reshape([b, 1]); // (B, 1)
+            tokens = Tensor::cat(vec![tokens, next], 1); // (B, len + 1)
+        }
+        let generated = tokens.narrow(1, p, layout.answer_width); // (B, A)
+        let data = generated
+            .into_data_async()
+            .await
+            .map_err(|e| format!("reading generated tokens back failed: {e:?}"))?;
+        let values = data
+            .convert::<i64>()
+            .try_to_vec::<i64>()
+            .map_err(|e| format!("generated tokens have an unexpected type: {e:?}"))?;
+        answers.extend(
+            values
+                .chunks(layout.answer_width)
+                .map(|row| row.iter().map(|&t| t as u32).collect()),
+        );
+    }
+    Ok(answers)
+}
+
+/// Correct answers out of a number of cases.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    /// Exact matches.
+    pub correct: usize,
+    /// Cases.
+    pub total: usize,
+}
+
+impl Tally {
+    /// Adds one case.
+    pub fn add(&mut self, correct: bool) {
+        self.correct += usize::from(correct);
+        self.total += 1;
+    }
+
+    /// Share correct, `None` when there is no case.
+    pub fn accuracy(&self) -> Option<f64> {
+        (self.total > 0).then(|| self.correct as f64 / self.total as f64)
+    }
+}
+
+/// One scored example.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prediction {
+    /// Index of the rule in the split's rule set.
+    pub rule: u32,
+    /// The input.
+    pub z: String,
+    /// The correct answer.
+    pub expected: String,
+    /// What the model wrote (unknown tokens as `?`, cut at EOS).
+    pub output: String,
+    /// Exact match of the whole answer, EOS included.
+    pub correct: bool,
+    /// Whether the input holds no `x`.
+    pub noop: bool,
+}
+
+/// Score of one rule within a split.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleScore {
+    /// Index of the rule in the split's rule set.
+    pub rule: u32,
+    /// Its text.
+    pub text: Rule,
+    /// Its score.
+    pub tally: Tally,
+}
+
+/// Scores of one evaluation split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SplitReport {
+    /// `seen`, `unseen` or `noop`.
+    pub name: String,
+    /// All cases.
+    pub all: Tally,
+    /// Cases where `x` occurs.
+    pub hasop: Tally,
+    /// Cases where `x` is absent.
+    pub noop: Tally,
+    /// Per-rule scores, in rule order.
+    pub per_rule: Vec<RuleScore>,
+    /// Every scored example.
+    pub predictions: Vec<Prediction>,
+}
+
+impl SplitReport {
+    /// Exact-match accuracy over the whole split (0 for an empty split).
+    pub fn accuracy(&self) -> f64 {
+        self.all.accuracy().unwrap_or(0.0)
+    }
+}
+
+/// The evaluation of a model at one step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Optimizer steps taken when evaluated.
+    pub step: usize,
+    /// Seen rules on new inputs.
+    pub seen: SplitReport,
+    /// Held-out rules.
+    pub unseen: SplitReport,
+    /// Held-out rules, no-op inputs only.
+    pub noop: SplitReport,
+}
+
+impl Evaluation {
+    /// The headline numbers of the evaluation.
+    pub fn summary(&self) -> EvalSummary {
+        EvalSummary {
+            step: self.step,
+            seen_accuracy: self.seen.accuracy(),
+            unseen_accuracy: self.unseen.accuracy(),
+            unseen_hasop_accuracy: self.unseen.hasop.accuracy().unwrap_or(0.0),
+            noop_accuracy: self.noop.accuracy(),
+        }
+    }
+}
+
+/// The headline numbers of an evaluation, for curves and tables.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalSummary {
+    /// Optimizer steps taken.
+    pub step: usize,
+    /// Accuracy on seen rules, new inputs.
+    pub seen_accuracy: f64,
+    /// Accuracy on held-out rules.
+    pub unseen_accuracy: f64,
+    /// Accuracy on held-out rules where `x` occurs.
+    pub unseen_hasop_accuracy: f64,
+    /// Accuracy on held-out rules where `x` is absent.
+    pub noop_accuracy: f64,
+}
+
+/// Decodes and scores one split.
+pub async fn evaluate_split(
+    model: &Transformer,
+    layout: &SequenceLayout,
+    dataset: &Dataset,
+    split: &EvalSplit,
+    device: &Device,
+) -> Result<SplitReport, String> {
+    let rule_of = |e: &Example| dataset.rule(split.rules, e.rule);
+    let prompts: Vec<Vec<u32>> = split
+        .examples
+        .iter()
+        .map(|e| {
+            let rule = rule_of(e);
+            layout.encode_prompt(&rule.x, &rule.y, &e.z)
+        })
+        .collect();
+    let outputs = greedy_decode(model, layout, &prompts, device).await?;
+
+    let mut report = SplitReport {
+        name: split.name.clone(),
+        all: Tally::default(),
+        hasop: Tally::default(),
+        noop: Tally::default(),
+        per_rule: Vec::new(),
+        predictions: Vec::with_capacity(split.examples.len()),
+    };
+    let mut per_rule: std::collections::BTreeMap<u32, Tally> = Default::default();
+    for (example, tokens) in split.examples.iter().zip(outputs) {
+        let correct = layout.decode_answer(&tokens).as_deref() == Some(example.answer.as_str());
+        report.all.add(correct);
+        if example.noop {
+            report.noop.add(correct);
+        } else {
+            report.hasop.add(correct);
+        }
+        per_rule.entry(example.rule).or_default().add(correct);
+        report.predictions.push(Prediction {
+            rule: example.rule,
+            z: example.z.clone(),
+            expected: example.answer.clone(),
+            output: layout.render_answer(&tokens),
+            correct,
+            noop: example.noop,
+        });
+    }
+    report.per_rule = per_rule
+        .into_iter()
+        .map(|(rule, tally)| RuleScore {
+            rule,
+            text: dataset.rule(split.rules, rule).clone(),
+            tally,
+        })
+        .collect();
+    Ok(report)
+}
+
+/// Evaluates a model (without autodiff) on the three splits of a dataset.
+pub async fn evaluate(
+    model: &Transformer,
+    layout: &SequenceLayout,
+    dataset: &Dataset,
+    step: usize,
+    device: &Device,
+) -> Result<Evaluation, String> {
+    Ok(Evaluation {
+        step,
+        seen: evaluate_split(model, layout, dataset, &dataset.seen, device).await?,
+        unseen: evaluate_split(model, layout, dataset, &dataset.unseen, device).await?,
+        noop: evaluate_split(model, layout, dataset, &dataset.noop, device).await?,
+    })
+}

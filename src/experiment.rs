@@ -1,0 +1,168 @@
+//! One run from config to result, advanced in chunks so a caller (the CLI, the browser worker) can
+//! report progress, pause or stop between chunks.
+
+use crate::config::{ConfigError, ExperimentConfig};
+use crate::eval::{EvalSummary, Evaluation, evaluate};
+use crate::task::Dataset;
+use crate::tokenizer::SequenceLayout;
+use crate::train::Trainer;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Why a run stopped early.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RunError {
+    /// The settings were rejected.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The loss became NaN or infinite: the run diverged.
+    #[error("the loss became {loss} at step {step}: training diverged (try a lower learning rate)")]
+    NonFiniteLoss {
+        /// Steps taken when detected.
+        step: usize,
+        /// The value read.
+        loss: f32,
+    },
+    /// The backend failed (e.g. a lost GPU device).
+    #[error("the compute backend failed: {0}")]
+    Backend(String),
+}
+
+/// One point of the loss curve: the mean training loss of the steps since the previous point.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LossPoint {
+    /// Steps taken at the end of the chunk.
+    pub step: usize,
+    /// Mean loss over the chunk.
+    pub loss: f32,
+}
+
+/// What one call to [`Run::advance`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Advance {
+    /// The loss over the steps just taken.
+    pub loss: LossPoint,
+    /// An evaluation, when the chunk reached an evaluation point.
+    pub evaluation: Option<Evaluation>,
+    /// Whether every configured step has been taken (and the final evaluation done).
+    pub finished: bool,
+}
+
+/// A run in progress.
+pub struct Run {
+    config: ExperimentConfig,
+    layout: SequenceLayout,
+    dataset: Dataset,
+    trainer: Trainer,
+    losses: Vec<LossPoint>,
+    evaluations: Vec<EvalSummary>,
+}
+
+impl Run {
+    /// Validates the config, draws the data and initialises the model on `device`.
+    pub fn new(config: &ExperimentConfig, device: &Device) -> Result<Self, RunError> {
+        config.validate()?;
+        let dataset = Dataset::generate(config)?;
+        let trainer = Trainer::new(config, &dataset, device);
+        Ok(Self {
+            config: config.clone(),
+            layout: SequenceLayout::new(&config.task),
+            dataset,
+            trainer,
+            losses: Vec::new(),
+            evaluations: Vec::new(),
+        })
+    }
+
+    /// The run's settings.
+    pub fn config(&self) -> &ExperimentConfig {
+        &self.config
+    }
+
+    /// The generated data.
+    pub fn dataset(&self) -> &Dataset {
+        &self.dataset
+    }
+
+    /// The sequence format.
+    pub fn layout(&self) -> &SequenceLayout {
+        &self.layout
+    }
+
+    /// Steps taken.
+    pub fn step(&self) -> usize {
+        self.trainer.step()
+    }
+
+    /// Whether all steps are done.
+    pub fn is_finished(&self) -> bool {
+        self.trainer.step() >= self.config.train.steps
+    }
+
+    /// The loss curve so far.
+    pub fn losses(&self) -> &[LossPoint] {
+        &self.losses
+    }
+
+    /// Headline numbers of every evaluation so far.
+    pub fn evaluations(&self) -> &[EvalSummary] {
+        &self.evaluations
+    }
+
+    /// The model without autodiff, for inference (try-your-own, attention).
+    pub fn inference_model(&self) -> crate::model::Transformer {
+        self.trainer.model().valid()
+    }
+
+    /// The device inference runs on.
+    pub fn inference_device(&self) -> Device {
+        self.trainer.device().clone().without_autodiff()
+    }
+
+    /// Trains at most `max_steps` steps, stopping early at the next evaluation point, and evaluates
+    /// there. The loss is read back once per call, asynchronously.
+    pub async fn advance(&mut self, max_steps: usize) -> Result<Advance, RunError> {
+        let every = self.config.train.eval_every;
+        let to_eval_point = every - self.step() % every;
+        let (taken, loss) = self
+            .trainer
+            .train_chunk(&self.dataset, max_steps.max(1).min(to_eval_point));
+        let loss = loss
+            .into_scalar_async::<f32>()
+            .await
+            .map_err(|e| RunError::Backend(format!("{e:?}")))?;
+        let step = self.step();
+        if !loss.is_finite() {
+            return Err(RunError::NonFiniteLoss { step, loss });
+        }
+        let point = LossPoint { step, loss };
+        if taken > 0 {
+            self.losses.push(point);
+        }
+        let finished = self.is_finished();
+        let evaluation = if step % every == 0 || finished {
+            Some(self.evaluate().await?)
+        } else {
+            None
+        };
+        Ok(Advance {
+            loss: point,
+            evaluation,
+            finished,
+        })
+    }
+
+    /// Evaluates the current model on every split and records its summary.
+    pub async fn evaluate(&mut self) -> Result<Evaluation, RunError> {
+        let model = self.inference_model();
+        let device = self.inference_device();
+        let evaluation = evaluate(&model, &self.layout, &self.dataset, self.step(), &device)
+            .await
+            .map_err(RunError::Backend)?;
+        let summary = evaluation.summary();
+        if self.evaluations.last().map(|e| e.step) != Some(summary.step) {
+            self.evaluations.push(summary);
+        }
+        Ok(evaluation)
+    }
+}

@@ -1,0 +1,243 @@
+//! Sweeps: a ladder (or grid) of runs that vary one or two settings, over one or more seeds.
+//!
+//! An axis is a list of points; each point is a label and the settings it changes, by dotted path
+//! (`task.instructions`) with a JSON value that replaces the whole setting. One point may change
+//! several settings at once (model A vs model B changes both the rule count and the budget), and the
+//! paths are the same names config files and error messages use.
+
+use crate::config::{ConfigError, ExperimentConfig};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// One value of an axis.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AxisPoint {
+    /// Short label for tables and charts (e.g. `256`).
+    pub label: String,
+    /// Settings this point changes: dotted path to the new value.
+    pub set: BTreeMap<String, Value>,
+}
+
+/// A swept setting.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Axis {
+    /// Name of the axis (e.g. `instructions`).
+    pub name: String,
+    /// Its points, in order.
+    pub points: Vec<AxisPoint>,
+}
+
+impl Axis {
+    /// An axis setting one config value, e.g. `Axis::values("instructions", "task.instructions", [4, 16])`.
+    pub fn values<T: Serialize + ToString>(
+        name: &str,
+        setting: &str,
+        values: impl IntoIterator<Item = T>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            points: values
+                .into_iter()
+                .map(|v| AxisPoint {
+                    label: v.to_string(),
+                    set: BTreeMap::from([(
+                        setting.to_string(),
+                        serde_json::to_value(&v).expect("serializable"),
+                    )]),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A sweep: a base config, one or two axes and the seeds to repeat it with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepSpec {
+    /// The config every run starts from.
+    pub base: ExperimentConfig,
+    /// The axes: the first varies slowest.
+    pub axes: Vec<Axis>,
+    /// Seeds; each point of the grid runs once per seed.
+    pub seeds: Vec<u64>,
+}
+
+/// One run of a sweep.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlannedRun {
+    /// Position in the plan.
+    pub index: usize,
+    /// For each axis, the index of this run's point.
+    pub coordinates: Vec<usize>,
+    /// For each axis, the label of this run's point.
+    pub labels: Vec<String>,
+    /// The seed.
+    pub seed: u64,
+    /// The complete config of the run.
+    pub config: ExperimentConfig,
+}
+
+/// Replaces the setting at a dotted path of a serialized config.
+fn set_path(target: &mut Value, setting: &str, value: Value) -> Result<(), ConfigError> {
+    let mut node = target;
+    for key in setting.split('.') {
+        node = node
+            .as_object_mut()
+            .and_then(|object| object.get_mut(key))
+            .ok_or_else(|| ConfigError::new(setting, "no such setting"))?;
+    }
+    *node = value;
+    Ok(())
+}
+
+/// Applies a point's settings to a config; the result is validated.
+pub fn apply_settings(
+    base: &ExperimentConfig,
+    settings: &BTreeMap<String, Value>,
+) -> Result<ExperimentConfig, ConfigError> {
+    let mut value = serde_json::to_value(base).expect("configs serialize");
+    for (setting, new) in settings {
+        set_path(&mut value, setting, new.clone())?;
+    }
+    let config: ExperimentConfig = serde_json::from_value(value).map_err(|e| {
+        let setting = settings.keys().cloned().collect::<Vec<_>>().join(", ");
+        ConfigError::new(setting, format!("a value does not fit the setting: {e}"))
+    })?;
+    config.validate()?;
+    Ok(config)
+}
+
+impl SweepSpec {
+    /// Every run, in execution order: seeds outermost (so each seed completes the whole ladder before
+    /// the next starts and a curve appears early), then the axes with the first varying slowest.
+    /// Each run's config is validated; the first invalid point is reported with its labels.
+    pub fn plan(&self) -> Result<Vec<PlannedRun>, ConfigError> {
+        if self.seeds.is_empty() {
+            return Err(ConfigError::new("sweep.seeds", "needs at least one seed"));
+        }
+        if let Some(axis) = self.axes.iter().find(|a| a.points.is_empty()) {
+            return Err(ConfigError::new(
+                format!("sweep.{}", axis.name),
+                "an axis needs at least one value",
+            ));
+        }
+        let grid: usize = self.axes.iter().map(|a| a.points.len()).product();
+        let mut runs = Vec::with_capacity(grid * self.seeds.len());
+        for &seed in &self.seeds {
+            for cell in 0..grid {
+                // Mixed-radix digits of the cell index, last axis fastest.
+                let mut rest = cell;
+                let mut coordinates = vec![0; self.axes.len()];
+                for (axis_index, axis) in self.axes.iter().enumerate().rev() {
+                    coordinates[axis_index] = rest % axis.points.len();
+                    rest /= axis.points.len();
+                }
+                let mut config = self.base.clone();
+                config.seed = seed;
+                for (axis, &point) in self.axes.iter().zip(&coordinates) {
+                    config = apply_settings(&config, &axis.points[point].set).map_err(|e| {
+                        ConfigError::new(
+                            e.setting,
+                            format!("{} (at {} = {})", e.message, axis.name, axis.points[point].label),
+                        )
+                    })?;
+                }
+                let labels = self
+                    .axes
+                    .iter()
+                    .zip(&coordinates)
+                    .map(|(axis, &p)| axis.points[p].label.clone())
+                    .collect();
+                runs.push(PlannedRun {
+                    index: runs.len(),
+                    coordinates,
+                    labels,
+                    seed,
+                    config,
+                });
+            }
+        }
+        Ok(runs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Budget;
+
+    fn spec() -> SweepSpec {
+        let mut base = ExperimentConfig::default();
+        base.task.budget = Budget::Total(4096);
+        SweepSpec {
+            base,
+            axes: vec![
+                Axis::values("instructions", "task.instructions", [4usize, 16, 64]),
+                Axis {
+                    name: "examples per rule".into(),
+                    points: [8usize, 32]
+                        .iter()
+                        .map(|&s| AxisPoint {
+                            label: s.to_string(),
+                            set: BTreeMap::from([(
+                                "task.budget".to_string(),
+                                serde_json::json!({ "per_rule": s }),
+                            )]),
+                        })
+                        .collect(),
+                },
+            ],
+            seeds: vec![1, 2],
+        }
+    }
+
+    #[test]
+    fn plan_orders_seeds_outermost_and_first_axis_slowest() {
+        let runs = spec().plan().unwrap();
+        assert_eq!(runs.len(), 3 * 2 * 2);
+        let order: Vec<(u64, Vec<usize>)> = runs.iter().map(|r| (r.seed, r.coordinates.clone())).collect();
+        assert_eq!(order[0], (1, vec![0, 0]));
+        assert_eq!(order[1], (1, vec![0, 1]));
+        assert_eq!(order[2], (1, vec![1, 0]));
+        assert_eq!(order[5], (1, vec![2, 1]));
+        assert_eq!(order[6], (2, vec![0, 0]));
+        assert!(runs.iter().enumerate().all(|(i, r)| r.index == i));
+    }
+
+    #[test]
+    fn plan_applies_patches_and_seeds() {
+        let runs = spec().plan().unwrap();
+        let run = &runs[3]; // seed 1, instructions 16, 32 per rule
+        assert_eq!(run.labels, vec!["16".to_string(), "32".to_string()]);
+        assert_eq!(run.config.task.instructions, 16);
+        assert_eq!(run.config.task.budget, Budget::PerRule(32));
+        assert_eq!(run.config.seed, 1);
+        assert_eq!(runs[9].config.seed, 2);
+        // Settings no axis touches stay as in the base.
+        assert_eq!(run.config.model, spec().base.model);
+    }
+
+    #[test]
+    fn invalid_point_names_setting_and_axis_value() {
+        let mut spec = spec();
+        spec.axes = vec![Axis::values("instructions", "task.instructions", [10usize, 5000])];
+        spec.base.task.budget = Budget::Total(100);
+        let err = spec.plan().unwrap_err();
+        assert_eq!(err.setting, "task.budget");
+        assert!(err.message.contains("instructions = 5000"), "{}", err.message);
+    }
+
+    #[test]
+    fn unknown_setting_and_ill_typed_value_are_named() {
+        let base = ExperimentConfig::default();
+        let err = apply_settings(&base, &BTreeMap::from([("task.colour".into(), Value::from(3))]))
+            .unwrap_err();
+        assert_eq!(err.setting, "task.colour");
+        let err = apply_settings(
+            &base,
+            &BTreeMap::from([("task.alphabet".into(), Value::from("many"))]),
+        )
+        .unwrap_err();
+        assert_eq!(err.setting, "task.alphabet");
+    }
+}

@@ -1,0 +1,229 @@
+//! Our own training loop (burn's `Learner` does not run in wasm): AdamW, linear warm-up then linear
+//! decay, per-parameter gradient-norm clipping, seeded batch order.
+//!
+//! Nothing here reads tensor data back: [`Trainer::train_chunk`] returns the chunk's mean loss as a
+//! one-element tensor that the caller reads with burn's async readback, once per chunk. That is what
+//! lets the browser worker drive training on WebGPU.
+
+use crate::config::{ExperimentConfig, TrainConfig};
+use crate::model::Transformer;
+use crate::rng::SeededRng;
+use crate::task::Dataset;
+use crate::tokenizer::SequenceLayout;
+use burn::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use burn::tensor::activation::log_softmax;
+
+/// Learning rate at `step` (0-based): linear warm-up to the peak over `warmup_steps`, then linear
+/// decay to `peak * final_lr_ratio` at the last step.
+pub fn learning_rate(config: &TrainConfig, step: usize) -> f64 {
+    let peak = config.learning_rate;
+    if step < config.warmup_steps {
+        return peak * (step + 1) as f64 / config.warmup_steps as f64;
+    }
+    let decay_steps = config.steps.saturating_sub(config.warmup_steps).max(1);
+    let progress = ((step - config.warmup_steps) as f64 / decay_steps as f64).min(1.0);
+    peak * (1.0 - progress * (1.0 - config.final_lr_ratio))
+}
+
+/// A training batch on the device.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    /// `[B, T-1]` token ids: each sequence without its last token.
+    pub inputs: Tensor<2, Int>,
+    /// `[B, T-1, V]`: one-hot next tokens at the positions the loss covers (answer letters and EOS),
+    /// zero rows elsewhere. Folding the mask into the targets makes the loss one product and a sum.
+    pub targets: Tensor<3>,
+    /// Number of positions the loss covers (the sum of `targets`).
+    pub loss_tokens: usize,
+}
+
+/// Turns training examples into batches.
+#[derive(Clone, Copy, Debug)]
+pub struct Batcher {
+    /// The sequence format.
+    pub layout: SequenceLayout,
+}
+
+impl Batcher {
+    /// Builds the batch of the training examples at `indices`.
+    pub fn batch(&self, dataset: &Dataset, indices: &[u32], device: &Device) -> Batch {
+        let layout = self.layout;
+        let (t, v) = (layout.sequence_len() - 1, layout.vocab_size());
+        let b = indices.len();
+        let mut inputs = Vec::with_capacity(b * t);
+        let mut targets = vec![0f32; b * t * v];
+        let mut loss_tokens = 0;
+        for (row, &index) in indices.iter().enumerate() {
+            let example = &dataset.train[index as usize];
+            let rule = &dataset.train_rules[example.rule as usize];
+            let (tokens, loss_len) = layout.encode_example(&rule.x, &rule.y, &example.z, &example.answer);
+            inputs.extend(tokens[..t].iter().map(|&tok| tok as i64));
+            // Target position j predicts token j + 1; the answer starts at token prompt_len.
+            let first = layout.prompt_len() - 1;
+            for j in first..first + loss_len {
+                targets[(row * t + j) * v + tokens[j + 1] as usize] = 1.0;
+            }
+            loss_tokens += loss_len;
+        }
+        Batch {
+            inputs: Tensor::from_data(TensorData::new(inputs, [b, t]), device),
+            targets: Tensor::from_data(TensorData::new(targets, [b, t, v]), device),
+            loss_tokens,
+        }
+    }
+}
+
+/// Mean cross-entropy over the answer positions.
+///
+/// # Shapes
+/// - `logits`: `[B, T, V]`; `targets`: `[B, T, V]` one-hot (zero rows are ignored) -> `[1]`
+pub fn masked_cross_entropy(logits: Tensor<3>, targets: Tensor<3>, loss_tokens: usize) -> Tensor<1> {
+    let log_probs = log_softmax(logits, 2); // (B, T, V)
+    (log_probs * targets).sum().neg().div_scalar(loss_tokens.max(1) as f64) // (1)
+}
+
+/// Epoch-wise shuffled order over the training examples, from the `"batches"` stream.
+#[derive(Clone, Debug)]
+pub struct BatchOrder {
+    rng: SeededRng,
+    order: Vec<u32>,
+    cursor: usize,
+}
+
+impl BatchOrder {
+    /// An order over `examples` training examples.
+    pub fn new(seed: u64, examples: usize) -> Self {
+        Self {
+            rng: SeededRng::named(seed, "batches"),
+            order: (0..examples as u32).collect(),
+            cursor: examples, // forces a shuffle before the first batch
+        }
+    }
+
+    /// The next `batch_size` example indices, reshuffling at each epoch boundary.
+    pub fn next_batch(&mut self, batch_size: usize) -> Vec<u32> {
+        let mut out = Vec::with_capacity(batch_size);
+        while out.len() < batch_size {
+            if self.cursor == self.order.len() {
+                self.rng.shuffle(&mut self.order);
+                self.cursor = 0;
+            }
+            let take = (batch_size - out.len()).min(self.order.len() - self.cursor);
+            out.extend_from_slice(&self.order[self.cursor..self.cursor + take]);
+            self.cursor += take;
+        }
+        out
+    }
+}
+
+/// The model, its optimizer and the batch order of one run.
+pub struct Trainer {
+    model: Option<Transformer>,
+    optimizer: ModuleOptimizer,
+    config: TrainConfig,
+    batcher: Batcher,
+    order: BatchOrder,
+    device: Device,
+    step: usize,
+}
+
+impl Trainer {
+    /// A trainer for `dataset` with a fresh model from the `"init"` stream, on `device` (autodiff is
+    /// enabled here).
+    pub fn new(config: &ExperimentConfig, dataset: &Dataset, device: &Device) -> Self {
+        let device = device.clone().autodiff();
+        let layout = SequenceLayout::new(&config.task);
+        let mut init_rng = SeededRng::named(config.seed, "init");
+        let model = Transformer::new(&config.model, layout.vocab_size(), &mut init_rng, &device);
+        let optimizer = AdamWConfig::new()
+            .with_epsilon(1e-8)
+            .with_weight_decay(config.train.weight_decay as f32)
+            .with_grad_clipping(config.train.grad_clip.map(|c| GradientClippingConfig::Norm(c as f32)))
+            .init();
+        Self {
+            model: Some(model),
+            optimizer,
+            config: config.train.clone(),
+            batcher: Batcher { layout },
+            order: BatchOrder::new(config.seed, dataset.train.len()),
+            device,
+            step: 0,
+        }
+    }
+
+    /// Steps taken so far.
+    pub fn step(&self) -> usize {
+        self.step
+    }
+
+    /// The model being trained (with autodiff; call `.valid()` for inference).
+    pub fn model(&self) -> &Transformer {
+        self.model.as_ref().expect("the model is only taken during a step")
+    }
+
+    /// The device training runs on (with autodiff).
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Takes up to `steps` optimizer steps (never past the configured total) and returns how many it
+    /// took and their mean loss as a `[1]` tensor, not yet read back.
+    pub fn train_chunk(&mut self, dataset: &Dataset, steps: usize) -> (usize, Tensor<1>) {
+        let steps = steps.min(self.config.steps - self.step);
+        let mut loss_sum = Tensor::<1>::zeros([1], &self.device.clone().without_autodiff());
+        for _ in 0..steps {
+            let loss = self.one_step(dataset);
+            loss_sum = loss_sum + loss;
+        }
+        (steps, loss_sum.div_scalar(steps.max(1) as f64))
+    }
+
+    /// One optimizer step; returns the batch loss, detached from the graph.
+    fn one_step(&mut self, dataset: &Dataset) -> Tensor<1> {
+        let indices = self.order.next_batch(self.config.batch_size);
+        let batch = self.batcher.batch(dataset, &indices, &self.device);
+        let model = self.model.take().expect("model present between steps");
+        let logits = model.forward(batch.inputs); // (B, T, V)
+        let loss = masked_cross_entropy(logits, batch.targets, batch.loss_tokens);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let lr = learning_rate(&self.config, self.step);
+        self.model = Some(self.optimizer.step(lr, model, grads));
+        self.step += 1;
+        loss.inner()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_warms_up_then_decays_to_the_floor() {
+        let config = TrainConfig {
+            steps: 100,
+            warmup_steps: 10,
+            learning_rate: 1e-3,
+            final_lr_ratio: 0.1,
+            ..TrainConfig::default()
+        };
+        assert!((learning_rate(&config, 0) - 1e-4).abs() < 1e-12);
+        assert!((learning_rate(&config, 9) - 1e-3).abs() < 1e-12);
+        assert!((learning_rate(&config, 10) - 1e-3).abs() < 1e-12);
+        assert!((learning_rate(&config, 100) - 1e-4).abs() < 1e-12);
+        assert!(learning_rate(&config, 50) < learning_rate(&config, 20));
+    }
+
+    #[test]
+    fn batch_order_visits_every_example_once_per_epoch() {
+        let mut order = BatchOrder::new(3, 10);
+        let mut first: Vec<u32> = [order.next_batch(4), order.next_batch(4), order.next_batch(2)].concat();
+        first.sort_unstable();
+        assert_eq!(first, (0..10).collect::<Vec<_>>());
+        let mut again = BatchOrder::new(3, 10);
+        assert_eq!(again.next_batch(7), BatchOrder::new(3, 10).next_batch(7));
+        assert_ne!(again.next_batch(10), BatchOrder::new(4, 10).next_batch(10));
+    }
+}
