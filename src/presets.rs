@@ -1,8 +1,11 @@
 //! Ready-made experiments, each a sweep over the setting it teaches about.
 //!
-//! Sized for one CPU core in a few minutes per preset (see the README for measured times); the
-//! browser runs the same presets. The shared base is the reference setting: alphabet 8,
-//! `x` 1-3, `y` 0-3, `z` 4-12 letters, 10% no-ops, 2 layers of width 64 with 4 heads, batch 64.
+//! Calibration (measured with `idp run` on one CPU core, seed 1, 4,000 steps, about 4 minutes a run):
+//! on the reference task (`x` 1-3, `y` 0-3, `z` 4-12) the reference model reached only 0.31
+//! unseen-rule accuracy at I = 4096 after 2,000 steps at lr 1e-3 (0.38 at lr 3e-3, 0.41 at 5e-3).
+//! With `x` 1-2, `y` 0-2, `z` 4-10 (shorter sequences, so also 20% cheaper a step) and lr 3e-3 it
+//! reached 0.675 at I = 1024 and 0.64 at I = 4096 after 4,000 steps. The presets use that task; the
+//! ladder stops at 1024, where unseen accuracy saturates at this scale.
 
 use crate::config::{Budget, ExperimentConfig, RuleFrequency, SemanticsConfig, Span};
 use crate::sweep::{Axis, AxisPoint, SweepSpec};
@@ -34,17 +37,31 @@ pub const PRESET_IDS: [&str; 6] = [
 ];
 
 /// Steps of every preset run.
-pub const PRESET_STEPS: usize = 3000;
+pub const PRESET_STEPS: usize = 4000;
 
 /// The training budget of the phase-transition ladder.
 pub const PRESET_BUDGET: usize = 20_000;
 
-/// The base config of the presets.
+/// The reference setting, used by the benchmark: alphabet 8, `x` 1-3, `y` 0-3, `z` 4-12
+/// letters, 10% no-ops, a budget of 20,000 examples, 2 layers of width 64 with 4 heads, batch 64,
+/// AdamW at lr 1e-3.
 pub fn reference_config() -> ExperimentConfig {
     let mut config = ExperimentConfig::default();
     config.task.budget = Budget::Total(PRESET_BUDGET);
+    config
+}
+
+/// The base of every preset: the reference model on the calibrated task (see the module docs).
+pub fn preset_base() -> ExperimentConfig {
+    let mut config = reference_config();
+    config.task.x_len = Span::new(1, 2);
+    config.task.y_len = Span::new(0, 2);
+    config.task.z_len = Span::new(4, 10);
+    config.task.instructions = 1024;
     config.train.steps = PRESET_STEPS;
-    config.train.eval_every = PRESET_STEPS / 4;
+    config.train.learning_rate = 3e-3;
+    config.train.warmup_steps = 200;
+    config.train.eval_every = 1000;
     config
 }
 
@@ -60,7 +77,7 @@ fn point(label: &str, settings: &[(&str, serde_json::Value)]) -> AxisPoint {
 
 /// The preset with this identifier.
 pub fn preset(id: &str) -> Option<Preset> {
-    let base = reference_config();
+    let base = preset_base();
     let one_seed = vec![1];
     let preset = match id {
         "phase-transition" => Preset {
@@ -71,7 +88,7 @@ pub fn preset(id: &str) -> Option<Preset> {
                 axes: vec![Axis::values(
                     "instructions",
                     "task.instructions",
-                    [4usize, 16, 64, 256, 1024, 4096],
+                    [4usize, 16, 64, 256, 1024],
                 )],
                 base,
                 seeds: one_seed,
@@ -93,9 +110,9 @@ pub fn preset(id: &str) -> Option<Preset> {
                             ],
                         ),
                         point(
-                            "B: 2000 rules",
+                            "B: 1000 rules",
                             &[
-                                ("task.instructions", json!(2000)),
+                                ("task.instructions", json!(1000)),
                                 ("task.budget", json!({ "total": PRESET_BUDGET })),
                             ],
                         ),

@@ -24,6 +24,9 @@ pub struct BenchArgs {
     /// Python interpreter with PyTorch for the side-by-side figure.
     #[arg(long, env = "IDP_PYTHON", default_value = "python3")]
     python: String,
+    /// Which to measure, comma-separated: cpu, wgpu, torch.
+    #[arg(long, value_delimiter = ',', default_value = "cpu,wgpu,torch")]
+    only: Vec<String>,
     /// The PyTorch script.
     #[arg(long, default_value = "bench/torch_bench.py")]
     torch_script: PathBuf,
@@ -103,21 +106,34 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         layout.sequence_len() - 1,
         args.steps
     );
-    let mut rows = vec![measure("burn CPU (flex), 1 thread", &Device::flex(), args)?];
-    match BackendChoice::Wgpu.device() {
-        Ok(selected) => rows.push(measure(&format!("burn {}", selected.description), &selected.device, args)?),
-        Err(why) => println!("skipped wgpu: {why}"),
+    let wanted = |name: &str| args.only.iter().any(|o| o == name);
+    let mut rows = Vec::new();
+    if wanted("cpu") {
+        rows.push(measure("burn CPU (flex), 1 thread", &Device::flex(), args)?);
     }
-    match torch(args, layout.sequence_len() - 1, layout.vocab_size()) {
-        Ok(m) => rows.push(m),
-        Err(why) => println!("skipped PyTorch: {why} (set IDP_PYTHON to a Python with torch)"),
+    if wanted("wgpu") {
+        match BackendChoice::Wgpu.device() {
+            Ok(selected) => rows.push(measure(
+                &format!("burn {}", selected.description),
+                &selected.device,
+                args,
+            )?),
+            Err(why) => println!("skipped wgpu: {why}"),
+        }
+    }
+    if wanted("torch") {
+        match torch(args, layout.sequence_len() - 1, layout.vocab_size()) {
+            Ok(m) => rows.push(m),
+            Err(why) => println!("skipped PyTorch: {why} (set IDP_PYTHON to a Python with torch)"),
+        }
     }
     println!("{:<44} {:>10} {:>12}", "backend", "steps/s", "tokens/s");
     for m in &rows {
         println!("{:<44} {:>10.2} {:>12.0}", m.name, m.steps_per_s, m.tokens_per_s);
     }
-    if let Some(torch) = rows.iter().find(|m| m.name.starts_with("PyTorch")) {
-        let cpu = &rows[0];
+    let cpu = rows.iter().find(|m| m.name.starts_with("burn CPU"));
+    let torch = rows.iter().find(|m| m.name.starts_with("PyTorch"));
+    if let (Some(cpu), Some(torch)) = (cpu, torch) {
         println!(
             "burn CPU / PyTorch CPU: {:.2}x (goal: at least 1.00x)",
             cpu.steps_per_s / torch.steps_per_s
