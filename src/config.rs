@@ -339,19 +339,15 @@ impl ExperimentConfig {
     /// Checks every setting and their consistency. The first problem found is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let task = &self.task;
-        check(
-            (2..=26).contains(&task.alphabet),
-            "task.alphabet",
-            || format!("must be between 2 and 26 letters, got {}", task.alphabet),
-        )?;
+        check((2..=26).contains(&task.alphabet), "task.alphabet", || {
+            format!("must be between 2 and 26 letters, got {}", task.alphabet)
+        })?;
         check_span(task.x_len, "task.x_len", 1, 32)?;
         check_span(task.y_len, "task.y_len", 0, 32)?;
         check_span(task.z_len, "task.z_len", 1, 64)?;
-        check(
-            !task.occurrences.is_empty(),
-            "task.occurrences",
-            || "needs at least one allowed number of occurrences".into(),
-        )?;
+        check(!task.occurrences.is_empty(), "task.occurrences", || {
+            "needs at least one allowed number of occurrences".into()
+        })?;
         check(
             task.occurrences.iter().all(|&k| k >= 1),
             "task.occurrences",
@@ -421,7 +417,7 @@ impl ExperimentConfig {
             format!("must be between 4 and 1024, got {}", model.width)
         })?;
         check(
-            model.heads >= 1 && model.width % model.heads == 0,
+            model.heads >= 1 && model.width.is_multiple_of(model.heads),
             "model.heads",
             || {
                 format!(
@@ -430,9 +426,11 @@ impl ExperimentConfig {
                 )
             },
         )?;
-        check((1..=8192).contains(&model.ff_width), "model.ff_width", || {
-            format!("must be between 1 and 8192, got {}", model.ff_width)
-        })?;
+        check(
+            (1..=8192).contains(&model.ff_width),
+            "model.ff_width",
+            || format!("must be between 1 and 8192, got {}", model.ff_width),
+        )?;
         let seq_len = crate::tokenizer::SequenceLayout::new(task).sequence_len();
         check(seq_len <= model.max_len, "model.max_len", || {
             format!(
@@ -455,12 +453,7 @@ impl ExperimentConfig {
                 && train.learning_rate > 0.0
                 && train.learning_rate <= 1.0,
             "train.learning_rate",
-            || {
-                format!(
-                    "must be a number in (0, 1], got {}",
-                    train.learning_rate
-                )
-            },
+            || format!("must be a number in (0, 1], got {}", train.learning_rate),
         )?;
         check(
             train.warmup_steps <= train.steps,
@@ -601,7 +594,10 @@ mod tests {
 
     #[test]
     fn other_impossible_settings_are_named() {
-        assert_eq!(error_setting(|c| c.task.noop_share = 0.9), "task.noop_share");
+        assert_eq!(
+            error_setting(|c| c.task.noop_share = 0.9),
+            "task.noop_share"
+        );
         assert_eq!(error_setting(|c| c.model.heads = 3), "model.heads");
         assert_eq!(error_setting(|c| c.model.max_len = 8), "model.max_len");
         assert_eq!(

@@ -140,7 +140,7 @@ impl Run {
             self.losses.push(point);
         }
         let finished = self.is_finished();
-        let evaluation = if step % every == 0 || finished {
+        let evaluation = if step.is_multiple_of(every) || finished {
             Some(self.evaluate().await?)
         } else {
             None

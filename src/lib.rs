@@ -7,10 +7,12 @@
 //! browser worker.
 
 pub mod config;
+pub mod diff;
 pub mod eval;
 pub mod experiment;
 pub mod model;
 pub mod presets;
+pub mod protocol;
 pub mod report;
 pub mod rng;
 pub mod sweep;

@@ -101,22 +101,38 @@ pub struct Transformer {
     pub head: Linear,
 }
 
-fn normal_matrix(rows: usize, cols: usize, std: f64, rng: &mut SeededRng, device: &Device) -> Param<Tensor<2>> {
-    let values: Vec<f32> = (0..rows * cols).map(|_| (rng.normal() * std) as f32).collect();
+fn normal_matrix(
+    rows: usize,
+    cols: usize,
+    std: f64,
+    rng: &mut SeededRng,
+    device: &Device,
+) -> Param<Tensor<2>> {
+    let values: Vec<f32> = (0..rows * cols)
+        .map(|_| (rng.normal() * std) as f32)
+        .collect();
     Param::from_data(TensorData::new(values, [rows, cols]), device)
 }
 
 fn linear(d_in: usize, d_out: usize, std: f64, rng: &mut SeededRng, device: &Device) -> Linear {
     Linear {
         weight: normal_matrix(d_in, d_out, std, rng, device),
-        bias: Some(Param::from_data(TensorData::new(vec![0f32; d_out], [d_out]), device)),
+        bias: Some(Param::from_data(
+            TensorData::new(vec![0f32; d_out], [d_out]),
+            device,
+        )),
     }
 }
 
 impl Transformer {
     /// A freshly initialised model for a vocabulary of `vocab_size` tokens, its weights drawn from
     /// the seeded `rng` (pass the experiment's `"init"` stream).
-    pub fn new(config: &ModelConfig, vocab_size: usize, rng: &mut SeededRng, device: &Device) -> Self {
+    pub fn new(
+        config: &ModelConfig,
+        vocab_size: usize,
+        rng: &mut SeededRng,
+        device: &Device,
+    ) -> Self {
         let (d, f) = (config.width, config.ff_width);
         let residual_std = INIT_STD / ((2 * config.layers) as f64).sqrt();
         let norm = || LayerNormConfig::new(d).init(device);
@@ -161,7 +177,11 @@ impl Transformer {
     pub fn forward_with_attention(&self, tokens: Tensor<2, Int>) -> (Tensor<3>, Vec<Tensor<4>>) {
         let device = tokens.device();
         let [_, t] = tokens.dims();
-        let positions = self.position_embedding.val().narrow(0, 0, t).unsqueeze_dim::<3>(0); // (1, T, D)
+        let positions = self
+            .position_embedding
+            .val()
+            .narrow(0, 0, t)
+            .unsqueeze_dim::<3>(0); // (1, T, D)
         let mut x = self.token_embedding.forward(tokens) + positions; // (B, T, D)
         // true above the diagonal: key j > query i is in the future and gets no attention.
         let future = Tensor::<2, Bool>::tril_mask([t, t], 0, &device); // (T, T)
@@ -195,7 +215,12 @@ mod tests {
         // tokens 14*64 + positions 64*64 + 2 blocks * (2 norms 2*128 + qkv 64*192+192 + proj 64*64+64
         // + fc 64*256+256 + fc_out 256*64+64) + final norm 128 + head 64*14+14 = 105,998.
         let device = Device::flex();
-        let model = Transformer::new(&ModelConfig::default(), 14, &mut SeededRng::from_seed(0), &device);
+        let model = Transformer::new(
+            &ModelConfig::default(),
+            14,
+            &mut SeededRng::from_seed(0),
+            &device,
+        );
         assert_eq!(model.num_params(), 105_998);
     }
 
@@ -203,14 +228,25 @@ mod tests {
     fn causal_mask_future_tokens_do_not_change_earlier_logits() {
         let device = Device::flex();
         let model = Transformer::new(&tiny(), 10, &mut SeededRng::from_seed(5), &device);
-        let a = Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 4, 6, 7, 2, 9, 3, 8], [1, 8]), &device);
-        let b = Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 4, 6, 7, 5, 0, 9, 1], [1, 8]), &device);
+        let a = Tensor::<2, Int>::from_data(
+            TensorData::new(vec![1i64, 4, 6, 7, 2, 9, 3, 8], [1, 8]),
+            &device,
+        );
+        let b = Tensor::<2, Int>::from_data(
+            TensorData::new(vec![1i64, 4, 6, 7, 5, 0, 9, 1], [1, 8]),
+            &device,
+        );
         let la = model.forward(a).into_data().try_to_vec::<f32>().unwrap();
         let lb = model.forward(b).into_data().try_to_vec::<f32>().unwrap();
         let vocab = 10;
         // Positions 0..4 see identical prefixes: identical logits.
         for i in 0..4 * vocab {
-            assert!((la[i] - lb[i]).abs() < 1e-5, "logit {i}: {} vs {}", la[i], lb[i]);
+            assert!(
+                (la[i] - lb[i]).abs() < 1e-5,
+                "logit {i}: {} vs {}",
+                la[i],
+                lb[i]
+            );
         }
         // Position 4 sees a different token: its logits must differ (the test would be vacuous otherwise).
         let differs = (4 * vocab..5 * vocab).any(|i| (la[i] - lb[i]).abs() > 1e-6);
@@ -221,10 +257,15 @@ mod tests {
     fn attention_rows_are_causal_distributions() {
         let device = Device::flex();
         let model = Transformer::new(&tiny(), 10, &mut SeededRng::from_seed(5), &device);
-        let tokens = Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 4, 6, 7, 2], [1, 5]), &device);
+        let tokens =
+            Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 4, 6, 7, 2], [1, 5]), &device);
         let (_, attention) = model.forward_with_attention(tokens);
         assert_eq!(attention.len(), 2);
-        let w = attention[0].clone().into_data().try_to_vec::<f32>().unwrap(); // (1, 2, 5, 5)
+        let w = attention[0]
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap(); // (1, 2, 5, 5)
         for head in 0..2 {
             for q in 0..5 {
                 let row = &w[(head * 5 + q) * 5..(head * 5 + q + 1) * 5];

@@ -153,7 +153,10 @@ pub fn preset(id: &str) -> Option<Preset> {
                             };
                             point(
                                 &shape.to_string(),
-                                &[("task.frequency", serde_json::to_value(frequency).expect("serializable"))],
+                                &[(
+                                    "task.frequency",
+                                    serde_json::to_value(frequency).expect("serializable"),
+                                )],
                             )
                         })
                         .collect(),
@@ -183,8 +186,14 @@ pub fn preset(id: &str) -> Option<Preset> {
                     axes: vec![Axis {
                         name: "families".into(),
                         points: vec![
-                            point("repeated", &[("task.semantics", families(&[Family::Repeated]))]),
-                            point("periodic", &[("task.semantics", families(&[Family::Periodic]))]),
+                            point(
+                                "repeated",
+                                &[("task.semantics", families(&[Family::Repeated]))],
+                            ),
+                            point(
+                                "periodic",
+                                &[("task.semantics", families(&[Family::Periodic]))],
+                            ),
                             point("all three", &[("task.semantics", families(&Family::ALL))]),
                         ],
                     }],

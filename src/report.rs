@@ -216,7 +216,15 @@ mod tests {
             "unseen_accuracy",
             "noop_accuracy",
         ] {
-            assert!(header.lines().next().unwrap().split(',').any(|c| c == column), "{column}");
+            assert!(
+                header
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .split(',')
+                    .any(|c| c == column),
+                "{column}"
+            );
         }
     }
 }

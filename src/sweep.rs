@@ -138,7 +138,10 @@ impl SweepSpec {
                     config = apply_settings(&config, &axis.points[point].set).map_err(|e| {
                         ConfigError::new(
                             e.setting,
-                            format!("{} (at {} = {})", e.message, axis.name, axis.points[point].label),
+                            format!(
+                                "{} (at {} = {})",
+                                e.message, axis.name, axis.points[point].label
+                            ),
                         )
                     })?;
                 }
@@ -195,7 +198,10 @@ mod tests {
     fn plan_orders_seeds_outermost_and_first_axis_slowest() {
         let runs = spec().plan().unwrap();
         assert_eq!(runs.len(), 3 * 2 * 2);
-        let order: Vec<(u64, Vec<usize>)> = runs.iter().map(|r| (r.seed, r.coordinates.clone())).collect();
+        let order: Vec<(u64, Vec<usize>)> = runs
+            .iter()
+            .map(|r| (r.seed, r.coordinates.clone()))
+            .collect();
         assert_eq!(order[0], (1, vec![0, 0]));
         assert_eq!(order[1], (1, vec![0, 1]));
         assert_eq!(order[2], (1, vec![1, 0]));
@@ -220,18 +226,29 @@ mod tests {
     #[test]
     fn invalid_point_names_setting_and_axis_value() {
         let mut spec = spec();
-        spec.axes = vec![Axis::values("instructions", "task.instructions", [10usize, 5000])];
+        spec.axes = vec![Axis::values(
+            "instructions",
+            "task.instructions",
+            [10usize, 5000],
+        )];
         spec.base.task.budget = Budget::Total(100);
         let err = spec.plan().unwrap_err();
         assert_eq!(err.setting, "task.budget");
-        assert!(err.message.contains("instructions = 5000"), "{}", err.message);
+        assert!(
+            err.message.contains("instructions = 5000"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
     fn unknown_setting_and_ill_typed_value_are_named() {
         let base = ExperimentConfig::default();
-        let err = apply_settings(&base, &BTreeMap::from([("task.colour".into(), Value::from(3))]))
-            .unwrap_err();
+        let err = apply_settings(
+            &base,
+            &BTreeMap::from([("task.colour".into(), Value::from(3))]),
+        )
+        .unwrap_err();
         assert_eq!(err.setting, "task.colour");
         let err = apply_settings(
             &base,

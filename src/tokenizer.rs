@@ -82,7 +82,10 @@ impl SequenceLayout {
     }
 
     fn push_field(&self, out: &mut Vec<u32>, text: &str, width: usize) {
-        assert!(text.len() <= width, "{text:?} is wider than its field ({width})");
+        assert!(
+            text.len() <= width,
+            "{text:?} is wider than its field ({width})"
+        );
         out.extend(text.chars().map(|c| self.letter(c)));
         out.extend(std::iter::repeat_n(PAD, width - text.len()));
     }

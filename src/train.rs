@@ -59,7 +59,8 @@ impl Batcher {
         for (row, &index) in indices.iter().enumerate() {
             let example = &dataset.train[index as usize];
             let rule = &dataset.train_rules[example.rule as usize];
-            let (tokens, loss_len) = layout.encode_example(&rule.x, &rule.y, &example.z, &example.answer);
+            let (tokens, loss_len) =
+                layout.encode_example(&rule.x, &rule.y, &example.z, &example.answer);
             inputs.extend(tokens[..t].iter().map(|&tok| tok as i64));
             // Target position j predicts token j + 1; the answer starts at token prompt_len.
             let first = layout.prompt_len() - 1;
@@ -80,9 +81,16 @@ impl Batcher {
 ///
 /// # Shapes
 /// - `logits`: `[B, T, V]`; `targets`: `[B, T, V]` one-hot (zero rows are ignored) -> `[1]`
-pub fn masked_cross_entropy(logits: Tensor<3>, targets: Tensor<3>, loss_tokens: usize) -> Tensor<1> {
+pub fn masked_cross_entropy(
+    logits: Tensor<3>,
+    targets: Tensor<3>,
+    loss_tokens: usize,
+) -> Tensor<1> {
     let log_probs = log_softmax(logits, 2); // (B, T, V)
-    (log_probs * targets).sum().neg().div_scalar(loss_tokens.max(1) as f64) // (1)
+    (log_probs * targets)
+        .sum()
+        .neg()
+        .div_scalar(loss_tokens.max(1) as f64) // (1)
 }
 
 /// Epoch-wise shuffled order over the training examples, from the `"batches"` stream.
@@ -141,7 +149,12 @@ impl Trainer {
         let optimizer = AdamWConfig::new()
             .with_epsilon(1e-8)
             .with_weight_decay(config.train.weight_decay as f32)
-            .with_grad_clipping(config.train.grad_clip.map(|c| GradientClippingConfig::Norm(c as f32)))
+            .with_grad_clipping(
+                config
+                    .train
+                    .grad_clip
+                    .map(|c| GradientClippingConfig::Norm(c as f32)),
+            )
             .init();
         Self {
             model: Some(model),
@@ -161,7 +174,9 @@ impl Trainer {
 
     /// The model being trained (with autodiff; call `.valid()` for inference).
     pub fn model(&self) -> &Transformer {
-        self.model.as_ref().expect("the model is only taken during a step")
+        self.model
+            .as_ref()
+            .expect("the model is only taken during a step")
     }
 
     /// The device training runs on (with autodiff).
@@ -219,7 +234,12 @@ mod tests {
     #[test]
     fn batch_order_visits_every_example_once_per_epoch() {
         let mut order = BatchOrder::new(3, 10);
-        let mut first: Vec<u32> = [order.next_batch(4), order.next_batch(4), order.next_batch(2)].concat();
+        let mut first: Vec<u32> = [
+            order.next_batch(4),
+            order.next_batch(4),
+            order.next_batch(2),
+        ]
+        .concat();
         first.sort_unstable();
         assert_eq!(first, (0..10).collect::<Vec<_>>());
         let mut again = BatchOrder::new(3, 10);

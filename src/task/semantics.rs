@@ -117,8 +117,15 @@ mod tests {
             let s = Family::Mirrored
                 .sample(2, Span::new(1, 6), 5, &mut rng)
                 .unwrap();
-            assert!(s.len() % 2 == 0 && (2..=6).contains(&s.len()), "{s}");
+            assert!(
+                s.len().is_multiple_of(2) && (2..=6).contains(&s.len()),
+                "{s}"
+            );
         }
-        assert!(Family::Periodic.sample(4, Span::new(1, 3), 5, &mut rng).is_none());
+        assert!(
+            Family::Periodic
+                .sample(4, Span::new(1, 3), 5, &mut rng)
+                .is_none()
+        );
     }
 }

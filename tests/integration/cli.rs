@@ -12,7 +12,10 @@ fn idp(args: &[&str]) -> Output {
 fn assert_clean_error(output: &Output, setting: &str) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
-    assert!(stderr.contains(setting), "expected `{setting}` in: {stderr}");
+    assert!(
+        stderr.contains(setting),
+        "expected `{setting}` in: {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -64,7 +67,10 @@ fn budget_below_rule_count_is_a_named_error() {
 fn unknown_setting_and_preset_are_named() {
     assert_clean_error(&idp(&["run", "--set", "task.colour=3"]), "task.colour");
     assert_clean_error(&idp(&["run", "--preset", "nope"]), "nope");
-    assert_clean_error(&idp(&["run", "--set", "task.alphabet=many"]), "task.alphabet");
+    assert_clean_error(
+        &idp(&["run", "--set", "task.alphabet=many"]),
+        "task.alphabet",
+    );
 }
 
 #[test]
@@ -90,12 +96,23 @@ fn a_tiny_sweep_writes_one_csv_row_per_run() {
     ]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains("backend: CPU"), "the backend in use is named: {stderr}");
+    assert!(
+        stderr.contains("backend: CPU"),
+        "the backend in use is named: {stderr}"
+    );
     let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 3, "{csv}");
     let header: Vec<&str> = lines[0].split(',').collect();
-    for column in ["instructions", "examples_per_rule", "seed", "steps", "seen_accuracy", "unseen_accuracy", "noop_accuracy"] {
+    for column in [
+        "instructions",
+        "examples_per_rule",
+        "seed",
+        "steps",
+        "seen_accuracy",
+        "unseen_accuracy",
+        "noop_accuracy",
+    ] {
         assert!(header.contains(&column), "missing {column} in {header:?}");
     }
     let column = |name: &str| header.iter().position(|c| *c == name).unwrap();

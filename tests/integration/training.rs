@@ -8,8 +8,10 @@ use instruction_diversity::train::Trainer;
 
 /// A small task and model that train in seconds on one core.
 fn small_config(seed: u64) -> ExperimentConfig {
-    let mut config = ExperimentConfig::default();
-    config.seed = seed;
+    let mut config = ExperimentConfig {
+        seed,
+        ..ExperimentConfig::default()
+    };
     config.task.alphabet = 4;
     config.task.x_len = Span::new(1, 2);
     config.task.y_len = Span::new(0, 2);
@@ -50,7 +52,10 @@ fn first_losses(config: &ExperimentConfig, steps: usize) -> Vec<f32> {
 fn same_seed_gives_identical_data_and_first_losses_other_seed_differs() {
     let a = small_config(11);
     let b = small_config(11);
-    assert_eq!(Dataset::generate(&a).unwrap(), Dataset::generate(&b).unwrap());
+    assert_eq!(
+        Dataset::generate(&a).unwrap(),
+        Dataset::generate(&b).unwrap()
+    );
     let losses_a = first_losses(&a, 5);
     let losses_b = first_losses(&b, 5);
     assert_eq!(losses_a, losses_b, "same seed must replay bit for bit");
@@ -105,7 +110,11 @@ fn a_short_run_learns_and_reports_accuracy() {
     assert_eq!(evaluation.unseen.all.total, 64);
     assert_eq!(evaluation.noop.all.total, 32);
     // After 200 steps on 16 rules the model copies no-op inputs much better than chance.
-    assert!(evaluation.summary().seen_accuracy > 0.2, "{:?}", evaluation.summary());
+    assert!(
+        evaluation.summary().seen_accuracy > 0.2,
+        "{:?}",
+        evaluation.summary()
+    );
     assert_eq!(run.evaluations().len(), 1);
 }
 

@@ -31,7 +31,11 @@ fn wgpu_device() -> &'static Result<(Device, String, bool), String> {
             Ok(Ok((device, setup))) => {
                 let info = setup.adapter.get_info();
                 let emulated = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu;
-                Ok((device, format!("wgpu: {} ({:?})", info.name, info.backend), emulated))
+                Ok((
+                    device,
+                    format!("wgpu: {} ({:?})", info.name, info.backend),
+                    emulated,
+                ))
             }
             Ok(Err(e)) => Err(format!("no wgpu adapter: {e}")),
             Err(_) => Err("no wgpu adapter: the driver panicked during initialisation".into()),

@@ -79,9 +79,13 @@ fn torch(args: &BenchArgs, seq_len: usize, vocab: usize) -> Result<Measurement, 
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout.lines().last().unwrap_or("");
-    let value: serde_json::Value =
-        serde_json::from_str(line).map_err(|e| format!("unexpected PyTorch output `{line}`: {e}"))?;
-    let get = |key: &str| value[key].as_f64().ok_or_else(|| format!("PyTorch output lacks {key}"));
+    let value: serde_json::Value = serde_json::from_str(line)
+        .map_err(|e| format!("unexpected PyTorch output `{line}`: {e}"))?;
+    let get = |key: &str| {
+        value[key]
+            .as_f64()
+            .ok_or_else(|| format!("PyTorch output lacks {key}"))
+    };
     Ok(Measurement {
         name: format!(
             "PyTorch {} CPU, {} thread(s)",
@@ -129,7 +133,10 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     }
     println!("{:<44} {:>10} {:>12}", "backend", "steps/s", "tokens/s");
     for m in &rows {
-        println!("{:<44} {:>10.2} {:>12.0}", m.name, m.steps_per_s, m.tokens_per_s);
+        println!(
+            "{:<44} {:>10.2} {:>12.0}",
+            m.name, m.steps_per_s, m.tokens_per_s
+        );
     }
     let cpu = rows.iter().find(|m| m.name.starts_with("burn CPU"));
     let torch = rows.iter().find(|m| m.name.starts_with("PyTorch"));

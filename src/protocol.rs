@@ -1,0 +1,284 @@
+//! The typed messages between the page and the training worker.
+//!
+//! The worker owns all compute: it receives [`Command`]s, trains in chunks, checks its inbox between
+//! chunks, and streams [`Event`]s: which backend runs, progress, evaluations, then `Finished` or
+//! `Error`. Both sides exchange them as JSON text ([`Command::to_json`], [`Event::from_json`]), so
+//! a malformed message is a clear error rather than a crash.
+
+use crate::config::ExperimentConfig;
+use crate::eval::{EvalSummary, Evaluation};
+use crate::task::Dataset;
+use serde::{Deserialize, Serialize};
+
+/// Which backend the page asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendPreference {
+    /// WebGPU when the browser offers an adapter, else the CPU.
+    Auto,
+    /// Always the CPU backend.
+    Cpu,
+}
+
+/// Page -> worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "command")]
+pub enum Command {
+    /// Start a run (any run in progress is dropped).
+    Start {
+        /// The run's settings.
+        config: Box<ExperimentConfig>,
+        /// The backend asked for.
+        backend: BackendPreference,
+    },
+    /// Stop taking steps until `Resume` or `Step`.
+    Pause,
+    /// Go on training.
+    Resume,
+    /// While paused: take this many steps, then pause again.
+    Step {
+        /// Steps to take.
+        steps: usize,
+    },
+    /// End the run; what was measured stays with the page.
+    Stop,
+}
+
+/// The backend a run trains on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// burn on the browser's WebGPU.
+    WebGpu,
+    /// burn's CPU backend in wasm.
+    Cpu,
+}
+
+/// The backend and why it was chosen, for the badge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendInfo {
+    /// Which backend.
+    pub kind: BackendKind,
+    /// `WebGPU: <adapter>` or `CPU: WebGPU unavailable because ...`.
+    pub description: String,
+}
+
+/// One prediction shown in the page's table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamplePrediction {
+    /// `seen`, `unseen` or `noop`.
+    pub split: String,
+    /// The rule, as `x -> y`.
+    pub rule: String,
+    /// The input.
+    pub input: String,
+    /// The correct answer.
+    pub expected: String,
+    /// The model's answer.
+    pub output: String,
+    /// Exact match.
+    pub correct: bool,
+}
+
+impl SamplePrediction {
+    /// The first `per_split` predictions of each split of an evaluation.
+    pub fn sample(evaluation: &Evaluation, dataset: &Dataset, per_split: usize) -> Vec<Self> {
+        let splits = [
+            (&evaluation.seen, dataset.seen.rules),
+            (&evaluation.unseen, dataset.unseen.rules),
+            (&evaluation.noop, dataset.noop.rules),
+        ];
+        splits
+            .into_iter()
+            .flat_map(|(report, rules)| {
+                report
+                    .predictions
+                    .iter()
+                    .take(per_split)
+                    .map(move |p| Self {
+                        split: report.name.clone(),
+                        rule: dataset.rule(rules, p.rule).to_string(),
+                        input: p.z.clone(),
+                        expected: p.expected.clone(),
+                        output: p.output.clone(),
+                        correct: p.correct,
+                    })
+            })
+            .collect()
+    }
+}
+
+/// Worker -> page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum Event {
+    /// The backend is ready; sent once per run, before any progress.
+    Backend(BackendInfo),
+    /// Training advanced.
+    Progress {
+        /// Steps taken.
+        step: usize,
+        /// Steps the run will take.
+        total_steps: usize,
+        /// Mean loss since the previous progress event.
+        loss: f32,
+        /// Recent training speed.
+        steps_per_second: f64,
+    },
+    /// An evaluation finished.
+    Evaluation {
+        /// Headline numbers.
+        summary: EvalSummary,
+        /// A few predictions per split.
+        samples: Vec<SamplePrediction>,
+    },
+    /// The worker stopped taking steps.
+    Paused {
+        /// Steps taken.
+        step: usize,
+    },
+    /// The worker is training again.
+    Resumed,
+    /// Every step is done.
+    Finished {
+        /// Steps taken.
+        step: usize,
+    },
+    /// The run ended on an error: rejected settings, a diverged loss, a lost GPU device.
+    Error {
+        /// What happened, in plain words.
+        message: String,
+    },
+}
+
+/// A message that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("malformed {what} message: {detail}")]
+pub struct MessageError {
+    /// `command` or `event`.
+    pub what: &'static str,
+    /// The parser's explanation.
+    pub detail: String,
+}
+
+macro_rules! json_message {
+    ($type:ty, $what:literal) => {
+        impl $type {
+            /// The message as JSON text.
+            pub fn to_json(&self) -> String {
+                serde_json::to_string(self).expect("messages serialize")
+            }
+
+            /// Reads a message from JSON text.
+            pub fn from_json(text: &str) -> Result<Self, MessageError> {
+                serde_json::from_str(text).map_err(|e| MessageError {
+                    what: $what,
+                    detail: e.to_string(),
+                })
+            }
+        }
+    };
+}
+
+json_message!(Command, "command");
+json_message!(Event, "event");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_round_trip_through_json() {
+        let commands = [
+            Command::Start {
+                config: Box::default(),
+                backend: BackendPreference::Auto,
+            },
+            Command::Pause,
+            Command::Resume,
+            Command::Step { steps: 5 },
+            Command::Stop,
+        ];
+        for command in commands {
+            assert_eq!(Command::from_json(&command.to_json()).unwrap(), command);
+        }
+        assert!(Command::Pause.to_json().contains(r#""command":"pause""#));
+    }
+
+    #[test]
+    fn events_round_trip_through_json() {
+        let events = [
+            Event::Backend(BackendInfo {
+                kind: BackendKind::Cpu,
+                description: "CPU: WebGPU unavailable because no adapter".into(),
+            }),
+            Event::Progress {
+                step: 10,
+                total_steps: 100,
+                loss: 1.5,
+                steps_per_second: 3.25,
+            },
+            Event::Paused { step: 10 },
+            Event::Resumed,
+            Event::Finished { step: 100 },
+            Event::Error {
+                message: "device lost".into(),
+            },
+        ];
+        for event in events {
+            assert_eq!(Event::from_json(&event.to_json()).unwrap(), event);
+        }
+    }
+
+    #[test]
+    fn malformed_messages_are_errors_not_panics() {
+        let err = Command::from_json(r#"{"command":"fly"}"#).unwrap_err();
+        assert_eq!(err.what, "command");
+        assert!(Event::from_json("not json").is_err());
+        assert!(Command::from_json(r#"{"command":"step"}"#).is_err());
+    }
+
+    #[test]
+    fn samples_take_a_few_predictions_per_split() {
+        let mut config = crate::config::ExperimentConfig::default();
+        config.task.instructions = 16;
+        config.task.budget = crate::config::Budget::Total(200);
+        config.eval.test_rules = 4;
+        let dataset = Dataset::generate(&config).unwrap();
+        let report = |split: &crate::task::EvalSplit| crate::eval::SplitReport {
+            name: split.name.clone(),
+            all: Default::default(),
+            hasop: Default::default(),
+            noop: Default::default(),
+            per_rule: Vec::new(),
+            predictions: split
+                .examples
+                .iter()
+                .map(|e| crate::eval::Prediction {
+                    rule: e.rule,
+                    z: e.z.clone(),
+                    expected: e.answer.clone(),
+                    output: e.z.clone(),
+                    correct: e.noop,
+                    noop: e.noop,
+                })
+                .collect(),
+        };
+        let evaluation = Evaluation {
+            step: 0,
+            seen: report(&dataset.seen),
+            unseen: report(&dataset.unseen),
+            noop: report(&dataset.noop),
+        };
+        let samples = SamplePrediction::sample(&evaluation, &dataset, 2);
+        assert_eq!(samples.len(), 6);
+        assert_eq!(samples[0].split, "seen");
+        assert_eq!(samples[5].split, "noop");
+        let first = &dataset.seen.examples[0];
+        assert_eq!(samples[0].input, first.z);
+        assert_eq!(
+            samples[0].rule,
+            dataset.train_rules[first.rule as usize].to_string()
+        );
+    }
+}
