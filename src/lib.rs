@@ -6,6 +6,7 @@
 //! sweeps): it never imports web crates, builds and is tested natively, and runs unchanged in the
 //! browser worker.
 
+pub mod chart;
 pub mod config;
 pub mod diff;
 pub mod eval;
@@ -19,3 +20,4 @@ pub mod sweep;
 pub mod task;
 pub mod tokenizer;
 pub mod train;
+pub mod ui_state;

@@ -1,0 +1,455 @@
+use instruction_diversity::chart::{LineChart, Series};
+use instruction_diversity::diff::{DiffKind, char_diff};
+use instruction_diversity::presets::{PRESET_IDS, preset};
+use instruction_diversity::protocol::{
+    BackendKind, Command, Event as WorkerEvent, SamplePrediction,
+};
+use instruction_diversity::ui_state::{Action, RunStatus, UiState};
+use serde_json::Value;
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{ErrorEvent, HtmlInputElement, HtmlSelectElement, MessageEvent, Worker};
+use yew::prelude::*;
+
+/// The UI state plus the last command for the worker, numbered so the effect that posts it runs
+/// once per command.
+#[derive(Clone, PartialEq, Default)]
+struct AppState {
+    ui: UiState,
+    outbox: Option<(u64, Command)>,
+}
+
+impl Reducible for AppState {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let sequence = self.outbox.as_ref().map_or(0, |(n, _)| *n);
+        let (ui, command) = self.ui.clone().reduce(action);
+        let outbox = match command {
+            Some(command) => Some((sequence + 1, command)),
+            None => self.outbox.clone(),
+        };
+        Rc::new(Self { ui, outbox })
+    }
+}
+
+#[function_component(App)]
+pub fn app() -> Html {
+    let state = use_reducer(AppState::default);
+    let worker = use_mut_ref(|| None::<Worker>);
+
+    {
+        let dispatch = state.dispatcher();
+        let worker = worker.clone();
+        use_effect_with((), move |_| {
+            match Worker::new("./worker.js") {
+                Ok(w) => {
+                    let on_message = {
+                        let dispatch = dispatch.clone();
+                        Closure::<dyn FnMut(MessageEvent)>::new(move |m: MessageEvent| {
+                            let text = m.data().as_string().unwrap_or_default();
+                            dispatch.dispatch(match WorkerEvent::from_json(&text) {
+                                Ok(event) => Action::Worker(event),
+                                Err(e) => Action::WorkerFailed(e.to_string()),
+                            });
+                        })
+                    };
+                    let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |e: ErrorEvent| {
+                        dispatch.dispatch(Action::WorkerFailed(e.message()));
+                    });
+                    w.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+                    w.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+                    on_message.forget();
+                    on_error.forget();
+                    *worker.borrow_mut() = Some(w);
+                }
+                Err(e) => dispatch.dispatch(Action::WorkerFailed(format!(
+                    "could not start the worker: {e:?}"
+                ))),
+            }
+            || ()
+        });
+    }
+    {
+        let worker = worker.clone();
+        let dispatch = state.dispatcher();
+        use_effect_with(state.outbox.clone(), move |outbox| {
+            if let Some((_, command)) = outbox {
+                let sent = worker
+                    .borrow()
+                    .as_ref()
+                    .map(|w| w.post_message(&JsValue::from_str(&command.to_json())));
+                if !matches!(sent, Some(Ok(()))) {
+                    dispatch.dispatch(Action::WorkerFailed("the worker is not running".into()));
+                }
+            }
+            || ()
+        });
+    }
+
+    let ui = &state.ui;
+    let act = |action: Action| {
+        let dispatch = state.dispatcher();
+        Callback::from(move |_: MouseEvent| dispatch.dispatch(action.clone()))
+    };
+    html! {
+        <div class="page">
+            <header>
+                <h1>{ "Instruction Diversity Playground" }</h1>
+                <p class="lede">{ "A tiny transformer learns string-rewrite rules x → y. Does it follow rules it has never seen? Train it here, in your browser." }</p>
+            </header>
+            <main>
+                <section class="panel settings" aria-label="Settings">
+                    <Settings state={state.clone()} />
+                </section>
+                <section class="panel run" aria-label="Run">
+                    <div class="controls" role="toolbar" aria-label="Run controls">
+                        <button id="start" onclick={act(Action::Start)} disabled={ui.is_active()}>{ "Start" }</button>
+                        <button id="pause" onclick={act(Action::Pause)} disabled={ui.status != RunStatus::Running}>{ "Pause" }</button>
+                        <button id="resume" onclick={act(Action::Resume)} disabled={ui.status != RunStatus::Paused}>{ "Resume" }</button>
+                        <button id="step" onclick={act(Action::Step)} disabled={ui.status != RunStatus::Paused}>{ "Step" }</button>
+                        <button id="stop" onclick={act(Action::Stop)} disabled={!ui.is_active()}>{ "Stop" }</button>
+                        <label class="check">
+                            <input id="force-cpu" type="checkbox" checked={ui.force_cpu}
+                                onchange={{
+                                    let dispatch = state.dispatcher();
+                                    Callback::from(move |e: Event| {
+                                        let on = e.target_unchecked_into::<HtmlInputElement>().checked();
+                                        dispatch.dispatch(Action::ForceCpu(on));
+                                    })
+                                }} />
+                            { " Force CPU" }
+                        </label>
+                    </div>
+                    <Status ui={ui.clone()} />
+                    <Charts ui={ui.clone()} />
+                    <Predictions samples={ui.samples.clone()} />
+                </section>
+            </main>
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct SettingsProps {
+    state: UseReducerHandle<AppState>,
+}
+
+/// A numeric setting: path, label, hint, range and whether it is an integer.
+struct Field {
+    path: &'static str,
+    label: &'static str,
+    hint: &'static str,
+    min: f64,
+    max: f64,
+    step: f64,
+}
+
+const TASK_FIELDS: [Field; 4] = [
+    Field {
+        path: "task.instructions",
+        label: "Distinct rules (I)",
+        hint: "How many different instructions the training set holds.",
+        min: 1.0,
+        max: 100000.0,
+        step: 1.0,
+    },
+    Field {
+        path: "task.alphabet",
+        label: "Alphabet size",
+        hint: "Letters a, b, c... used in rules and inputs (2-26).",
+        min: 2.0,
+        max: 26.0,
+        step: 1.0,
+    },
+    Field {
+        path: "task.noop_share",
+        label: "No-op share",
+        hint: "Share of inputs where the rule does not apply (0-0.5).",
+        min: 0.0,
+        max: 0.5,
+        step: 0.05,
+    },
+    Field {
+        path: "seed",
+        label: "Seed",
+        hint: "Same seed, same data and same initial model.",
+        min: 0.0,
+        max: 1e15,
+        step: 1.0,
+    },
+];
+const MODEL_FIELDS: [Field; 3] = [
+    Field {
+        path: "model.layers",
+        label: "Layers",
+        hint: "Transformer blocks (1-12).",
+        min: 1.0,
+        max: 12.0,
+        step: 1.0,
+    },
+    Field {
+        path: "model.width",
+        label: "Width",
+        hint: "Size of each token's vector; must be a multiple of the heads.",
+        min: 4.0,
+        max: 1024.0,
+        step: 4.0,
+    },
+    Field {
+        path: "model.heads",
+        label: "Heads",
+        hint: "Attention heads per layer.",
+        min: 1.0,
+        max: 16.0,
+        step: 1.0,
+    },
+];
+const TRAIN_FIELDS: [Field; 4] = [
+    Field {
+        path: "train.steps",
+        label: "Steps",
+        hint: "Optimizer steps of the run.",
+        min: 1.0,
+        max: 1e6,
+        step: 1.0,
+    },
+    Field {
+        path: "train.batch_size",
+        label: "Batch size",
+        hint: "Sequences per step (1-4096).",
+        min: 1.0,
+        max: 4096.0,
+        step: 1.0,
+    },
+    Field {
+        path: "train.learning_rate",
+        label: "Learning rate",
+        hint: "Peak AdamW rate; too high diverges.",
+        min: 1e-5,
+        max: 1.0,
+        step: 1e-4,
+    },
+    Field {
+        path: "train.eval_every",
+        label: "Evaluate every",
+        hint: "Steps between evaluations.",
+        min: 1.0,
+        max: 1e6,
+        step: 1.0,
+    },
+];
+
+fn current_value(state: &UiState, path: &str) -> String {
+    let mut value = serde_json::to_value(&state.config).unwrap_or(Value::Null);
+    for key in path.split('.') {
+        value = value.get(key).cloned().unwrap_or(Value::Null);
+    }
+    value.to_string()
+}
+
+#[function_component(Settings)]
+fn settings(props: &SettingsProps) -> Html {
+    let state = &props.state;
+    let ui = &state.ui;
+    let locked = ui.is_active();
+    let field = |f: &Field| {
+        let dispatch = state.dispatcher();
+        let path = f.path;
+        let integer = f.step >= 1.0;
+        let onchange = Callback::from(move |e: Event| {
+            let text = e.target_unchecked_into::<HtmlInputElement>().value();
+            let value = if integer {
+                text.trim().parse::<u64>().map(Value::from).ok()
+            } else {
+                text.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(|v| serde_json::Number::from_f64(v).map(Value::Number))
+            };
+            dispatch.dispatch(Action::Set(
+                path.to_string(),
+                value.unwrap_or(Value::String(text)),
+            ));
+        });
+        let id = f.path.replace('.', "-");
+        html! {
+            <label class="field" for={id.clone()}>
+                <span class="name">{ f.label }</span>
+                <input id={id} type="number" min={f.min.to_string()} max={f.max.to_string()} step={f.step.to_string()}
+                    value={current_value(ui, f.path)} disabled={locked} {onchange} />
+                <span class="hint">{ f.hint }</span>
+            </label>
+        }
+    };
+    let on_preset = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |e: Event| {
+            let id = e.target_unchecked_into::<HtmlSelectElement>().value();
+            dispatch.dispatch(Action::LoadPreset(id));
+        })
+    };
+    html! {
+        <>
+            <label class="field" for="preset">
+                <span class="name">{ "Preset" }</span>
+                <select id="preset" onchange={on_preset} disabled={locked}>
+                    <option value="" selected={ui.preset.is_none()}>{ "Custom" }</option>
+                    { for PRESET_IDS.iter().map(|id| {
+                        let p = preset(id).expect("listed presets exist");
+                        html! { <option value={*id} selected={ui.preset.as_deref() == Some(*id)}>{ p.title }</option> }
+                    }) }
+                </select>
+                <span class="hint">{ ui.preset.as_deref().and_then(preset).map(|p| p.summary).unwrap_or("Your own settings.") }</span>
+            </label>
+            <fieldset><legend>{ "Task" }</legend>{ for TASK_FIELDS.iter().map(field) }</fieldset>
+            <fieldset><legend>{ "Model" }</legend>{ for MODEL_FIELDS.iter().map(field) }</fieldset>
+            <fieldset><legend>{ "Training" }</legend>{ for TRAIN_FIELDS.iter().map(field) }</fieldset>
+            if let Some(e) = &ui.config_error {
+                <p class="error" role="alert">{ e.to_string() }</p>
+            }
+        </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct UiProps {
+    ui: UiState,
+}
+
+fn format_duration(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    if s >= 3600 {
+        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
+    } else {
+        format!("{}m {:02}s", s / 60, s % 60)
+    }
+}
+
+#[function_component(Status)]
+fn status(props: &UiProps) -> Html {
+    let ui = &props.ui;
+    let (badge_class, badge) = match &ui.backend {
+        Some(info) if info.kind == BackendKind::WebGpu => ("badge gpu", info.description.clone()),
+        Some(info) => ("badge cpu", info.description.clone()),
+        None if ui.status == RunStatus::Starting => ("badge", "Starting the backend…".to_string()),
+        None => ("badge", "Backend chosen at start".to_string()),
+    };
+    let fraction = if ui.total_steps > 0 {
+        ui.step as f64 / ui.total_steps as f64
+    } else {
+        0.0
+    };
+    let latest = ui.evaluations.last();
+    html! {
+        <div class="status" aria-live="polite">
+            <span id="backend" class={badge_class}>{ badge }</span>
+            <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax={ui.total_steps.to_string()} aria-valuenow={ui.step.to_string()}>
+                <div class="bar" style={format!("width: {:.1}%", 100.0 * fraction)}></div>
+            </div>
+            <p class="numbers">
+                <span>{ "step " }<b id="step-count">{ ui.step }</b>{ format!(" / {}", ui.total_steps) }</span>
+                <span>{ format!("{:.2} steps/s", ui.steps_per_second) }</span>
+                <span>{ ui.seconds_left().map(|s| format!("{} left", format_duration(s))).unwrap_or_default() }</span>
+                <span id="loss">{ ui.losses.last().map(|p| format!("loss {:.4}", p.loss)).unwrap_or_default() }</span>
+                <span id="status">{ format!("{:?}", ui.status).to_lowercase() }</span>
+            </p>
+            if let Some(e) = latest {
+                <p class="accuracy" id="accuracy">
+                    { format!("seen rules {:.1}% · unseen rules {:.1}% · no-ops {:.1}%", 100.0 * e.seen_accuracy, 100.0 * e.unseen_accuracy, 100.0 * e.noop_accuracy) }
+                </p>
+            }
+            if let Some(message) = &ui.error {
+                <p class="error" role="alert" id="error">{ message }</p>
+            }
+        </div>
+    }
+}
+
+#[function_component(Charts)]
+fn charts(props: &UiProps) -> Html {
+    let ui = &props.ui;
+    let loss = LineChart {
+        title: "Training loss".into(),
+        x_label: "step".into(),
+        series: vec![Series {
+            name: "loss".into(),
+            color: "#1f77b4".into(),
+            points: ui
+                .losses
+                .iter()
+                .map(|p| (p.step as f64, p.loss as f64))
+                .collect(),
+        }],
+        y_range: None,
+        log_x: false,
+    };
+    let curve =
+        |name: &str, color: &str, pick: fn(&instruction_diversity::eval::EvalSummary) -> f64| {
+            Series {
+                name: name.into(),
+                color: color.into(),
+                points: ui
+                    .evaluations
+                    .iter()
+                    .map(|e| (e.step as f64, pick(e)))
+                    .collect(),
+            }
+        };
+    let accuracy = LineChart {
+        title: "Exact-match accuracy".into(),
+        x_label: "step".into(),
+        series: vec![
+            curve("seen rules", "#2ca02c", |e| e.seen_accuracy),
+            curve("unseen rules", "#d62728", |e| e.unseen_accuracy),
+            curve("no-ops", "#9467bd", |e| e.noop_accuracy),
+        ],
+        y_range: Some((0.0, 1.0)),
+        log_x: false,
+    };
+    // The SVG text is built from numbers and XML-escaped labels by the core's chart module.
+    let svg =
+        |chart: &LineChart| Html::from_html_unchecked(AttrValue::from(chart.to_svg(480.0, 240.0)));
+    html! {
+        <div class="charts">
+            <figure id="loss-chart">{ svg(&loss) }</figure>
+            <figure id="accuracy-chart">{ svg(&accuracy) }</figure>
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct PredictionsProps {
+    samples: Vec<SamplePrediction>,
+}
+
+#[function_component(Predictions)]
+fn predictions(props: &PredictionsProps) -> Html {
+    if props.samples.is_empty() {
+        return html! { <p class="muted">{ "Predictions appear at the first evaluation." }</p> };
+    }
+    html! {
+        <table class="predictions">
+            <caption>{ "Sample predictions (greedy decoding)" }</caption>
+            <thead><tr><th>{ "split" }</th><th>{ "rule" }</th><th>{ "input" }</th><th>{ "expected" }</th><th>{ "model" }</th></tr></thead>
+            <tbody>
+                { for props.samples.iter().map(|s| html! {
+                    <tr class={if s.correct { "right" } else { "wrong" }}>
+                        <td>{ &s.split }</td>
+                        <td class="mono">{ &s.rule }</td>
+                        <td class="mono">{ &s.input }</td>
+                        <td class="mono">{ &s.expected }</td>
+                        <td class="mono">
+                            { for char_diff(&s.expected, &s.output).into_iter().map(|seg| match seg.kind {
+                                DiffKind::Same => html! { <span>{ seg.text }</span> },
+                                DiffKind::Extra => html! { <ins>{ seg.text }</ins> },
+                                DiffKind::Missing => html! { <del>{ seg.text }</del> },
+                            }) }
+                        </td>
+                    </tr>
+                }) }
+            </tbody>
+        </table>
+    }
+}

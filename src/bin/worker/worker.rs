@@ -1,0 +1,234 @@
+use burn::prelude::Device;
+use instruction_diversity::experiment::Run;
+use instruction_diversity::protocol::{
+    BackendInfo, BackendKind, BackendPreference, Command, Event, SamplePrediction,
+};
+use js_sys::{Promise, Reflect};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{JsFuture, spawn_local};
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+/// Predictions per split sent with each evaluation.
+const SAMPLES_PER_SPLIT: usize = 4;
+/// A chunk of steps aims at this long, so pause and stop act within a fraction of a second.
+const CHUNK_SECONDS: f64 = 0.15;
+
+fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+fn post(event: &Event) {
+    // Posting to the page only fails once the page is gone; nothing is left to tell then.
+    let _ = scope().post_message(&JsValue::from_str(&event.to_json()));
+}
+
+fn now_seconds() -> f64 {
+    js_sys::Date::now() / 1000.0
+}
+
+async fn sleep(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _| {
+        let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Commands not yet handled, filled by `onmessage` while a chunk runs.
+type Inbox = Rc<RefCell<VecDeque<Command>>>;
+
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        post(&Event::Error {
+            message: format!("the training worker crashed: {info}"),
+        });
+    }));
+    let inbox: Inbox = Rc::default();
+    let busy = Rc::new(RefCell::new(false));
+    let onmessage = {
+        let inbox = inbox.clone();
+        Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
+            let text = message.data().as_string().unwrap_or_default();
+            match Command::from_json(&text) {
+                Ok(command) => inbox.borrow_mut().push_back(command),
+                Err(e) => post(&Event::Error {
+                    message: e.to_string(),
+                }),
+            }
+            if !*busy.borrow() {
+                *busy.borrow_mut() = true;
+                let inbox = inbox.clone();
+                let busy = busy.clone();
+                spawn_local(async move {
+                    serve(&inbox).await;
+                    *busy.borrow_mut() = false;
+                });
+            }
+        })
+    };
+    scope().set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+    onmessage.forget();
+}
+
+thread_local! {
+    /// The WebGPU device, or why there is none. wgpu initialises once per worker.
+    static WEBGPU: RefCell<Option<Result<(Device, String), String>>> = const { RefCell::new(None) };
+}
+
+async fn webgpu() -> Result<(Device, String), String> {
+    if let Some(known) = WEBGPU.with(|cell| cell.borrow().clone()) {
+        return known;
+    }
+    let navigator =
+        Reflect::get(&scope(), &JsValue::from_str("navigator")).unwrap_or(JsValue::UNDEFINED);
+    let has_gpu = Reflect::get(&navigator, &JsValue::from_str("gpu"))
+        .map(|gpu| !gpu.is_undefined() && !gpu.is_null())
+        .unwrap_or(false);
+    let outcome = if !has_gpu {
+        Err("this browser exposes no WebGPU (navigator.gpu is missing)".to_string())
+    } else {
+        match Device::wgpu_options().init_with_setup_async().await {
+            Ok((device, setup)) => {
+                let info = setup.adapter.get_info();
+                let name = [info.name.as_str(), info.driver.as_str()]
+                    .into_iter()
+                    .find(|s| !s.is_empty())
+                    .unwrap_or("adapter")
+                    .to_string();
+                Ok((device, name))
+            }
+            Err(e) => Err(format!("no WebGPU adapter could be opened ({e})")),
+        }
+    };
+    WEBGPU.with(|cell| *cell.borrow_mut() = Some(outcome.clone()));
+    outcome
+}
+
+async fn choose_backend(preference: BackendPreference) -> (Device, BackendInfo) {
+    let why = match preference {
+        BackendPreference::Cpu => "the CPU was chosen".to_string(),
+        BackendPreference::Auto => match webgpu().await {
+            Ok((device, name)) => {
+                return (
+                    device,
+                    BackendInfo {
+                        kind: BackendKind::WebGpu,
+                        description: format!("WebGPU: {name}"),
+                    },
+                );
+            }
+            Err(why) => format!("WebGPU unavailable because {why}"),
+        },
+    };
+    (
+        Device::flex(),
+        BackendInfo {
+            kind: BackendKind::Cpu,
+            description: format!("CPU: {why}"),
+        },
+    )
+}
+
+/// Runs commands until the inbox is empty and no run is in progress.
+async fn serve(inbox: &Inbox) {
+    let mut next = inbox.borrow_mut().pop_front();
+    while let Some(command) = next {
+        next = match command {
+            Command::Start { config, backend } => train(inbox, *config, backend).await,
+            // Pause, resume, step or stop with no run: nothing to act on.
+            _ => None,
+        };
+        if next.is_none() {
+            next = inbox.borrow_mut().pop_front();
+        }
+    }
+}
+
+/// Trains one run to its end, a stop, an error, or a new `Start` (which is returned to be served).
+async fn train(
+    inbox: &Inbox,
+    config: instruction_diversity::config::ExperimentConfig,
+    preference: BackendPreference,
+) -> Option<Command> {
+    let (device, info) = choose_backend(preference).await;
+    post(&Event::Backend(info));
+    let mut run = match Run::new(&config, &device) {
+        Ok(run) => run,
+        Err(e) => {
+            post(&Event::Error {
+                message: e.to_string(),
+            });
+            return None;
+        }
+    };
+    let total_steps = config.train.steps;
+    let mut paused = false;
+    let mut single_steps = 0usize;
+    let mut steps_per_second = 0.0f64;
+    loop {
+        while let Some(command) = inbox.borrow_mut().pop_front() {
+            match command {
+                Command::Pause => {
+                    paused = true;
+                    post(&Event::Paused { step: run.step() });
+                }
+                Command::Resume => {
+                    paused = false;
+                    single_steps = 0;
+                    post(&Event::Resumed);
+                }
+                Command::Step { steps } => single_steps += steps,
+                Command::Stop => return None,
+                start @ Command::Start { .. } => return Some(start),
+            }
+        }
+        if paused && single_steps == 0 {
+            sleep(50).await;
+            continue;
+        }
+        let budget = if paused {
+            single_steps
+        } else {
+            ((steps_per_second * CHUNK_SECONDS).round() as usize).clamp(1, 50)
+        };
+        let before = (run.step(), now_seconds());
+        let advance = match run.advance(budget).await {
+            Ok(advance) => advance,
+            Err(e) => {
+                post(&Event::Error {
+                    message: e.to_string(),
+                });
+                return None;
+            }
+        };
+        let taken = run.step() - before.0;
+        if paused {
+            single_steps = single_steps.saturating_sub(taken);
+        }
+        let elapsed = (now_seconds() - before.1).max(1e-6);
+        if taken > 0 && advance.evaluation.is_none() {
+            steps_per_second = taken as f64 / elapsed;
+        }
+        post(&Event::Progress {
+            step: run.step(),
+            total_steps,
+            loss: advance.loss.loss,
+            steps_per_second,
+        });
+        if let Some(evaluation) = &advance.evaluation {
+            post(&Event::Evaluation {
+                summary: evaluation.summary(),
+                samples: SamplePrediction::sample(evaluation, run.dataset(), SAMPLES_PER_SPLIT),
+            });
+        }
+        if advance.finished {
+            post(&Event::Finished { step: run.step() });
+            return None;
+        }
+        // Let `onmessage` run before the next chunk.
+        sleep(0).await;
+    }
+}

@@ -1,0 +1,293 @@
+//! Small line charts as SVG text, for the loss and accuracy curves.
+//!
+//! Pure functions of numbers and labels, so they are tested natively and render the same in every
+//! browser; exported as `.svg` files as they are. Every label is XML-escaped: rule text and names
+//! typed by users end up here.
+
+use std::fmt::Write as _;
+
+/// One curve.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Legend text.
+    pub name: String,
+    /// CSS colour.
+    pub color: String,
+    /// `(x, y)` points in x order. Non-finite points are skipped.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A line chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineChart {
+    /// Title above the plot.
+    pub title: String,
+    /// Label of the x axis.
+    pub x_label: String,
+    /// The curves.
+    pub series: Vec<Series>,
+    /// Fixed y range (e.g. 0 to 1 for accuracy); `None` fits the data.
+    pub y_range: Option<(f64, f64)>,
+    /// Logarithmic x axis (rule counts).
+    pub log_x: bool,
+}
+
+/// Escapes text for SVG/XML content and attribute values.
+pub fn escape_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// About `count` round tick values covering `[min, max]` (steps of 1, 2, 2.5 or 5 times a power of
+/// ten).
+pub fn nice_ticks(min: f64, max: f64, count: usize) -> Vec<f64> {
+    if !(min.is_finite() && max.is_finite()) || max <= min || count == 0 {
+        return vec![min];
+    }
+    let raw = (max - min) / count as f64;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * magnitude);
+    let first = (min / step).ceil() * step;
+    (0..)
+        .map(|i| first + i as f64 * step)
+        .take_while(|v| *v <= max + step * 1e-9)
+        .collect()
+}
+
+fn format_tick(value: f64) -> String {
+    if value != 0.0 && (value.abs() >= 10_000.0 || value.abs() < 0.01) {
+        format!("{value:.0e}")
+    } else if (value - value.round()).abs() < 1e-9 {
+        format!("{value:.0}")
+    } else {
+        let text = format!("{value:.2}");
+        text.trim_end_matches('0').to_string()
+    }
+}
+
+const MARGIN_LEFT: f64 = 44.0;
+const MARGIN_RIGHT: f64 = 12.0;
+const MARGIN_TOP: f64 = 28.0;
+const MARGIN_BOTTOM: f64 = 40.0;
+
+impl LineChart {
+    fn points(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        self.series
+            .iter()
+            .flat_map(|s| s.points.iter().copied())
+            .filter(|(x, y)| x.is_finite() && y.is_finite() && (!self.log_x || *x > 0.0))
+    }
+
+    fn x_value(&self, x: f64) -> f64 {
+        if self.log_x { x.log10() } else { x }
+    }
+
+    /// The chart as a standalone SVG document of the given size in pixels.
+    pub fn to_svg(&self, width: f64, height: f64) -> String {
+        let mut svg = String::new();
+        let _ = write!(
+            svg,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{title}" font-family="system-ui, sans-serif" font-size="11">"#,
+            title = escape_xml(&self.title)
+        );
+        let _ = write!(
+            svg,
+            r#"<rect width="{width}" height="{height}" fill="white"/><text x="{MARGIN_LEFT}" y="16" font-size="13" font-weight="600">{}</text>"#,
+            escape_xml(&self.title)
+        );
+        let points: Vec<(f64, f64)> = self.points().collect();
+        let (plot_w, plot_h) = (
+            width - MARGIN_LEFT - MARGIN_RIGHT,
+            height - MARGIN_TOP - MARGIN_BOTTOM,
+        );
+        if points.is_empty() {
+            let _ = write!(
+                svg,
+                r##"<text x="{}" y="{}" text-anchor="middle" fill="#777">no data yet</text></svg>"##,
+                MARGIN_LEFT + plot_w / 2.0,
+                MARGIN_TOP + plot_h / 2.0
+            );
+            return svg;
+        }
+        let fold = |f: fn(f64, f64) -> f64, init: f64, pick: fn(&(f64, f64)) -> f64| {
+            points.iter().map(pick).fold(init, f)
+        };
+        let (mut x_min, mut x_max) = (
+            self.x_value(fold(f64::min, f64::INFINITY, |p| p.0)),
+            self.x_value(fold(f64::max, f64::NEG_INFINITY, |p| p.0)),
+        );
+        let (y_min, mut y_max) = self.y_range.unwrap_or((
+            fold(f64::min, f64::INFINITY, |p| p.1).min(0.0),
+            fold(f64::max, f64::NEG_INFINITY, |p| p.1),
+        ));
+        if x_max <= x_min {
+            x_min -= 0.5;
+            x_max += 0.5;
+        }
+        if y_max <= y_min {
+            y_max = y_min + 1.0;
+        }
+        let sx = |x: f64| MARGIN_LEFT + (self.x_value(x) - x_min) / (x_max - x_min) * plot_w;
+        let sy = |y: f64| MARGIN_TOP + (1.0 - (y - y_min) / (y_max - y_min)) * plot_h;
+
+        // Axes and grid.
+        for tick in nice_ticks(y_min, y_max, 4) {
+            let y = sy(tick);
+            let _ = write!(
+                svg,
+                r##"<line x1="{MARGIN_LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#e5e5e5"/><text x="{}" y="{:.1}" text-anchor="end" fill="#555">{}</text>"##,
+                MARGIN_LEFT + plot_w,
+                MARGIN_LEFT - 4.0,
+                y + 4.0,
+                format_tick(tick)
+            );
+        }
+        let x_ticks: Vec<f64> = if self.log_x {
+            // Every power of ten inside the range.
+            let (first, last) = ((x_min - 1e-9).ceil() as i32, (x_max + 1e-9).floor() as i32);
+            (first..=last).map(|decade| 10f64.powi(decade)).collect()
+        } else {
+            nice_ticks(x_min, x_max, 5)
+        };
+        for tick in x_ticks {
+            let x = sx(tick);
+            let _ = write!(
+                svg,
+                r##"<text x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#555">{}</text>"##,
+                MARGIN_TOP + plot_h + 14.0,
+                format_tick(tick)
+            );
+        }
+        let _ = write!(
+            svg,
+            r##"<line x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT}" y1="{MARGIN_TOP}" y2="{}" stroke="#999"/><line x1="{MARGIN_LEFT}" x2="{}" y1="{}" y2="{}" stroke="#999"/><text x="{}" y="{}" text-anchor="middle" fill="#333">{}</text>"##,
+            MARGIN_TOP + plot_h,
+            MARGIN_LEFT + plot_w,
+            MARGIN_TOP + plot_h,
+            MARGIN_TOP + plot_h,
+            MARGIN_LEFT + plot_w / 2.0,
+            height - 6.0,
+            escape_xml(&self.x_label)
+        );
+
+        // Curves and legend.
+        let mut legend_x = MARGIN_LEFT + plot_w;
+        for series in self.series.iter().rev() {
+            let path: Vec<String> = series
+                .points
+                .iter()
+                .filter(|(x, y)| x.is_finite() && y.is_finite() && (!self.log_x || *x > 0.0))
+                .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y.clamp(y_min, y_max))))
+                .collect();
+            let color = escape_xml(&series.color);
+            if path.len() == 1 {
+                let (x, y) = path[0].split_once(',').expect("formatted as x,y");
+                let _ = write!(svg, r#"<circle cx="{x}" cy="{y}" r="3" fill="{color}"/>"#);
+            } else if !path.is_empty() {
+                let _ = write!(
+                    svg,
+                    r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
+                    path.join(" ")
+                );
+            }
+            let label = escape_xml(&series.name);
+            legend_x -= 14.0 + 6.5 * series.name.chars().count() as f64;
+            let _ = write!(
+                svg,
+                r#"<rect x="{legend_x:.1}" y="8" width="10" height="10" fill="{color}"/><text x="{:.1}" y="17">{label}</text>"#,
+                legend_x + 13.0
+            );
+        }
+        svg.push_str("</svg>");
+        svg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chart(points: Vec<(f64, f64)>) -> LineChart {
+        LineChart {
+            title: "Accuracy".into(),
+            x_label: "step".into(),
+            series: vec![Series {
+                name: "unseen rules".into(),
+                color: "#d62728".into(),
+                points,
+            }],
+            y_range: Some((0.0, 1.0)),
+            log_x: false,
+        }
+    }
+
+    #[test]
+    fn labels_are_escaped_never_markup() {
+        let mut c = chart(vec![(0.0, 0.5), (1.0, 0.7)]);
+        c.title = "<script>alert(1)</script>".into();
+        c.series[0].name = "\"><img onerror=x>".into();
+        let svg = c.to_svg(300.0, 200.0);
+        assert!(!svg.contains("<script>"));
+        assert!(!svg.contains("<img"));
+        assert!(svg.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn one_polyline_vertex_per_finite_point() {
+        let svg = chart(vec![(0.0, 0.1), (10.0, f64::NAN), (20.0, 0.4), (30.0, 0.9)])
+            .to_svg(300.0, 200.0);
+        let points = svg
+            .split("points=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        assert_eq!(points.split(' ').count(), 3);
+    }
+
+    #[test]
+    fn empty_chart_says_so() {
+        assert!(chart(vec![]).to_svg(300.0, 200.0).contains("no data yet"));
+        assert!(
+            chart(vec![(5.0, 0.5)])
+                .to_svg(300.0, 200.0)
+                .contains("<circle")
+        );
+    }
+
+    #[test]
+    fn ticks_are_round_and_cover_the_range() {
+        assert_eq!(nice_ticks(0.0, 1.0, 4), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+        assert_eq!(
+            nice_ticks(0.0, 4000.0, 5),
+            vec![0.0, 1000.0, 2000.0, 3000.0, 4000.0]
+        );
+        assert_eq!(format_tick(0.25), "0.25");
+        assert_eq!(format_tick(1000.0), "1000");
+    }
+
+    #[test]
+    fn log_axis_places_decades_evenly() {
+        let mut c = chart(vec![(4.0, 0.05), (16.0, 0.1), (256.0, 0.4), (1024.0, 0.7)]);
+        c.log_x = true;
+        let svg = c.to_svg(400.0, 200.0);
+        for decade in [">10<", ">100<", ">1000<"] {
+            assert!(svg.contains(decade), "missing tick {decade}");
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! The page's state and its one reducer (yew's `function_todomvc` pattern, kept free of web crates
+//! so it is tested natively). User events and worker events are both [`Action`]s; reducing an action
+//! gives the next state and, when the worker must act, the [`Command`] to send it.
+
+use crate::config::{ConfigError, ExperimentConfig};
+use crate::eval::EvalSummary;
+use crate::experiment::LossPoint;
+use crate::presets::preset;
+use crate::protocol::{BackendInfo, BackendPreference, Command, Event, SamplePrediction};
+use crate::sweep::apply_settings;
+use std::collections::BTreeMap;
+
+/// Where the run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    /// Nothing started yet, or the last run was stopped.
+    Idle,
+    /// Sent `Start`, waiting for the backend.
+    Starting,
+    /// Training.
+    Running,
+    /// Paused by the user.
+    Paused,
+    /// Every step done.
+    Finished,
+    /// Ended on an error.
+    Failed,
+}
+
+/// Everything the page shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UiState {
+    /// The settings of the next run.
+    pub config: ExperimentConfig,
+    /// The preset the settings came from, if any.
+    pub preset: Option<String>,
+    /// Why the last settings change was refused (the settings stay as they were).
+    pub config_error: Option<ConfigError>,
+    /// Train on the CPU even where WebGPU exists.
+    pub force_cpu: bool,
+    /// Run status.
+    pub status: RunStatus,
+    /// The backend of the current run.
+    pub backend: Option<BackendInfo>,
+    /// Steps taken and planned.
+    pub step: usize,
+    /// Steps the run will take.
+    pub total_steps: usize,
+    /// Recent speed.
+    pub steps_per_second: f64,
+    /// The loss curve.
+    pub losses: Vec<LossPoint>,
+    /// Every evaluation.
+    pub evaluations: Vec<EvalSummary>,
+    /// Predictions of the latest evaluation.
+    pub samples: Vec<SamplePrediction>,
+    /// The error that ended the run, shown until the next start.
+    pub error: Option<String>,
+}
+
+impl Default for UiState {
+    fn default() -> Self {
+        let base = preset("phase-transition")
+            .expect("preset exists")
+            .sweep
+            .base;
+        Self {
+            config: base,
+            preset: Some("phase-transition".into()),
+            config_error: None,
+            force_cpu: false,
+            status: RunStatus::Idle,
+            backend: None,
+            step: 0,
+            total_steps: 0,
+            steps_per_second: 0.0,
+            losses: Vec::new(),
+            evaluations: Vec::new(),
+            samples: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+/// Something that happened: a user event or a worker event.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Change one setting by dotted path (e.g. `task.instructions`) to a JSON value.
+    Set(String, serde_json::Value),
+    /// Load a preset's base settings.
+    LoadPreset(String),
+    /// Force (or stop forcing) the CPU backend.
+    ForceCpu(bool),
+    /// Start a run with the current settings.
+    Start,
+    /// Pause training.
+    Pause,
+    /// Resume training.
+    Resume,
+    /// Take a few steps while paused.
+    Step,
+    /// Stop the run.
+    Stop,
+    /// The worker said something.
+    Worker(Event),
+    /// The worker died or could not be reached.
+    WorkerFailed(String),
+}
+
+/// Steps taken by one press of the step button.
+pub const STEP_BUTTON_STEPS: usize = 10;
+
+impl UiState {
+    /// Whether a run is in progress (started and neither finished, failed nor stopped).
+    pub fn is_active(&self) -> bool {
+        matches!(
+            self.status,
+            RunStatus::Starting | RunStatus::Running | RunStatus::Paused
+        )
+    }
+
+    /// Seconds left at the current speed, when known.
+    pub fn seconds_left(&self) -> Option<f64> {
+        (self.steps_per_second > 0.0 && self.is_active())
+            .then(|| (self.total_steps.saturating_sub(self.step)) as f64 / self.steps_per_second)
+    }
+
+    fn fail(&mut self, message: String) {
+        self.status = RunStatus::Failed;
+        self.error = Some(message);
+    }
+
+    /// The next state, and the command the worker must receive, if any.
+    pub fn reduce(mut self, action: Action) -> (Self, Option<Command>) {
+        let command = match action {
+            Action::Set(path, value) => {
+                match apply_settings(&self.config, &BTreeMap::from([(path, value)])) {
+                    Ok(config) => {
+                        self.config = config;
+                        self.config_error = None;
+                        self.preset = None;
+                    }
+                    Err(e) => self.config_error = Some(e),
+                }
+                None
+            }
+            Action::LoadPreset(id) => {
+                if let Some(p) = preset(&id) {
+                    self.config = p.sweep.base;
+                    self.preset = Some(id);
+                    self.config_error = None;
+                }
+                None
+            }
+            Action::ForceCpu(on) => {
+                self.force_cpu = on;
+                None
+            }
+            Action::Start => match self.config.validate() {
+                Err(e) => {
+                    self.config_error = Some(e);
+                    None
+                }
+                Ok(()) => {
+                    self.status = RunStatus::Starting;
+                    self.backend = None;
+                    self.step = 0;
+                    self.total_steps = self.config.train.steps;
+                    self.steps_per_second = 0.0;
+                    self.losses.clear();
+                    self.evaluations.clear();
+                    self.samples.clear();
+                    self.error = None;
+                    Some(Command::Start {
+                        config: Box::new(self.config.clone()),
+                        backend: if self.force_cpu {
+                            BackendPreference::Cpu
+                        } else {
+                            BackendPreference::Auto
+                        },
+                    })
+                }
+            },
+            Action::Pause => (self.status == RunStatus::Running).then_some(Command::Pause),
+            Action::Resume => (self.status == RunStatus::Paused).then_some(Command::Resume),
+            Action::Step => (self.status == RunStatus::Paused).then_some(Command::Step {
+                steps: STEP_BUTTON_STEPS,
+            }),
+            Action::Stop => {
+                if self.is_active() {
+                    self.status = RunStatus::Idle;
+                    Some(Command::Stop)
+                } else {
+                    None
+                }
+            }
+            Action::Worker(event) => {
+                self.apply_event(event);
+                None
+            }
+            Action::WorkerFailed(message) => {
+                if self.is_active() {
+                    self.fail(format!("the training worker stopped: {message}"));
+                }
+                None
+            }
+        };
+        (self, command)
+    }
+
+    fn apply_event(&mut self, event: Event) {
+        // Events of a stopped or failed run can still be in flight: they change nothing.
+        if !self.is_active() {
+            return;
+        }
+        match event {
+            Event::Backend(info) => {
+                self.backend = Some(info);
+                self.status = RunStatus::Running;
+            }
+            Event::Progress {
+                step,
+                total_steps,
+                loss,
+                steps_per_second,
+            } => {
+                self.step = step;
+                self.total_steps = total_steps;
+                self.steps_per_second = steps_per_second;
+                if self.losses.last().map(|p| p.step) != Some(step) {
+                    self.losses.push(LossPoint { step, loss });
+                }
+            }
+            Event::Evaluation { summary, samples } => {
+                self.evaluations.push(summary);
+                self.samples = samples;
+            }
+            Event::Paused { step } => {
+                self.step = step;
+                self.status = RunStatus::Paused;
+            }
+            Event::Resumed => self.status = RunStatus::Running,
+            Event::Finished { step } => {
+                self.step = step;
+                self.status = RunStatus::Finished;
+            }
+            Event::Error { message } => self.fail(message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::BackendKind;
+
+    fn reduce(state: UiState, action: Action) -> UiState {
+        state.reduce(action).0
+    }
+
+    fn running() -> UiState {
+        let (state, command) = UiState::default().reduce(Action::Start);
+        assert!(matches!(command, Some(Command::Start { .. })));
+        reduce(
+            state,
+            Action::Worker(Event::Backend(BackendInfo {
+                kind: BackendKind::Cpu,
+                description: "CPU".into(),
+            })),
+        )
+    }
+
+    #[test]
+    fn start_sends_the_settings_and_the_backend_choice() {
+        let state = reduce(UiState::default(), Action::ForceCpu(true));
+        let (state, command) = state.reduce(Action::Start);
+        assert_eq!(state.status, RunStatus::Starting);
+        match command {
+            Some(Command::Start { config, backend }) => {
+                assert_eq!(*config, state.config);
+                assert_eq!(backend, BackendPreference::Cpu);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn invalid_setting_is_refused_and_the_old_value_kept() {
+        let state = reduce(
+            UiState::default(),
+            Action::Set("task.noop_share".into(), serde_json::json!(0.9)),
+        );
+        assert_eq!(
+            state.config.task.noop_share,
+            UiState::default().config.task.noop_share
+        );
+        assert_eq!(state.config_error.unwrap().setting, "task.noop_share");
+        let state = reduce(
+            UiState::default(),
+            Action::Set("task.instructions".into(), serde_json::json!(64)),
+        );
+        assert_eq!(state.config.task.instructions, 64);
+        assert!(state.config_error.is_none());
+        assert!(state.preset.is_none());
+    }
+
+    #[test]
+    fn progress_and_evaluations_accumulate() {
+        let mut state = running();
+        for step in [10, 20] {
+            state = reduce(
+                state,
+                Action::Worker(Event::Progress {
+                    step,
+                    total_steps: 100,
+                    loss: 1.0 / step as f32,
+                    steps_per_second: 5.0,
+                }),
+            );
+        }
+        assert_eq!(state.losses.len(), 2);
+        assert_eq!(state.step, 20);
+        assert_eq!(state.seconds_left(), Some(16.0));
+    }
+
+    #[test]
+    fn pause_resume_and_step_only_when_they_make_sense() {
+        let (state, command) = running().reduce(Action::Resume);
+        assert_eq!(command, None);
+        let (state, command) = state.reduce(Action::Pause);
+        assert_eq!(command, Some(Command::Pause));
+        let state = reduce(state, Action::Worker(Event::Paused { step: 7 }));
+        assert_eq!(state.status, RunStatus::Paused);
+        let (state, command) = state.reduce(Action::Step);
+        assert_eq!(
+            command,
+            Some(Command::Step {
+                steps: STEP_BUTTON_STEPS
+            })
+        );
+        let (state, command) = state.reduce(Action::Resume);
+        assert_eq!(command, Some(Command::Resume));
+        let (state, command) = state.reduce(Action::Stop);
+        assert_eq!(command, Some(Command::Stop));
+        assert_eq!(state.status, RunStatus::Idle);
+    }
+
+    #[test]
+    fn errors_end_the_run_and_keep_the_metrics() {
+        let state = reduce(
+            running(),
+            Action::Worker(Event::Progress {
+                step: 5,
+                total_steps: 100,
+                loss: 2.0,
+                steps_per_second: 1.0,
+            }),
+        );
+        let state = reduce(
+            state,
+            Action::Worker(Event::Error {
+                message: "the loss became NaN at step 6".into(),
+            }),
+        );
+        assert_eq!(state.status, RunStatus::Failed);
+        assert_eq!(state.losses.len(), 1);
+        assert!(state.error.as_deref().unwrap().contains("NaN"));
+        // A late event of the failed run changes nothing.
+        let late = reduce(state.clone(), Action::Worker(Event::Finished { step: 9 }));
+        assert_eq!(late, state);
+    }
+
+    #[test]
+    fn a_dead_worker_fails_an_active_run_only() {
+        let state = reduce(running(), Action::WorkerFailed("out of memory".into()));
+        assert_eq!(state.status, RunStatus::Failed);
+        let idle = reduce(UiState::default(), Action::WorkerFailed("x".into()));
+        assert_eq!(idle.status, RunStatus::Idle);
+    }
+}
