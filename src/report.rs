@@ -99,10 +99,15 @@ impl SweepReport {
         self.spec.axes.iter().map(|a| a.name.clone()).collect()
     }
 
-    /// One CSV row per run: the axis labels, then the fixed columns.
+    /// One CSV row per run: the axis labels (columns `axis_<name>`), then the fixed columns.
     pub fn to_csv(&self) -> String {
         let mut out = String::new();
-        let mut header: Vec<String> = self.axis_names().iter().map(|n| csv_field(n)).collect();
+        // Axis columns are prefixed so they never collide with a fixed column of the same name.
+        let mut header: Vec<String> = self
+            .axis_names()
+            .iter()
+            .map(|n| csv_field(&format!("axis_{}", n.replace(' ', "_"))))
+            .collect();
         header.extend(CSV_COLUMNS.iter().map(|c| c.to_string()));
         out.push_str(&header.join(","));
         out.push('\n');
@@ -207,6 +212,10 @@ mod tests {
         let spec = crate::presets::preset("phase-transition").unwrap().sweep;
         let report = SweepReport::new(&spec, "test");
         let header = report.to_csv();
+        let columns: Vec<&str> = header.lines().next().unwrap().split(',').collect();
+        let unique: std::collections::HashSet<&&str> = columns.iter().collect();
+        assert_eq!(unique.len(), columns.len(), "duplicate columns in {columns:?}");
+        assert_eq!(columns[0], "axis_instructions");
         for column in [
             "instructions",
             "examples_per_rule",
