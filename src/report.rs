@@ -214,7 +214,11 @@ mod tests {
         let header = report.to_csv();
         let columns: Vec<&str> = header.lines().next().unwrap().split(',').collect();
         let unique: std::collections::HashSet<&&str> = columns.iter().collect();
-        assert_eq!(unique.len(), columns.len(), "duplicate columns in {columns:?}");
+        assert_eq!(
+            unique.len(),
+            columns.len(),
+            "duplicate columns in {columns:?}"
+        );
         assert_eq!(columns[0], "axis_instructions");
         for column in [
             "instructions",

@@ -51,6 +51,25 @@ impl Axis {
     }
 }
 
+impl Axis {
+    /// An axis over examples per rule `S` (the budget becomes `{"per_rule": S}`), for `I` x `S` grids.
+    pub fn examples_per_rule(values: impl IntoIterator<Item = usize>) -> Self {
+        Self {
+            name: "examples per rule".into(),
+            points: values
+                .into_iter()
+                .map(|s| AxisPoint {
+                    label: s.to_string(),
+                    set: BTreeMap::from([(
+                        "task.budget".to_string(),
+                        serde_json::json!({ "per_rule": s }),
+                    )]),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A sweep: a base config, one or two axes and the seeds to repeat it with.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SweepSpec {
@@ -176,19 +195,7 @@ mod tests {
             base,
             axes: vec![
                 Axis::values("instructions", "task.instructions", [4usize, 16, 64]),
-                Axis {
-                    name: "examples per rule".into(),
-                    points: [8usize, 32]
-                        .iter()
-                        .map(|&s| AxisPoint {
-                            label: s.to_string(),
-                            set: BTreeMap::from([(
-                                "task.budget".to_string(),
-                                serde_json::json!({ "per_rule": s }),
-                            )]),
-                        })
-                        .collect(),
-                },
+                Axis::examples_per_rule([8, 32]),
             ],
             seeds: vec![1, 2],
         }

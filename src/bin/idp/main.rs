@@ -30,7 +30,7 @@ mod cli {
     use instruction_diversity::experiment::{Run, RunError};
     use instruction_diversity::presets::{PRESET_IDS, preset};
     use instruction_diversity::report::{self, RunRecord, SweepReport};
-    use instruction_diversity::sweep::{Axis, AxisPoint, SweepSpec, apply_settings};
+    use instruction_diversity::sweep::{Axis, SweepSpec, apply_settings};
     use std::collections::BTreeMap;
     use std::path::PathBuf;
     use std::process::ExitCode;
@@ -325,19 +325,7 @@ mod cli {
                 ));
             }
             if !per_rule.is_empty() {
-                spec.axes.push(Axis {
-                    name: "examples per rule".into(),
-                    points: per_rule
-                        .iter()
-                        .map(|&s| AxisPoint {
-                            label: s.to_string(),
-                            set: BTreeMap::from([(
-                                "task.budget".to_string(),
-                                serde_json::json!({ "per_rule": s }),
-                            )]),
-                        })
-                        .collect(),
-                });
+                spec.axes.push(Axis::examples_per_rule(per_rule));
             }
         }
         if !seeds.is_empty() {
