@@ -112,6 +112,9 @@ impl SamplePrediction {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "event")]
 pub enum Event {
+    /// The worker is loaded and listening; commands sent before this are lost, so the page holds
+    /// them until it arrives.
+    Ready,
     /// The backend is ready; sent once per run, before any progress.
     Backend(BackendInfo),
     /// Training advanced.
@@ -208,6 +211,7 @@ mod tests {
     #[test]
     fn events_round_trip_through_json() {
         let events = [
+            Event::Ready,
             Event::Backend(BackendInfo {
                 kind: BackendKind::Cpu,
                 description: "CPU: WebGPU unavailable because no adapter".into(),

@@ -134,7 +134,13 @@ impl UiState {
     pub fn reduce(mut self, action: Action) -> (Self, Option<Command>) {
         let command = match action {
             Action::Set(path, value) => {
-                match apply_settings(&self.config, &BTreeMap::from([(path, value)])) {
+                let mut settings = BTreeMap::from([(path.clone(), value.clone())]);
+                // Fewer steps than the warm-up would be refused: keep the warm-up within a tenth.
+                if let (true, Some(steps)) = (path == "train.steps", value.as_u64()) {
+                    let warmup = self.config.train.warmup_steps.min(steps as usize / 10);
+                    settings.insert("train.warmup_steps".into(), warmup.into());
+                }
+                match apply_settings(&self.config, &settings) {
                     Ok(config) => {
                         self.config = config;
                         self.config_error = None;
@@ -214,6 +220,7 @@ impl UiState {
             return;
         }
         match event {
+            Event::Ready => {}
             Event::Backend(info) => {
                 self.backend = Some(info);
                 self.status = RunStatus::Running;
@@ -302,6 +309,17 @@ mod tests {
         assert_eq!(state.config.task.instructions, 64);
         assert!(state.config_error.is_none());
         assert!(state.preset.is_none());
+    }
+
+    #[test]
+    fn fewer_steps_shrink_the_warm_up_instead_of_being_refused() {
+        let state = reduce(
+            UiState::default(),
+            Action::Set("train.steps".into(), serde_json::json!(60)),
+        );
+        assert!(state.config_error.is_none(), "{:?}", state.config_error);
+        assert_eq!(state.config.train.steps, 60);
+        assert_eq!(state.config.train.warmup_steps, 6);
     }
 
     #[test]

@@ -34,25 +34,59 @@ impl Reducible for AppState {
     }
 }
 
+/// The worker and the commands waiting for it to be ready.
+#[derive(Default)]
+struct WorkerLink {
+    worker: Option<Worker>,
+    is_ready: bool,
+    waiting: Vec<String>,
+}
+
+impl WorkerLink {
+    fn send(&mut self, message: String) -> Result<(), String> {
+        match &self.worker {
+            None => Err("the worker is not running".into()),
+            Some(_) if !self.is_ready => {
+                self.waiting.push(message);
+                Ok(())
+            }
+            Some(w) => w
+                .post_message(&JsValue::from_str(&message))
+                .map_err(|e| format!("could not reach the worker: {e:?}")),
+        }
+    }
+
+    fn ready(&mut self) {
+        self.is_ready = true;
+        for message in std::mem::take(&mut self.waiting) {
+            if let Some(w) = &self.worker {
+                let _ = w.post_message(&JsValue::from_str(&message));
+            }
+        }
+    }
+}
+
 #[function_component(App)]
 pub fn app() -> Html {
     let state = use_reducer(AppState::default);
-    let worker = use_mut_ref(|| None::<Worker>);
+    let link = use_mut_ref(WorkerLink::default);
 
     {
         let dispatch = state.dispatcher();
-        let worker = worker.clone();
+        let link = link.clone();
         use_effect_with((), move |_| {
-            match Worker::new("./worker.js") {
+            match Worker::new("./worker-loader.js") {
                 Ok(w) => {
                     let on_message = {
                         let dispatch = dispatch.clone();
+                        let link = link.clone();
                         Closure::<dyn FnMut(MessageEvent)>::new(move |m: MessageEvent| {
                             let text = m.data().as_string().unwrap_or_default();
-                            dispatch.dispatch(match WorkerEvent::from_json(&text) {
-                                Ok(event) => Action::Worker(event),
-                                Err(e) => Action::WorkerFailed(e.to_string()),
-                            });
+                            match WorkerEvent::from_json(&text) {
+                                Ok(WorkerEvent::Ready) => link.borrow_mut().ready(),
+                                Ok(event) => dispatch.dispatch(Action::Worker(event)),
+                                Err(e) => dispatch.dispatch(Action::WorkerFailed(e.to_string())),
+                            }
                         })
                     };
                     let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |e: ErrorEvent| {
@@ -62,7 +96,7 @@ pub fn app() -> Html {
                     w.set_onerror(Some(on_error.as_ref().unchecked_ref()));
                     on_message.forget();
                     on_error.forget();
-                    *worker.borrow_mut() = Some(w);
+                    link.borrow_mut().worker = Some(w);
                 }
                 Err(e) => dispatch.dispatch(Action::WorkerFailed(format!(
                     "could not start the worker: {e:?}"
@@ -72,17 +106,13 @@ pub fn app() -> Html {
         });
     }
     {
-        let worker = worker.clone();
+        let link = link.clone();
         let dispatch = state.dispatcher();
         use_effect_with(state.outbox.clone(), move |outbox| {
-            if let Some((_, command)) = outbox {
-                let sent = worker
-                    .borrow()
-                    .as_ref()
-                    .map(|w| w.post_message(&JsValue::from_str(&command.to_json())));
-                if !matches!(sent, Some(Ok(()))) {
-                    dispatch.dispatch(Action::WorkerFailed("the worker is not running".into()));
-                }
+            if let Some((_, command)) = outbox
+                && let Err(e) = link.borrow_mut().send(command.to_json())
+            {
+                dispatch.dispatch(Action::WorkerFailed(e));
             }
             || ()
         });

@@ -71,6 +71,7 @@ pub fn start() {
     };
     scope().set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
     onmessage.forget();
+    post(&Event::Ready);
 }
 
 thread_local! {
