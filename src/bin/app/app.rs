@@ -271,12 +271,12 @@ const TRAIN_FIELDS: [Field; 4] = [
     },
 ];
 
-fn current_value(state: &UiState, path: &str) -> String {
-    let mut value = serde_json::to_value(&state.config).unwrap_or(Value::Null);
-    for key in path.split('.') {
-        value = value.get(key).cloned().unwrap_or(Value::Null);
-    }
-    value.to_string()
+/// The value at a dotted path of the serialized config, as the input shows it.
+fn current_value(config: &Value, path: &str) -> String {
+    config
+        .pointer(&format!("/{}", path.replace('.', "/")))
+        .map(Value::to_string)
+        .unwrap_or_default()
 }
 
 #[function_component(Settings)]
@@ -284,6 +284,8 @@ fn settings(props: &SettingsProps) -> Html {
     let state = &props.state;
     let ui = &state.ui;
     let locked = ui.is_active();
+    // Serialized once per render, not once per field: settings re-render at every progress event.
+    let config = serde_json::to_value(&ui.config).unwrap_or(Value::Null);
     let field = |f: &Field| {
         let dispatch = state.dispatcher();
         let path = f.path;
@@ -308,7 +310,7 @@ fn settings(props: &SettingsProps) -> Html {
             <label class="field" for={id.clone()}>
                 <span class="name">{ f.label }</span>
                 <input id={id} type="number" min={f.min.to_string()} max={f.max.to_string()} step={f.step.to_string()}
-                    value={current_value(ui, f.path)} disabled={locked} {onchange} />
+                    value={current_value(&config, f.path)} disabled={locked} {onchange} />
                 <span class="hint">{ f.hint }</span>
             </label>
         }
