@@ -1,11 +1,11 @@
 //! Batched greedy decoding and exact-match scoring, per split, per case (has-op / no-op) and per rule.
 
+pub use crate::metrics::{EvalSummary, Evaluation, Prediction, RuleScore, SplitReport, Tally};
 use crate::model::Transformer;
-use crate::task::{Dataset, EvalSplit, Example, Rule};
+use crate::task::{Dataset, EvalSplit, Example};
 use crate::tokenizer::SequenceLayout;
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use serde::{Deserialize, Serialize};
 
 /// Rows decoded together: bounds memory while keeping the device busy.
 pub const DECODE_BATCH: usize = 256;
@@ -48,121 +48,6 @@ pub async fn greedy_decode(
         );
     }
     Ok(answers)
-}
-
-/// Correct answers out of a number of cases.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Tally {
-    /// Exact matches.
-    pub correct: usize,
-    /// Cases.
-    pub total: usize,
-}
-
-impl Tally {
-    /// Adds one case.
-    pub fn add(&mut self, correct: bool) {
-        self.correct += usize::from(correct);
-        self.total += 1;
-    }
-
-    /// Share correct, `None` when there is no case.
-    pub fn accuracy(&self) -> Option<f64> {
-        (self.total > 0).then(|| self.correct as f64 / self.total as f64)
-    }
-}
-
-/// One scored example.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Prediction {
-    /// Index of the rule in the split's rule set.
-    pub rule: u32,
-    /// The input.
-    pub z: String,
-    /// The correct answer.
-    pub expected: String,
-    /// What the model wrote (unknown tokens as `?`, cut at EOS).
-    pub output: String,
-    /// Exact match of the whole answer, EOS included.
-    pub correct: bool,
-    /// Whether the input holds no `x`.
-    pub noop: bool,
-}
-
-/// Score of one rule within a split.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RuleScore {
-    /// Index of the rule in the split's rule set.
-    pub rule: u32,
-    /// Its text.
-    pub text: Rule,
-    /// Its score.
-    pub tally: Tally,
-}
-
-/// Scores of one evaluation split.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SplitReport {
-    /// `seen`, `unseen` or `noop`.
-    pub name: String,
-    /// All cases.
-    pub all: Tally,
-    /// Cases where `x` occurs.
-    pub hasop: Tally,
-    /// Cases where `x` is absent.
-    pub noop: Tally,
-    /// Per-rule scores, in rule order.
-    pub per_rule: Vec<RuleScore>,
-    /// Every scored example.
-    pub predictions: Vec<Prediction>,
-}
-
-impl SplitReport {
-    /// Exact-match accuracy over the whole split (0 for an empty split).
-    pub fn accuracy(&self) -> f64 {
-        self.all.accuracy().unwrap_or(0.0)
-    }
-}
-
-/// The evaluation of a model at one step.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Evaluation {
-    /// Optimizer steps taken when evaluated.
-    pub step: usize,
-    /// Seen rules on new inputs.
-    pub seen: SplitReport,
-    /// Held-out rules.
-    pub unseen: SplitReport,
-    /// Held-out rules, no-op inputs only.
-    pub noop: SplitReport,
-}
-
-impl Evaluation {
-    /// The headline numbers of the evaluation.
-    pub fn summary(&self) -> EvalSummary {
-        EvalSummary {
-            step: self.step,
-            seen_accuracy: self.seen.accuracy(),
-            unseen_accuracy: self.unseen.accuracy(),
-            unseen_hasop_accuracy: self.unseen.hasop.accuracy().unwrap_or(0.0),
-            noop_accuracy: self.noop.accuracy(),
-        }
-    }
-}
-
-/// The headline numbers of an evaluation, for curves and tables.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EvalSummary {
-    /// Optimizer steps taken.
-    pub step: usize,
-    /// Accuracy on seen rules, new inputs.
-    pub seen_accuracy: f64,
-    /// Accuracy on held-out rules.
-    pub unseen_accuracy: f64,
-    /// Accuracy on held-out rules where `x` occurs.
-    pub unseen_hasop_accuracy: f64,
-    /// Accuracy on held-out rules where `x` is absent.
-    pub noop_accuracy: f64,
 }
 
 /// Decodes and scores one split.

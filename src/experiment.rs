@@ -3,11 +3,11 @@
 
 use crate::config::{ConfigError, ExperimentConfig};
 use crate::eval::{EvalSummary, Evaluation, evaluate};
+pub use crate::metrics::LossPoint;
 use crate::task::Dataset;
 use crate::tokenizer::SequenceLayout;
 use crate::train::Trainer;
 use burn::prelude::*;
-use serde::{Deserialize, Serialize};
 
 /// Why a run stopped early.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -26,15 +26,6 @@ pub enum RunError {
     /// The backend failed (e.g. a lost GPU device).
     #[error("the compute backend failed: {0}")]
     Backend(String),
-}
-
-/// One point of the loss curve: the mean training loss of the steps since the previous point.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LossPoint {
-    /// Steps taken at the end of the chunk.
-    pub step: usize,
-    /// Mean loss over the chunk.
-    pub loss: f32,
 }
 
 /// What one call to [`Run::advance`] did.

@@ -6,7 +6,7 @@
 //! a malformed message is a clear error rather than a crash.
 
 use crate::config::ExperimentConfig;
-use crate::eval::{EvalSummary, Evaluation};
+use crate::metrics::{EvalSummary, Evaluation};
 use crate::task::Dataset;
 use serde::{Deserialize, Serialize};
 
@@ -134,6 +134,9 @@ pub enum Event {
         summary: EvalSummary,
         /// A few predictions per split.
         samples: Vec<SamplePrediction>,
+        /// [`crate::metrics::Evaluation::fingerprint`] of the whole evaluation.
+        #[serde(default)]
+        fingerprint: String,
     },
     /// The worker stopped taking steps.
     Paused {
@@ -249,7 +252,7 @@ mod tests {
         config.task.budget = crate::config::Budget::Total(200);
         config.eval.test_rules = 4;
         let dataset = Dataset::generate(&config).unwrap();
-        let report = |split: &crate::task::EvalSplit| crate::eval::SplitReport {
+        let report = |split: &crate::task::EvalSplit| crate::metrics::SplitReport {
             name: split.name.clone(),
             all: Default::default(),
             hasop: Default::default(),
@@ -258,7 +261,7 @@ mod tests {
             predictions: split
                 .examples
                 .iter()
-                .map(|e| crate::eval::Prediction {
+                .map(|e| crate::metrics::Prediction {
                     rule: e.rule,
                     z: e.z.clone(),
                     expected: e.answer.clone(),

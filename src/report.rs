@@ -2,8 +2,10 @@
 //! The browser imports the same JSON, so a large native sweep can be shown in the page.
 
 use crate::config::ExperimentConfig;
-use crate::eval::{EvalSummary, Evaluation, RuleScore};
-use crate::experiment::{LossPoint, Run};
+#[cfg(feature = "engine")]
+use crate::experiment::Run;
+use crate::metrics::LossPoint;
+use crate::metrics::{EvalSummary, RuleScore};
 use crate::sweep::SweepSpec;
 use serde::{Deserialize, Serialize};
 
@@ -43,7 +45,8 @@ pub struct RunRecord {
 
 impl RunRecord {
     /// The record of a finished run and its final evaluation.
-    pub fn new(run: &Run, last: Evaluation, wall_seconds: f64) -> Self {
+    #[cfg(feature = "engine")]
+    pub fn new(run: &Run, last: crate::metrics::Evaluation, wall_seconds: f64) -> Self {
         let config = run.config().clone();
         let total = config.task.budget.total(config.task.instructions);
         Self {

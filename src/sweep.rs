@@ -97,7 +97,7 @@ pub struct PlannedRun {
 }
 
 /// Replaces the setting at a dotted path of a serialized config.
-fn set_path(target: &mut Value, setting: &str, value: Value) -> Result<(), ConfigError> {
+pub(crate) fn set_path(target: &mut Value, setting: &str, value: Value) -> Result<(), ConfigError> {
     let mut node = target;
     for key in setting.split('.') {
         node = node

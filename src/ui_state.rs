@@ -3,8 +3,9 @@
 //! gives the next state and, when the worker must act, the [`Command`] to send it.
 
 use crate::config::{ConfigError, ExperimentConfig};
-use crate::eval::EvalSummary;
-use crate::experiment::LossPoint;
+use crate::metrics::EvalSummary;
+use crate::metrics::LossPoint;
+use crate::permalink::Link;
 use crate::presets::preset;
 use crate::protocol::{BackendInfo, BackendPreference, Command, Event, SamplePrediction};
 use crate::sweep::apply_settings;
@@ -56,6 +57,10 @@ pub struct UiState {
     pub samples: Vec<SamplePrediction>,
     /// The error that ended the run, shown until the next start.
     pub error: Option<String>,
+    /// What an opened link could not use (shown until dismissed).
+    pub notices: Vec<String>,
+    /// The fingerprint of the latest evaluation: equal codes mean equal answers.
+    pub fingerprint: Option<String>,
 }
 
 impl Default for UiState {
@@ -78,6 +83,8 @@ impl Default for UiState {
             evaluations: Vec::new(),
             samples: Vec::new(),
             error: None,
+            notices: Vec::new(),
+            fingerprint: None,
         }
     }
 }
@@ -91,6 +98,10 @@ pub enum Action {
     LoadPreset(String),
     /// Force (or stop forcing) the CPU backend.
     ForceCpu(bool),
+    /// Open a share link: its settings, backend choice and notices; it may start the run.
+    OpenLink(Box<Link>),
+    /// Hide the link notices.
+    DismissNotices,
     /// Start a run with the current settings.
     Start,
     /// Pause training.
@@ -162,6 +173,38 @@ impl UiState {
                 self.force_cpu = on;
                 None
             }
+            Action::OpenLink(link) => {
+                let Link {
+                    config,
+                    preset: named,
+                    autostart,
+                    force_cpu,
+                    mut notices,
+                } = *link;
+                self.config = config;
+                self.config_error = None;
+                self.force_cpu = force_cpu;
+                self.preset = match named {
+                    Some(id) if preset(&id).is_some() => Some(id),
+                    Some(id) => {
+                        notices.push(format!(
+                            "ignored unknown preset `{}`",
+                            id.chars().take(40).collect::<String>()
+                        ));
+                        None
+                    }
+                    None => None,
+                };
+                self.notices = notices;
+                if autostart {
+                    return self.reduce(Action::Start);
+                }
+                None
+            }
+            Action::DismissNotices => {
+                self.notices.clear();
+                None
+            }
             Action::Start => match self.config.validate() {
                 Err(e) => {
                     self.config_error = Some(e);
@@ -176,6 +219,7 @@ impl UiState {
                     self.losses.clear();
                     self.evaluations.clear();
                     self.samples.clear();
+                    self.fingerprint = None;
                     self.error = None;
                     Some(Command::Start {
                         config: Box::new(self.config.clone()),
@@ -205,8 +249,12 @@ impl UiState {
                 None
             }
             Action::WorkerFailed(message) => {
+                let message = format!("the training worker stopped: {message}");
                 if self.is_active() {
-                    self.fail(format!("the training worker stopped: {message}"));
+                    self.fail(message);
+                } else {
+                    // Nothing to end, but the next start depends on the worker: say so now.
+                    self.error = Some(message);
                 }
                 None
             }
@@ -238,9 +286,14 @@ impl UiState {
                     self.losses.push(LossPoint { step, loss });
                 }
             }
-            Event::Evaluation { summary, samples } => {
+            Event::Evaluation {
+                summary,
+                samples,
+                fingerprint,
+            } => {
                 self.evaluations.push(summary);
                 self.samples = samples;
+                self.fingerprint = Some(fingerprint);
             }
             Event::Paused { step } => {
                 self.step = step;
@@ -389,10 +442,38 @@ mod tests {
     }
 
     #[test]
-    fn a_dead_worker_fails_an_active_run_only() {
+    fn a_dead_worker_fails_an_active_run_and_is_reported_when_idle() {
         let state = reduce(running(), Action::WorkerFailed("out of memory".into()));
         assert_eq!(state.status, RunStatus::Failed);
-        let idle = reduce(UiState::default(), Action::WorkerFailed("x".into()));
+        assert!(state.error.as_deref().unwrap().contains("out of memory"));
+        let idle = reduce(UiState::default(), Action::WorkerFailed("no wasm".into()));
         assert_eq!(idle.status, RunStatus::Idle);
+        assert!(idle.error.as_deref().unwrap().contains("no wasm"));
+    }
+
+    #[test]
+    fn opening_a_link_loads_its_settings_and_may_start() {
+        let mut config = UiState::default().config;
+        config.task.instructions = 64;
+        let text = format!(
+            "{}&run=1&preset=nope",
+            crate::permalink::write(&config, None, true)
+        );
+        let link = crate::permalink::parse(&text, &UiState::default().config);
+        let (state, command) = UiState::default().reduce(Action::OpenLink(Box::new(link)));
+        assert_eq!(state.config, config);
+        assert!(state.force_cpu);
+        assert_eq!(state.preset, None);
+        assert_eq!(state.status, RunStatus::Starting);
+        assert!(matches!(
+            command,
+            Some(Command::Start {
+                backend: BackendPreference::Cpu,
+                ..
+            })
+        ));
+        assert_eq!(state.notices.len(), 1, "{:?}", state.notices);
+        let state = reduce(state, Action::DismissNotices);
+        assert!(state.notices.is_empty());
     }
 }

@@ -1,11 +1,14 @@
 use instruction_diversity::chart::{LineChart, Series};
+use instruction_diversity::config::Budget;
 use instruction_diversity::diff::{DiffKind, char_diff};
+use instruction_diversity::permalink;
 use instruction_diversity::presets::{PRESET_IDS, preset};
 use instruction_diversity::protocol::{
     BackendKind, Command, Event as WorkerEvent, SamplePrediction,
 };
 use instruction_diversity::ui_state::{Action, RunStatus, UiState};
 use serde_json::Value;
+use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -38,6 +41,8 @@ impl Reducible for AppState {
 #[derive(Default)]
 struct WorkerLink {
     worker: Option<Worker>,
+    /// Counts the workers started, so the handlers of a replaced worker ignore what it still says.
+    generation: u64,
     is_ready: bool,
     waiting: Vec<String>,
 }
@@ -45,7 +50,7 @@ struct WorkerLink {
 impl WorkerLink {
     fn send(&mut self, message: String) -> Result<(), String> {
         match &self.worker {
-            None => Err("the worker is not running".into()),
+            None => Err("it is not running; reload the page to try again".into()),
             Some(_) if !self.is_ready => {
                 self.waiting.push(message);
                 Ok(())
@@ -66,41 +71,144 @@ impl WorkerLink {
     }
 }
 
+type SharedLink = Rc<RefCell<WorkerLink>>;
+
+/// Starts a fresh worker in place of the current one (if any). After a failed run the worker is
+/// replaced: a crash (a panic, a trap, a lost GPU device) can leave its wasm instance unusable, and a
+/// fresh one makes the next start work again.
+fn spawn_worker(dispatch: UseReducerDispatcher<AppState>, link: SharedLink) {
+    let generation = {
+        let mut l = link.borrow_mut();
+        if let Some(old) = l.worker.take() {
+            old.terminate();
+        }
+        l.generation += 1;
+        l.is_ready = false;
+        l.generation
+    };
+    let worker = match Worker::new("./worker-loader.js") {
+        Ok(w) => w,
+        Err(e) => {
+            dispatch.dispatch(Action::WorkerFailed(format!(
+                "could not start the worker: {e:?}"
+            )));
+            return;
+        }
+    };
+    let is_current = {
+        let link = link.clone();
+        move || link.borrow().generation == generation
+    };
+    let on_message = {
+        let dispatch = dispatch.clone();
+        let link = link.clone();
+        let is_current = is_current.clone();
+        Closure::<dyn FnMut(MessageEvent)>::new(move |m: MessageEvent| {
+            if !is_current() {
+                return;
+            }
+            let text = m.data().as_string().unwrap_or_default();
+            match WorkerEvent::from_json(&text) {
+                Ok(WorkerEvent::Ready) => link.borrow_mut().ready(),
+                Ok(event) => {
+                    let failed = matches!(event, WorkerEvent::Error { .. });
+                    dispatch.dispatch(Action::Worker(event));
+                    if failed {
+                        spawn_worker(dispatch.clone(), link.clone());
+                    }
+                }
+                Err(e) => dispatch.dispatch(Action::WorkerFailed(e.to_string())),
+            }
+        })
+    };
+    let on_error = {
+        let link = link.clone();
+        Closure::<dyn FnMut(ErrorEvent)>::new(move |e: ErrorEvent| {
+            if !is_current() {
+                return;
+            }
+            let message = e.message();
+            let message = if message.is_empty() {
+                "an uncaught error".to_string()
+            } else {
+                message
+            };
+            // A worker that never became ready cannot load: starting another would fail the same way.
+            if link.borrow().is_ready {
+                dispatch.dispatch(Action::WorkerFailed(message));
+                spawn_worker(dispatch.clone(), link.clone());
+            } else {
+                if let Some(w) = link.borrow_mut().worker.take() {
+                    w.terminate();
+                }
+                dispatch.dispatch(Action::WorkerFailed(format!(
+                    "it could not load ({message}); reload the page to try again"
+                )));
+            }
+        })
+    };
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    // The handlers live as long as the page; a replaced worker's handlers only check a number.
+    on_message.forget();
+    on_error.forget();
+    link.borrow_mut().worker = Some(worker);
+}
+
+/// The link fragment of the current settings; `run` makes the link start the run when opened.
+fn share_fragment(ui: &UiState, run: bool) -> String {
+    let mut fragment = permalink::write(&ui.config, ui.preset.as_deref(), ui.force_cpu);
+    if run {
+        fragment.push_str("&run=1");
+    }
+    fragment
+}
+
+/// The full share link of the current settings.
+fn share_url(ui: &UiState, run: bool) -> String {
+    let page = web_sys::window()
+        .and_then(|w| {
+            let l = w.location();
+            Some(format!("{}{}", l.origin().ok()?, l.pathname().ok()?))
+        })
+        .unwrap_or_default();
+    format!("{page}#{}", share_fragment(ui, run))
+}
+
 #[function_component(App)]
 pub fn app() -> Html {
     let state = use_reducer(AppState::default);
-    let link = use_mut_ref(WorkerLink::default);
+    let link: SharedLink = use_mut_ref(WorkerLink::default);
 
     {
         let dispatch = state.dispatcher();
         let link = link.clone();
         use_effect_with((), move |_| {
-            match Worker::new("./worker-loader.js") {
-                Ok(w) => {
-                    let on_message = {
-                        let dispatch = dispatch.clone();
-                        let link = link.clone();
-                        Closure::<dyn FnMut(MessageEvent)>::new(move |m: MessageEvent| {
-                            let text = m.data().as_string().unwrap_or_default();
-                            match WorkerEvent::from_json(&text) {
-                                Ok(WorkerEvent::Ready) => link.borrow_mut().ready(),
-                                Ok(event) => dispatch.dispatch(Action::Worker(event)),
-                                Err(e) => dispatch.dispatch(Action::WorkerFailed(e.to_string())),
-                            }
-                        })
-                    };
-                    let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |e: ErrorEvent| {
-                        dispatch.dispatch(Action::WorkerFailed(e.message()));
-                    });
-                    w.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-                    w.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-                    on_message.forget();
-                    on_error.forget();
-                    link.borrow_mut().worker = Some(w);
-                }
-                Err(e) => dispatch.dispatch(Action::WorkerFailed(format!(
-                    "could not start the worker: {e:?}"
-                ))),
+            spawn_worker(dispatch.clone(), link);
+            // A share link opens its settings (and may start the run: the start waits in the
+            // worker link's queue until the worker is ready).
+            let hash = web_sys::window()
+                .and_then(|w| w.location().hash().ok())
+                .unwrap_or_default();
+            if hash.len() > 1 {
+                let opened = permalink::parse(&hash, &UiState::default().config);
+                dispatch.dispatch(Action::OpenLink(Box::new(opened)));
+            }
+            || ()
+        });
+    }
+    {
+        // The address bar is always a link to the current settings (replaced, so Back still leaves).
+        let fragment = share_fragment(&state.ui, false);
+        use_effect_with(fragment, |fragment| {
+            if let Some(w) = web_sys::window()
+                && let Ok(history) = w.history()
+            {
+                let _ = history.replace_state_with_url(
+                    &JsValue::NULL,
+                    "",
+                    Some(&format!("#{fragment}")),
+                );
             }
             || ()
         });
@@ -130,6 +238,13 @@ pub fn app() -> Html {
                 <p class="lede">{ "A tiny transformer learns string-rewrite rules x → y. Does it follow rules it has never seen? Train it here, in your browser." }</p>
             </header>
             <main>
+                if !ui.notices.is_empty() {
+                    <section class="notices" role="status" id="notices">
+                        <p>{ "This link had settings the page could not use; it kept the defaults for them:" }</p>
+                        <ul>{ for ui.notices.iter().map(|n| html! { <li>{ n }</li> }) }</ul>
+                        <button onclick={act(Action::DismissNotices)}>{ "Dismiss" }</button>
+                    </section>
+                }
                 <section class="panel settings" aria-label="Settings">
                     <Settings state={state.clone()} />
                 </section>
@@ -153,6 +268,7 @@ pub fn app() -> Html {
                         </label>
                     </div>
                     <Status ui={ui.clone()} />
+                    <Share ui={ui.clone()} />
                     <Charts ui={ui.clone()} />
                     <Predictions samples={ui.samples.clone()} />
                 </section>
@@ -210,7 +326,57 @@ const TASK_FIELDS: [Field; 4] = [
         step: 1.0,
     },
 ];
-const MODEL_FIELDS: [Field; 3] = [
+const LENGTH_FIELDS: [Field; 6] = [
+    Field {
+        path: "task.x_len.min",
+        label: "Pattern x: shortest",
+        hint: "Letters in the pattern a rule looks for.",
+        min: 1.0,
+        max: 64.0,
+        step: 1.0,
+    },
+    Field {
+        path: "task.x_len.max",
+        label: "Pattern x: longest",
+        hint: "",
+        min: 1.0,
+        max: 64.0,
+        step: 1.0,
+    },
+    Field {
+        path: "task.y_len.min",
+        label: "Replacement y: shortest",
+        hint: "0 lets a rule delete its pattern.",
+        min: 0.0,
+        max: 64.0,
+        step: 1.0,
+    },
+    Field {
+        path: "task.y_len.max",
+        label: "Replacement y: longest",
+        hint: "",
+        min: 0.0,
+        max: 64.0,
+        step: 1.0,
+    },
+    Field {
+        path: "task.z_len.min",
+        label: "Input z: shortest",
+        hint: "Letters in the string the rule is applied to.",
+        min: 1.0,
+        max: 256.0,
+        step: 1.0,
+    },
+    Field {
+        path: "task.z_len.max",
+        label: "Input z: longest",
+        hint: "",
+        min: 1.0,
+        max: 256.0,
+        step: 1.0,
+    },
+];
+const MODEL_FIELDS: [Field; 4] = [
     Field {
         path: "model.layers",
         label: "Layers",
@@ -235,8 +401,16 @@ const MODEL_FIELDS: [Field; 3] = [
         max: 16.0,
         step: 1.0,
     },
+    Field {
+        path: "model.ff_width",
+        label: "Feed-forward width",
+        hint: "Hidden units of each block's MLP.",
+        min: 4.0,
+        max: 8192.0,
+        step: 4.0,
+    },
 ];
-const TRAIN_FIELDS: [Field; 4] = [
+const TRAIN_FIELDS: [Field; 5] = [
     Field {
         path: "train.steps",
         label: "Steps",
@@ -262,11 +436,53 @@ const TRAIN_FIELDS: [Field; 4] = [
         step: 1e-4,
     },
     Field {
+        path: "train.warmup_steps",
+        label: "Warm-up steps",
+        hint: "Steps of linear warm-up to the peak rate.",
+        min: 0.0,
+        max: 1e6,
+        step: 1.0,
+    },
+    Field {
         path: "train.eval_every",
         label: "Evaluate every",
         hint: "Steps between evaluations.",
         min: 1.0,
         max: 1e6,
+        step: 1.0,
+    },
+];
+const EVAL_FIELDS: [Field; 4] = [
+    Field {
+        path: "eval.test_rules",
+        label: "Held-out rules",
+        hint: "Rules never trained on, for the unseen-rule accuracy.",
+        min: 1.0,
+        max: 10000.0,
+        step: 1.0,
+    },
+    Field {
+        path: "eval.seen_examples",
+        label: "Seen-rule tests",
+        hint: "New inputs for training rules, per evaluation.",
+        min: 1.0,
+        max: 100000.0,
+        step: 1.0,
+    },
+    Field {
+        path: "eval.unseen_examples",
+        label: "Unseen-rule tests",
+        hint: "Inputs for held-out rules, per evaluation.",
+        min: 1.0,
+        max: 100000.0,
+        step: 1.0,
+    },
+    Field {
+        path: "eval.noop_examples",
+        label: "No-op tests",
+        hint: "Held-out-rule inputs where x is absent.",
+        min: 0.0,
+        max: 100000.0,
         step: 1.0,
     },
 ];
@@ -335,13 +551,88 @@ fn settings(props: &SettingsProps) -> Html {
                 </select>
                 <span class="hint">{ ui.preset.as_deref().and_then(preset).map(|p| p.summary).unwrap_or("Your own settings.") }</span>
             </label>
-            <fieldset><legend>{ "Task" }</legend>{ for TASK_FIELDS.iter().map(field) }</fieldset>
+            <fieldset><legend>{ "Task" }</legend>
+                { for TASK_FIELDS.iter().map(field) }
+                <BudgetField state={state.clone()} />
+                <details>
+                    <summary>{ "Lengths" }</summary>
+                    { for LENGTH_FIELDS.iter().map(field) }
+                </details>
+            </fieldset>
             <fieldset><legend>{ "Model" }</legend>{ for MODEL_FIELDS.iter().map(field) }</fieldset>
             <fieldset><legend>{ "Training" }</legend>{ for TRAIN_FIELDS.iter().map(field) }</fieldset>
+            <fieldset>
+                <legend>{ "Evaluation" }</legend>
+                <details>
+                    <summary>{ "Test-set sizes" }</summary>
+                    { for EVAL_FIELDS.iter().map(field) }
+                </details>
+            </fieldset>
             if let Some(e) = &ui.config_error {
                 <p class="error" role="alert">{ e.to_string() }</p>
             }
         </>
+    }
+}
+
+/// The training budget: a total `N` spread over the rules, or `S` examples for every rule.
+#[function_component(BudgetField)]
+fn budget_field(props: &SettingsProps) -> Html {
+    let state = &props.state;
+    let locked = state.ui.is_active();
+    let (kind, amount) = match state.ui.config.task.budget {
+        Budget::Total(n) => ("total", n),
+        Budget::PerRule(s) => ("per_rule", s),
+    };
+    let set = |kind: &'static str| {
+        let dispatch = state.dispatcher();
+        move |amount: Value| {
+            dispatch.dispatch(Action::Set(
+                "task.budget".into(),
+                serde_json::json!({ kind: amount }),
+            ))
+        }
+    };
+    let on_kind = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |e: Event| {
+            let kind = e.target_unchecked_into::<HtmlSelectElement>().value();
+            dispatch.dispatch(Action::Set(
+                "task.budget".into(),
+                serde_json::json!({ kind: amount }),
+            ));
+        })
+    };
+    let on_amount = {
+        let set_total = set("total");
+        let set_per_rule = set("per_rule");
+        Callback::from(move |e: Event| {
+            let text = e.target_unchecked_into::<HtmlInputElement>().value();
+            let amount = text
+                .trim()
+                .parse::<u64>()
+                .map(Value::from)
+                .unwrap_or(Value::String(text));
+            if kind == "total" {
+                set_total(amount)
+            } else {
+                set_per_rule(amount)
+            }
+        })
+    };
+    html! {
+        <div class="field budget">
+            <label for="task-budget-kind" class="name">{ "Training examples" }</label>
+            <div class="pair">
+                <select id="task-budget-kind" onchange={on_kind} disabled={locked} aria-label="Budget kind">
+                    <option value="total" selected={kind == "total"}>{ "in total (N)" }</option>
+                    <option value="per_rule" selected={kind == "per_rule"}>{ "per rule (S)" }</option>
+                </select>
+                <input id="task-budget" type="number" min="1" max="10000000" step="1" value={amount.to_string()}
+                    disabled={locked} onchange={on_amount} aria-label="Budget amount" />
+            </div>
+            <span class="hint">{ "A fixed total is shared by the rules; per rule, the total grows with I." }</span>
+        </div>
     }
 }
 
@@ -356,6 +647,63 @@ fn format_duration(seconds: f64) -> String {
         format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
     } else {
         format!("{}m {:02}s", s / 60, s % 60)
+    }
+}
+
+/// Copy a link that reopens these settings (optionally starting the run), and the run's fingerprint.
+#[function_component(Share)]
+fn share(props: &UiProps) -> Html {
+    let ui = &props.ui;
+    let run = use_state(|| false);
+    let shown = use_state(String::new);
+    let copied = use_state(|| None::<bool>);
+    let on_copy = {
+        let ui = ui.clone();
+        let run = run.clone();
+        let shown = shown.clone();
+        let copied = copied.clone();
+        Callback::from(move |_: MouseEvent| {
+            let url = share_url(&ui, *run);
+            shown.set(url.clone());
+            let copied = copied.clone();
+            let Some(clipboard) = web_sys::window().map(|w| w.navigator().clipboard()) else {
+                copied.set(Some(false));
+                return;
+            };
+            let promise = clipboard.write_text(&url);
+            wasm_bindgen_futures::spawn_local(async move {
+                // Refused (no permission, or not a secure context): the link stays shown to copy by hand.
+                let ok = wasm_bindgen_futures::JsFuture::from(promise).await.is_ok();
+                copied.set(Some(ok));
+            });
+        })
+    };
+    let on_run = {
+        let run = run.clone();
+        Callback::from(move |e: Event| {
+            run.set(e.target_unchecked_into::<HtmlInputElement>().checked())
+        })
+    };
+    html! {
+        <div class="share">
+            <button id="copy-link" onclick={on_copy}>{ "Copy link" }</button>
+            <label class="check">
+                <input id="link-runs" type="checkbox" checked={*run} onchange={on_run} />
+                { " the link starts the run" }
+            </label>
+            if !shown.is_empty() {
+                <input id="share-link" class="mono" type="text" readonly=true value={(*shown).clone()} aria-label="Share link" />
+                <span class="muted">{ match *copied {
+                    Some(true) => "Copied.",
+                    Some(false) => "Copy it from the box: the browser refused the clipboard.",
+                    None => "",
+                } }</span>
+            }
+            if let (RunStatus::Finished, Some(code)) = (ui.status, &ui.fingerprint) {
+                <p class="fingerprint">{ "Result fingerprint " }<b id="fingerprint" class="mono">{ code }</b>
+                    <span class="muted">{ " — the same settings, seed and backend give the same code." }</span></p>
+            }
+        </div>
     }
 }
 
@@ -418,7 +766,7 @@ fn charts(props: &UiProps) -> Html {
         log_x: false,
     };
     let curve =
-        |name: &str, color: &str, pick: fn(&instruction_diversity::eval::EvalSummary) -> f64| {
+        |name: &str, color: &str, pick: fn(&instruction_diversity::metrics::EvalSummary) -> f64| {
             Series {
                 name: name.into(),
                 color: color.into(),

@@ -30,6 +30,20 @@ fn now_seconds() -> f64 {
     js_sys::Date::now() / 1000.0
 }
 
+/// Called by `www/worker-loader.js` when a GPU device the worker opened is lost: ends the run with a
+/// message, and the page replaces this worker (its burn device cannot be used again).
+#[wasm_bindgen]
+pub fn gpu_device_lost(reason: String, message: String) {
+    let detail = if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
+    };
+    post(&Event::Error {
+        message: format!("the GPU device was lost ({reason}){detail}; the next run starts afresh"),
+    });
+}
+
 async fn sleep(ms: i32) {
     let promise = Promise::new(&mut |resolve, _| {
         let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
@@ -94,11 +108,14 @@ async fn webgpu() -> Result<(Device, String), String> {
         match Device::wgpu_options().init_with_setup_async().await {
             Ok((device, setup)) => {
                 let info = setup.adapter.get_info();
-                let name = [info.name.as_str(), info.driver.as_str()]
+                let name = match [info.name.as_str(), info.driver.as_str()]
                     .into_iter()
                     .find(|s| !s.is_empty())
-                    .unwrap_or("adapter")
-                    .to_string();
+                {
+                    Some(name) => name.to_string(),
+                    // wgpu leaves the name empty in browsers: ask the browser itself.
+                    None => browser_adapter_name(&navigator).await,
+                };
                 Ok((device, name))
             }
             Err(e) => Err(format!("no WebGPU adapter could be opened ({e})")),
@@ -106,6 +123,49 @@ async fn webgpu() -> Result<(Device, String), String> {
     };
     WEBGPU.with(|cell| *cell.borrow_mut() = Some(outcome.clone()));
     outcome
+}
+
+/// The adapter as the browser describes it (`GPUAdapter.info`): its description, else vendor and
+/// architecture, marked when it is a software fallback (as SwiftShader is).
+async fn browser_adapter_name(navigator: &JsValue) -> String {
+    let get = |target: &JsValue, key: &str| {
+        Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    };
+    let text = |target: &JsValue, key: &str| get(target, key).as_string().unwrap_or_default();
+    let gpu = get(navigator, "gpu");
+    let adapter = match get(&gpu, "requestAdapter").dyn_into::<js_sys::Function>() {
+        Ok(request) => match request
+            .call0(&gpu)
+            .map(|p| JsFuture::from(Promise::from(p)))
+        {
+            Ok(pending) => pending.await.unwrap_or(JsValue::NULL),
+            Err(_) => JsValue::NULL,
+        },
+        Err(_) => JsValue::NULL,
+    };
+    if adapter.is_null() || adapter.is_undefined() {
+        return "adapter".into();
+    }
+    let info = get(&adapter, "info");
+    let description = text(&info, "description");
+    let mut name = if description.is_empty() {
+        [text(&info, "vendor"), text(&info, "architecture")]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        description
+    };
+    if name.is_empty() {
+        name = "adapter".into();
+    }
+    let fallback = get(&adapter, "isFallbackAdapter").as_bool() == Some(true)
+        || get(&info, "isFallbackAdapter").as_bool() == Some(true);
+    if fallback {
+        name.push_str(" (software fallback)");
+    }
+    name
 }
 
 async fn choose_backend(preference: BackendPreference) -> (Device, BackendInfo) {
@@ -223,6 +283,7 @@ async fn train(
             post(&Event::Evaluation {
                 summary: evaluation.summary(),
                 samples: SamplePrediction::sample(evaluation, run.dataset(), SAMPLES_PER_SPLIT),
+                fingerprint: evaluation.fingerprint(),
             });
         }
         if advance.finished {

@@ -1,0 +1,617 @@
+//! Share links: every setting, the seed and a format version in the URL fragment.
+//!
+//! One table, [`KEYS`], drives both writing and parsing: each key names a dotted config path and a
+//! text codec. Links always carry every key, so a link replays the same run even after the page's
+//! defaults change. Parsing never fails: an unknown key, a malformed value, or a value the config
+//! rejects falls back to the default for that setting and adds a [`Link::notices`] line the page shows.
+//!
+//! Format history (keep every old version opening):
+//! - `v=1`: the first format.
+
+use crate::config::{ConfigError, ExperimentConfig};
+use crate::sweep::set_path;
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+
+/// The format version written into new links.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// How a setting's value is written in a link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codec {
+    /// A whole number: `1024`.
+    Int,
+    /// A finite number: `0.003`.
+    Float,
+    /// A number, or `none`: `1` or `none`.
+    OptionalFloat,
+    /// An inclusive range: `1-3`, or `2` for `2-2`.
+    Span,
+    /// Whole numbers: `1,2,3`.
+    IntList,
+    /// `total:20000` or `per_rule:20`.
+    Budget,
+    /// `uniform` or `power_law:0.5`.
+    Frequency,
+    /// `none`, or families, train `k` and test `k`: `repeated+periodic:2-3:1`.
+    Semantics,
+}
+
+/// One link key: its short name, the config path it sets and its codec.
+#[derive(Clone, Copy, Debug)]
+pub struct Key {
+    /// The name in the link.
+    pub key: &'static str,
+    /// The dotted config path.
+    pub path: &'static str,
+    /// How the value is written.
+    pub codec: Codec,
+}
+
+const fn key(key: &'static str, path: &'static str, codec: Codec) -> Key {
+    Key { key, path, codec }
+}
+
+/// Every config setting a link carries, in the order links write them.
+pub const KEYS: &[Key] = &[
+    key("seed", "seed", Codec::Int),
+    key("I", "task.instructions", Codec::Int),
+    key("budget", "task.budget", Codec::Budget),
+    key("alphabet", "task.alphabet", Codec::Int),
+    key("x", "task.x_len", Codec::Span),
+    key("y", "task.y_len", Codec::Span),
+    key("z", "task.z_len", Codec::Span),
+    key("noop", "task.noop_share", Codec::Float),
+    key("freq", "task.frequency", Codec::Frequency),
+    key("occ", "task.occurrences", Codec::IntList),
+    key("sem", "task.semantics", Codec::Semantics),
+    key("layers", "model.layers", Codec::Int),
+    key("width", "model.width", Codec::Int),
+    key("heads", "model.heads", Codec::Int),
+    key("ff", "model.ff_width", Codec::Int),
+    key("maxlen", "model.max_len", Codec::Int),
+    key("steps", "train.steps", Codec::Int),
+    key("batch", "train.batch_size", Codec::Int),
+    key("lr", "train.learning_rate", Codec::Float),
+    key("warmup", "train.warmup_steps", Codec::Int),
+    key("lr_end", "train.final_lr_ratio", Codec::Float),
+    key("wd", "train.weight_decay", Codec::Float),
+    key("clip", "train.grad_clip", Codec::OptionalFloat),
+    key("eval_every", "train.eval_every", Codec::Int),
+    key("test_rules", "eval.test_rules", Codec::Int),
+    key("n_seen", "eval.seen_examples", Codec::Int),
+    key("n_unseen", "eval.unseen_examples", Codec::Int),
+    key("n_noop", "eval.noop_examples", Codec::Int),
+];
+
+/// Page-level keys beside the settings.
+const VERSION_KEY: &str = "v";
+const PRESET_KEY: &str = "preset";
+const RUN_KEY: &str = "run";
+const BACKEND_KEY: &str = "backend";
+
+/// What a link opens.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    /// The settings (always valid).
+    pub config: ExperimentConfig,
+    /// The preset the settings came from, as the link names it (the page checks it exists).
+    pub preset: Option<String>,
+    /// Start the run as soon as the page opens.
+    pub autostart: bool,
+    /// Train on the CPU even where WebGPU exists.
+    pub force_cpu: bool,
+    /// What was ignored or replaced by a default, one line each, for the page to show.
+    pub notices: Vec<String>,
+}
+
+impl Codec {
+    /// The link text of a serialized config value, `None` when the value has an unexpected shape.
+    fn write(self, value: &Value) -> Option<String> {
+        let span = |v: &Value| Some(format!("{}-{}", v["min"].as_u64()?, v["max"].as_u64()?));
+        match self {
+            Codec::Int => value.as_u64().map(|n| n.to_string()),
+            Codec::Float => value.as_f64().map(float),
+            Codec::OptionalFloat => match value {
+                Value::Null => Some("none".into()),
+                v => v.as_f64().map(float),
+            },
+            Codec::Span => span(value),
+            Codec::IntList => value.as_array().map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_u64)
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
+            Codec::Budget => {
+                let (kind, amount) = value.as_object()?.iter().next()?;
+                Some(format!("{kind}:{}", amount.as_u64()?))
+            }
+            Codec::Frequency => match value["kind"].as_str()? {
+                "power_law" => Some(format!("power_law:{}", float(value["shape"].as_f64()?))),
+                kind => Some(kind.to_string()),
+            },
+            Codec::Semantics => match value {
+                Value::Null => Some("none".into()),
+                v => {
+                    let families = v["families"]
+                        .as_array()?
+                        .iter()
+                        .map(|f| f.as_str().map(str::to_string))
+                        .collect::<Option<Vec<_>>>()?;
+                    Some(format!(
+                        "{}:{}:{}",
+                        families.join("+"),
+                        span(&v["train_k"])?,
+                        span(&v["test_k"])?
+                    ))
+                }
+            },
+        }
+    }
+
+    /// The config value of a link text, or why it cannot be one.
+    fn read(self, text: &str) -> Result<Value, String> {
+        let int = |t: &str| {
+            t.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("`{t}` is not a whole number"))
+        };
+        let number = |t: &str| match t.trim().parse::<f64>() {
+            Ok(x) if x.is_finite() => Ok(x),
+            _ => Err(format!("`{t}` is not a finite number")),
+        };
+        let span = |t: &str| -> Result<Value, String> {
+            let (min, max) = t.split_once('-').unwrap_or((t, t));
+            Ok(json!({ "min": int(min)?, "max": int(max)? }))
+        };
+        match self {
+            Codec::Int => int(text).map(Value::from),
+            Codec::Float => number(text).map(Value::from),
+            Codec::OptionalFloat if text == "none" => Ok(Value::Null),
+            Codec::OptionalFloat => number(text).map(Value::from),
+            Codec::Span => span(text),
+            Codec::IntList => text
+                .split(',')
+                .map(int)
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::from),
+            Codec::Budget => match text.split_once(':') {
+                Some((kind @ ("total" | "per_rule"), amount)) => Ok(json!({ kind: int(amount)? })),
+                _ => Err(format!("`{text}` is not `total:N` or `per_rule:S`")),
+            },
+            Codec::Frequency => match text.split_once(':') {
+                None if text == "uniform" => Ok(json!({ "kind": "uniform" })),
+                Some(("power_law", shape)) => {
+                    Ok(json!({ "kind": "power_law", "shape": number(shape)? }))
+                }
+                _ => Err(format!("`{text}` is not `uniform` or `power_law:SHAPE`")),
+            },
+            Codec::Semantics if text == "none" => Ok(Value::Null),
+            Codec::Semantics => {
+                let mut parts = text.split(':');
+                let (Some(families), Some(train_k), Some(test_k), None) =
+                    (parts.next(), parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(format!("`{text}` is not `none` or `FAMILIES:K-K:K-K`"));
+                };
+                Ok(json!({
+                    "families": families.split('+').collect::<Vec<_>>(),
+                    "train_k": span(train_k)?,
+                    "test_k": span(test_k)?,
+                }))
+            }
+        }
+    }
+}
+
+/// Shortest text that reads back to the same `f64`.
+fn float(x: f64) -> String {
+    format!("{x}")
+}
+
+/// The link fragment (without `#`) for these settings.
+pub fn write(config: &ExperimentConfig, preset: Option<&str>, force_cpu: bool) -> String {
+    let value = serde_json::to_value(config).expect("configs serialize");
+    let mut out = format!("{VERSION_KEY}={FORMAT_VERSION}");
+    if let Some(preset) = preset {
+        let _ = write!(out, "&{PRESET_KEY}={}", encode(preset));
+    }
+    for k in KEYS {
+        let node = value.pointer(&format!("/{}", k.path.replace('.', "/")));
+        if let Some(text) = node.and_then(|v| k.codec.write(v)) {
+            let _ = write!(out, "&{}={}", k.key, encode(&text));
+        }
+    }
+    if force_cpu {
+        let _ = write!(out, "&{BACKEND_KEY}=cpu");
+    }
+    out
+}
+
+/// Reads a link fragment or query (a leading `#` or `?` is skipped) over `base`. Never fails: what it
+/// cannot use is reported in [`Link::notices`].
+pub fn parse(text: &str, base: &ExperimentConfig) -> Link {
+    let text = text.trim_start_matches(['#', '?']);
+    let mut notices = Vec::new();
+    let mut link = Link {
+        config: base.clone(),
+        preset: None,
+        autostart: false,
+        force_cpu: false,
+        notices: Vec::new(),
+    };
+    // The settings the link gives, by config path, in table order; later duplicates win.
+    let mut given: Vec<(&'static Key, Value)> = Vec::new();
+    let mut version = None;
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (Some(name), Some(value)) = (decode(raw_key), decode(raw_value)) else {
+            notices.push(format!(
+                "ignored `{}`: it is not valid percent-encoding",
+                shorten(pair)
+            ));
+            continue;
+        };
+        match name.as_str() {
+            VERSION_KEY => match value.parse::<u32>() {
+                Ok(v) => version = Some(v),
+                Err(_) => notices.push(format!(
+                    "ignored the format version `{}`: not a number",
+                    shorten(&value)
+                )),
+            },
+            PRESET_KEY => link.preset = Some(value),
+            RUN_KEY => link.autostart = matches!(value.as_str(), "1" | "true" | "yes"),
+            BACKEND_KEY => match value.as_str() {
+                "cpu" => link.force_cpu = true,
+                "auto" => link.force_cpu = false,
+                other => notices.push(format!(
+                    "ignored backend `{}`: use `cpu` or `auto`",
+                    shorten(other)
+                )),
+            },
+            _ => match KEYS.iter().find(|k| k.key == name) {
+                None => notices.push(format!("ignored unknown key `{}`", shorten(&name))),
+                Some(k) => match k.codec.read(&value) {
+                    Ok(v) => {
+                        given.retain(|(g, _)| g.key != k.key);
+                        given.push((k, v));
+                    }
+                    Err(why) => notices.push(format!(
+                        "`{}` ({}): {}; kept the default",
+                        k.key,
+                        k.path,
+                        shorten(&why)
+                    )),
+                },
+            },
+        }
+    }
+    match version {
+        Some(v) if v > FORMAT_VERSION => notices.push(format!(
+            "this link was made by a newer version of the page (format {v}); settings it added are ignored"
+        )),
+        // Format 1 is the first; older formats would be migrated here.
+        _ => {}
+    }
+    link.config = settle(base, &mut given, &mut notices);
+    link.notices = notices;
+    link
+}
+
+/// Applies the given settings over `base`, dropping (with a notice) each one the config rejects until
+/// the rest make a valid config.
+fn settle(
+    base: &ExperimentConfig,
+    given: &mut Vec<(&'static Key, Value)>,
+    notices: &mut Vec<String>,
+) -> ExperimentConfig {
+    loop {
+        match build(base, given) {
+            Ok(config) => return config,
+            Err((bad, why)) => {
+                let dropped = given.remove(bad.unwrap_or(given.len() - 1));
+                notices.push(format!(
+                    "`{}` ({}): {}; kept the default",
+                    dropped.0.key,
+                    dropped.0.path,
+                    shorten(&why)
+                ));
+                if given.is_empty() {
+                    // The base alone: valid by contract, but never panic on a link.
+                    return match base.validate() {
+                        Ok(()) => base.clone(),
+                        Err(_) => ExperimentConfig::default(),
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// The config of `base` with `given` applied, or the index of the setting to drop and why.
+fn build(
+    base: &ExperimentConfig,
+    given: &[(&'static Key, Value)],
+) -> Result<ExperimentConfig, (Option<usize>, String)> {
+    let mut value = serde_json::to_value(base).expect("configs serialize");
+    for (i, (k, v)) in given.iter().enumerate() {
+        set_path(&mut value, k.path, v.clone()).map_err(|e| (Some(i), e.message))?;
+    }
+    let config: ExperimentConfig = serde_json::from_value(value.clone()).map_err(|e| {
+        // Find the first setting whose value alone does not deserialize.
+        let culprit = given.iter().position(|(k, v)| {
+            let mut alone = serde_json::to_value(base).expect("configs serialize");
+            set_path(&mut alone, k.path, v.clone()).is_err()
+                || serde_json::from_value::<ExperimentConfig>(alone).is_err()
+        });
+        (culprit, e.to_string())
+    })?;
+    config
+        .validate()
+        .map_err(|ConfigError { setting, message }| {
+            // The rejected setting, or the last given one of its group (e.g. `task.x_len` for `task.x_len.max`).
+            let culprit = given
+                .iter()
+                .rposition(|(k, _)| {
+                    setting == k.path || setting.starts_with(&format!("{}.", k.path))
+                })
+                .or_else(|| {
+                    let group = setting.split('.').next().unwrap_or_default();
+                    given
+                        .iter()
+                        .rposition(|(k, _)| k.path.split('.').next() == Some(group))
+                });
+            (culprit, format!("{setting}: {message}"))
+        })?;
+    Ok(config)
+}
+
+/// Percent-encodes what is not a URL-safe character.
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~:,+".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+/// Percent-decodes (and reads `+` as itself, not a space), `None` when malformed or not UTF-8.
+fn decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// At most 40 characters of user text in a notice.
+fn shorten(text: &str) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(40).collect();
+    if chars.next().is_some() {
+        format!("{head}…")
+    } else {
+        head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Budget, RuleFrequency, SemanticsConfig, Span};
+    use crate::presets::{PRESET_IDS, preset};
+    use crate::task::semantics::Family;
+
+    fn base() -> ExperimentConfig {
+        preset("phase-transition").unwrap().sweep.base
+    }
+
+    #[test]
+    fn every_setting_round_trips() {
+        let mut config = base();
+        config.seed = 987_654_321;
+        config.task.instructions = 77;
+        config.task.budget = Budget::PerRule(13);
+        config.task.alphabet = 11;
+        config.task.x_len = Span::new(2, 3);
+        config.task.y_len = Span::new(0, 1);
+        config.task.z_len = Span::new(6, 9);
+        config.task.noop_share = 0.15;
+        config.task.frequency = RuleFrequency::PowerLaw { shape: 0.35 };
+        config.task.occurrences = vec![1, 2];
+        config.task.semantics = Some(SemanticsConfig {
+            families: vec![Family::Mirrored, Family::Repeated],
+            train_k: Span::new(2, 2),
+            test_k: Span::new(1, 1),
+        });
+        config.model.layers = 3;
+        config.model.width = 48;
+        config.model.heads = 3;
+        config.model.ff_width = 96;
+        config.model.max_len = 80;
+        config.train.steps = 1234;
+        config.train.batch_size = 24;
+        config.train.learning_rate = 0.0021;
+        config.train.warmup_steps = 17;
+        config.train.final_lr_ratio = 0.05;
+        config.train.weight_decay = 0.001;
+        config.train.grad_clip = None;
+        config.train.eval_every = 111;
+        config.eval.test_rules = 33;
+        config.eval.seen_examples = 44;
+        config.eval.unseen_examples = 55;
+        config.eval.noop_examples = 66;
+        config.validate().unwrap();
+        // Every table key differs from the base, so a key the writer forgot would show.
+        let defaults = serde_json::to_value(base()).unwrap();
+        let changed = serde_json::to_value(&config).unwrap();
+        for k in KEYS {
+            let p = format!("/{}", k.path.replace('.', "/"));
+            assert_ne!(
+                defaults.pointer(&p),
+                changed.pointer(&p),
+                "{} unchanged",
+                k.path
+            );
+        }
+        let text = write(&config, Some("skew"), true);
+        let link = parse(&text, &base());
+        assert_eq!(link.notices, Vec::<String>::new(), "{text}");
+        assert_eq!(link.config, config);
+        assert_eq!(link.preset.as_deref(), Some("skew"));
+        assert!(link.force_cpu);
+        assert!(!link.autostart);
+    }
+
+    #[test]
+    fn every_preset_round_trips_and_links_carry_every_key() {
+        for id in PRESET_IDS {
+            let config = preset(id).unwrap().sweep.base;
+            let text = write(&config, Some(id), false);
+            for k in KEYS {
+                assert!(
+                    text.contains(&format!("&{}=", k.key)),
+                    "{id}: {} missing",
+                    k.key
+                );
+            }
+            let link = parse(&text, &ExperimentConfig::default());
+            assert_eq!(link.config, config, "{id}");
+            assert!(link.notices.is_empty(), "{id}: {:?}", link.notices);
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_fall_back_with_notices() {
+        let link = parse(
+            "#v=1&I=64&colour=blue&lr=fast&width=30&steps=-5&budget=lots&run=1",
+            &base(),
+        );
+        assert_eq!(link.config.task.instructions, 64);
+        assert_eq!(link.config.train.learning_rate, base().train.learning_rate);
+        assert_eq!(link.config.model.width, base().model.width);
+        assert_eq!(link.config.train.steps, base().train.steps);
+        assert_eq!(link.config.task.budget, base().task.budget);
+        assert!(link.autostart);
+        let all = link.notices.join("\n");
+        for needle in ["`colour`", "`lr`", "`width`", "`steps`", "`budget`"] {
+            assert!(all.contains(needle), "{needle} not in {all}");
+        }
+        assert_eq!(link.notices.len(), 5, "{all}");
+        link.config.validate().unwrap();
+    }
+
+    #[test]
+    fn a_cross_setting_conflict_drops_the_offending_key() {
+        // Each value parses, but together they break the config: heads must divide the width.
+        let link = parse("v=1&width=64&heads=5", &base());
+        link.config.validate().unwrap();
+        assert_eq!(link.config.model.width, 64);
+        assert_eq!(link.config.model.heads, base().model.heads);
+        assert_eq!(link.notices.len(), 1, "{:?}", link.notices);
+    }
+
+    /// The format-1 link of the phase-transition preset, frozen: it must open the same settings in
+    /// every later version of the page.
+    const FORMAT_1_LINK: &str = "v=1&preset=phase-transition&seed=1&I=1024&budget=total:20000&alphabet=8&x=1-2&y=0-2&z=4-10&noop=0.1&freq=uniform&occ=1&sem=none&layers=2&width=64&heads=4&ff=256&maxlen=64&steps=4000&batch=64&lr=0.003&warmup=200&lr_end=0.1&wd=0.01&clip=1&eval_every=1000&test_rules=100&n_seen=400&n_unseen=400&n_noop=200";
+
+    #[test]
+    fn a_format_1_link_still_opens() {
+        let link = parse(FORMAT_1_LINK, &ExperimentConfig::default());
+        assert!(link.notices.is_empty(), "{:?}", link.notices);
+        assert_eq!(link.config, base());
+        assert_eq!(
+            write(&base(), Some("phase-transition"), false),
+            FORMAT_1_LINK
+        );
+    }
+
+    #[test]
+    fn newer_formats_and_broken_encoding_are_reported() {
+        let link = parse("v=9&I=%zz&%E2%28=1&alphabet=12", &base());
+        assert_eq!(link.config.task.alphabet, 12);
+        assert_eq!(link.notices.len(), 3, "{:?}", link.notices);
+        assert!(link.notices.iter().any(|n| n.contains("newer version")));
+    }
+
+    #[test]
+    fn markup_in_values_stays_text_in_notices() {
+        let link = parse(
+            "preset=%3Cscript%3Ealert(1)%3C%2Fscript%3E&x=%22%3E%3Cimg%20onerror%3Dalert(1)%3E",
+            &base(),
+        );
+        assert_eq!(link.preset.as_deref(), Some("<script>alert(1)</script>"));
+        assert_eq!(link.config.task.x_len, base().task.x_len);
+        assert_eq!(link.notices.len(), 1);
+        // The encoder writes no markup characters at all.
+        let text = write(&base(), Some("<b>\"x\"</b>"), false);
+        assert!(!text.contains(['<', '>', '"']), "{text}");
+        assert_eq!(
+            parse(&text, &base()).preset.as_deref(),
+            Some("<b>\"x\"</b>")
+        );
+    }
+
+    /// Inputs per fuzz property below (two properties: 2 x 100,000 inputs per test run).
+    const FUZZ_CASES: u32 = 100_000;
+
+    /// A value-ish text: codec syntax, numbers, markup, percent escapes and arbitrary characters.
+    fn fuzz_value() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            "[0-9]{0,12}",
+            "-?[0-9]{0,6}\\.?[0-9]{0,6}(e-?[0-9]{1,3})?",
+            "[0-9]{1,4}-[0-9]{1,4}",
+            "(total|per_rule|power_law|uniform|none|repeated|periodic|mirrored)[:+]?[0-9a-z:+.,-]{0,12}",
+            "(%[0-9A-Fa-f]{0,2}|[<>\"'&=#?]|[a-z]){0,12}",
+            any::<String>(),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(FUZZ_CASES))]
+
+        /// Arbitrary text never panics the parser and always yields a valid config.
+        #[test]
+        fn fuzz_arbitrary_text_never_panics(text in proptest::prelude::any::<String>()) {
+            let link = parse(&text, &base());
+            proptest::prop_assert!(link.config.validate().is_ok());
+        }
+
+        /// Links built from the real keys with hostile values never panic the parser, always yield a
+        /// valid config, and write back to a link that parses to the same config with no notice.
+        #[test]
+        fn fuzz_known_keys_with_hostile_values(
+            pairs in proptest::collection::vec((0..KEYS.len() + 4, fuzz_value()), 0..12)
+        ) {
+            let names = ["v", "preset", "run", "backend"];
+            let text = pairs
+                .iter()
+                .map(|(i, v)| format!("{}={v}", KEYS.get(*i).map_or_else(|| names[i - KEYS.len()], |k| k.key)))
+                .collect::<Vec<_>>()
+                .join("&");
+            let link = parse(&text, &base());
+            proptest::prop_assert!(link.config.validate().is_ok());
+            let again = parse(&write(&link.config, None, link.force_cpu), &base());
+            proptest::prop_assert_eq!(&again.config, &link.config);
+            proptest::prop_assert!(again.notices.is_empty(), "{:?}", again.notices);
+        }
+    }
+}

@@ -1,0 +1,98 @@
+// The page's benchmark (issue 3): wasm sizes, time to first paint, and training steps/s of the reference
+// model (2 layers, width 64, 4 heads, batch 64) in headless Chromium on each backend. scripts/bench-web
+// builds the page, runs this, and prints the native CPU figure beside it.
+// Usage: node tests/e2e/bench.js [--native-steps-per-s X] [--seconds S]
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const zlib = require('node:zlib');
+const h = require('./harness');
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const nativeStepsPerS = option('--native-steps-per-s', NaN);
+const windowSeconds = option('--seconds', 20);
+
+// The reference model and task of `idp bench` (presets::reference_config), batch 64, and no evaluation
+// inside the timed window.
+const REFERENCE = {
+  'task-alphabet': 8,
+  'task-x_len-min': 1, 'task-x_len-max': 3,
+  'task-y_len-min': 0, 'task-y_len-max': 3,
+  'task-z_len-min': 4, 'task-z_len-max': 12,
+  'model-layers': 2, 'model-width': 64, 'model-heads': 4, 'model-ff_width': 256,
+  'train-batch_size': 64, 'train-steps': 1000000, 'train-eval_every': 1000000, 'train-warmup_steps': 10,
+};
+
+const mb = (bytes) => (bytes / 1e6).toFixed(2);
+
+function sizes() {
+  const files = fs.readdirSync(h.DIST).filter((f) => f.endsWith('.wasm'));
+  let raw = 0;
+  let gz = 0;
+  for (const f of files) {
+    const data = fs.readFileSync(path.join(h.DIST, f));
+    const zipped = zlib.gzipSync(data, { level: 9 }).length;
+    raw += data.length;
+    gz += zipped;
+    console.log(`wasm ${f.padEnd(36)} ${mb(data.length).padStart(8)} MB raw ${mb(zipped).padStart(7)} MB gzip`);
+  }
+  console.log(`wasm total ${' '.repeat(31)} ${mb(raw).padStart(8)} MB raw ${mb(gz).padStart(7)} MB gzip (goal: <= 4 MB gzip)`);
+}
+
+async function firstPaint(server) {
+  const runs = [];
+  for (let i = 0; i < 3; i++) {
+    const browser = await h.launch({ webgpu: false });
+    const { page, firstPaintMs } = await h.open(browser.context, server.url);
+    const fcp = await page.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN);
+    runs.push({ fcp, app: firstPaintMs });
+    await browser.close();
+  }
+  const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  console.log(`first contentful paint: ${median(runs.map((r) => r.fcp)).toFixed(0)} ms; app controls shown: ${median(runs.map((r) => r.app))} ms (median of ${runs.length} cold loads)`);
+}
+
+/** Steps/s of the reference model over a window after `warmupSteps`, read from the page's counter. */
+async function speed(server, { webgpu, warmupSteps, warmupTimeoutMs }) {
+  const browser = await h.launch({ webgpu });
+  try {
+    const { page } = await h.open(browser.context, server.url);
+    await h.setAll(page, REFERENCE);
+    await page.click('#start');
+    await h.waitForSteps(page, warmupSteps, warmupTimeoutMs);
+    const backend = await h.text(page, '#backend');
+    const s0 = await h.steps(page);
+    const t0 = Date.now();
+    await page.waitForTimeout(windowSeconds * 1000);
+    const s1 = await h.steps(page);
+    const rate = (s1 - s0) / ((Date.now() - t0) / 1000);
+    await page.click('#stop');
+    return { backend, rate, steps: s1 - s0 };
+  } finally {
+    await browser.close();
+  }
+}
+
+(async () => {
+  sizes();
+  const server = await h.serve();
+  try {
+    await firstPaint(server);
+    const cpu = await speed(server, { webgpu: false, warmupSteps: 5, warmupTimeoutMs: 120_000 });
+    console.log(`browser ${cpu.backend.split(':')[0]} fallback: ${cpu.rate.toFixed(2)} steps/s (${cpu.steps} steps in ${windowSeconds} s)`);
+    if (Number.isFinite(nativeStepsPerS)) {
+      console.log(`browser CPU / native CPU: ${(cpu.rate / nativeStepsPerS).toFixed(2)}x (native ${nativeStepsPerS.toFixed(2)} steps/s; goal: at least 0.50x)`);
+    }
+    const gpu = await speed(server, { webgpu: true, warmupSteps: 2, warmupTimeoutMs: 480_000 });
+    console.log(`browser ${gpu.backend}: ${gpu.rate.toFixed(2)} steps/s (${gpu.steps} steps in ${windowSeconds} s; SwiftShader emulates the GPU on the CPU)`);
+  } finally {
+    await server.close();
+  }
+})().catch((e) => {
+  console.error(`benchmark failed: ${e.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,147 @@
+// Shared by the browser tests and the browser benchmark: a static server for the built page, headless
+// Debian Chromium with or without WebGPU, and helpers that drive the page through its element ids.
+'use strict';
+const { chromium } = require('playwright-core');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const DIST = process.env.IDP_DIST || path.join(ROOT, 'dist');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.webmanifest': 'application/manifest+json',
+};
+
+/** Serves `dist` on a free local port. Resolves to `{ url, close }`. */
+async function serve(dist = DIST) {
+  if (!fs.existsSync(path.join(dist, 'index.html'))) {
+    throw new Error(`no built page in ${dist}: run \`trunk build --release\` first`);
+  }
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://localhost');
+    let file = path.normalize(path.join(dist, decodeURIComponent(url.pathname)));
+    if (!file.startsWith(dist)) {
+      res.writeHead(403).end();
+      return;
+    }
+    if (url.pathname.endsWith('/')) file = path.join(file, 'index.html');
+    fs.readFile(file, (err, data) => {
+      if (err) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream' });
+      res.end(data);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/`,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+// The flags of ../shared/notes/platform.md. Without the WebGPU ones, headless Chromium has no adapter.
+const BASE_FLAGS = [
+  '--headless=new', '--no-sandbox', '--disable-background-networking', '--disable-component-update',
+  '--disable-sync', '--no-first-run', '--disable-quic', '--disable-dev-shm-usage',
+];
+const WEBGPU_FLAGS = [
+  '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader',
+  '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
+];
+
+/** Launches Chromium with a fresh profile; `webgpu` adds SwiftShader's WebGPU adapter. */
+async function launch({ webgpu }) {
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-chromium-'));
+  const args = [...BASE_FLAGS, ...(webgpu ? WEBGPU_FLAGS : [])];
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args,
+    viewport: { width: 1280, height: 1000 },
+  });
+  const close = async () => {
+    await context.close();
+    fs.rmSync(userDataDir, { recursive: true, force: true });
+  };
+  return { context, close };
+}
+
+/** Opens the page; `log` collects console lines and page errors for failure messages. */
+async function open(context, url) {
+  const page = await context.newPage();
+  const log = [];
+  page.on('console', (m) => log.push(`console.${m.type()}: ${m.text().slice(0, 500)}`));
+  page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
+  page.on('worker', (w) => w.on('console', (m) => log.push(`worker: ${m.text().slice(0, 500)}`)));
+  const started = Date.now();
+  await page.goto(url);
+  await page.waitForSelector('#start', { timeout: 60_000 });
+  return { page, log, firstPaintMs: Date.now() - started };
+}
+
+/** Sets a numeric setting by its element id, as a person typing and leaving the field would. */
+async function set(page, id, value) {
+  await page.fill(`#${id}`, String(value));
+  await page.dispatchEvent(`#${id}`, 'change');
+}
+
+/** Sets several settings: `{ 'model-width': 32, ... }`. */
+async function setAll(page, settings) {
+  for (const [id, value] of Object.entries(settings)) await set(page, id, value);
+}
+
+async function text(page, selector) {
+  return (await page.textContent(selector)) ?? '';
+}
+
+async function steps(page) {
+  return Number(await text(page, '#step-count'));
+}
+
+async function status(page) {
+  return text(page, '#status');
+}
+
+/** Waits until a condition on the page holds, with a message that says what did not happen. */
+async function waitFor(page, what, fn, arg, timeoutMs) {
+  try {
+    await page.waitForFunction(fn, arg, { timeout: timeoutMs, polling: 100 });
+  } catch (e) {
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  }
+}
+
+const waitForSteps = (page, atLeast, timeoutMs) =>
+  waitFor(page, `step >= ${atLeast}`, (n) => Number(document.querySelector('#step-count')?.textContent) >= n, atLeast, timeoutMs);
+
+const waitForStatus = (page, wanted, timeoutMs) =>
+  waitFor(page, `status "${wanted}"`, (s) => document.querySelector('#status')?.textContent === s, wanted, timeoutMs);
+
+/** Records every loss the page shows, from now on, in `window.__losses`. */
+async function recordLosses(page) {
+  await page.evaluate(() => {
+    window.__losses = [];
+    const read = () => {
+      const m = /loss ([0-9.eE+-]+|NaN|inf)/.exec(document.querySelector('#loss')?.textContent ?? '');
+      if (m && window.__losses[window.__losses.length - 1] !== Number(m[1])) window.__losses.push(Number(m[1]));
+    };
+    new MutationObserver(read).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+}
+
+const losses = (page) => page.evaluate(() => window.__losses);
+
+module.exports = {
+  DIST, ROOT, serve, launch, open, set, setAll, text, steps, status, waitFor, waitForSteps, waitForStatus,
+  recordLosses, losses,
+};

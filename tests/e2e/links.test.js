@@ -1,0 +1,96 @@
+// Browser end-to-end tests of share links (issue 5): a link opens its settings, a seeded run replays to
+// the same fingerprint, and hostile values stay text.
+'use strict';
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+
+let server;
+before(async () => {
+  server = await h.serve();
+});
+after(async () => {
+  await server?.close();
+});
+
+async function withPage(fragment, body) {
+  const browser = await h.launch({ webgpu: false });
+  const { page, log } = await h.open(browser.context, `${server.url}#${fragment}`);
+  try {
+    await body(page, browser);
+  } catch (e) {
+    console.log(log.slice(-40).join('\n'));
+    throw e;
+  } finally {
+    await browser.close();
+  }
+}
+
+// A tiny seeded run, written as the page writes links (see src/permalink.rs).
+const TINY = 'v=1&seed=7&I=16&budget=total:1000&alphabet=6&x=1-2&y=0-2&z=4-8&noop=0.2&freq=uniform&occ=1&sem=none'
+  + '&layers=1&width=16&heads=2&ff=32&maxlen=64&steps=40&batch=8&lr=0.01&warmup=4&lr_end=0.1&wd=0.01&clip=1'
+  + '&eval_every=20&test_rules=6&n_seen=12&n_unseen=12&n_noop=6';
+
+test('a link opens its settings in the controls and the address bar follows later changes', async () => {
+  await withPage(TINY, async (page) => {
+    assert.equal(await page.inputValue('#task-instructions'), '16');
+    assert.equal(await page.inputValue('#model-width'), '16');
+    assert.equal(await page.inputValue('#train-learning_rate'), '0.01');
+    assert.equal(await page.inputValue('#seed'), '7');
+    assert.equal(await page.inputValue('#task-budget'), '1000');
+    assert.equal(await page.locator('#notices').count(), 0);
+    await h.set(page, 'task-instructions', 24);
+    await h.waitFor(page, 'the address to follow the settings', () => location.hash.includes('&I=24&'), null, 5000);
+    // The link written back is the one the settings make; copying shows it.
+    await page.click('#copy-link');
+    const shared = await page.inputValue('#share-link');
+    assert.ok(shared.startsWith(server.url), shared);
+    assert.ok(shared.includes('&I=24&') && shared.includes('&seed=7&'), shared);
+  });
+});
+
+test('the same seeded link run twice gives the same fingerprint', async () => {
+  const codes = [];
+  for (let i = 0; i < 2; i++) {
+    await withPage(`${TINY}&run=1&backend=cpu`, async (page) => {
+      await h.waitForStatus(page, 'finished', 120_000);
+      codes.push(await h.text(page, '#fingerprint'));
+    });
+  }
+  assert.match(codes[0], /^[0-9a-f]{4}-[0-9a-f]{4}$/);
+  assert.equal(codes[1], codes[0]);
+});
+
+test('unknown keys and bad values keep defaults with a notice; markup in a link stays text', async () => {
+  const fragment = 'v=1&I=32&colour=blue&lr=fast'
+    + '&preset=%3Cscript%3Ewindow.__xss%3D1%3C%2Fscript%3E'
+    + '&x=%22%3E%3Cimg%20src%3Dx%20onerror%3D%22window.__xss%3D2%22%3E';
+  await withPage(fragment, async (page) => {
+    let dialogs = 0;
+    page.on('dialog', (d) => { dialogs += 1; d.dismiss(); });
+    await page.waitForSelector('#notices');
+    await page.waitForTimeout(500);
+    assert.equal(await page.inputValue('#task-instructions'), '32');
+    const notices = await h.text(page, '#notices');
+    for (const needle of ['colour', '`lr`', 'unknown preset', '<script>', '"><img']) {
+      assert.ok(notices.includes(needle), `${needle} not in notices: ${notices}`);
+    }
+    assert.equal(await page.evaluate(() => window.__xss), undefined, 'a script from the link ran');
+    assert.equal(await page.locator('#notices img, #notices script').count(), 0, 'markup from the link was parsed');
+    assert.equal(dialogs, 0);
+    // The page runs under a policy that forbids inline scripts, and has none of its own.
+    const policy = await page.getAttribute('meta[http-equiv="Content-Security-Policy"]', 'content');
+    const scriptSrc = policy.split(';').find((d) => d.trim().startsWith('script-src'));
+    assert.ok(scriptSrc && !scriptSrc.includes('unsafe-inline'), policy);
+    assert.equal(await page.locator('script:not([src])').count(), 0, 'an inline script is on the page');
+    const blocked = await page.evaluate(() => {
+      const s = document.createElement('script');
+      s.textContent = 'window.__inline = 1';
+      document.body.appendChild(s);
+      return window.__inline;
+    });
+    assert.equal(blocked, undefined, 'the policy let an inline script run');
+    await page.click('#notices button');
+    assert.equal(await page.locator('#notices').count(), 0);
+  });
+});

@@ -1,0 +1,168 @@
+// Browser end-to-end tests of the page (issue 3): headless Debian Chromium loads the built page from a
+// local server and trains small runs, once with WebGPU unavailable (the CPU fallback) and once on
+// SwiftShader's WebGPU adapter. Run with `node --test tests/e2e/` after `trunk build --release`.
+'use strict';
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+
+// A small model and tiny evaluation sets: SwiftShader compiles every kernel on the CPU.
+const SMALL = {
+  'task-instructions': 32,
+  'task-budget': 2000,
+  'model-layers': 1,
+  'model-width': 32,
+  'model-heads': 2,
+  'model-ff_width': 64,
+  'train-batch_size': 16,
+  'train-learning_rate': 0.01,
+  'train-warmup_steps': 5,
+  'eval-test_rules': 8,
+  'eval-seen_examples': 16,
+  'eval-unseen_examples': 16,
+  'eval-noop_examples': 16,
+};
+
+let server;
+before(async () => {
+  server = await h.serve();
+});
+after(async () => {
+  await server?.close();
+});
+
+/** Runs `body` on a fresh browser and page, printing the page's log when it fails. */
+async function withPage({ webgpu }, body) {
+  const browser = await h.launch({ webgpu });
+  const { page, log, firstPaintMs } = await h.open(browser.context, server.url);
+  try {
+    await body(page, { firstPaintMs, log });
+  } catch (e) {
+    console.log(log.slice(-40).join('\n'));
+    throw e;
+  } finally {
+    await browser.close();
+  }
+}
+
+/** Asserts the loss fell: the mean of the last readings below the mean of the first. */
+async function assertLossFell(page) {
+  const seen = await h.losses(page);
+  assert.ok(seen.length >= 4, `too few loss readings: ${JSON.stringify(seen)}`);
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const k = Math.max(1, Math.floor(seen.length / 4));
+  const first = mean(seen.slice(0, k));
+  const last = mean(seen.slice(-k));
+  assert.ok(last < 0.9 * first, `the loss did not fall: first ${first.toFixed(3)}, last ${last.toFixed(3)} (${seen.length} readings)`);
+}
+
+async function assertAccuracyShown(page) {
+  const accuracy = await h.text(page, '#accuracy');
+  assert.match(accuracy, /seen rules \d+\.\d% · unseen rules \d+\.\d% · no-ops \d+\.\d%/);
+  const rows = await page.locator('table.predictions tbody tr').count();
+  assert.ok(rows > 0, 'no sample predictions after an evaluation');
+}
+
+test('CPU fallback: trains, pauses, steps, resumes and finishes when WebGPU is unavailable', async () => {
+  await withPage({ webgpu: false }, async (page) => {
+    await h.setAll(page, { ...SMALL, 'train-steps': 300, 'train-eval_every': 150 });
+    await h.recordLosses(page);
+    await page.click('#start');
+    await h.waitForSteps(page, 1, 60_000);
+    assert.match(await h.text(page, '#backend'), /^CPU: WebGPU unavailable because .+/);
+    await h.waitForSteps(page, 30, 60_000);
+
+    // Pause stops the counter.
+    await page.click('#pause');
+    await h.waitForStatus(page, 'paused', 10_000);
+    const pausedAt = await h.steps(page);
+    await page.waitForTimeout(1500);
+    assert.equal(await h.steps(page), pausedAt, 'the step counter moved while paused');
+
+    // Step takes exactly ten steps and stays paused.
+    await page.click('#step');
+    await h.waitForSteps(page, pausedAt + 10, 10_000);
+    await page.waitForTimeout(500);
+    assert.equal(await h.steps(page), pausedAt + 10);
+    assert.equal(await h.status(page), 'paused');
+
+    await page.click('#resume');
+    await h.waitForStatus(page, 'finished', 120_000);
+    assert.equal(await h.steps(page), 300);
+    await assertLossFell(page);
+    await assertAccuracyShown(page);
+    assert.equal(await page.locator('#error').count(), 0, 'an error was shown');
+  });
+});
+
+test('errors are shown and leave the page usable: rejected settings, a dying worker', async () => {
+  await withPage({ webgpu: false }, async (page) => {
+    // A width that is not a multiple of the heads is refused with the setting's name; the model keeps
+    // its last valid width.
+    await h.setAll(page, SMALL);
+    await h.set(page, 'model-width', 30);
+    const refusal = await h.text(page, '.settings .error');
+    assert.match(refusal, /model\.(width|heads)/);
+    assert.equal(await page.inputValue('#model-width'), '32');
+
+    // A worker that throws ends the run with a message; the metrics so far stay.
+    await h.setAll(page, { 'train-steps': 100000, 'train-eval_every': 100000 });
+    await page.click('#start');
+    await h.waitForSteps(page, 5, 60_000);
+    const worker = page.workers().find((w) => w.url().endsWith('worker-loader.js'));
+    assert.ok(worker, `no training worker among ${page.workers().map((w) => w.url())}`);
+    await worker.evaluate(() => setTimeout(() => { throw new Error('injected crash'); }, 0));
+    await h.waitForStatus(page, 'failed', 10_000);
+    assert.match(await h.text(page, '#error'), /training worker stopped: .*injected crash/);
+    const kept = await h.steps(page);
+    assert.ok(kept >= 5, 'the step count was lost');
+    assert.ok(await page.locator('#loss-chart polyline').count() > 0, 'the loss curve was lost');
+
+    // A fresh worker takes the next run.
+    await h.set(page, 'train-steps', 20);
+    await page.click('#start');
+    await h.waitForStatus(page, 'finished', 60_000);
+    assert.equal(await h.steps(page), 20);
+    assert.equal(await page.locator('#error').count(), 0);
+  });
+});
+
+test('WebGPU (SwiftShader): trains on the GPU backend, survives a lost device, and the force-CPU switch falls back', async () => {
+  await withPage({ webgpu: true }, async (page) => {
+    await h.setAll(page, {
+      ...SMALL, 'model-width': 16, 'model-ff_width': 32, 'train-batch_size': 8, 'train-steps': 40,
+      'train-eval_every': 40, 'eval-test_rules': 4, 'eval-seen_examples': 8, 'eval-unseen_examples': 8,
+      'eval-noop_examples': 8,
+    });
+    await h.recordLosses(page);
+    await page.click('#start');
+    await h.waitFor(page, 'a backend badge', () => /:/.test(document.querySelector('#backend')?.textContent), null, 60_000);
+    assert.match(await h.text(page, '#backend'), /^WebGPU: .+/);
+    await h.waitForSteps(page, 1, 240_000);
+    await h.waitForStatus(page, 'finished', 420_000);
+    await assertLossFell(page);
+    await assertAccuracyShown(page);
+
+    // A lost GPU device ends the run with a message instead of hanging; the metrics so far stay.
+    await h.setAll(page, { 'train-steps': 100000, 'train-eval_every': 100000 });
+    await page.click('#start');
+    await h.waitForSteps(page, 3, 240_000);
+    const worker = page.workers().find((w) => w.url().endsWith('worker-loader.js'));
+    assert.ok(worker, 'no training worker');
+    const destroyed = await worker.evaluate(() => {
+      self.__idpGpuDevices.forEach((d) => d.destroy());
+      return self.__idpGpuDevices.length;
+    });
+    assert.ok(destroyed >= 1, 'the worker opened no GPU device');
+    await h.waitForStatus(page, 'failed', 60_000);
+    assert.match(await h.text(page, '#error'), /GPU device was lost \(destroyed\)/);
+    assert.ok(await h.steps(page) >= 3, 'the step count was lost');
+    assert.ok(await page.locator('#loss-chart polyline').count() > 0, 'the loss curve was lost');
+
+    await page.check('#force-cpu');
+    await h.set(page, 'train-steps', 10);
+    await page.click('#start');
+    await h.waitForStatus(page, 'finished', 60_000);
+    assert.equal(await h.text(page, '#backend'), 'CPU: the CPU was chosen');
+  });
+});
