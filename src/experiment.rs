@@ -122,11 +122,8 @@ impl Run {
             .into_scalar_async::<f32>()
             .await
             .map_err(|e| RunError::Backend(format!("{e:?}")))?;
-        let step = self.step();
-        if !loss.is_finite() {
-            return Err(RunError::NonFiniteLoss { step, loss });
-        }
-        let point = LossPoint { step, loss };
+        let point = checked_loss(self.step(), loss)?;
+        let step = point.step;
         if taken > 0 {
             self.losses.push(point);
         }
@@ -155,5 +152,40 @@ impl Run {
             self.evaluations.push(summary);
         }
         Ok(evaluation)
+    }
+}
+
+/// The loss point of a chunk, or the error that ends a diverged run: a NaN or infinite loss would
+/// otherwise poison every later step and draw nothing on the page's curve.
+fn checked_loss(step: usize, loss: f32) -> Result<LossPoint, RunError> {
+    if loss.is_finite() {
+        Ok(LossPoint { step, loss })
+    } else {
+        Err(RunError::NonFiniteLoss { step, loss })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nan_or_infinite_loss_ends_the_run_with_a_plain_message() {
+        assert_eq!(
+            checked_loss(12, 0.5),
+            Ok(LossPoint {
+                step: 12,
+                loss: 0.5
+            })
+        );
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let error = checked_loss(40, bad).unwrap_err();
+            assert!(matches!(error, RunError::NonFiniteLoss { step: 40, .. }));
+            let message = error.to_string();
+            assert!(
+                message.contains("step 40") && message.contains("diverged"),
+                "{message}"
+            );
+        }
     }
 }

@@ -6,7 +6,8 @@
 //! rejects falls back to the default for that setting and adds a [`Link::notices`] line the page shows.
 //!
 //! Format history (keep every old version opening):
-//! - `v=1`: the first format.
+//! - `v=1`: the first format. `hide`, `lock` and `embed` were added within it: links without them
+//!   open as before.
 
 use crate::config::{ConfigError, ExperimentConfig};
 use crate::sweep::set_path;
@@ -89,6 +90,99 @@ const VERSION_KEY: &str = "v";
 const PRESET_KEY: &str = "preset";
 const RUN_KEY: &str = "run";
 const BACKEND_KEY: &str = "backend";
+const HIDE_KEY: &str = "hide";
+const LOCK_KEY: &str = "lock";
+const EMBED_KEY: &str = "embed";
+
+/// Settings groups a teacher can hide or lock at once (the first segment of a config path; the seed
+/// belongs to `task`, where the page shows it).
+pub const GROUPS: &[&str] = &["task", "model", "train", "eval"];
+
+/// Panels of the page a teacher can hide (`settings` is the whole settings column, `preset` the preset
+/// menu, `backend` the force-CPU switch). Locking a panel disables its controls.
+pub const PANELS: &[&str] = &[
+    "settings",
+    "preset",
+    "backend",
+    "share",
+    "charts",
+    "predictions",
+];
+
+/// What a teacher's link hides or locks, and whether the page is embedded in another one.
+///
+/// Controls are named by their link key (`lr`, `I`, ...), their group ([`GROUPS`]) or a panel
+/// ([`PANELS`]): `hide=model,lr&lock=I&embed=1`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct View {
+    /// Controls and panels not shown.
+    pub hidden: std::collections::BTreeSet<String>,
+    /// Controls shown but not editable.
+    pub locked: std::collections::BTreeSet<String>,
+    /// A compact layout for an iframe.
+    pub embed: bool,
+}
+
+impl View {
+    /// Whether a panel, or the setting at a dotted config path, is hidden.
+    pub fn hides(&self, control: &str) -> bool {
+        names_of(control).iter().any(|n| self.hidden.contains(*n))
+    }
+
+    /// Whether a panel, or the setting at a dotted config path, is locked (hidden ones count as locked).
+    pub fn locks(&self, control: &str) -> bool {
+        self.hides(control) || names_of(control).iter().any(|n| self.locked.contains(*n))
+    }
+}
+
+/// The names a control answers to: a panel its own name; a setting (a dotted config path, possibly
+/// inside a key's value, like `task.x_len.min`) its link key, its group, and `settings`.
+fn names_of(control: &str) -> Vec<&str> {
+    let Some(k) = KEYS
+        .iter()
+        .find(|k| control == k.path || control.starts_with(&format!("{}.", k.path)))
+    else {
+        return vec![control];
+    };
+    let group = match k.path.split('.').next() {
+        Some("seed") | None => "task",
+        Some(group) => group,
+    };
+    vec![k.key, group, "settings"]
+}
+
+impl View {
+    /// A teacher's view from typed lists of names (commas or spaces between them), over `self`; the
+    /// names it does not know are returned.
+    pub fn with_lists(&self, hide: &str, lock: &str, embed: bool) -> (View, Vec<String>) {
+        let mut view = self.clone();
+        view.embed |= embed;
+        let mut unknown = Vec::new();
+        for (list, into) in [(hide, &mut view.hidden), (lock, &mut view.locked)] {
+            for name in list.split([',', ' ']).filter(|n| !n.is_empty()) {
+                if is_control_name(name) {
+                    into.insert(name.to_string());
+                } else {
+                    unknown.push(shorten(name));
+                }
+            }
+        }
+        (view, unknown)
+    }
+}
+
+/// Every name `hide=` and `lock=` accept: setting keys, groups, then panels.
+pub fn control_names() -> impl Iterator<Item = &'static str> {
+    KEYS.iter()
+        .map(|k| k.key)
+        .chain(GROUPS.iter().copied())
+        .chain(PANELS.iter().copied())
+}
+
+/// Whether a name can appear in `hide=` or `lock=`.
+fn is_control_name(name: &str) -> bool {
+    KEYS.iter().any(|k| k.key == name) || GROUPS.contains(&name) || PANELS.contains(&name)
+}
 
 /// What a link opens.
 #[derive(Clone, Debug, PartialEq)]
@@ -101,6 +195,8 @@ pub struct Link {
     pub autostart: bool,
     /// Train on the CPU even where WebGPU exists.
     pub force_cpu: bool,
+    /// What the link hides or locks, and whether the page is embedded.
+    pub view: View,
     /// What was ignored or replaced by a default, one line each, for the page to show.
     pub notices: Vec<String>,
 }
@@ -214,6 +310,16 @@ fn float(x: f64) -> String {
 
 /// The link fragment (without `#`) for these settings.
 pub fn write(config: &ExperimentConfig, preset: Option<&str>, force_cpu: bool) -> String {
+    write_with_view(config, preset, force_cpu, &View::default())
+}
+
+/// The link fragment (without `#`) for these settings, seen through a teacher's [`View`].
+pub fn write_with_view(
+    config: &ExperimentConfig,
+    preset: Option<&str>,
+    force_cpu: bool,
+    view: &View,
+) -> String {
     let value = serde_json::to_value(config).expect("configs serialize");
     let mut out = format!("{VERSION_KEY}={FORMAT_VERSION}");
     if let Some(preset) = preset {
@@ -228,6 +334,15 @@ pub fn write(config: &ExperimentConfig, preset: Option<&str>, force_cpu: bool) -
     if force_cpu {
         let _ = write!(out, "&{BACKEND_KEY}=cpu");
     }
+    for (key, names) in [(HIDE_KEY, &view.hidden), (LOCK_KEY, &view.locked)] {
+        if !names.is_empty() {
+            let list = names.iter().map(|n| encode(n)).collect::<Vec<_>>();
+            let _ = write!(out, "&{key}={}", list.join(","));
+        }
+    }
+    if view.embed {
+        let _ = write!(out, "&{EMBED_KEY}=1");
+    }
     out
 }
 
@@ -241,6 +356,7 @@ pub fn parse(text: &str, base: &ExperimentConfig) -> Link {
         preset: None,
         autostart: false,
         force_cpu: false,
+        view: View::default(),
         notices: Vec::new(),
     };
     // The settings the link gives, by config path, in table order; later duplicates win.
@@ -265,6 +381,21 @@ pub fn parse(text: &str, base: &ExperimentConfig) -> Link {
             },
             PRESET_KEY => link.preset = Some(value),
             RUN_KEY => link.autostart = matches!(value.as_str(), "1" | "true" | "yes"),
+            HIDE_KEY | LOCK_KEY => {
+                for control in value.split(',').filter(|c| !c.is_empty()) {
+                    if !is_control_name(control) {
+                        notices.push(format!(
+                            "ignored unknown control `{}` in `{name}`",
+                            shorten(control)
+                        ));
+                    } else if name == HIDE_KEY {
+                        link.view.hidden.insert(control.to_string());
+                    } else {
+                        link.view.locked.insert(control.to_string());
+                    }
+                }
+            }
+            EMBED_KEY => link.view.embed = matches!(value.as_str(), "1" | "true" | "yes"),
             BACKEND_KEY => match value.as_str() {
                 "cpu" => link.force_cpu = true,
                 "auto" => link.force_cpu = false,
@@ -569,6 +700,58 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_teachers_view_round_trips_and_names_settings_groups_and_panels() {
+        let text = "v=1&I=64&hide=model,lr,charts&lock=I,x&embed=1";
+        let link = parse(text, &base());
+        assert!(link.notices.is_empty(), "{:?}", link.notices);
+        let view = &link.view;
+        assert!(view.embed);
+        // A group hides each of its settings; a key hides its own; a panel itself.
+        assert!(view.hides("model.width") && view.hides("model.heads"));
+        assert!(view.hides("train.learning_rate") && !view.hides("train.steps"));
+        assert!(view.hides("charts") && !view.hides("predictions"));
+        // A lock on a key covers the parts of its value; hidden means locked too.
+        assert!(view.locks("task.instructions") && view.locks("task.x_len.max"));
+        assert!(!view.locks("task.y_len.min") && view.locks("model.layers"));
+        assert!(!view.locks("seed"));
+        let again = parse(&write_with_view(&link.config, None, false, view), &base());
+        assert_eq!(&again.view, view);
+        assert_eq!(again.config, link.config);
+        // Hiding the settings panel hides every setting, the seed included.
+        let all = parse("hide=settings", &base()).view;
+        assert!(KEYS.iter().all(|k| all.hides(k.path)));
+        assert!(parse("hide=task", &base()).view.hides("seed"));
+    }
+
+    #[test]
+    fn typed_lists_extend_a_view_and_name_what_is_unknown() {
+        let base_view = parse("lock=seed", &base()).view;
+        let (view, unknown) = base_view.with_lists("model, charts", "I,wings", true);
+        assert!(view.embed && view.hides("model.width") && view.hides("charts"));
+        assert!(view.locks("seed") && view.locks("task.instructions"));
+        assert_eq!(unknown, vec!["wings"]);
+        assert!(control_names().all(is_control_name));
+        assert_eq!(
+            control_names().count(),
+            KEYS.len() + GROUPS.len() + PANELS.len()
+        );
+    }
+
+    #[test]
+    fn unknown_controls_are_reported_and_markup_stays_text() {
+        let link = parse(
+            "hide=model,%3Cimg%20onerror%3Dx%3E,,wings&lock=seed",
+            &base(),
+        );
+        assert_eq!(link.view.hidden.iter().collect::<Vec<_>>(), vec!["model"]);
+        assert!(link.view.locks("seed"));
+        assert_eq!(link.notices.len(), 2, "{:?}", link.notices);
+        assert!(link.notices[0].contains("`<img onerror=x>` in `hide`"));
+        let written = write_with_view(&link.config, None, false, &link.view);
+        assert!(written.ends_with("&hide=model&lock=seed"), "{written}");
+    }
+
     /// Inputs per fuzz property below (two properties: 2 x 100,000 inputs per test run).
     const FUZZ_CASES: u32 = 100_000;
 
@@ -599,9 +782,9 @@ mod tests {
         /// valid config, and write back to a link that parses to the same config with no notice.
         #[test]
         fn fuzz_known_keys_with_hostile_values(
-            pairs in proptest::collection::vec((0..KEYS.len() + 4, fuzz_value()), 0..12)
+            pairs in proptest::collection::vec((0..KEYS.len() + 7, fuzz_value()), 0..12)
         ) {
-            let names = ["v", "preset", "run", "backend"];
+            let names = ["v", "preset", "run", "backend", "hide", "lock", "embed"];
             let text = pairs
                 .iter()
                 .map(|(i, v)| format!("{}={v}", KEYS.get(*i).map_or_else(|| names[i - KEYS.len()], |k| k.key)))
@@ -609,8 +792,9 @@ mod tests {
                 .join("&");
             let link = parse(&text, &base());
             proptest::prop_assert!(link.config.validate().is_ok());
-            let again = parse(&write(&link.config, None, link.force_cpu), &base());
+            let again = parse(&write_with_view(&link.config, None, link.force_cpu, &link.view), &base());
             proptest::prop_assert_eq!(&again.config, &link.config);
+            proptest::prop_assert_eq!(&again.view, &link.view);
             proptest::prop_assert!(again.notices.is_empty(), "{:?}", again.notices);
         }
     }

@@ -5,7 +5,7 @@
 use crate::config::{ConfigError, ExperimentConfig};
 use crate::metrics::EvalSummary;
 use crate::metrics::LossPoint;
-use crate::permalink::Link;
+use crate::permalink::{Link, View};
 use crate::presets::preset;
 use crate::protocol::{BackendInfo, BackendPreference, Command, Event, SamplePrediction};
 use crate::sweep::apply_settings;
@@ -61,6 +61,8 @@ pub struct UiState {
     pub notices: Vec<String>,
     /// The fingerprint of the latest evaluation: equal codes mean equal answers.
     pub fingerprint: Option<String>,
+    /// What a teacher's link hides or locks.
+    pub view: View,
 }
 
 impl Default for UiState {
@@ -85,6 +87,7 @@ impl Default for UiState {
             error: None,
             notices: Vec::new(),
             fingerprint: None,
+            view: View::default(),
         }
     }
 }
@@ -144,6 +147,13 @@ impl UiState {
     /// The next state, and the command the worker must receive, if any.
     pub fn reduce(mut self, action: Action) -> (Self, Option<Command>) {
         let command = match action {
+            Action::Set(path, _) if self.view.locks(&path) => {
+                self.config_error = Some(ConfigError::new(
+                    path,
+                    "is locked by the link that opened this page",
+                ));
+                None
+            }
             Action::Set(path, value) => {
                 let mut settings = BTreeMap::from([(path.clone(), value.clone())]);
                 // Fewer steps than the warm-up would be refused: keep the warm-up within a tenth.
@@ -161,14 +171,31 @@ impl UiState {
                 }
                 None
             }
+            Action::LoadPreset(_) if self.view.locks("preset") => None,
             Action::LoadPreset(id) => {
                 if let Some(p) = preset(&id) {
-                    self.config = p.sweep.base;
-                    self.preset = Some(id);
-                    self.config_error = None;
+                    // Settings a teacher locked keep their values under any preset.
+                    let current = serde_json::to_value(&self.config).expect("configs serialize");
+                    let locked: BTreeMap<String, serde_json::Value> = crate::permalink::KEYS
+                        .iter()
+                        .filter(|k| self.view.locks(k.path))
+                        .filter_map(|k| {
+                            let pointer = format!("/{}", k.path.replace('.', "/"));
+                            Some((k.path.to_string(), current.pointer(&pointer)?.clone()))
+                        })
+                        .collect();
+                    match apply_settings(&p.sweep.base, &locked) {
+                        Ok(config) => {
+                            self.config = config;
+                            self.preset = Some(id);
+                            self.config_error = None;
+                        }
+                        Err(e) => self.config_error = Some(e),
+                    }
                 }
                 None
             }
+            Action::ForceCpu(_) if self.view.locks("backend") => None,
             Action::ForceCpu(on) => {
                 self.force_cpu = on;
                 None
@@ -179,9 +206,11 @@ impl UiState {
                     preset: named,
                     autostart,
                     force_cpu,
+                    view,
                     mut notices,
                 } = *link;
                 self.config = config;
+                self.view = view;
                 self.config_error = None;
                 self.force_cpu = force_cpu;
                 self.preset = match named {
@@ -449,6 +478,43 @@ mod tests {
         let idle = reduce(UiState::default(), Action::WorkerFailed("no wasm".into()));
         assert_eq!(idle.status, RunStatus::Idle);
         assert!(idle.error.as_deref().unwrap().contains("no wasm"));
+    }
+
+    #[test]
+    fn locked_settings_and_panels_refuse_changes_and_presets_keep_them() {
+        let link = crate::permalink::parse(
+            "v=1&I=48&lock=I,backend&hide=model",
+            &UiState::default().config,
+        );
+        let state = reduce(UiState::default(), Action::OpenLink(Box::new(link)));
+        assert_eq!(state.config.task.instructions, 48);
+        // A locked key, and a hidden group (hidden means locked).
+        let refused = reduce(
+            state.clone(),
+            Action::Set("task.instructions".into(), 64.into()),
+        );
+        assert_eq!(refused.config.task.instructions, 48);
+        assert_eq!(refused.config_error.unwrap().setting, "task.instructions");
+        let refused = reduce(state.clone(), Action::Set("model.layers".into(), 3.into()));
+        assert_eq!(refused.config.model.layers, state.config.model.layers);
+        let allowed = reduce(state.clone(), Action::Set("train.steps".into(), 500.into()));
+        assert_eq!(allowed.config.train.steps, 500);
+        assert!(!reduce(state.clone(), Action::ForceCpu(true)).force_cpu);
+        // A preset loads around the locked settings.
+        let loaded = reduce(allowed.clone(), Action::LoadPreset("skew".into()));
+        let skew = preset("skew").unwrap().sweep.base;
+        assert_eq!(loaded.config.task.instructions, 48);
+        assert_eq!(loaded.config.model, state.config.model);
+        assert_ne!(skew.train, allowed.config.train);
+        assert_eq!(loaded.config.train, skew.train);
+        assert_eq!(loaded.preset.as_deref(), Some("skew"));
+        // Locking the preset menu refuses presets altogether.
+        let link = crate::permalink::parse("lock=preset", &UiState::default().config);
+        let state = reduce(UiState::default(), Action::OpenLink(Box::new(link)));
+        assert_eq!(
+            reduce(state.clone(), Action::LoadPreset("skew".into())).config,
+            state.config
+        );
     }
 
     #[test]

@@ -91,6 +91,11 @@ async function open(context, url) {
 
 /** Sets a numeric setting by its element id, as a person typing and leaving the field would. */
 async function set(page, id, value) {
+  // Some settings sit in a collapsed <details>: open it first, as a person clicking its summary would.
+  await page.evaluate((id) => {
+    const details = document.getElementById(id)?.closest('details');
+    if (details && !details.open) details.querySelector('summary').click();
+  }, id);
   await page.fill(`#${id}`, String(value));
   await page.dispatchEvent(`#${id}`, 'change');
 }

@@ -94,3 +94,33 @@ test('unknown keys and bad values keep defaults with a notice; markup in a link 
     assert.equal(await page.locator('#notices').count(), 0);
   });
 });
+
+test('a teacher link hides and locks controls, embeds compactly, and teachers compose such links', async () => {
+  await withPage('v=1&I=48&hide=model,lr,charts&lock=I,backend&embed=1', async (page) => {
+    assert.equal(await page.locator('#notices').count(), 0);
+    for (const hidden of ['#model-width', '#model-layers', '#train-learning_rate', '#loss-chart']) {
+      assert.equal(await page.locator(hidden).count(), 0, `${hidden} is shown`);
+    }
+    assert.equal(await page.inputValue('#task-instructions'), '48');
+    assert.ok(await page.locator('#task-instructions').isDisabled(), 'a locked setting is editable');
+    assert.ok(await page.locator('#force-cpu').isDisabled(), 'a locked switch is usable');
+    assert.ok(await page.locator('#train-steps').isEnabled(), 'an open setting is locked');
+    assert.equal(await page.locator('.page.embed').count(), 1, 'no compact layout');
+    // The address bar keeps the view, so a reload or a re-shared link stays a student's page.
+    await h.set(page, 'train-steps', 321);
+    await h.waitFor(page, 'the address to follow the settings', () => location.hash.includes('&steps=321&'), null, 5000);
+    const hash = await page.evaluate(() => location.hash);
+    assert.ok(hash.includes('&hide=charts,lr,model') && hash.includes('&lock=I,backend') && hash.includes('&embed=1'), hash);
+    // A teacher adds to the view of the link they copy; unknown names are named, not written.
+    await h.set(page, 'teach-hide', 'predictions, wings');
+    await h.set(page, 'teach-lock', 'seed');
+    assert.match(await h.text(page, '.teach .error'), /wings/);
+    await page.click('#copy-link');
+    const shared = await page.inputValue('#share-link');
+    assert.ok(shared.includes('&hide=charts,lr,model,predictions&lock=I,backend,seed&embed=1'), shared);
+    assert.ok(!shared.includes('wings'), shared);
+    // The teacher's own page did not change.
+    assert.ok(await page.getByText('Predictions appear at the first evaluation.').isVisible());
+    assert.ok(await page.locator('#train-steps').isEnabled());
+  });
+});

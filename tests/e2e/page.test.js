@@ -100,7 +100,7 @@ test('errors are shown and leave the page usable: rejected settings, a dying wor
     // A width that is not a multiple of the heads is refused with the setting's name; the model keeps
     // its last valid width.
     await h.setAll(page, SMALL);
-    await h.set(page, 'model-width', 30);
+    await h.set(page, 'model-width', 31);
     const refusal = await h.text(page, '.settings .error');
     assert.match(refusal, /model\.(width|heads)/);
     assert.equal(await page.inputValue('#model-width'), '32');

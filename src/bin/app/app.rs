@@ -155,9 +155,11 @@ fn spawn_worker(dispatch: UseReducerDispatcher<AppState>, link: SharedLink) {
     link.borrow_mut().worker = Some(worker);
 }
 
-/// The link fragment of the current settings; `run` makes the link start the run when opened.
-fn share_fragment(ui: &UiState, run: bool) -> String {
-    let mut fragment = permalink::write(&ui.config, ui.preset.as_deref(), ui.force_cpu);
+/// The link fragment of the current settings seen through `view`; `run` makes the link start the run
+/// when opened.
+fn share_fragment(ui: &UiState, view: &permalink::View, run: bool) -> String {
+    let mut fragment =
+        permalink::write_with_view(&ui.config, ui.preset.as_deref(), ui.force_cpu, view);
     if run {
         fragment.push_str("&run=1");
     }
@@ -165,14 +167,14 @@ fn share_fragment(ui: &UiState, run: bool) -> String {
 }
 
 /// The full share link of the current settings.
-fn share_url(ui: &UiState, run: bool) -> String {
+fn share_url(ui: &UiState, view: &permalink::View, run: bool) -> String {
     let page = web_sys::window()
         .and_then(|w| {
             let l = w.location();
             Some(format!("{}{}", l.origin().ok()?, l.pathname().ok()?))
         })
         .unwrap_or_default();
-    format!("{page}#{}", share_fragment(ui, run))
+    format!("{page}#{}", share_fragment(ui, view, run))
 }
 
 #[function_component(App)]
@@ -199,7 +201,7 @@ pub fn app() -> Html {
     }
     {
         // The address bar is always a link to the current settings (replaced, so Back still leaves).
-        let fragment = share_fragment(&state.ui, false);
+        let fragment = share_fragment(&state.ui, &state.ui.view, false);
         use_effect_with(fragment, |fragment| {
             if let Some(w) = web_sys::window()
                 && let Ok(history) = w.history()
@@ -231,8 +233,14 @@ pub fn app() -> Html {
         let dispatch = state.dispatcher();
         Callback::from(move |_: MouseEvent| dispatch.dispatch(action.clone()))
     };
+    let view = &ui.view;
+    let page_class = classes!(
+        "page",
+        view.embed.then_some("embed"),
+        view.hides("settings").then_some("no-settings")
+    );
     html! {
-        <div class="page">
+        <div class={page_class}>
             <header>
                 <h1>{ "Instruction Diversity Playground" }</h1>
                 <p class="lede">{ "A tiny transformer learns string-rewrite rules x → y. Does it follow rules it has never seen? Train it here, in your browser." }</p>
@@ -245,9 +253,11 @@ pub fn app() -> Html {
                         <button onclick={act(Action::DismissNotices)}>{ "Dismiss" }</button>
                     </section>
                 }
-                <section class="panel settings" aria-label="Settings">
-                    <Settings state={state.clone()} />
-                </section>
+                if !view.hides("settings") {
+                    <section class="panel settings" aria-label="Settings">
+                        <Settings state={state.clone()} />
+                    </section>
+                }
                 <section class="panel run" aria-label="Run">
                     <div class="controls" role="toolbar" aria-label="Run controls">
                         <button id="start" onclick={act(Action::Start)} disabled={ui.is_active()}>{ "Start" }</button>
@@ -255,8 +265,9 @@ pub fn app() -> Html {
                         <button id="resume" onclick={act(Action::Resume)} disabled={ui.status != RunStatus::Paused}>{ "Resume" }</button>
                         <button id="step" onclick={act(Action::Step)} disabled={ui.status != RunStatus::Paused}>{ "Step" }</button>
                         <button id="stop" onclick={act(Action::Stop)} disabled={!ui.is_active()}>{ "Stop" }</button>
+                        if !view.hides("backend") {
                         <label class="check">
-                            <input id="force-cpu" type="checkbox" checked={ui.force_cpu}
+                            <input id="force-cpu" type="checkbox" checked={ui.force_cpu} disabled={view.locks("backend")}
                                 onchange={{
                                     let dispatch = state.dispatcher();
                                     Callback::from(move |e: Event| {
@@ -266,11 +277,18 @@ pub fn app() -> Html {
                                 }} />
                             { " Force CPU" }
                         </label>
+                        }
                     </div>
                     <Status ui={ui.clone()} />
-                    <Share ui={ui.clone()} />
-                    <Charts ui={ui.clone()} />
-                    <Predictions samples={ui.samples.clone()} />
+                    if !view.hides("share") {
+                        <Share ui={ui.clone()} />
+                    }
+                    if !view.hides("charts") {
+                        <Charts ui={ui.clone()} />
+                    }
+                    if !view.hides("predictions") {
+                        <Predictions samples={ui.samples.clone()} />
+                    }
                 </section>
             </main>
         </div>
@@ -502,7 +520,12 @@ fn settings(props: &SettingsProps) -> Html {
     let locked = ui.is_active();
     // Serialized once per render, not once per field: settings re-render at every progress event.
     let config = serde_json::to_value(&ui.config).unwrap_or(Value::Null);
+    let view = &ui.view;
     let field = |f: &Field| {
+        if view.hides(f.path) {
+            return html! {};
+        }
+        let disabled = locked || view.locks(f.path);
         let dispatch = state.dispatcher();
         let path = f.path;
         let integer = f.step >= 1.0;
@@ -526,7 +549,7 @@ fn settings(props: &SettingsProps) -> Html {
             <label class="field" for={id.clone()}>
                 <span class="name">{ f.label }</span>
                 <input id={id} type="number" min={f.min.to_string()} max={f.max.to_string()} step={f.step.to_string()}
-                    value={current_value(&config, f.path)} disabled={locked} {onchange} />
+                    value={current_value(&config, f.path)} {disabled} {onchange} />
                 <span class="hint">{ f.hint }</span>
             </label>
         }
@@ -538,11 +561,19 @@ fn settings(props: &SettingsProps) -> Html {
             dispatch.dispatch(Action::LoadPreset(id));
         })
     };
+    let group = |name: &str, legend: &str, body: Html| {
+        if view.hides(name) {
+            html! {}
+        } else {
+            html! { <fieldset><legend>{ legend.to_string() }</legend>{ body }</fieldset> }
+        }
+    };
     html! {
         <>
+            if !view.hides("preset") {
             <label class="field" for="preset">
                 <span class="name">{ "Preset" }</span>
-                <select id="preset" onchange={on_preset} disabled={locked}>
+                <select id="preset" onchange={on_preset} disabled={locked || view.locks("preset")}>
                     <option value="" selected={ui.preset.is_none()}>{ "Custom" }</option>
                     { for PRESET_IDS.iter().map(|id| {
                         let p = preset(id).expect("listed presets exist");
@@ -551,23 +582,27 @@ fn settings(props: &SettingsProps) -> Html {
                 </select>
                 <span class="hint">{ ui.preset.as_deref().and_then(preset).map(|p| p.summary).unwrap_or("Your own settings.") }</span>
             </label>
-            <fieldset><legend>{ "Task" }</legend>
+            }
+            { group("task", "Task", html! { <>
                 { for TASK_FIELDS.iter().map(field) }
-                <BudgetField state={state.clone()} />
-                <details>
-                    <summary>{ "Lengths" }</summary>
-                    { for LENGTH_FIELDS.iter().map(field) }
-                </details>
-            </fieldset>
-            <fieldset><legend>{ "Model" }</legend>{ for MODEL_FIELDS.iter().map(field) }</fieldset>
-            <fieldset><legend>{ "Training" }</legend>{ for TRAIN_FIELDS.iter().map(field) }</fieldset>
-            <fieldset>
-                <legend>{ "Evaluation" }</legend>
+                if !view.hides("task.budget") {
+                    <BudgetField state={state.clone()} />
+                }
+                if !LENGTH_FIELDS.iter().all(|f| view.hides(f.path)) {
+                    <details>
+                        <summary>{ "Lengths" }</summary>
+                        { for LENGTH_FIELDS.iter().map(field) }
+                    </details>
+                }
+            </> }) }
+            { group("model", "Model", html! { <>{ for MODEL_FIELDS.iter().map(field) }</> }) }
+            { group("train", "Training", html! { <>{ for TRAIN_FIELDS.iter().map(field) }</> }) }
+            { group("eval", "Evaluation", html! {
                 <details>
                     <summary>{ "Test-set sizes" }</summary>
                     { for EVAL_FIELDS.iter().map(field) }
                 </details>
-            </fieldset>
+            }) }
             if let Some(e) = &ui.config_error {
                 <p class="error" role="alert">{ e.to_string() }</p>
             }
@@ -579,7 +614,7 @@ fn settings(props: &SettingsProps) -> Html {
 #[function_component(BudgetField)]
 fn budget_field(props: &SettingsProps) -> Html {
     let state = &props.state;
-    let locked = state.ui.is_active();
+    let locked = state.ui.is_active() || state.ui.view.locks("task.budget");
     let (kind, amount) = match state.ui.config.task.budget {
         Budget::Total(n) => ("total", n),
         Budget::PerRule(s) => ("per_rule", s),
@@ -657,13 +692,19 @@ fn share(props: &UiProps) -> Html {
     let run = use_state(|| false);
     let shown = use_state(String::new);
     let copied = use_state(|| None::<bool>);
+    let hide = use_state(String::new);
+    let lock = use_state(String::new);
+    let embed = use_state(|| false);
+    // The link's view: the page's own (a locked page's links stay locked) plus the teacher's lists.
+    let (view, unknown) = ui.view.with_lists(&hide, &lock, *embed);
     let on_copy = {
         let ui = ui.clone();
+        let view = view.clone();
         let run = run.clone();
         let shown = shown.clone();
         let copied = copied.clone();
         Callback::from(move |_: MouseEvent| {
-            let url = share_url(&ui, *run);
+            let url = share_url(&ui, &view, *run);
             shown.set(url.clone());
             let copied = copied.clone();
             let Some(clipboard) = web_sys::window().map(|w| w.navigator().clipboard()) else {
@@ -684,6 +725,19 @@ fn share(props: &UiProps) -> Html {
             run.set(e.target_unchecked_into::<HtmlInputElement>().checked())
         })
     };
+    let on_text = |target: &UseStateHandle<String>| {
+        let target = target.clone();
+        Callback::from(move |e: Event| {
+            target.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    };
+    let on_embed = {
+        let embed = embed.clone();
+        Callback::from(move |e: Event| {
+            embed.set(e.target_unchecked_into::<HtmlInputElement>().checked())
+        })
+    };
+    let names = permalink::control_names().collect::<Vec<_>>().join(", ");
     html! {
         <div class="share">
             <button id="copy-link" onclick={on_copy}>{ "Copy link" }</button>
@@ -691,6 +745,25 @@ fn share(props: &UiProps) -> Html {
                 <input id="link-runs" type="checkbox" checked={*run} onchange={on_run} />
                 { " the link starts the run" }
             </label>
+            <details class="teach">
+                <summary>{ "For students: hide or lock controls" }</summary>
+                <label class="field" for="teach-hide">
+                    <span class="name">{ "Hide" }</span>
+                    <input id="teach-hide" type="text" value={(*hide).clone()} onchange={on_text(&hide)} placeholder="model, charts" />
+                </label>
+                <label class="field" for="teach-lock">
+                    <span class="name">{ "Lock" }</span>
+                    <input id="teach-lock" type="text" value={(*lock).clone()} onchange={on_text(&lock)} placeholder="I, seed" />
+                </label>
+                <label class="check">
+                    <input id="teach-embed" type="checkbox" checked={*embed} onchange={on_embed} />
+                    { " compact layout for embedding in another page" }
+                </label>
+                <span class="hint">{ format!("Names: {names}. The link opens with these hidden or locked; this page does not change.") }</span>
+                if !unknown.is_empty() {
+                    <p class="error" role="alert">{ format!("Unknown names, left out of the link: {}", unknown.join(", ")) }</p>
+                }
+            </details>
             if !shown.is_empty() {
                 <input id="share-link" class="mono" type="text" readonly=true value={(*shown).clone()} aria-label="Share link" />
                 <span class="muted">{ match *copied {

@@ -1,5 +1,5 @@
 use burn::prelude::Device;
-use instruction_diversity::experiment::Run;
+use instruction_diversity::experiment::{Run, RunError};
 use instruction_diversity::protocol::{
     BackendInfo, BackendKind, BackendPreference, Command, Event, SamplePrediction,
 };
@@ -34,6 +34,7 @@ fn now_seconds() -> f64 {
 /// message, and the page replaces this worker (its burn device cannot be used again).
 #[wasm_bindgen]
 pub fn gpu_device_lost(reason: String, message: String) {
+    DEVICE_LOST.with(|lost| lost.set(true));
     let detail = if message.is_empty() {
         String::new()
     } else {
@@ -43,6 +44,15 @@ pub fn gpu_device_lost(reason: String, message: String) {
         message: format!("the GPU device was lost ({reason}){detail}; the next run starts afresh"),
     });
 }
+
+thread_local! {
+    /// Set once a GPU device of this worker is lost; the worker is replaced after that.
+    static DEVICE_LOST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// How long a failed GPU operation waits for the device-lost notice, which the browser sends after
+/// the failed readback: the loss is the message worth showing.
+const DEVICE_LOST_GRACE_MS: i32 = 300;
 
 async fn sleep(ms: i32) {
     let promise = Promise::new(&mut |resolve, _| {
@@ -215,7 +225,7 @@ async fn train(
     preference: BackendPreference,
 ) -> Option<Command> {
     let (device, info) = choose_backend(preference).await;
-    post(&Event::Backend(info));
+    post(&Event::Backend(info.clone()));
     let mut run = match Run::new(&config, &device) {
         Ok(run) => run,
         Err(e) => {
@@ -259,6 +269,13 @@ async fn train(
         let advance = match run.advance(budget).await {
             Ok(advance) => advance,
             Err(e) => {
+                if info.kind == BackendKind::WebGpu && matches!(e, RunError::Backend(_)) {
+                    sleep(DEVICE_LOST_GRACE_MS).await;
+                    if DEVICE_LOST.with(|lost| lost.get()) {
+                        // `gpu_device_lost` has told the page.
+                        return None;
+                    }
+                }
                 post(&Event::Error {
                     message: e.to_string(),
                 });
