@@ -883,6 +883,7 @@ fn predictions(props: &PredictionsProps) -> Html {
         return html! { <p class="muted">{ "Predictions appear at the first evaluation." }</p> };
     }
     html! {
+        <div class="table-scroll">
         <table class="predictions">
             <caption>{ "Sample predictions (greedy decoding)" }</caption>
             <thead><tr><th>{ "split" }</th><th>{ "rule" }</th><th>{ "input" }</th><th>{ "expected" }</th><th>{ "model" }</th></tr></thead>
@@ -904,5 +905,6 @@ fn predictions(props: &PredictionsProps) -> Html {
                 }) }
             </tbody>
         </table>
+        </div>
     }
 }

@@ -114,6 +114,9 @@ async fn webgpu() -> Result<(Device, String), String> {
         .unwrap_or(false);
     let outcome = if !has_gpu {
         Err("this browser exposes no WebGPU (navigator.gpu is missing)".to_string())
+    } else if browser_adapter(&navigator).await.is_none() {
+        // wgpu's own error lists every native backend it did not try: say it in the browser's terms.
+        Err("the browser offers no WebGPU adapter (no usable GPU, or WebGPU is turned off)".into())
     } else {
         match Device::wgpu_options().init_with_setup_async().await {
             Ok((device, setup)) => {
@@ -135,6 +138,18 @@ async fn webgpu() -> Result<(Device, String), String> {
     outcome
 }
 
+/// `navigator.gpu.requestAdapter()`, `None` when the browser has none to give.
+async fn browser_adapter(navigator: &JsValue) -> Option<JsValue> {
+    let gpu = Reflect::get(navigator, &JsValue::from_str("gpu")).ok()?;
+    let request = Reflect::get(&gpu, &JsValue::from_str("requestAdapter"))
+        .ok()?
+        .dyn_into::<js_sys::Function>()
+        .ok()?;
+    let pending = JsFuture::from(Promise::from(request.call0(&gpu).ok()?));
+    let adapter = pending.await.ok()?;
+    (!adapter.is_null() && !adapter.is_undefined()).then_some(adapter)
+}
+
 /// The adapter as the browser describes it (`GPUAdapter.info`): its description, else vendor and
 /// architecture, marked when it is a software fallback (as SwiftShader is).
 async fn browser_adapter_name(navigator: &JsValue) -> String {
@@ -142,20 +157,9 @@ async fn browser_adapter_name(navigator: &JsValue) -> String {
         Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
     };
     let text = |target: &JsValue, key: &str| get(target, key).as_string().unwrap_or_default();
-    let gpu = get(navigator, "gpu");
-    let adapter = match get(&gpu, "requestAdapter").dyn_into::<js_sys::Function>() {
-        Ok(request) => match request
-            .call0(&gpu)
-            .map(|p| JsFuture::from(Promise::from(p)))
-        {
-            Ok(pending) => pending.await.unwrap_or(JsValue::NULL),
-            Err(_) => JsValue::NULL,
-        },
-        Err(_) => JsValue::NULL,
-    };
-    if adapter.is_null() || adapter.is_undefined() {
+    let Some(adapter) = browser_adapter(navigator).await else {
         return "adapter".into();
-    }
+    };
     let info = get(&adapter, "info");
     let description = text(&info, "description");
     let mut name = if description.is_empty() {
