@@ -99,12 +99,14 @@ const EMBED_KEY: &str = "embed";
 pub const GROUPS: &[&str] = &["task", "model", "train", "eval"];
 
 /// Panels of the page a teacher can hide (`settings` is the whole settings column, `preset` the preset
-/// menu, `backend` the force-CPU switch). Locking a panel disables its controls.
+/// menu, `backend` the force-CPU switch, `results` export and import). Locking `preset`, `backend` or
+/// `results` disables them; the other panels can only be hidden.
 pub const PANELS: &[&str] = &[
     "settings",
     "preset",
     "backend",
     "share",
+    "results",
     "charts",
     "predictions",
 ];
@@ -752,50 +754,56 @@ mod tests {
         assert!(written.ends_with("&hide=model&lock=seed"), "{written}");
     }
 
-    /// Inputs per fuzz property below (two properties: 2 x 100,000 inputs per test run).
-    const FUZZ_CASES: u32 = 100_000;
+    /// The fuzz properties: proptest needs OS entropy, so they run natively only.
+    #[cfg(not(target_arch = "wasm32"))]
+    mod fuzz {
+        use super::*;
 
-    /// A value-ish text: codec syntax, numbers, markup, percent escapes and arbitrary characters.
-    fn fuzz_value() -> impl proptest::strategy::Strategy<Value = String> {
-        use proptest::prelude::*;
-        prop_oneof![
-            "[0-9]{0,12}",
-            "-?[0-9]{0,6}\\.?[0-9]{0,6}(e-?[0-9]{1,3})?",
-            "[0-9]{1,4}-[0-9]{1,4}",
-            "(total|per_rule|power_law|uniform|none|repeated|periodic|mirrored)[:+]?[0-9a-z:+.,-]{0,12}",
-            "(%[0-9A-Fa-f]{0,2}|[<>\"'&=#?]|[a-z]){0,12}",
-            any::<String>(),
-        ]
-    }
+        /// Inputs per fuzz property below (two properties: 2 x 100,000 inputs per test run).
+        const FUZZ_CASES: u32 = 100_000;
 
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(FUZZ_CASES))]
-
-        /// Arbitrary text never panics the parser and always yields a valid config.
-        #[test]
-        fn fuzz_arbitrary_text_never_panics(text in proptest::prelude::any::<String>()) {
-            let link = parse(&text, &base());
-            proptest::prop_assert!(link.config.validate().is_ok());
+        /// A value-ish text: codec syntax, numbers, markup, percent escapes and arbitrary characters.
+        fn fuzz_value() -> impl proptest::strategy::Strategy<Value = String> {
+            use proptest::prelude::*;
+            prop_oneof![
+                "[0-9]{0,12}",
+                "-?[0-9]{0,6}\\.?[0-9]{0,6}(e-?[0-9]{1,3})?",
+                "[0-9]{1,4}-[0-9]{1,4}",
+                "(total|per_rule|power_law|uniform|none|repeated|periodic|mirrored)[:+]?[0-9a-z:+.,-]{0,12}",
+                "(%[0-9A-Fa-f]{0,2}|[<>\"'&=#?]|[a-z]){0,12}",
+                any::<String>(),
+            ]
         }
 
-        /// Links built from the real keys with hostile values never panic the parser, always yield a
-        /// valid config, and write back to a link that parses to the same config with no notice.
-        #[test]
-        fn fuzz_known_keys_with_hostile_values(
-            pairs in proptest::collection::vec((0..KEYS.len() + 7, fuzz_value()), 0..12)
-        ) {
-            let names = ["v", "preset", "run", "backend", "hide", "lock", "embed"];
-            let text = pairs
-                .iter()
-                .map(|(i, v)| format!("{}={v}", KEYS.get(*i).map_or_else(|| names[i - KEYS.len()], |k| k.key)))
-                .collect::<Vec<_>>()
-                .join("&");
-            let link = parse(&text, &base());
-            proptest::prop_assert!(link.config.validate().is_ok());
-            let again = parse(&write_with_view(&link.config, None, link.force_cpu, &link.view), &base());
-            proptest::prop_assert_eq!(&again.config, &link.config);
-            proptest::prop_assert_eq!(&again.view, &link.view);
-            proptest::prop_assert!(again.notices.is_empty(), "{:?}", again.notices);
+        proptest::proptest! {
+            #![proptest_config(proptest::prelude::ProptestConfig::with_cases(FUZZ_CASES))]
+
+            /// Arbitrary text never panics the parser and always yields a valid config.
+            #[test]
+            fn fuzz_arbitrary_text_never_panics(text in proptest::prelude::any::<String>()) {
+                let link = parse(&text, &base());
+                proptest::prop_assert!(link.config.validate().is_ok());
+            }
+
+            /// Links built from the real keys with hostile values never panic the parser, always yield a
+            /// valid config, and write back to a link that parses to the same config with no notice.
+            #[test]
+            fn fuzz_known_keys_with_hostile_values(
+                pairs in proptest::collection::vec((0..KEYS.len() + 7, fuzz_value()), 0..12)
+            ) {
+                let names = ["v", "preset", "run", "backend", "hide", "lock", "embed"];
+                let text = pairs
+                    .iter()
+                    .map(|(i, v)| format!("{}={v}", KEYS.get(*i).map_or_else(|| names[i - KEYS.len()], |k| k.key)))
+                    .collect::<Vec<_>>()
+                    .join("&");
+                let link = parse(&text, &base());
+                proptest::prop_assert!(link.config.validate().is_ok());
+                let again = parse(&write_with_view(&link.config, None, link.force_cpu, &link.view), &base());
+                proptest::prop_assert_eq!(&again.config, &link.config);
+                proptest::prop_assert_eq!(&again.view, &link.view);
+                proptest::prop_assert!(again.notices.is_empty(), "{:?}", again.notices);
+            }
         }
     }
 }

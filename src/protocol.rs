@@ -145,6 +145,12 @@ pub enum Event {
     },
     /// The worker is training again.
     Resumed,
+    /// The finished run's record (curves, final numbers, per-rule scores), sent just before
+    /// `Finished`, for export.
+    Record {
+        /// The record.
+        record: Box<crate::report::RunRecord>,
+    },
     /// Every step is done.
     Finished {
         /// Steps taken.

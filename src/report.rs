@@ -136,6 +136,132 @@ impl SweepReport {
     }
 }
 
+/// Why a results file cannot be shown.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ImportError {
+    /// Not JSON, or JSON of another shape.
+    #[error("this is not a results file of this page or of `idp sweep` ({0})")]
+    Unreadable(String),
+    /// A results file of a format this version does not read.
+    #[error("this results file has format `{0}`; this page reads `{SWEEP_FORMAT}`")]
+    WrongFormat(String),
+    /// A file with no run in it.
+    #[error("this results file holds no finished run")]
+    Empty,
+    /// A run whose settings or numbers cannot be right.
+    #[error("run {index} of this results file is damaged: {why}")]
+    Damaged {
+        /// Position of the run in the file, from 1.
+        index: usize,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+impl SweepReport {
+    /// The report of one run made in the page: a sweep with no axis and one seed, so the page's export
+    /// and `idp sweep`'s output are one format.
+    pub fn single(record: RunRecord, backend: &str) -> Self {
+        let spec = SweepSpec {
+            base: record.config.clone(),
+            axes: Vec::new(),
+            seeds: vec![record.config.seed],
+        };
+        Self {
+            runs: vec![record],
+            ..Self::new(&spec, backend)
+        }
+    }
+
+    /// The report as JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("reports serialize")
+    }
+
+    /// Reads and checks a results file (the page's export or `idp sweep`'s `sweep.json`): the format
+    /// tag, at least one run, settings the page accepts, accuracies in [0, 1], finite losses.
+    pub fn from_json(text: &str) -> Result<Self, ImportError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| ImportError::Unreadable(e.to_string()))?;
+        match value.get("format").and_then(|f| f.as_str()) {
+            Some(SWEEP_FORMAT) => {}
+            Some(other) => return Err(ImportError::WrongFormat(other.chars().take(40).collect())),
+            None => return Err(ImportError::Unreadable("it has no `format` tag".into())),
+        }
+        let report: Self =
+            serde_json::from_value(value).map_err(|e| ImportError::Unreadable(e.to_string()))?;
+        if report.runs.is_empty() {
+            return Err(ImportError::Empty);
+        }
+        for (i, run) in report.runs.iter().enumerate() {
+            let damaged = |why: String| ImportError::Damaged { index: i + 1, why };
+            run.config.validate().map_err(|e| damaged(e.to_string()))?;
+            let accuracies = run.evaluations.iter().chain([&run.result]).flat_map(|e| {
+                [
+                    e.seen_accuracy,
+                    e.unseen_accuracy,
+                    e.unseen_hasop_accuracy,
+                    e.noop_accuracy,
+                ]
+            });
+            if let Some(bad) = accuracies.into_iter().find(|a| !(0.0..=1.0).contains(a)) {
+                return Err(damaged(format!("an accuracy of {bad} is outside [0, 1]")));
+            }
+            if let Some(bad) = run.losses.iter().find(|p| !p.loss.is_finite()) {
+                return Err(damaged(format!(
+                    "the loss at step {} is {}",
+                    bad.step, bad.loss
+                )));
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Columns of [`metrics_csv`].
+pub const METRICS_COLUMNS: [&str; 6] = [
+    "step",
+    "loss",
+    "seen_accuracy",
+    "unseen_accuracy",
+    "unseen_hasop_accuracy",
+    "noop_accuracy",
+];
+
+/// The curves of one run as CSV: a row per step with a loss reading or an evaluation (empty cells
+/// where a step has only one of them), in step order.
+pub fn metrics_csv(losses: &[LossPoint], evaluations: &[EvalSummary]) -> String {
+    let mut steps: Vec<usize> = losses
+        .iter()
+        .map(|p| p.step)
+        .chain(evaluations.iter().map(|e| e.step))
+        .collect();
+    steps.sort_unstable();
+    steps.dedup();
+    let mut out = METRICS_COLUMNS.join(",");
+    out.push('\n');
+    for step in steps {
+        let loss = losses
+            .iter()
+            .rfind(|p| p.step == step)
+            .map(|p| format!("{}", p.loss))
+            .unwrap_or_default();
+        let accuracies = match evaluations.iter().rfind(|e| e.step == step) {
+            Some(e) => [
+                e.seen_accuracy,
+                e.unseen_accuracy,
+                e.unseen_hasop_accuracy,
+                e.noop_accuracy,
+            ]
+            .map(|a| format!("{a}"))
+            .join(","),
+            None => ",,,".into(),
+        };
+        out.push_str(&format!("{step},{loss},{accuracies}\n"));
+    }
+    out
+}
+
 /// The fixed CSV columns, after one column per sweep axis.
 pub const CSV_COLUMNS: [&str; 11] = [
     "instructions",
@@ -202,6 +328,118 @@ pub fn table(runs: &[RunRecord], axis_names: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn summary(step: usize, unseen: f64) -> EvalSummary {
+        EvalSummary {
+            step,
+            seen_accuracy: 0.5,
+            unseen_accuracy: unseen,
+            unseen_hasop_accuracy: unseen,
+            noop_accuracy: 1.0,
+        }
+    }
+
+    fn record() -> RunRecord {
+        let config = crate::presets::preset("phase-transition")
+            .unwrap()
+            .sweep
+            .base;
+        RunRecord {
+            labels: Vec::new(),
+            instructions: config.task.instructions,
+            examples_per_rule: 19.5,
+            rules_with_examples: 1000,
+            steps: 20,
+            result: summary(20, 0.25),
+            final_loss: 0.7,
+            losses: vec![
+                LossPoint {
+                    step: 10,
+                    loss: 1.5,
+                },
+                LossPoint {
+                    step: 20,
+                    loss: 0.7,
+                },
+            ],
+            evaluations: vec![summary(20, 0.25)],
+            seen_rules: Vec::new(),
+            unseen_rules: Vec::new(),
+            wall_seconds: 3.0,
+            config,
+        }
+    }
+
+    #[test]
+    fn a_page_export_reads_back_the_same() {
+        let report = SweepReport::single(record(), "CPU: test");
+        let again = SweepReport::from_json(&report.to_json()).unwrap();
+        assert_eq!(again, report);
+        assert_eq!(again.format, SWEEP_FORMAT);
+        assert!(again.spec.axes.is_empty());
+    }
+
+    #[test]
+    fn wrong_or_damaged_files_are_refused_with_the_reason() {
+        let good = SweepReport::single(record(), "CPU");
+        let refuse = |text: &str| SweepReport::from_json(text).unwrap_err();
+        assert!(matches!(refuse("not json"), ImportError::Unreadable(_)));
+        assert!(matches!(refuse("{\"a\": 1}"), ImportError::Unreadable(_)));
+        let json = good.to_json();
+        assert_eq!(
+            refuse(&json.replace(SWEEP_FORMAT, "idp-sweep/9")),
+            ImportError::WrongFormat("idp-sweep/9".into())
+        );
+        assert!(matches!(
+            refuse(&json[..json.len() / 2]),
+            ImportError::Unreadable(_)
+        ));
+        let mut empty = good.clone();
+        empty.runs.clear();
+        assert_eq!(refuse(&empty.to_json()), ImportError::Empty);
+        let mut bad = good.clone();
+        bad.runs[0].evaluations[0].unseen_accuracy = 1.5;
+        assert!(
+            refuse(&bad.to_json())
+                .to_string()
+                .contains("outside [0, 1]")
+        );
+        let mut bad = good.clone();
+        bad.runs[0].config.model.heads = 5;
+        let error = refuse(&bad.to_json()).to_string();
+        assert!(
+            error.contains("run 1") && error.contains("model"),
+            "{error}"
+        );
+        let mut bad = good;
+        bad.runs[0].losses[0].loss = f32::INFINITY;
+        // JSON has no infinity: serde writes null, which is not a loss.
+        assert!(matches!(refuse(&bad.to_json()), ImportError::Unreadable(_)));
+    }
+
+    #[test]
+    fn metrics_csv_merges_losses_and_evaluations_by_step() {
+        let csv = metrics_csv(
+            &[
+                LossPoint {
+                    step: 10,
+                    loss: 1.5,
+                },
+                LossPoint {
+                    step: 20,
+                    loss: 0.75,
+                },
+            ],
+            &[summary(0, 0.0), summary(20, 0.25)],
+        );
+        assert_eq!(
+            csv,
+            "step,loss,seen_accuracy,unseen_accuracy,unseen_hasop_accuracy,noop_accuracy\n\
+             0,,0.5,0,0,1\n\
+             10,1.5,,,,\n\
+             20,0.75,0.5,0.25,0.25,1\n"
+        );
+    }
 
     #[test]
     fn csv_quotes_labels_with_commas() {

@@ -8,6 +8,7 @@ use crate::metrics::LossPoint;
 use crate::permalink::{Link, View};
 use crate::presets::preset;
 use crate::protocol::{BackendInfo, BackendPreference, Command, Event, SamplePrediction};
+use crate::report::{RunRecord, SweepReport};
 use crate::sweep::apply_settings;
 use std::collections::BTreeMap;
 
@@ -63,6 +64,12 @@ pub struct UiState {
     pub fingerprint: Option<String>,
     /// What a teacher's link hides or locks.
     pub view: View,
+    /// The record of the last finished run, for export.
+    pub record: Option<RunRecord>,
+    /// An imported results file and the run of it on show.
+    pub imported: Option<(SweepReport, usize)>,
+    /// Why the last import was refused.
+    pub import_error: Option<String>,
 }
 
 impl Default for UiState {
@@ -88,6 +95,9 @@ impl Default for UiState {
             notices: Vec::new(),
             fingerprint: None,
             view: View::default(),
+            record: None,
+            imported: None,
+            import_error: None,
         }
     }
 }
@@ -105,6 +115,13 @@ pub enum Action {
     OpenLink(Box<Link>),
     /// Hide the link notices.
     DismissNotices,
+    /// Show a results file (the page's export or `idp sweep`'s output), checked by
+    /// [`SweepReport::from_json`].
+    Import(Box<SweepReport>),
+    /// A results file was refused: why.
+    ImportFailed(String),
+    /// Show another run of the imported file.
+    ShowImported(usize),
     /// Start a run with the current settings.
     Start,
     /// Pause training.
@@ -137,6 +154,32 @@ impl UiState {
     pub fn seconds_left(&self) -> Option<f64> {
         (self.steps_per_second > 0.0 && self.is_active())
             .then(|| (self.total_steps.saturating_sub(self.step)) as f64 / self.steps_per_second)
+    }
+
+    /// Shows run `index` of the imported file as if it had just finished here: its settings, curves
+    /// and record (no samples or fingerprint: a results file has no predictions).
+    fn show_imported(&mut self, index: usize) {
+        let Some((report, shown)) = &mut self.imported else {
+            return;
+        };
+        let Some(run) = report.runs.get(index) else {
+            return;
+        };
+        *shown = index;
+        self.config = run.config.clone();
+        self.config_error = None;
+        self.preset = None;
+        self.status = RunStatus::Idle;
+        self.step = run.steps;
+        self.total_steps = run.config.train.steps;
+        self.steps_per_second = 0.0;
+        self.losses = run.losses.clone();
+        self.evaluations = run.evaluations.clone();
+        self.samples.clear();
+        self.fingerprint = None;
+        self.error = None;
+        self.import_error = None;
+        self.record = Some(run.clone());
     }
 
     fn fail(&mut self, message: String) {
@@ -234,6 +277,23 @@ impl UiState {
                 self.notices.clear();
                 None
             }
+            Action::Import(_) | Action::ShowImported(_) if self.is_active() => {
+                self.import_error = Some("stop the run before showing a results file".into());
+                None
+            }
+            Action::Import(report) => {
+                self.imported = Some((*report, 0));
+                self.show_imported(0);
+                None
+            }
+            Action::ShowImported(index) => {
+                self.show_imported(index);
+                None
+            }
+            Action::ImportFailed(why) => {
+                self.import_error = Some(why);
+                None
+            }
             Action::Start => match self.config.validate() {
                 Err(e) => {
                     self.config_error = Some(e);
@@ -250,6 +310,9 @@ impl UiState {
                     self.samples.clear();
                     self.fingerprint = None;
                     self.error = None;
+                    self.record = None;
+                    self.imported = None;
+                    self.import_error = None;
                     Some(Command::Start {
                         config: Box::new(self.config.clone()),
                         backend: if self.force_cpu {
@@ -329,6 +392,7 @@ impl UiState {
                 self.status = RunStatus::Paused;
             }
             Event::Resumed => self.status = RunStatus::Running,
+            Event::Record { record } => self.record = Some(*record),
             Event::Finished { step } => {
                 self.step = step;
                 self.status = RunStatus::Finished;
@@ -515,6 +579,72 @@ mod tests {
             reduce(state.clone(), Action::LoadPreset("skew".into())).config,
             state.config
         );
+    }
+
+    #[test]
+    fn an_imported_file_shows_its_runs_and_a_start_replaces_it() {
+        let mut config = crate::presets::preset("skew").unwrap().sweep.base;
+        config.train.steps = 20;
+        config.train.warmup_steps = 2;
+        config.train.eval_every = 10;
+        config.validate().unwrap();
+        let run = |seed: u64, loss: f32| RunRecord {
+            labels: vec![format!("seed {seed}")],
+            config: ExperimentConfig {
+                seed,
+                ..config.clone()
+            },
+            instructions: config.task.instructions,
+            examples_per_rule: 1.0,
+            rules_with_examples: 1,
+            steps: 20,
+            result: EvalSummary {
+                step: 20,
+                seen_accuracy: 0.5,
+                unseen_accuracy: 0.25,
+                unseen_hasop_accuracy: 0.2,
+                noop_accuracy: 1.0,
+            },
+            final_loss: loss,
+            losses: vec![LossPoint { step: 20, loss }],
+            evaluations: Vec::new(),
+            seen_rules: Vec::new(),
+            unseen_rules: Vec::new(),
+            wall_seconds: 1.0,
+        };
+        let mut report = SweepReport::single(run(1, 0.5), "CPU");
+        report.runs.push(run(2, 0.25));
+        let state = reduce(UiState::default(), Action::Import(Box::new(report)));
+        assert_eq!(state.config.seed, 1);
+        assert_eq!(
+            state.losses,
+            vec![LossPoint {
+                step: 20,
+                loss: 0.5
+            }]
+        );
+        assert_eq!(state.status, RunStatus::Idle);
+        assert_eq!(state.imported.as_ref().unwrap().1, 0);
+        let second = reduce(state, Action::ShowImported(1));
+        assert_eq!(second.config.seed, 2);
+        assert_eq!(second.record.as_ref().unwrap().final_loss, 0.25);
+        let refused = reduce(second.clone(), Action::ImportFailed("bad file".into()));
+        assert_eq!(refused.import_error.as_deref(), Some("bad file"));
+        assert_eq!(
+            refused.losses, second.losses,
+            "a refused file changed the curves"
+        );
+        let (started, command) = second.reduce(Action::Start);
+        assert!(command.is_some());
+        assert!(
+            started.imported.is_none() && started.record.is_none() && started.losses.is_empty()
+        );
+        // No import while training: the curves on show belong to the run.
+        let busy = reduce(
+            running(),
+            Action::Import(Box::new(SweepReport::single(run(3, 1.0), "CPU"))),
+        );
+        assert!(busy.imported.is_none() && busy.import_error.is_some());
     }
 
     #[test]

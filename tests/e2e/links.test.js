@@ -1,6 +1,8 @@
-// Browser end-to-end tests of share links (issue 5): a link opens its settings, a seeded run replays to
-// the same fingerprint, and hostile values stay text.
+// Browser end-to-end tests of sharing, teaching and keeping (issue 5): a link opens its settings, a
+// seeded run replays to the same fingerprint, hostile values stay text, a teacher's link hides and locks
+// controls, and a run exports to files that import back.
 'use strict';
+const fs = require('node:fs');
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
@@ -122,5 +124,53 @@ test('a teacher link hides and locks controls, embeds compactly, and teachers co
     // The teacher's own page did not change.
     assert.ok(await page.getByText('Predictions appear at the first evaluation.').isVisible());
     assert.ok(await page.locator('#train-steps').isEnabled());
+  });
+});
+
+test('a finished run exports CSV, JSON and SVG; the JSON imports back; a damaged file is refused', async () => {
+  await withPage(`${TINY}&run=1&backend=cpu`, async (page, browser) => {
+    await h.waitForStatus(page, 'finished', 120_000);
+    const accuracy = await h.text(page, '#accuracy');
+    const save = async (id) => {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click(`#${id}`)]);
+      const file = await download.path();
+      return { name: download.suggestedFilename(), file, text: fs.readFileSync(file, 'utf8') };
+    };
+    const csv = await save('export-csv');
+    assert.equal(csv.name, 'metrics.csv');
+    const rows = csv.text.trim().split('\n');
+    assert.equal(rows[0], 'step,loss,seen_accuracy,unseen_accuracy,unseen_hasop_accuracy,noop_accuracy');
+    assert.ok(rows.some((r) => r.startsWith('40,')), csv.text);
+    const json = await save('export-json');
+    const bundle = JSON.parse(json.text);
+    assert.equal(bundle.format, 'idp-sweep/1');
+    assert.equal(bundle.runs.length, 1);
+    assert.equal(bundle.runs[0].config.seed, 7);
+    assert.equal(bundle.runs[0].steps, 40);
+    assert.ok(bundle.runs[0].unseen_rules.length > 0, 'no per-rule results');
+    assert.match(bundle.backend, /^CPU/);
+    for (const id of ['export-loss-svg', 'export-accuracy-svg']) {
+      assert.match((await save(id)).text, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    }
+
+    // A fresh page shows the imported run: its settings, step count and accuracy.
+    const fresh = await browser.context.newPage();
+    await fresh.goto(server.url);
+    await fresh.waitForSelector('#start');
+    await fresh.setInputFiles('#import-file', json.file);
+    await h.waitFor(fresh, 'the imported run', () => !!document.querySelector('#imported-run'), null, 10_000);
+    assert.equal(await fresh.inputValue('#seed'), '7');
+    assert.equal(await fresh.inputValue('#task-instructions'), '16');
+    assert.equal(await h.steps(fresh), 40);
+    assert.equal(await h.text(fresh, '#accuracy'), accuracy);
+    assert.ok(await fresh.locator('#loss-chart polyline').count() > 0, 'no imported loss curve');
+
+    // A damaged file is refused with the reason, and what is shown stays.
+    await fresh.setInputFiles('#import-file', {
+      name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from(json.text.slice(0, 300)),
+    });
+    await fresh.waitForSelector('#import-error');
+    assert.match(await h.text(fresh, '#import-error'), /not a results file/);
+    assert.equal(await h.text(fresh, '#accuracy'), accuracy);
   });
 });

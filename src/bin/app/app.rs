@@ -6,6 +6,7 @@ use instruction_diversity::presets::{PRESET_IDS, preset};
 use instruction_diversity::protocol::{
     BackendKind, Command, Event as WorkerEvent, SamplePrediction,
 };
+use instruction_diversity::report::{SweepReport, metrics_csv};
 use instruction_diversity::ui_state::{Action, RunStatus, UiState};
 use serde_json::Value;
 use std::cell::RefCell;
@@ -282,6 +283,9 @@ pub fn app() -> Html {
                     <Status ui={ui.clone()} />
                     if !view.hides("share") {
                         <Share ui={ui.clone()} />
+                    }
+                    if !view.hides("results") {
+                        <Results state={state.clone()} />
                     }
                     if !view.hides("charts") {
                         <Charts ui={ui.clone()} />
@@ -820,10 +824,8 @@ fn status(props: &UiProps) -> Html {
     }
 }
 
-#[function_component(Charts)]
-fn charts(props: &UiProps) -> Html {
-    let ui = &props.ui;
-    let loss = LineChart {
+fn loss_chart(ui: &UiState) -> LineChart {
+    LineChart {
         title: "Training loss".into(),
         x_label: "step".into(),
         series: vec![Series {
@@ -837,7 +839,10 @@ fn charts(props: &UiProps) -> Html {
         }],
         y_range: None,
         log_x: false,
-    };
+    }
+}
+
+fn accuracy_chart(ui: &UiState) -> LineChart {
     let curve =
         |name: &str, color: &str, pick: fn(&instruction_diversity::metrics::EvalSummary) -> f64| {
             Series {
@@ -850,7 +855,7 @@ fn charts(props: &UiProps) -> Html {
                     .collect(),
             }
         };
-    let accuracy = LineChart {
+    LineChart {
         title: "Exact-match accuracy".into(),
         x_label: "step".into(),
         series: vec![
@@ -860,10 +865,21 @@ fn charts(props: &UiProps) -> Html {
         ],
         y_range: Some((0.0, 1.0)),
         log_x: false,
-    };
+    }
+}
+
+/// Width and height of the charts, on the page and in their SVG export.
+const CHART_SIZE: (f64, f64) = (480.0, 240.0);
+
+#[function_component(Charts)]
+fn charts(props: &UiProps) -> Html {
+    let ui = &props.ui;
+    let loss = loss_chart(ui);
+    let accuracy = accuracy_chart(ui);
     // The SVG text is built from numbers and XML-escaped labels by the core's chart module.
-    let svg =
-        |chart: &LineChart| Html::from_html_unchecked(AttrValue::from(chart.to_svg(480.0, 240.0)));
+    let svg = |chart: &LineChart| {
+        Html::from_html_unchecked(AttrValue::from(chart.to_svg(CHART_SIZE.0, CHART_SIZE.1)))
+    };
     html! {
         <div class="charts">
             <figure id="loss-chart">{ svg(&loss) }</figure>
@@ -905,6 +921,109 @@ fn predictions(props: &PredictionsProps) -> Html {
                 }) }
             </tbody>
         </table>
+        </div>
+    }
+}
+
+/// Offers `text` as a file download named `name`.
+fn download(name: &str, mime: &str, text: &str) -> Result<(), String> {
+    let parts = js_sys::Array::of1(&JsValue::from_str(text));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)
+        .map_err(|e| format!("{e:?}"))?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("{e:?}"))?;
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let anchor: web_sys::HtmlAnchorElement = document
+        .create_element("a")
+        .map_err(|e| format!("{e:?}"))?
+        .unchecked_into();
+    anchor.set_href(&url);
+    anchor.set_download(name);
+    anchor.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
+
+/// Export the shown run (metrics CSV, run JSON, charts SVG) and import a results file.
+#[function_component(Results)]
+fn results(props: &SettingsProps) -> Html {
+    let state = &props.state;
+    let ui = &state.ui;
+    let has_metrics = !ui.losses.is_empty() || !ui.evaluations.is_empty();
+    let export = |name: &'static str, mime: &'static str, make: fn(&UiState) -> String| {
+        let state = state.clone();
+        Callback::from(move |_: MouseEvent| {
+            if let Err(e) = download(name, mime, &make(&state.ui)) {
+                state.dispatch(Action::ImportFailed(format!("the download failed: {e}")));
+            }
+        })
+    };
+    let on_file = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |e: Event| {
+            let input = e.target_unchecked_into::<HtmlInputElement>();
+            let Some(file) = input.files().and_then(|files| files.get(0)) else {
+                return;
+            };
+            // The same file chosen again must fire `change` again.
+            input.set_value("");
+            let dispatch = dispatch.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let text = wasm_bindgen_futures::JsFuture::from(file.text())
+                    .await
+                    .ok()
+                    .and_then(|t| t.as_string());
+                dispatch.dispatch(match text {
+                    None => Action::ImportFailed("the file could not be read".into()),
+                    Some(text) => match SweepReport::from_json(&text) {
+                        Ok(report) => Action::Import(Box::new(report)),
+                        Err(e) => Action::ImportFailed(e.to_string()),
+                    },
+                });
+            });
+        })
+    };
+    let on_pick = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |e: Event| {
+            let index = e.target_unchecked_into::<HtmlSelectElement>().value();
+            if let Ok(index) = index.parse() {
+                dispatch.dispatch(Action::ShowImported(index));
+            }
+        })
+    };
+    html! {
+        <div class="results">
+            <span class="name">{ "Export" }</span>
+            <button id="export-csv" disabled={!has_metrics} onclick={export("metrics.csv", "text/csv", |ui| metrics_csv(&ui.losses, &ui.evaluations))}>{ "Metrics CSV" }</button>
+            <button id="export-json" disabled={ui.record.is_none()} title="The settings, seed, curves and per-rule results of a finished run"
+                onclick={export("run.json", "application/json", |ui| {
+                    let backend = ui.backend.as_ref().map_or("unknown backend", |b| b.description.as_str());
+                    ui.record.clone().map(|r| SweepReport::single(r, backend).to_json()).unwrap_or_default()
+                })}>{ "Run JSON" }</button>
+            <button id="export-loss-svg" disabled={!has_metrics} onclick={export("loss.svg", "image/svg+xml", |ui| loss_chart(ui).to_svg(CHART_SIZE.0, CHART_SIZE.1))}>{ "Loss chart SVG" }</button>
+            <button id="export-accuracy-svg" disabled={!has_metrics} onclick={export("accuracy.svg", "image/svg+xml", |ui| accuracy_chart(ui).to_svg(CHART_SIZE.0, CHART_SIZE.1))}>{ "Accuracy chart SVG" }</button>
+            <label class="import" for="import-file">
+                <span class="name">{ "Import results" }</span>
+                <input id="import-file" type="file" accept=".json,application/json" disabled={ui.is_active() || ui.view.locks("results")} onchange={on_file} />
+            </label>
+            if let Some((report, shown)) = &ui.imported {
+                <label class="field" for="imported-run">
+                    <span class="name">{ format!("Imported: {} run(s), trained on {}", report.runs.len(), report.backend) }</span>
+                    <select id="imported-run" onchange={on_pick}>
+                        { for report.runs.iter().enumerate().map(|(i, run)| {
+                            let name = if run.labels.is_empty() { format!("run {}", i + 1) } else { run.labels.join(" / ") };
+                            html! { <option value={i.to_string()} selected={i == *shown}>{ format!("{name}: unseen {:.1}%", 100.0 * run.result.unseen_accuracy) }</option> }
+                        }) }
+                    </select>
+                </label>
+            }
+            if let Some(why) = &ui.import_error {
+                <p class="error" role="alert" id="import-error">{ why }</p>
+            }
         </div>
     }
 }
