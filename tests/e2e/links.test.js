@@ -174,3 +174,32 @@ test('a finished run exports CSV, JSON and SVG; the JSON imports back; a damaged
     assert.equal(await h.text(fresh, '#accuracy'), accuracy);
   });
 });
+
+test('once loaded, the page opens and trains offline', async () => {
+  const own = await h.serve();
+  const browser = await h.launch({ webgpu: false });
+  try {
+    const { page } = await h.open(browser.context, `${own.url}#${TINY}&backend=cpu`);
+    // (waitForFunction would take the returned promise itself as a truthy answer: poll instead.)
+    const cached = () => page.evaluate(async () => {
+      const cache = await caches.open('idp-offline-v1');
+      return !!(await cache.match('worker_bg.wasm')) && !!(await cache.match('./'));
+    });
+    const deadline = Date.now() + 30_000;
+    while (!(await cached())) {
+      assert.ok(Date.now() < deadline, 'the offline cache never held the page and the worker');
+      await page.waitForTimeout(200);
+    }
+    // The network is gone: the server stops, and its address refuses connections.
+    await own.close();
+    await page.reload();
+    await page.waitForSelector('#start', { timeout: 30_000 });
+    assert.equal(await page.inputValue('#task-instructions'), '16', 'the link settings were lost offline');
+    await page.click('#start');
+    await h.waitForStatus(page, 'finished', 120_000);
+    assert.equal(await h.steps(page), 40);
+  } finally {
+    await browser.close();
+    await own.close();
+  }
+});
