@@ -152,6 +152,13 @@ test('a finished run exports CSV, JSON and SVG; the JSON imports back; a damaged
     for (const id of ['export-loss-svg', 'export-accuracy-svg']) {
       assert.match((await save(id)).text, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     }
+    for (const id of ['export-loss-png', 'export-accuracy-png']) {
+      const png = fs.readFileSync((await save(id)).file);
+      assert.equal(png.subarray(0, 8).toString('hex'), '89504e470d0a1a0a', `${id} is not a PNG`);
+      // IHDR: twice the chart's 480 x 240 units.
+      assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [960, 480]);
+      assert.ok(png.length > 5000, `${id} looks blank (${png.length} bytes)`);
+    }
 
     // A fresh page shows the imported run: its settings, step count and accuracy.
     const fresh = await browser.context.newPage();

@@ -947,7 +947,56 @@ fn download(name: &str, mime: &str, text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Export the shown run (metrics CSV, run JSON, charts SVG) and import a results file.
+/// Pixels per chart unit in PNG exports: twice the page size, sharp in slides and print.
+const PNG_SCALE: f64 = 2.0;
+
+/// Draws an SVG chart on a canvas (white background) and offers it as a PNG download.
+async fn download_png(name: &str, svg: &str) -> Result<(), String> {
+    let js = |e: JsValue| format!("{e:?}");
+    let parts = js_sys::Array::of1(&JsValue::from_str(svg));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("image/svg+xml");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).map_err(js)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(js)?;
+    let image = web_sys::HtmlImageElement::new().map_err(js)?;
+    let loaded = js_sys::Promise::new(&mut |resolve, reject| {
+        image.set_onload(Some(&resolve));
+        image.set_onerror(Some(&reject));
+    });
+    image.set_src(&url);
+    let drawn = wasm_bindgen_futures::JsFuture::from(loaded).await;
+    let _ = web_sys::Url::revoke_object_url(&url);
+    drawn.map_err(|_| "the chart could not be drawn".to_string())?;
+    let (width, height) = (CHART_SIZE.0 * PNG_SCALE, CHART_SIZE.1 * PNG_SCALE);
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let canvas: web_sys::HtmlCanvasElement = document
+        .create_element("canvas")
+        .map_err(js)?
+        .unchecked_into();
+    canvas.set_width(width as u32);
+    canvas.set_height(height as u32);
+    let context: web_sys::CanvasRenderingContext2d = canvas
+        .get_context("2d")
+        .map_err(js)?
+        .ok_or("no 2d canvas")?
+        .unchecked_into();
+    context.set_fill_style_str("#ffffff");
+    context.fill_rect(0.0, 0.0, width, height);
+    context
+        .draw_image_with_html_image_element_and_dw_and_dh(&image, 0.0, 0.0, width, height)
+        .map_err(js)?;
+    let png = canvas.to_data_url_with_type("image/png").map_err(js)?;
+    let anchor: web_sys::HtmlAnchorElement =
+        document.create_element("a").map_err(js)?.unchecked_into();
+    anchor.set_href(&png);
+    anchor.set_download(name);
+    anchor.click();
+    Ok(())
+}
+
+/// Export the shown run (metrics CSV, run JSON, charts SVG and PNG) and import a results file.
 #[function_component(Results)]
 fn results(props: &SettingsProps) -> Html {
     let state = &props.state;
@@ -959,6 +1008,18 @@ fn results(props: &SettingsProps) -> Html {
             if let Err(e) = download(name, mime, &make(&state.ui)) {
                 state.dispatch(Action::ImportFailed(format!("the download failed: {e}")));
             }
+        })
+    };
+    let export_png = |name: &'static str, chart: fn(&UiState) -> LineChart| {
+        let state = state.clone();
+        Callback::from(move |_: MouseEvent| {
+            let svg = chart(&state.ui).to_svg(CHART_SIZE.0, CHART_SIZE.1);
+            let state = state.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Err(e) = download_png(name, &svg).await {
+                    state.dispatch(Action::ImportFailed(format!("the PNG export failed: {e}")));
+                }
+            });
         })
     };
     let on_file = {
@@ -1006,6 +1067,8 @@ fn results(props: &SettingsProps) -> Html {
                 })}>{ "Run JSON" }</button>
             <button id="export-loss-svg" disabled={!has_metrics} onclick={export("loss.svg", "image/svg+xml", |ui| loss_chart(ui).to_svg(CHART_SIZE.0, CHART_SIZE.1))}>{ "Loss chart SVG" }</button>
             <button id="export-accuracy-svg" disabled={!has_metrics} onclick={export("accuracy.svg", "image/svg+xml", |ui| accuracy_chart(ui).to_svg(CHART_SIZE.0, CHART_SIZE.1))}>{ "Accuracy chart SVG" }</button>
+            <button id="export-loss-png" disabled={!has_metrics} onclick={export_png("loss.png", loss_chart)}>{ "Loss chart PNG" }</button>
+            <button id="export-accuracy-png" disabled={!has_metrics} onclick={export_png("accuracy.png", accuracy_chart)}>{ "Accuracy chart PNG" }</button>
             <label class="import" for="import-file">
                 <span class="name">{ "Import results" }</span>
                 <input id="import-file" type="file" accept=".json,application/json" disabled={ui.is_active() || ui.view.locks("results")} onchange={on_file} />
