@@ -10,7 +10,7 @@
 //!   open as before.
 
 use crate::config::{ConfigError, ExperimentConfig};
-use crate::sweep::set_path;
+use crate::sweep::{get_path, set_path};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 
@@ -328,8 +328,7 @@ pub fn write_with_view(
         let _ = write!(out, "&{PRESET_KEY}={}", encode(preset));
     }
     for k in KEYS {
-        let node = value.pointer(&format!("/{}", k.path.replace('.', "/")));
-        if let Some(text) = node.and_then(|v| k.codec.write(v)) {
+        if let Some(text) = get_path(&value, k.path).and_then(|v| k.codec.write(v)) {
             let _ = write!(out, "&{}={}", k.key, encode(&text));
         }
     }
@@ -596,10 +595,9 @@ mod tests {
         let defaults = serde_json::to_value(base()).unwrap();
         let changed = serde_json::to_value(&config).unwrap();
         for k in KEYS {
-            let p = format!("/{}", k.path.replace('.', "/"));
             assert_ne!(
-                defaults.pointer(&p),
-                changed.pointer(&p),
+                get_path(&defaults, k.path),
+                get_path(&changed, k.path),
                 "{} unchanged",
                 k.path
             );

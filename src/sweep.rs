@@ -96,6 +96,13 @@ pub struct PlannedRun {
     pub config: ExperimentConfig,
 }
 
+/// The setting at a dotted path (`train.learning_rate`) of a serialized config.
+pub fn get_path<'a>(target: &'a Value, setting: &str) -> Option<&'a Value> {
+    setting
+        .split('.')
+        .try_fold(target, |node, key| node.as_object()?.get(key))
+}
+
 /// Replaces the setting at a dotted path of a serialized config.
 pub(crate) fn set_path(target: &mut Value, setting: &str, value: Value) -> Result<(), ConfigError> {
     let mut node = target;
@@ -186,6 +193,16 @@ impl SweepSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn get_path_reads_what_set_path_writes() {
+        let mut value = serde_json::to_value(ExperimentConfig::default()).unwrap();
+        set_path(&mut value, "task.x_len.max", 3.into()).unwrap();
+        assert_eq!(get_path(&value, "task.x_len.max"), Some(&Value::from(3)));
+        assert_eq!(get_path(&value, "seed"), value.get("seed"));
+        assert_eq!(get_path(&value, "task.nope"), None);
+        assert_eq!(get_path(&value, "seed.deeper"), None);
+    }
     use crate::config::Budget;
 
     fn spec() -> SweepSpec {

@@ -9,7 +9,7 @@ use crate::permalink::{Link, View};
 use crate::presets::preset;
 use crate::protocol::{BackendInfo, BackendPreference, Command, Event, SamplePrediction};
 use crate::report::{RunRecord, SweepReport};
-use crate::sweep::apply_settings;
+use crate::sweep::{apply_settings, get_path};
 use std::collections::BTreeMap;
 
 /// Where the run is.
@@ -223,8 +223,7 @@ impl UiState {
                         .iter()
                         .filter(|k| self.view.locks(k.path))
                         .filter_map(|k| {
-                            let pointer = format!("/{}", k.path.replace('.', "/"));
-                            Some((k.path.to_string(), current.pointer(&pointer)?.clone()))
+                            Some((k.path.to_string(), get_path(&current, k.path)?.clone()))
                         })
                         .collect();
                     match apply_settings(&p.sweep.base, &locked) {

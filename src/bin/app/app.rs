@@ -7,6 +7,7 @@ use instruction_diversity::protocol::{
     BackendKind, Command, Event as WorkerEvent, SamplePrediction,
 };
 use instruction_diversity::report::{SweepReport, metrics_csv};
+use instruction_diversity::sweep::get_path;
 use instruction_diversity::ui_state::{Action, RunStatus, UiState};
 use serde_json::Value;
 use std::cell::RefCell;
@@ -511,8 +512,7 @@ const EVAL_FIELDS: [Field; 4] = [
 
 /// The value at a dotted path of the serialized config, as the input shows it.
 fn current_value(config: &Value, path: &str) -> String {
-    config
-        .pointer(&format!("/{}", path.replace('.', "/")))
+    get_path(config, path)
         .map(Value::to_string)
         .unwrap_or_default()
 }
