@@ -533,8 +533,8 @@ fn decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// At most 40 characters of user text in a notice.
-fn shorten(text: &str) -> String {
+/// At most 40 characters of user text in a notice or message (longer text ends in `…`).
+pub(crate) fn shorten(text: &str) -> String {
     let mut chars = text.chars();
     let head: String = chars.by_ref().take(40).collect();
     if chars.next().is_some() {

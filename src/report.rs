@@ -185,7 +185,7 @@ impl SweepReport {
             serde_json::from_str(text).map_err(|e| ImportError::Unreadable(e.to_string()))?;
         match value.get("format").and_then(|f| f.as_str()) {
             Some(SWEEP_FORMAT) => {}
-            Some(other) => return Err(ImportError::WrongFormat(other.chars().take(40).collect())),
+            Some(other) => return Err(ImportError::WrongFormat(crate::permalink::shorten(other))),
             None => return Err(ImportError::Unreadable("it has no `format` tag".into())),
         }
         let report: Self =

@@ -260,7 +260,7 @@ impl UiState {
                     Some(id) => {
                         notices.push(format!(
                             "ignored unknown preset `{}`",
-                            id.chars().take(40).collect::<String>()
+                            crate::permalink::shorten(&id)
                         ));
                         None
                     }
