@@ -925,26 +925,44 @@ fn predictions(props: &PredictionsProps) -> Html {
     }
 }
 
-/// Offers `text` as a file download named `name`.
-fn download(name: &str, mime: &str, text: &str) -> Result<(), String> {
+fn js_error(e: JsValue) -> String {
+    format!("{e:?}")
+}
+
+/// An object URL for `text` as a file of type `mime`; the caller revokes it.
+fn text_object_url(text: &str, mime: &str) -> Result<String, String> {
     let parts = js_sys::Array::of1(&JsValue::from_str(text));
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)
-        .map_err(|e| format!("{e:?}"))?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("{e:?}"))?;
-    let document = web_sys::window()
+    let blob =
+        web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).map_err(js_error)?;
+    web_sys::Url::create_object_url_with_blob(&blob).map_err(js_error)
+}
+
+fn document() -> Result<web_sys::Document, String> {
+    web_sys::window()
         .and_then(|w| w.document())
-        .ok_or("no document")?;
-    let anchor: web_sys::HtmlAnchorElement = document
+        .ok_or_else(|| "no document".to_string())
+}
+
+/// Has the browser save `href` (an object or data URL) as a file named `name`.
+fn save_as(href: &str, name: &str) -> Result<(), String> {
+    let anchor: web_sys::HtmlAnchorElement = document()?
         .create_element("a")
-        .map_err(|e| format!("{e:?}"))?
+        .map_err(js_error)?
         .unchecked_into();
-    anchor.set_href(&url);
+    anchor.set_href(href);
     anchor.set_download(name);
     anchor.click();
-    let _ = web_sys::Url::revoke_object_url(&url);
     Ok(())
+}
+
+/// Offers `text` as a file download named `name`.
+fn download(name: &str, mime: &str, text: &str) -> Result<(), String> {
+    let url = text_object_url(text, mime)?;
+    let saved = save_as(&url, name);
+    let _ = web_sys::Url::revoke_object_url(&url);
+    saved
 }
 
 /// Pixels per chart unit in PNG exports: twice the page size, sharp in slides and print.
@@ -952,13 +970,8 @@ const PNG_SCALE: f64 = 2.0;
 
 /// Draws an SVG chart on a canvas (white background) and offers it as a PNG download.
 async fn download_png(name: &str, svg: &str) -> Result<(), String> {
-    let js = |e: JsValue| format!("{e:?}");
-    let parts = js_sys::Array::of1(&JsValue::from_str(svg));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("image/svg+xml");
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).map_err(js)?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(js)?;
-    let image = web_sys::HtmlImageElement::new().map_err(js)?;
+    let url = text_object_url(svg, "image/svg+xml")?;
+    let image = web_sys::HtmlImageElement::new().map_err(js_error)?;
     let loaded = js_sys::Promise::new(&mut |resolve, reject| {
         image.set_onload(Some(&resolve));
         image.set_onerror(Some(&reject));
@@ -968,32 +981,28 @@ async fn download_png(name: &str, svg: &str) -> Result<(), String> {
     let _ = web_sys::Url::revoke_object_url(&url);
     drawn.map_err(|_| "the chart could not be drawn".to_string())?;
     let (width, height) = (CHART_SIZE.0 * PNG_SCALE, CHART_SIZE.1 * PNG_SCALE);
-    let document = web_sys::window()
-        .and_then(|w| w.document())
-        .ok_or("no document")?;
-    let canvas: web_sys::HtmlCanvasElement = document
+    let canvas: web_sys::HtmlCanvasElement = document()?
         .create_element("canvas")
-        .map_err(js)?
+        .map_err(js_error)?
         .unchecked_into();
     canvas.set_width(width as u32);
     canvas.set_height(height as u32);
     let context: web_sys::CanvasRenderingContext2d = canvas
         .get_context("2d")
-        .map_err(js)?
+        .map_err(js_error)?
         .ok_or("no 2d canvas")?
         .unchecked_into();
     context.set_fill_style_str("#ffffff");
     context.fill_rect(0.0, 0.0, width, height);
     context
         .draw_image_with_html_image_element_and_dw_and_dh(&image, 0.0, 0.0, width, height)
-        .map_err(js)?;
-    let png = canvas.to_data_url_with_type("image/png").map_err(js)?;
-    let anchor: web_sys::HtmlAnchorElement =
-        document.create_element("a").map_err(js)?.unchecked_into();
-    anchor.set_href(&png);
-    anchor.set_download(name);
-    anchor.click();
-    Ok(())
+        .map_err(js_error)?;
+    save_as(
+        &canvas
+            .to_data_url_with_type("image/png")
+            .map_err(js_error)?,
+        name,
+    )
 }
 
 /// Export the shown run (metrics CSV, run JSON, charts SVG and PNG) and import a results file.
