@@ -140,12 +140,14 @@ async fn webgpu() -> Result<(Device, String), String> {
     let has_gpu = Reflect::get(&navigator, &JsValue::from_str("gpu"))
         .map(|gpu| !gpu.is_undefined() && !gpu.is_null())
         .unwrap_or(false);
+    let adapter = if has_gpu {
+        browser_adapter(&navigator).await
+    } else {
+        None
+    };
     let outcome = if !has_gpu {
         Err("this browser exposes no WebGPU (navigator.gpu is missing)".to_string())
-    } else if browser_adapter(&navigator).await.is_none() {
-        // wgpu's own error lists every native backend it did not try: say it in the browser's terms.
-        Err("the browser offers no WebGPU adapter (no usable GPU, or WebGPU is turned off)".into())
-    } else {
+    } else if let Some(adapter) = adapter {
         match Device::wgpu_options().init_with_setup_async().await {
             Ok((device, setup)) => {
                 let info = setup.adapter.get_info();
@@ -155,12 +157,15 @@ async fn webgpu() -> Result<(Device, String), String> {
                 {
                     Some(name) => name.to_string(),
                     // wgpu leaves the name empty in browsers: ask the browser itself.
-                    None => browser_adapter_name(&navigator).await,
+                    None => browser_adapter_name(&adapter),
                 };
                 Ok((device, name))
             }
             Err(e) => Err(format!("no WebGPU adapter could be opened ({e})")),
         }
+    } else {
+        // wgpu's own error lists every native backend it did not try: say it in the browser's terms.
+        Err("the browser offers no WebGPU adapter (no usable GPU, or WebGPU is turned off)".into())
     };
     WEBGPU.with(|cell| *cell.borrow_mut() = Some(outcome.clone()));
     outcome
@@ -178,17 +183,14 @@ async fn browser_adapter(navigator: &JsValue) -> Option<JsValue> {
     (!adapter.is_null() && !adapter.is_undefined()).then_some(adapter)
 }
 
-/// The adapter as the browser describes it (`GPUAdapter.info`): its description, else vendor and
+/// An adapter as the browser describes it (`GPUAdapter.info`): its description, else vendor and
 /// architecture, marked when it is a software fallback (as SwiftShader is).
-async fn browser_adapter_name(navigator: &JsValue) -> String {
+fn browser_adapter_name(adapter: &JsValue) -> String {
     let get = |target: &JsValue, key: &str| {
         Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
     };
     let text = |target: &JsValue, key: &str| get(target, key).as_string().unwrap_or_default();
-    let Some(adapter) = browser_adapter(navigator).await else {
-        return "adapter".into();
-    };
-    let info = get(&adapter, "info");
+    let info = get(adapter, "info");
     let description = text(&info, "description");
     let mut name = if description.is_empty() {
         [text(&info, "vendor"), text(&info, "architecture")]
@@ -202,7 +204,7 @@ async fn browser_adapter_name(navigator: &JsValue) -> String {
     if name.is_empty() {
         name = "adapter".into();
     }
-    let fallback = get(&adapter, "isFallbackAdapter").as_bool() == Some(true)
+    let fallback = get(adapter, "isFallbackAdapter").as_bool() == Some(true)
         || get(&info, "isFallbackAdapter").as_bool() == Some(true);
     if fallback {
         name.push_str(" (software fallback)");
