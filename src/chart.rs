@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 /// One curve.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Series {
     /// Legend text.
     pub name: String,
@@ -15,10 +15,14 @@ pub struct Series {
     pub color: String,
     /// `(x, y)` points in x order. Non-finite points are skipped.
     pub points: Vec<(f64, f64)>,
+    /// A dot on every point (sweeps: one dot per finished run or cell).
+    pub markers: bool,
+    /// A shaded band `(x, low, high)` behind the curve, e.g. the spread over seeds; empty for none.
+    pub band: Vec<(f64, f64, f64)>,
 }
 
 /// A line chart.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct LineChart {
     /// Title above the plot.
     pub title: String,
@@ -30,6 +34,8 @@ pub struct LineChart {
     pub y_range: Option<(f64, f64)>,
     /// Logarithmic x axis (rule counts).
     pub log_x: bool,
+    /// Named x ticks `(x, label)` in place of numeric ones (a sweep over semantic families, say).
+    pub x_labels: Vec<(f64, String)>,
 }
 
 /// Escapes text for SVG/XML content and attribute values.
@@ -163,13 +169,18 @@ impl LineChart {
         } else {
             nice_ticks(x_min, x_max, 5)
         };
-        for tick in x_ticks {
+        let x_ticks: Vec<(f64, String)> = if self.x_labels.is_empty() {
+            x_ticks.into_iter().map(|t| (t, format_tick(t))).collect()
+        } else {
+            self.x_labels.clone()
+        };
+        for (tick, label) in x_ticks {
             let x = sx(tick);
             let _ = write!(
                 svg,
                 r##"<text x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#555">{}</text>"##,
                 MARGIN_TOP + plot_h + 14.0,
-                format_tick(tick)
+                escape_xml(&label)
             );
         }
         let _ = write!(
@@ -184,6 +195,34 @@ impl LineChart {
             escape_xml(&self.x_label)
         );
 
+        // Bands first, so every curve is drawn over every band.
+        for series in &self.series {
+            let band: Vec<(f64, f64, f64)> = series
+                .band
+                .iter()
+                .copied()
+                .filter(|(x, lo, hi)| {
+                    x.is_finite() && lo.is_finite() && hi.is_finite() && (!self.log_x || *x > 0.0)
+                })
+                .collect();
+            if band.len() < 2 {
+                continue;
+            }
+            // Along the top edge, then back along the bottom edge.
+            let outline: Vec<String> = band
+                .iter()
+                .map(|&(x, _, hi)| (x, hi))
+                .chain(band.iter().rev().map(|&(x, lo, _)| (x, lo)))
+                .map(|(x, y)| format!("{:.1},{:.1}", sx(x), sy(y.clamp(y_min, y_max))))
+                .collect();
+            let _ = write!(
+                svg,
+                r#"<polygon class="band" fill="{}" fill-opacity="0.18" stroke="none" points="{}"/>"#,
+                escape_xml(&series.color),
+                outline.join(" ")
+            );
+        }
+
         // Curves and legend.
         let mut legend_x = MARGIN_LEFT + plot_w;
         for series in self.series.iter().rev() {
@@ -194,15 +233,21 @@ impl LineChart {
                 .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y.clamp(y_min, y_max))))
                 .collect();
             let color = escape_xml(&series.color);
-            if path.len() == 1 {
-                let (x, y) = path[0].split_once(',').expect("formatted as x,y");
-                let _ = write!(svg, r#"<circle cx="{x}" cy="{y}" r="3" fill="{color}"/>"#);
-            } else if !path.is_empty() {
+            if path.len() > 1 {
                 let _ = write!(
                     svg,
                     r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
                     path.join(" ")
                 );
+            }
+            if path.len() == 1 || series.markers {
+                for point in &path {
+                    let (x, y) = point.split_once(',').expect("formatted as x,y");
+                    let _ = write!(
+                        svg,
+                        r#"<circle class="marker" cx="{x}" cy="{y}" r="3.5" fill="{color}"/>"#
+                    );
+                }
             }
             let label = escape_xml(&series.name);
             legend_x -= 14.0 + 6.5 * series.name.chars().count() as f64;
@@ -229,10 +274,36 @@ mod tests {
                 name: "unseen rules".into(),
                 color: "#d62728".into(),
                 points,
+                ..Series::default()
             }],
             y_range: Some((0.0, 1.0)),
-            log_x: false,
+            ..LineChart::default()
         }
+    }
+
+    #[test]
+    fn markers_bands_and_named_ticks() {
+        let mut c = chart(vec![(4.0, 0.1), (16.0, 0.2), (64.0, 0.6)]);
+        c.series[0].markers = true;
+        c.series[0].band = vec![(4.0, 0.0, 0.2), (16.0, 0.1, 0.3), (64.0, 0.5, 0.7)];
+        c.x_labels = vec![(4.0, "four".into()), (64.0, "<b>".into())];
+        let svg = c.to_svg(400.0, 200.0);
+        assert_eq!(svg.matches("class=\"marker\"").count(), 3);
+        let band = svg.split("class=\"band\"").nth(1).unwrap();
+        let points = band
+            .split("points=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        // Three points along the top and three back along the bottom.
+        assert_eq!(points.split(' ').count(), 6);
+        assert!(svg.contains(">four<") && svg.contains("&lt;b&gt;"));
+        assert!(
+            !svg.contains(">16<"),
+            "named ticks replace the numeric ones"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Batched greedy decoding and exact-match scoring, per split, per case (has-op / no-op) and per rule.
 
+use crate::inspect::{Answer, AttentionMap, Question, RuleOrigin};
 pub use crate::metrics::{EvalSummary, Evaluation, Prediction, RuleScore, SplitReport, Tally};
 use crate::model::Transformer;
 use crate::task::{Dataset, EvalSplit, Example};
@@ -120,5 +121,75 @@ pub async fn evaluate(
         seen: evaluate_split(model, layout, dataset, &dataset.seen, device).await?,
         unseen: evaluate_split(model, layout, dataset, &dataset.unseen, device).await?,
         noop: evaluate_split(model, layout, dataset, &dataset.noop, device).await?,
+    })
+}
+
+/// Puts one question to the model: its greedy answer, scored against the rule, and every layer's
+/// attention weights for the queries that wrote the answer.
+///
+/// # Shapes
+/// - prompt `[1, P]`; the prompt plus the answer fed back, `[1, P + R - 1]` for `R` answer tokens
+///   (end mark included); each layer's weights `[1, H, T, T]` narrowed to the answer rows `[1, H, R, T]`
+pub async fn answer_question(
+    model: &Transformer,
+    layout: &SequenceLayout,
+    question: &Question,
+    origin: RuleOrigin,
+    step: usize,
+    device: &Device,
+) -> Result<Answer, String> {
+    let Question { rule, z } = question;
+    let prompt = layout.encode_prompt(&rule.x, &rule.y, z);
+    let p = prompt.len();
+    let tokens = greedy_decode(model, layout, std::slice::from_ref(&prompt), device)
+        .await?
+        .remove(0);
+    let expected = rule.apply(z);
+    let correct = layout.decode_answer(&tokens).as_deref() == Some(expected.as_str());
+    // The answer rows: up to and including the end mark, or every answer token when none came.
+    let rows = tokens
+        .iter()
+        .position(|&t| t == crate::tokenizer::EOS)
+        .map_or(tokens.len(), |i| i + 1);
+    let fed: Vec<u32> = prompt.iter().chain(&tokens[..rows - 1]).copied().collect();
+    let t = fed.len();
+    let input = Tensor::<2, Int>::from_data(
+        TensorData::new(fed.iter().map(|&t| t as i64).collect::<Vec<_>>(), [1, t]),
+        device,
+    ); // (1, T)
+    let (_, attention) = model.forward_with_attention(input);
+    let (layers, mut heads) = (attention.len(), 0);
+    let mut weights = Vec::new();
+    for layer in attention {
+        heads = layer.dims()[1];
+        let answer_rows = layer.narrow(2, p - 1, rows); // (1, H, R, T)
+        let data = answer_rows
+            .into_data_async()
+            .await
+            .map_err(|e| format!("reading attention weights back failed: {e:?}"))?;
+        weights.extend(
+            data.convert::<f32>()
+                .try_to_vec::<f32>()
+                .map_err(|e| format!("attention weights have an unexpected type: {e:?}"))?,
+        );
+    }
+    Ok(Answer {
+        question: question.clone(),
+        output: layout.render_answer(&tokens),
+        expected,
+        correct,
+        origin,
+        step,
+        attention: AttentionMap {
+            columns: fed.iter().map(|&t| layout.token_label(t)).collect(),
+            prompt_len: p,
+            rows: tokens[..rows]
+                .iter()
+                .map(|&t| layout.token_label(t))
+                .collect(),
+            layers,
+            heads,
+            weights,
+        },
     })
 }

@@ -17,6 +17,9 @@ pub mod diff;
 pub mod eval;
 #[cfg(feature = "engine")]
 pub mod experiment;
+pub mod heatmap;
+pub mod inspect;
+pub mod lessons;
 pub mod metrics;
 #[cfg(feature = "engine")]
 pub mod model;

@@ -99,8 +99,10 @@ const EMBED_KEY: &str = "embed";
 pub const GROUPS: &[&str] = &["task", "model", "train", "eval"];
 
 /// Panels of the page a teacher can hide (`settings` is the whole settings column, `preset` the preset
-/// menu, `backend` the force-CPU switch, `results` export and import). Locking `preset`, `backend` or
-/// `results` disables them; the other panels can only be hidden.
+/// menu, `backend` the force-CPU switch, `results` export and import, `lessons` the guided lessons,
+/// `sweep` the sweep builder and its views, `inspector` the per-rule view, `try` try-your-own and
+/// attention, `compare` the runs list). Locking `preset`, `backend` or `results` disables them; the
+/// other panels can only be hidden.
 pub const PANELS: &[&str] = &[
     "settings",
     "preset",
@@ -109,6 +111,11 @@ pub const PANELS: &[&str] = &[
     "results",
     "charts",
     "predictions",
+    "lessons",
+    "sweep",
+    "inspector",
+    "try",
+    "compare",
 ];
 
 /// What a teacher's link hides or locks, and whether the page is embedded in another one.

@@ -42,7 +42,18 @@ pub enum Command {
     },
     /// End the run; what was measured stays with the page.
     Stop,
+    /// Put a typed rule and input to the model of the run with these settings (the run in progress,
+    /// or one of the last [`KEPT_MODELS`] finished); answered by [`Event::Answer`]. Training goes on.
+    Ask {
+        /// Settings of the run whose model answers.
+        config: Box<ExperimentConfig>,
+        /// The rule and input, already checked by [`crate::inspect::check_question`].
+        question: crate::inspect::Question,
+    },
 }
+
+/// Finished runs whose models the worker keeps for questions (a reference model is about 0.4 MB).
+pub const KEPT_MODELS: usize = 32;
 
 /// The backend a run trains on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +148,14 @@ pub enum Event {
         /// [`crate::metrics::Evaluation::fingerprint`] of the whole evaluation.
         #[serde(default)]
         fingerprint: String,
+        /// Every prediction and per-rule score, for the instruction inspector.
+        #[serde(default)]
+        detail: Option<Box<Evaluation>>,
+    },
+    /// The answer to an [`Command::Ask`], or why there is none (no such model, a bad question).
+    Answer {
+        /// The answer and the attention weights behind it.
+        answer: Result<Box<crate::inspect::Answer>, String>,
     },
     /// The worker stopped taking steps.
     Paused {
@@ -210,6 +229,13 @@ mod tests {
             Command::Resume,
             Command::Step { steps: 5 },
             Command::Stop,
+            Command::Ask {
+                config: Box::default(),
+                question: crate::inspect::Question {
+                    rule: crate::task::Rule::new("ab", ""),
+                    z: "cabd".into(),
+                },
+            },
         ];
         for command in commands {
             assert_eq!(Command::from_json(&command.to_json()).unwrap(), command);
@@ -236,6 +262,9 @@ mod tests {
             Event::Finished { step: 100 },
             Event::Error {
                 message: "device lost".into(),
+            },
+            Event::Answer {
+                answer: Err("no model".into()),
             },
         ];
         for event in events {

@@ -5,7 +5,7 @@
 //! several settings at once (model A vs model B changes both the rule count and the budget), and the
 //! paths are the same names config files and error messages use.
 
-use crate::config::{ConfigError, ExperimentConfig};
+use crate::config::{ConfigError, ExperimentConfig, RuleFrequency};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -69,6 +69,170 @@ impl Axis {
         }
     }
 }
+
+/// A setting the page's sweep builder can vary, and how a typed list of values becomes an axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SweepSetting {
+    /// Distinct training rules `I`, at the base's budget.
+    Instructions,
+    /// Examples per rule `S` (the budget becomes `S` per rule): crossed with `I`, the phase diagram.
+    ExamplesPerRule,
+    /// Share of no-op training inputs.
+    NoopShare,
+    /// Shape of a power law of rule frequencies (1 is uniform; smaller is steeper).
+    Skew,
+    /// Occurrences of `x` in each has-op input.
+    Occurrences,
+}
+
+impl SweepSetting {
+    /// Every setting, in menu order.
+    pub const ALL: [SweepSetting; 5] = [
+        SweepSetting::Instructions,
+        SweepSetting::ExamplesPerRule,
+        SweepSetting::NoopShare,
+        SweepSetting::Skew,
+        SweepSetting::Occurrences,
+    ];
+
+    /// Identifier for menus and links.
+    pub fn id(self) -> &'static str {
+        match self {
+            SweepSetting::Instructions => "instructions",
+            SweepSetting::ExamplesPerRule => "per-rule",
+            SweepSetting::NoopShare => "noop-share",
+            SweepSetting::Skew => "skew",
+            SweepSetting::Occurrences => "occurrences",
+        }
+    }
+
+    /// The setting with this identifier.
+    pub fn from_id(id: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.id() == id)
+    }
+
+    /// Name in menus, and of the axis.
+    pub fn name(self) -> &'static str {
+        match self {
+            SweepSetting::Instructions => "instructions",
+            SweepSetting::ExamplesPerRule => "examples per rule",
+            SweepSetting::NoopShare => "no-op share",
+            SweepSetting::Skew => "skew shape",
+            SweepSetting::Occurrences => "occurrences",
+        }
+    }
+
+    /// An axis from typed values, separated by commas or spaces (`4, 16, 64`). Integers for counts,
+    /// numbers for shares and shapes; each value checked for range here, the runs' settings as a
+    /// whole when the sweep is planned.
+    pub fn axis(self, text: &str) -> Result<Axis, ConfigError> {
+        let setting = format!("sweep.{}", self.id());
+        let items: Vec<&str> = text
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if items.is_empty() {
+            return Err(ConfigError::new(setting, "type at least one value"));
+        }
+        if items.len() > MAX_AXIS_POINTS {
+            return Err(ConfigError::new(
+                setting,
+                format!("at most {MAX_AXIS_POINTS} values, got {}", items.len()),
+            ));
+        }
+        let count = |t: &str| {
+            t.parse::<usize>().ok().filter(|&v| v >= 1).ok_or_else(|| {
+                ConfigError::new(
+                    &setting,
+                    format!(
+                        "`{}` is not a whole number of at least 1",
+                        crate::permalink::shorten(t)
+                    ),
+                )
+            })
+        };
+        let number = |t: &str, low: f64, high: f64| {
+            t.parse::<f64>()
+                .ok()
+                .filter(|v| (low..=high).contains(v))
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        &setting,
+                        format!(
+                            "`{}` is not a number from {low} to {high}",
+                            crate::permalink::shorten(t)
+                        ),
+                    )
+                })
+        };
+        let name = self.name();
+        Ok(match self {
+            SweepSetting::Instructions => Axis::values(
+                name,
+                "task.instructions",
+                items
+                    .iter()
+                    .map(|t| count(t))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            SweepSetting::ExamplesPerRule => Axis {
+                name: name.into(),
+                ..Axis::examples_per_rule(
+                    items
+                        .iter()
+                        .map(|t| count(t))
+                        .collect::<Result<Vec<_>, _>>()?,
+                )
+            },
+            SweepSetting::NoopShare => Axis::values(
+                name,
+                "task.noop_share",
+                items
+                    .iter()
+                    .map(|t| number(t, 0.0, 0.5))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            SweepSetting::Skew => Axis {
+                name: name.into(),
+                points: items
+                    .iter()
+                    .map(|t| {
+                        let shape = number(t, 0.01, 1.0)?;
+                        let frequency = if shape == 1.0 {
+                            RuleFrequency::Uniform
+                        } else {
+                            RuleFrequency::PowerLaw { shape }
+                        };
+                        let frequency = serde_json::to_value(frequency).expect("serializable");
+                        Ok(AxisPoint {
+                            label: shape.to_string(),
+                            set: BTreeMap::from([("task.frequency".to_string(), frequency)]),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, ConfigError>>()?,
+            },
+            SweepSetting::Occurrences => Axis {
+                name: name.into(),
+                points: items
+                    .iter()
+                    .map(|t| {
+                        let k = count(t)?;
+                        Ok(AxisPoint {
+                            label: k.to_string(),
+                            set: BTreeMap::from([(
+                                "task.occurrences".to_string(),
+                                serde_json::json!([k]),
+                            )]),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, ConfigError>>()?,
+            },
+        })
+    }
+}
+
+/// Most values one axis of the page's sweep builder takes.
+pub const MAX_AXIS_POINTS: usize = 12;
 
 /// A sweep: a base config, one or two axes and the seeds to repeat it with.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -263,6 +427,58 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn typed_values_become_axes_and_bad_ones_are_named() {
+        let axis = SweepSetting::Instructions.axis("4, 16 64").unwrap();
+        assert_eq!(axis.name, "instructions");
+        assert_eq!(
+            axis.points
+                .iter()
+                .map(|p| p.label.as_str())
+                .collect::<Vec<_>>(),
+            ["4", "16", "64"]
+        );
+        let per_rule = SweepSetting::ExamplesPerRule.axis("10,40").unwrap();
+        assert_eq!(per_rule.name, "examples per rule");
+        assert_eq!(
+            per_rule.points[1].set["task.budget"],
+            serde_json::json!({"per_rule": 40})
+        );
+        // Every kind of axis yields runs the config accepts.
+        for (setting, text) in [
+            (SweepSetting::NoopShare, "0, 0.25"),
+            (SweepSetting::Skew, "1, 0.2"),
+            (SweepSetting::Occurrences, "1, 2"),
+        ] {
+            let spec = SweepSpec {
+                base: ExperimentConfig::default(),
+                axes: vec![setting.axis(text).unwrap()],
+                seeds: vec![1],
+            };
+            let runs = spec.plan().unwrap_or_else(|e| panic!("{setting:?}: {e}"));
+            assert_eq!(runs.len(), 2);
+            assert_ne!(runs[0].config, runs[1].config, "{setting:?}");
+        }
+        for (setting, text, needle) in [
+            (SweepSetting::Instructions, "", "at least one value"),
+            (SweepSetting::Instructions, "4, x", "`x`"),
+            (SweepSetting::Instructions, "0", "at least 1"),
+            (SweepSetting::NoopShare, "0.7", "0 to 0.5"),
+            (SweepSetting::Skew, "0", "0.01 to 1"),
+            (
+                SweepSetting::Instructions,
+                "1 2 3 4 5 6 7 8 9 10 11 12 13",
+                "at most 12",
+            ),
+        ] {
+            let err = setting.axis(text).unwrap_err();
+            assert!(err.message.contains(needle), "{text}: {err}");
+            assert_eq!(err.setting, format!("sweep.{}", setting.id()));
+        }
+        assert_eq!(SweepSetting::from_id("skew"), Some(SweepSetting::Skew));
+        assert_eq!(SweepSetting::from_id("nope"), None);
     }
 
     #[test]

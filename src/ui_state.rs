@@ -3,14 +3,115 @@
 //! gives the next state and, when the worker must act, the [`Command`] to send it.
 
 use crate::config::{ConfigError, ExperimentConfig};
-use crate::metrics::EvalSummary;
+use crate::heatmap::Grid;
+use crate::inspect::{Answer, RuleGroup, RuleSort, check_question};
+use crate::lessons::lesson;
 use crate::metrics::LossPoint;
+use crate::metrics::{EvalSummary, Evaluation};
 use crate::permalink::{Link, View};
 use crate::presets::preset;
 use crate::protocol::{BackendInfo, BackendPreference, Command, Event, SamplePrediction};
 use crate::report::{RunRecord, SweepReport};
-use crate::sweep::{apply_settings, get_path};
-use std::collections::BTreeMap;
+use crate::sweep::{PlannedRun, SweepSpec, apply_settings, get_path};
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+/// A finished run of this session (or of an imported file), kept for the sweep views, the inspector
+/// and comparison.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FinishedRun {
+    /// Name in lists: the sweep labels, or `run N`.
+    pub name: String,
+    /// Settings, curves and final per-rule scores.
+    pub record: RunRecord,
+    /// Every evaluation with its predictions, oldest first (empty for imported runs). Shared, so
+    /// that copying the state at each action copies no predictions.
+    pub history: Vec<Rc<Evaluation>>,
+}
+
+/// Where a sweep is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SweepStatus {
+    /// Runs are going one after another.
+    Running,
+    /// Every run finished.
+    Done,
+    /// Cancelled by the user; the finished runs stay.
+    Cancelled,
+    /// A run failed; the finished runs stay.
+    Failed,
+    /// Shown from an imported results file.
+    Imported,
+}
+
+/// A sweep: its plan, the runs done so far and the one in progress.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepState {
+    /// What is swept.
+    pub spec: SweepSpec,
+    /// Every run, in order (empty for an imported sweep).
+    pub plan: Vec<PlannedRun>,
+    /// The finished runs, as indices into [`UiState::runs`], in the order they finished.
+    pub done: Vec<usize>,
+    /// The plan index of the run in progress.
+    pub current: Option<usize>,
+    /// Where it is.
+    pub status: SweepStatus,
+    /// The lesson that started it, if any.
+    pub lesson: Option<String>,
+}
+
+impl SweepState {
+    /// Runs not started yet.
+    pub fn waiting(&self) -> usize {
+        let started = self.done.len() + usize::from(self.current.is_some());
+        if self.status == SweepStatus::Running {
+            self.plan.len().saturating_sub(started)
+        } else {
+            0
+        }
+    }
+
+    /// The finished runs' records, in the order they finished, with their indices in `runs`.
+    pub fn records<'a>(&self, runs: &'a [FinishedRun]) -> Vec<(usize, &'a RunRecord)> {
+        self.done
+            .iter()
+            .filter_map(|&i| Some((i, &runs.get(i)?.record)))
+            .collect()
+    }
+
+    /// The finished runs binned into the sweep's grid; a cell's runs index into [`Self::done`].
+    pub fn grid(&self, runs: &[FinishedRun]) -> Grid {
+        let records: Vec<RunRecord> = self
+            .records(runs)
+            .into_iter()
+            .map(|(_, r)| r.clone())
+            .collect();
+        Grid::bin(&self.spec, &records)
+    }
+}
+
+/// A lesson opened in the page and the reader's prediction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LessonState {
+    /// Its identifier (see [`crate::lessons`]).
+    pub id: String,
+    /// The answer the reader chose before running.
+    pub prediction: Option<usize>,
+}
+
+/// How the inspector shows the rules of the inspected run.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct InspectorView {
+    /// The rule opened, if any.
+    pub rule: Option<(RuleGroup, u32)>,
+    /// Sort key of the table.
+    pub sort: RuleSort,
+    /// Largest first.
+    pub descending: bool,
+    /// Only rules (and cases) the model gets wrong.
+    pub failures_only: bool,
+}
 
 /// Where the run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +171,29 @@ pub struct UiState {
     pub imported: Option<(SweepReport, usize)>,
     /// Why the last import was refused.
     pub import_error: Option<String>,
+    /// The settings of the run in progress (or last run): questions go to its model.
+    pub run_config: Option<ExperimentConfig>,
+    /// Every evaluation of the run in progress (or last run), with its predictions.
+    pub history: Vec<Rc<Evaluation>>,
+    /// Finished runs of this session and of imported files.
+    pub runs: Vec<FinishedRun>,
+    /// The sweep on show, if any.
+    pub sweep: Option<SweepState>,
+    /// Why the last sweep could not start.
+    pub sweep_error: Option<String>,
+    /// The finished run opened from the sweep views or the runs list (an index into `runs`); `None`
+    /// inspects the run in progress or the last one.
+    pub opened: Option<usize>,
+    /// How the inspector shows its rules.
+    pub inspector: InspectorView,
+    /// The answer to the last typed question, or why there is none.
+    pub answer: Option<Result<Answer, String>>,
+    /// A question is with the worker.
+    pub asking: bool,
+    /// The lesson open, if any.
+    pub lesson: Option<LessonState>,
+    /// Finished runs picked for comparison (indices into `runs`).
+    pub compare: BTreeSet<usize>,
 }
 
 impl Default for UiState {
@@ -98,6 +222,17 @@ impl Default for UiState {
             record: None,
             imported: None,
             import_error: None,
+            run_config: None,
+            history: Vec::new(),
+            runs: Vec::new(),
+            sweep: None,
+            sweep_error: None,
+            opened: None,
+            inspector: InspectorView::default(),
+            answer: None,
+            asking: false,
+            lesson: None,
+            compare: BTreeSet::new(),
         }
     }
 }
@@ -136,6 +271,35 @@ pub enum Action {
     Worker(Event),
     /// The worker died or could not be reached.
     WorkerFailed(String),
+    /// Run every point of a sweep, one after another, with the lesson that asked for it (if any).
+    StartSweep(Box<SweepSpec>, Option<String>),
+    /// Stop the sweep: the run in progress ends, the finished runs stay.
+    CancelSweep,
+    /// Inspect a finished run (an index into [`UiState::runs`]); `None` inspects the current run.
+    OpenRun(Option<usize>),
+    /// Open a rule in the inspector, or close it.
+    InspectRule(Option<(RuleGroup, u32)>),
+    /// Sort the inspector's rules; the same key again flips the order.
+    SortRules(RuleSort),
+    /// Show only failures in the inspector.
+    FailuresOnly(bool),
+    /// Put a typed rule `x -> y` and input `z` to the inspected run's model.
+    Ask {
+        /// The pattern.
+        x: String,
+        /// The replacement.
+        y: String,
+        /// The input.
+        z: String,
+    },
+    /// Open a lesson (its settings load) or close it.
+    OpenLesson(Option<String>),
+    /// The reader's prediction for the open lesson.
+    Predict(usize),
+    /// Run the open lesson's sweep (after a prediction).
+    RunLesson,
+    /// Add a finished run to the comparison, or take it out.
+    ToggleCompare(usize),
 }
 
 /// Steps taken by one press of the step button.
@@ -154,6 +318,145 @@ impl UiState {
     pub fn seconds_left(&self) -> Option<f64> {
         (self.steps_per_second > 0.0 && self.is_active())
             .then(|| (self.total_steps.saturating_sub(self.step)) as f64 / self.steps_per_second)
+    }
+
+    /// Seconds until the sweep's queue is done, when known: the steps left (the run in progress and
+    /// the waiting runs) at the pace of the finished runs (evaluations included), or at the current
+    /// speed before any run finished.
+    pub fn sweep_seconds_left(&self) -> Option<f64> {
+        let sweep = self
+            .sweep
+            .as_ref()
+            .filter(|s| s.status == SweepStatus::Running)?;
+        let waiting_steps: usize = sweep
+            .plan
+            .iter()
+            .skip(sweep.current.map_or(sweep.done.len(), |c| c + 1))
+            .map(|r| r.config.train.steps)
+            .sum();
+        let steps_left = waiting_steps + self.total_steps.saturating_sub(self.step);
+        let finished: Vec<&RunRecord> = sweep
+            .records(&self.runs)
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
+        let (seconds, steps) = finished
+            .iter()
+            .fold((0.0, 0usize), |(t, n), r| (t + r.wall_seconds, n + r.steps));
+        if steps > 0 && seconds > 0.0 {
+            Some(steps_left as f64 * seconds / steps as f64)
+        } else if self.steps_per_second > 0.0 {
+            Some(steps_left as f64 / self.steps_per_second)
+        } else {
+            None
+        }
+    }
+
+    /// The run the inspector, try-your-own and attention views look at: the opened finished run, or
+    /// the run in progress (or last run). Its settings and evaluations, oldest first.
+    pub fn inspected(&self) -> Option<(&ExperimentConfig, &[Rc<Evaluation>])> {
+        match self.opened.and_then(|i| self.runs.get(i)) {
+            Some(run) => Some((&run.record.config, &run.history)),
+            None => Some((self.run_config.as_ref()?, &self.history)),
+        }
+    }
+
+    /// Resets the live run's view and asks the worker to train `config`.
+    fn begin_run(&mut self, config: ExperimentConfig) -> Command {
+        self.status = RunStatus::Starting;
+        self.backend = None;
+        self.step = 0;
+        self.total_steps = config.train.steps;
+        self.steps_per_second = 0.0;
+        self.losses.clear();
+        self.evaluations.clear();
+        self.samples.clear();
+        self.fingerprint = None;
+        self.error = None;
+        self.record = None;
+        self.imported = None;
+        self.import_error = None;
+        self.history.clear();
+        self.opened = None;
+        self.inspector.rule = None;
+        self.answer = None;
+        self.asking = false;
+        self.run_config = Some(config.clone());
+        Command::Start {
+            config: Box::new(config),
+            backend: if self.force_cpu {
+                BackendPreference::Cpu
+            } else {
+                BackendPreference::Auto
+            },
+        }
+    }
+
+    /// Starts the sweep's next planned run, or marks it done.
+    fn next_sweep_run(&mut self) -> Option<Command> {
+        let sweep = self.sweep.as_mut()?;
+        if sweep.status != SweepStatus::Running {
+            return None;
+        }
+        let next = sweep.current.map_or(0, |c| c + 1);
+        match sweep.plan.get(next) {
+            Some(run) => {
+                sweep.current = Some(next);
+                let config = run.config.clone();
+                Some(self.begin_run(config))
+            }
+            None => {
+                sweep.current = None;
+                sweep.status = SweepStatus::Done;
+                None
+            }
+        }
+    }
+
+    /// Keeps the run that just finished (its record and evaluations) among the session's runs.
+    fn keep_finished_run(&mut self, record: RunRecord) {
+        let sweep_labels = self
+            .sweep
+            .as_ref()
+            .filter(|s| s.status == SweepStatus::Running)
+            .and_then(|s| Some(s.plan.get(s.current?)?.labels.clone()));
+        let record = match &sweep_labels {
+            Some(labels) => record.with_labels(labels),
+            None => record,
+        };
+        let name = match &sweep_labels {
+            Some(labels) if !labels.is_empty() => {
+                let axes = &self.sweep.as_ref().expect("a sweep").spec.axes;
+                let mut parts: Vec<String> = axes
+                    .iter()
+                    .zip(labels)
+                    .map(|(axis, label)| format!("{} {label}", axis.name))
+                    .collect();
+                if self.sweep.as_ref().is_some_and(|s| s.spec.seeds.len() > 1) {
+                    parts.push(format!("seed {}", record.config.seed));
+                }
+                parts.join(", ")
+            }
+            _ => format!(
+                "run {} (I = {})",
+                self.runs.len() + 1,
+                record.config.task.instructions
+            ),
+        };
+        self.record = Some(record.clone());
+        self.runs.push(FinishedRun {
+            name,
+            record,
+            history: self.history.clone(),
+        });
+        let index = self.runs.len() - 1;
+        if let Some(sweep) = self
+            .sweep
+            .as_mut()
+            .filter(|s| s.status == SweepStatus::Running)
+        {
+            sweep.done.push(index);
+        }
     }
 
     /// Shows run `index` of the imported file as if it had just finished here: its settings, curves
@@ -281,6 +584,30 @@ impl UiState {
                 None
             }
             Action::Import(report) => {
+                // The file's runs join the session's, and its sweep shows in the sweep views.
+                let first = self.runs.len();
+                for (i, record) in report.runs.iter().enumerate() {
+                    let name = if record.labels.is_empty() {
+                        format!("imported run {}", i + 1)
+                    } else {
+                        format!("imported: {}", record.labels.join(", "))
+                    };
+                    self.runs.push(FinishedRun {
+                        name,
+                        record: record.clone(),
+                        history: Vec::new(),
+                    });
+                }
+                if !report.spec.axes.is_empty() {
+                    self.sweep = Some(SweepState {
+                        spec: report.spec.clone(),
+                        plan: Vec::new(),
+                        done: (first..self.runs.len()).collect(),
+                        current: None,
+                        status: SweepStatus::Imported,
+                        lesson: None,
+                    });
+                }
                 self.imported = Some((*report, 0));
                 self.show_imported(0);
                 None
@@ -299,27 +626,13 @@ impl UiState {
                     None
                 }
                 Ok(()) => {
-                    self.status = RunStatus::Starting;
-                    self.backend = None;
-                    self.step = 0;
-                    self.total_steps = self.config.train.steps;
-                    self.steps_per_second = 0.0;
-                    self.losses.clear();
-                    self.evaluations.clear();
-                    self.samples.clear();
-                    self.fingerprint = None;
-                    self.error = None;
-                    self.record = None;
-                    self.imported = None;
-                    self.import_error = None;
-                    Some(Command::Start {
-                        config: Box::new(self.config.clone()),
-                        backend: if self.force_cpu {
-                            BackendPreference::Cpu
-                        } else {
-                            BackendPreference::Auto
-                        },
-                    })
+                    if let Some(sweep) = &mut self.sweep
+                        && sweep.status == SweepStatus::Running
+                    {
+                        sweep.status = SweepStatus::Cancelled;
+                    }
+                    let config = self.config.clone();
+                    Some(self.begin_run(config))
                 }
             },
             Action::Pause => (self.status == RunStatus::Running).then_some(Command::Pause),
@@ -327,7 +640,13 @@ impl UiState {
             Action::Step => (self.status == RunStatus::Paused).then_some(Command::Step {
                 steps: STEP_BUTTON_STEPS,
             }),
-            Action::Stop => {
+            Action::Stop | Action::CancelSweep => {
+                if let Some(sweep) = &mut self.sweep
+                    && sweep.status == SweepStatus::Running
+                {
+                    sweep.status = SweepStatus::Cancelled;
+                    sweep.current = None;
+                }
                 if self.is_active() {
                     self.status = RunStatus::Idle;
                     Some(Command::Stop)
@@ -336,7 +655,131 @@ impl UiState {
                 }
             }
             Action::Worker(event) => {
+                let finished = matches!(event, Event::Finished { .. }) && self.is_active();
                 self.apply_event(event);
+                if finished {
+                    self.next_sweep_run()
+                } else {
+                    None
+                }
+            }
+            Action::StartSweep(_, _) if self.is_active() => {
+                self.sweep_error = Some("stop the run before starting a sweep".into());
+                None
+            }
+            Action::StartSweep(spec, lesson_id) => match spec.plan() {
+                Err(e) => {
+                    self.sweep_error = Some(format!("this sweep cannot run: {e}"));
+                    None
+                }
+                Ok(plan) => {
+                    self.sweep_error = None;
+                    self.compare.clear();
+                    self.sweep = Some(SweepState {
+                        spec: *spec,
+                        plan,
+                        done: Vec::new(),
+                        current: None,
+                        status: SweepStatus::Running,
+                        lesson: lesson_id,
+                    });
+                    self.next_sweep_run()
+                }
+            },
+            Action::OpenRun(index) => {
+                self.opened = index.filter(|&i| i < self.runs.len());
+                if let Some(run) = self.opened.and_then(|i| self.runs.get(i)) {
+                    // The opened run's curves replace the live ones only when nothing trains.
+                    if !self.is_active() {
+                        self.losses = run.record.losses.clone();
+                        self.evaluations = run.record.evaluations.clone();
+                        self.step = run.record.steps;
+                        self.total_steps = run.record.config.train.steps;
+                        self.samples.clear();
+                        self.fingerprint = run.history.last().map(|e| e.fingerprint());
+                        self.record = Some(run.record.clone());
+                    }
+                }
+                self.inspector.rule = None;
+                self.answer = None;
+                None
+            }
+            Action::InspectRule(rule) => {
+                self.inspector.rule = rule;
+                None
+            }
+            Action::SortRules(key) => {
+                if self.inspector.sort == key {
+                    self.inspector.descending = !self.inspector.descending;
+                } else {
+                    self.inspector.sort = key;
+                    self.inspector.descending = false;
+                }
+                None
+            }
+            Action::FailuresOnly(on) => {
+                self.inspector.failures_only = on;
+                None
+            }
+            Action::Ask { x, y, z } => match self.inspected() {
+                None => {
+                    self.answer = Some(Err("train a run first: questions go to its model".into()));
+                    None
+                }
+                Some((config, _)) => match check_question(&config.task, &x, &y, &z) {
+                    Err(e) => {
+                        self.answer = Some(Err(e.to_string()));
+                        None
+                    }
+                    Ok(question) => {
+                        let config = Box::new(config.clone());
+                        self.asking = true;
+                        Some(Command::Ask { config, question })
+                    }
+                },
+            },
+            Action::OpenLesson(None) => {
+                self.lesson = None;
+                None
+            }
+            Action::OpenLesson(Some(id)) => {
+                if let Some(found) = lesson(&id) {
+                    if !self.view.locks("preset") {
+                        self.config = found.sweep.base.clone();
+                        self.preset = None;
+                        self.config_error = None;
+                    }
+                    self.lesson = Some(LessonState {
+                        id,
+                        prediction: None,
+                    });
+                }
+                None
+            }
+            Action::Predict(choice) => {
+                if let Some(open) = &mut self.lesson {
+                    open.prediction = Some(choice);
+                }
+                None
+            }
+            Action::RunLesson => {
+                let chosen = self
+                    .lesson
+                    .as_ref()
+                    .filter(|l| l.prediction.is_some())
+                    .and_then(|l| lesson(&l.id));
+                match chosen {
+                    Some(found) => {
+                        let id = found.id.to_string();
+                        return self.reduce(Action::StartSweep(Box::new(found.sweep), Some(id)));
+                    }
+                    None => None,
+                }
+            }
+            Action::ToggleCompare(index) => {
+                if !self.compare.remove(&index) && index < self.runs.len() {
+                    self.compare.insert(index);
+                }
                 None
             }
             Action::WorkerFailed(message) => {
@@ -354,11 +797,18 @@ impl UiState {
     }
 
     fn apply_event(&mut self, event: Event) {
+        // Answers come whether or not a run trains.
+        if let Event::Answer { answer } = event {
+            self.asking = false;
+            self.answer = Some(answer.map(|a| *a));
+            return;
+        }
         // Events of a stopped or failed run can still be in flight: they change nothing.
         if !self.is_active() {
             return;
         }
         match event {
+            Event::Answer { .. } => {}
             Event::Ready => {}
             Event::Backend(info) => {
                 self.backend = Some(info);
@@ -381,22 +831,34 @@ impl UiState {
                 summary,
                 samples,
                 fingerprint,
+                detail,
             } => {
                 self.evaluations.push(summary);
                 self.samples = samples;
                 self.fingerprint = Some(fingerprint);
+                if let Some(detail) = detail {
+                    self.history.push(Rc::new(*detail));
+                }
             }
             Event::Paused { step } => {
                 self.step = step;
                 self.status = RunStatus::Paused;
             }
             Event::Resumed => self.status = RunStatus::Running,
-            Event::Record { record } => self.record = Some(*record),
+            Event::Record { record } => self.keep_finished_run(*record),
             Event::Finished { step } => {
                 self.step = step;
                 self.status = RunStatus::Finished;
             }
-            Event::Error { message } => self.fail(message),
+            Event::Error { message } => {
+                if let Some(sweep) = &mut self.sweep
+                    && sweep.status == SweepStatus::Running
+                {
+                    sweep.status = SweepStatus::Failed;
+                    sweep.current = None;
+                }
+                self.fail(message)
+            }
         }
     }
 }
@@ -670,5 +1132,228 @@ mod tests {
         assert_eq!(state.notices.len(), 1, "{:?}", state.notices);
         let state = reduce(state, Action::DismissNotices);
         assert!(state.notices.is_empty());
+    }
+
+    fn tiny_sweep() -> SweepSpec {
+        let mut base = UiState::default().config;
+        base.train.steps = 20;
+        base.train.warmup_steps = 2;
+        base.train.eval_every = 10;
+        SweepSpec {
+            base,
+            axes: vec![crate::sweep::Axis::values(
+                "instructions",
+                "task.instructions",
+                [4usize, 16, 64],
+            )],
+            seeds: vec![1],
+        }
+    }
+
+    /// Plays the worker's side of one run to its end: backend, progress, record, finished.
+    fn finish_run(state: UiState, unseen: f64) -> (UiState, Option<Command>) {
+        let config = state.run_config.clone().expect("a run started");
+        let mut state = reduce(
+            state,
+            Action::Worker(Event::Backend(BackendInfo {
+                kind: BackendKind::Cpu,
+                description: "CPU".into(),
+            })),
+        );
+        state = reduce(
+            state,
+            Action::Worker(Event::Progress {
+                step: 20,
+                total_steps: 20,
+                loss: 0.5,
+                steps_per_second: 10.0,
+            }),
+        );
+        let record = RunRecord {
+            labels: Vec::new(),
+            instructions: config.task.instructions,
+            examples_per_rule: 1.0,
+            rules_with_examples: config.task.instructions,
+            steps: 20,
+            result: EvalSummary {
+                step: 20,
+                seen_accuracy: 0.9,
+                unseen_accuracy: unseen,
+                unseen_hasop_accuracy: unseen,
+                noop_accuracy: 1.0,
+            },
+            final_loss: 0.5,
+            losses: vec![LossPoint {
+                step: 20,
+                loss: 0.5,
+            }],
+            evaluations: Vec::new(),
+            seen_rules: Vec::new(),
+            unseen_rules: Vec::new(),
+            wall_seconds: 4.0,
+            config,
+        };
+        state = reduce(
+            state,
+            Action::Worker(Event::Record {
+                record: Box::new(record),
+            }),
+        );
+        state.reduce(Action::Worker(Event::Finished { step: 20 }))
+    }
+
+    #[test]
+    fn a_sweep_runs_its_plan_in_order_and_fills_its_grid() {
+        let (mut state, mut command) =
+            UiState::default().reduce(Action::StartSweep(Box::new(tiny_sweep()), None));
+        let mut started = Vec::new();
+        for (k, unseen) in [0.0, 0.2, 0.6].into_iter().enumerate() {
+            match &command {
+                Some(Command::Start { config, .. }) => started.push(config.task.instructions),
+                other => panic!("run {k}: {other:?}"),
+            }
+            assert_eq!(state.sweep.as_ref().unwrap().current, Some(k));
+            assert_eq!(state.sweep.as_ref().unwrap().waiting(), 2 - k);
+            (state, command) = finish_run(state, unseen);
+            let sweep = state.sweep.as_ref().unwrap();
+            let grid = sweep.grid(&state.runs);
+            assert_eq!(grid.filled(), k + 1, "a cell per finished run");
+            assert_eq!(grid.curve().series[0].points.len(), k + 1);
+        }
+        assert_eq!(started, [4, 16, 64]);
+        assert_eq!(command, None);
+        let sweep = state.sweep.as_ref().unwrap();
+        assert_eq!(sweep.status, SweepStatus::Done);
+        assert_eq!(state.runs.len(), 3);
+        assert_eq!(state.runs[2].record.labels, ["64"]);
+        assert_eq!(state.runs[2].name, "instructions 64");
+        assert_eq!(state.sweep_seconds_left(), None);
+    }
+
+    #[test]
+    fn the_queue_estimates_time_left_from_finished_runs() {
+        let (state, _) =
+            UiState::default().reduce(Action::StartSweep(Box::new(tiny_sweep()), None));
+        let (state, _) = finish_run(state, 0.1);
+        // One run took 4 s for 20 steps; 40 steps are left (two runs, the second not begun).
+        assert_eq!(state.sweep_seconds_left(), Some(8.0));
+    }
+
+    #[test]
+    fn cancelling_a_sweep_stops_the_run_and_keeps_the_finished_ones() {
+        let (state, _) =
+            UiState::default().reduce(Action::StartSweep(Box::new(tiny_sweep()), None));
+        let (state, _) = finish_run(state, 0.1);
+        let (state, command) = state.reduce(Action::CancelSweep);
+        assert_eq!(command, Some(Command::Stop));
+        let sweep = state.sweep.as_ref().unwrap();
+        assert_eq!(sweep.status, SweepStatus::Cancelled);
+        assert_eq!(sweep.done.len(), 1);
+        assert_eq!(sweep.waiting(), 0);
+        // A late Finished of the stopped run starts nothing.
+        let (_, command) = state.reduce(Action::Worker(Event::Finished { step: 20 }));
+        assert_eq!(command, None);
+    }
+
+    #[test]
+    fn a_failed_run_ends_the_sweep_and_an_impossible_sweep_is_refused() {
+        let (state, _) =
+            UiState::default().reduce(Action::StartSweep(Box::new(tiny_sweep()), None));
+        let state = reduce(
+            state,
+            Action::Worker(Event::Error {
+                message: "device lost".into(),
+            }),
+        );
+        assert_eq!(state.sweep.as_ref().unwrap().status, SweepStatus::Failed);
+        let mut bad = tiny_sweep();
+        bad.axes[0].points[0]
+            .set
+            .insert("task.alphabet".into(), serde_json::json!(99));
+        let (state, command) = UiState::default().reduce(Action::StartSweep(Box::new(bad), None));
+        assert_eq!(command, None);
+        assert!(state.sweep.is_none());
+        assert!(state.sweep_error.unwrap().contains("task.alphabet"));
+    }
+
+    #[test]
+    fn questions_are_checked_then_sent_with_the_inspected_runs_settings() {
+        let (state, command) = UiState::default().reduce(Action::Ask {
+            x: "a".into(),
+            y: "b".into(),
+            z: "abcd".into(),
+        });
+        assert_eq!(command, None);
+        assert!(state.answer.unwrap().is_err(), "no run yet");
+        let state = running();
+        let (state, command) = state.reduce(Action::Ask {
+            x: "a".into(),
+            y: "b".into(),
+            z: "xyz".into(),
+        });
+        assert_eq!(command, None);
+        assert!(state.answer.clone().unwrap().unwrap_err().starts_with("z:"));
+        let (state, command) = state.reduce(Action::Ask {
+            x: "a".into(),
+            y: "b".into(),
+            z: "abcd".into(),
+        });
+        match command {
+            Some(Command::Ask { config, question }) => {
+                assert_eq!(Some(*config), state.run_config);
+                assert_eq!(question.z, "abcd");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(state.asking);
+        let state = reduce(
+            state,
+            Action::Worker(Event::Answer {
+                answer: Err("gone".into()),
+            }),
+        );
+        assert!(!state.asking);
+        assert_eq!(state.answer, Some(Err("gone".into())));
+    }
+
+    #[test]
+    fn a_lesson_loads_its_settings_and_runs_only_after_a_prediction() {
+        let state = reduce(
+            UiState::default(),
+            Action::OpenLesson(Some("phase-transition".into())),
+        );
+        let lesson = crate::lessons::lesson("phase-transition").unwrap();
+        assert_eq!(state.config, lesson.sweep.base);
+        let (state, command) = state.reduce(Action::RunLesson);
+        assert_eq!(command, None, "no prediction yet");
+        let state = reduce(state, Action::Predict(1));
+        let (state, command) = state.reduce(Action::RunLesson);
+        assert!(matches!(command, Some(Command::Start { .. })));
+        let sweep = state.sweep.as_ref().unwrap();
+        assert_eq!(sweep.lesson.as_deref(), Some("phase-transition"));
+        assert_eq!(sweep.plan.len(), 5);
+    }
+
+    #[test]
+    fn finished_runs_can_be_opened_and_compared() {
+        let (state, _) =
+            UiState::default().reduce(Action::StartSweep(Box::new(tiny_sweep()), None));
+        let (state, _) = finish_run(state, 0.1);
+        let (state, _) = finish_run(state, 0.3);
+        let state = reduce(state, Action::Stop);
+        let state = reduce(state, Action::ToggleCompare(0));
+        let state = reduce(state, Action::ToggleCompare(1));
+        let state = reduce(state, Action::ToggleCompare(7));
+        assert_eq!(state.compare.iter().copied().collect::<Vec<_>>(), [0, 1]);
+        let state = reduce(state, Action::ToggleCompare(0));
+        assert_eq!(state.compare.len(), 1);
+        let state = reduce(state, Action::OpenRun(Some(0)));
+        let (config, _) = state.inspected().unwrap();
+        assert_eq!(config.task.instructions, 4);
+        assert_eq!(state.record.as_ref().unwrap().result.unseen_accuracy, 0.1);
+        let state = reduce(state, Action::SortRules(RuleSort::Cases));
+        assert!(!state.inspector.descending);
+        let state = reduce(state, Action::SortRules(RuleSort::Cases));
+        assert!(state.inspector.descending);
     }
 }

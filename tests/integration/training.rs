@@ -127,3 +127,54 @@ fn invalid_settings_are_rejected_before_any_work() {
         Ok(_) => panic!("5000 rules cannot fit a 512-example budget"),
     }
 }
+
+#[test]
+fn a_typed_question_gets_the_greedy_answer_and_attention_of_every_head() {
+    use instruction_diversity::eval::{answer_question, greedy_decode};
+    use instruction_diversity::inspect::{RuleOrigin, check_question};
+    let config = small_config(3);
+    let run = Run::new(&config, &Device::flex()).unwrap();
+    let (model, device, layout) = (run.inference_model(), run.inference_device(), *run.layout());
+    let question = check_question(&config.task, "ab", "c", "dabba").unwrap();
+    let answer = pollster::block_on(answer_question(
+        &model,
+        &layout,
+        &question,
+        RuleOrigin::New,
+        0,
+        &device,
+    ))
+    .unwrap();
+    assert_eq!(answer.expected, "dcba");
+    // The answer is what batched greedy decoding writes for the same prompt.
+    let prompt = layout.encode_prompt("ab", "c", "dabba");
+    let tokens = pollster::block_on(greedy_decode(&model, &layout, &[prompt], &device)).unwrap();
+    assert_eq!(answer.output, layout.render_answer(&tokens[0]));
+    assert_eq!(
+        answer.correct,
+        layout.decode_answer(&tokens[0]).as_deref() == Some("dcba")
+    );
+    let map = &answer.attention;
+    let rows = map.rows.len();
+    assert!((1..=layout.answer_width).contains(&rows));
+    assert_eq!(map.prompt_len, layout.prompt_len());
+    assert_eq!(map.columns.len(), layout.prompt_len() + rows - 1);
+    assert_eq!((map.layers, map.heads), (2, 4));
+    assert_eq!(map.weights.len(), 2 * 4 * rows * map.columns.len());
+    assert_eq!(map.columns[0], "^");
+    for layer in 0..2 {
+        for head in 0..4 {
+            for row in 0..rows {
+                // Softmax rows sum to 1 and never look ahead of their own position.
+                let query = layout.prompt_len() - 1 + row;
+                let sum: f32 = (0..map.columns.len())
+                    .map(|c| map.weight(layer, head, row, c))
+                    .sum();
+                assert!((sum - 1.0).abs() < 1e-4, "row sums to {sum}");
+                for column in query + 1..map.columns.len() {
+                    assert_eq!(map.weight(layer, head, row, column), 0.0);
+                }
+            }
+        }
+    }
+}

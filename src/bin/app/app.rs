@@ -1,3 +1,4 @@
+use crate::lab;
 use instruction_diversity::chart::{LineChart, Series};
 use instruction_diversity::config::Budget;
 use instruction_diversity::diff::{DiffKind, char_diff};
@@ -20,8 +21,8 @@ use yew::prelude::*;
 /// The UI state plus the last command for the worker, numbered so the effect that posts it runs
 /// once per command.
 #[derive(Clone, PartialEq, Default)]
-struct AppState {
-    ui: UiState,
+pub struct AppState {
+    pub ui: UiState,
     outbox: Option<(u64, Command)>,
 }
 
@@ -296,6 +297,23 @@ pub fn app() -> Html {
                     }
                 </section>
             </main>
+            <div class="lab">
+                if !view.hides("lessons") {
+                    <lab::Lessons state={state.clone()} />
+                }
+                if !view.hides("sweep") {
+                    <lab::Sweeps state={state.clone()} />
+                }
+                if !view.hides("inspector") {
+                    <lab::Inspector state={state.clone()} />
+                }
+                if !view.hides("try") {
+                    <lab::TryYourOwn state={state.clone()} />
+                }
+                if !view.hides("compare") {
+                    <lab::Compare state={state.clone()} />
+                }
+            </div>
         </div>
     }
 }
@@ -680,7 +698,7 @@ struct UiProps {
     ui: UiState,
 }
 
-fn format_duration(seconds: f64) -> String {
+pub fn format_duration(seconds: f64) -> String {
     let s = seconds.round() as u64;
     if s >= 3600 {
         format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
@@ -836,9 +854,9 @@ fn loss_chart(ui: &UiState) -> LineChart {
                 .iter()
                 .map(|p| (p.step as f64, p.loss as f64))
                 .collect(),
+            ..Series::default()
         }],
-        y_range: None,
-        log_x: false,
+        ..LineChart::default()
     }
 }
 
@@ -853,6 +871,7 @@ fn accuracy_chart(ui: &UiState) -> LineChart {
                     .iter()
                     .map(|e| (e.step as f64, pick(e)))
                     .collect(),
+                ..Series::default()
             }
         };
     LineChart {
@@ -864,7 +883,7 @@ fn accuracy_chart(ui: &UiState) -> LineChart {
             curve("no-ops", "#9467bd", |e| e.noop_accuracy),
         ],
         y_range: Some((0.0, 1.0)),
-        log_x: false,
+        ..LineChart::default()
     }
 }
 

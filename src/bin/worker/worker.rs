@@ -1,11 +1,18 @@
 use burn::prelude::Device;
+use instruction_diversity::config::ExperimentConfig;
+use instruction_diversity::eval::answer_question;
 use instruction_diversity::experiment::{Run, RunError};
+use instruction_diversity::inspect::{Question, RuleOrigin, check_question};
+use instruction_diversity::model::Transformer;
 use instruction_diversity::protocol::{
-    BackendInfo, BackendKind, BackendPreference, Command, Event, SamplePrediction,
+    BackendInfo, BackendKind, BackendPreference, Command, Event, KEPT_MODELS, SamplePrediction,
 };
 use instruction_diversity::report::RunRecord;
+use instruction_diversity::task::Rule;
+use instruction_diversity::tokenizer::SequenceLayout;
 use js_sys::{Promise, Reflect};
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
@@ -237,12 +244,105 @@ async fn choose_backend(preference: BackendPreference) -> (Device, BackendInfo) 
     )
 }
 
+/// The model of a finished run, kept to answer questions about it.
+struct KeptModel {
+    config: ExperimentConfig,
+    model: Transformer,
+    device: Device,
+    layout: SequenceLayout,
+    training_rules: HashSet<Rule>,
+    held_out_rules: HashSet<Rule>,
+    step: usize,
+}
+
+impl KeptModel {
+    fn of(run: &Run) -> Self {
+        Self {
+            config: run.config().clone(),
+            model: run.inference_model(),
+            device: run.inference_device(),
+            layout: *run.layout(),
+            training_rules: run.dataset().train_rules.iter().cloned().collect(),
+            held_out_rules: run.dataset().test_rules.iter().cloned().collect(),
+            step: run.step(),
+        }
+    }
+
+    async fn answer(
+        &self,
+        question: &Question,
+    ) -> Result<Box<instruction_diversity::inspect::Answer>, String> {
+        // The page checked the question; a message built by hand must not reach the tokenizer's asserts.
+        let question = check_question(
+            &self.config.task,
+            &question.rule.x,
+            &question.rule.y,
+            &question.z,
+        )
+        .map_err(|e| e.to_string())?;
+        let origin = if self.training_rules.contains(&question.rule) {
+            RuleOrigin::Training
+        } else if self.held_out_rules.contains(&question.rule) {
+            RuleOrigin::HeldOut
+        } else {
+            RuleOrigin::New
+        };
+        answer_question(
+            &self.model,
+            &self.layout,
+            &question,
+            origin,
+            self.step,
+            &self.device,
+        )
+        .await
+        .map(Box::new)
+    }
+}
+
+thread_local! {
+    /// Models of the last [`KEPT_MODELS`] finished runs, newest last.
+    static KEPT: RefCell<VecDeque<Rc<KeptModel>>> = const { RefCell::new(VecDeque::new()) };
+}
+
+fn keep_model(run: &Run) {
+    KEPT.with(|kept| {
+        let mut kept = kept.borrow_mut();
+        if kept.len() == KEPT_MODELS {
+            kept.pop_front();
+        }
+        kept.push_back(Rc::new(KeptModel::of(run)));
+    });
+}
+
+/// Answers a question with the kept model of the run with these settings (the newest such run).
+async fn answer_from_kept(config: &ExperimentConfig, question: &Question) {
+    let found = KEPT.with(|kept| {
+        kept.borrow()
+            .iter()
+            .rev()
+            .find(|k| &k.config == config)
+            .cloned()
+    });
+    let answer = match found {
+        Some(kept) => kept.answer(question).await,
+        None => Err(format!(
+            "that run's model is no longer in this tab's memory (the worker keeps the last {KEPT_MODELS} runs)"
+        )),
+    };
+    post(&Event::Answer { answer });
+}
+
 /// Runs commands until the inbox is empty and no run is in progress.
 async fn serve(inbox: &Inbox) {
     let mut next = inbox.borrow_mut().pop_front();
     while let Some(command) = next {
         next = match command {
             Command::Start { config, backend } => train(inbox, *config, backend).await,
+            Command::Ask { config, question } => {
+                answer_from_kept(&config, &question).await;
+                None
+            }
             // Pause, resume, step or stop with no run: nothing to act on.
             _ => None,
         };
@@ -275,7 +375,11 @@ async fn train(
     let mut single_steps = 0usize;
     let mut steps_per_second = 0.0f64;
     loop {
-        while let Some(command) = inbox.borrow_mut().pop_front() {
+        loop {
+            // Popped in its own statement: the inbox's borrow must end before an answer awaits, or
+            // a message arriving meanwhile could not be queued.
+            let next = inbox.borrow_mut().pop_front();
+            let Some(command) = next else { break };
             match command {
                 Command::Pause => {
                     paused = true;
@@ -289,6 +393,14 @@ async fn train(
                 Command::Step { steps } => single_steps += steps,
                 Command::Stop => return None,
                 start @ Command::Start { .. } => return Some(start),
+                Command::Ask { config, question } => {
+                    if *config == *run.config() {
+                        let answer = KeptModel::of(&run).answer(&question).await;
+                        post(&Event::Answer { answer });
+                    } else {
+                        answer_from_kept(&config, &question).await;
+                    }
+                }
             }
         }
         if paused && single_steps == 0 {
@@ -336,9 +448,11 @@ async fn train(
                 summary: evaluation.summary(),
                 samples: SamplePrediction::sample(evaluation, run.dataset(), SAMPLES_PER_SPLIT),
                 fingerprint: evaluation.fingerprint(),
+                detail: Some(Box::new(evaluation.clone())),
             });
         }
         if advance.finished {
+            keep_model(&run);
             if let Some(last) = advance.evaluation {
                 let wall_seconds = now_seconds() - started;
                 let record = RunRecord::new(&run, last, wall_seconds);

@@ -1,0 +1,737 @@
+//! The page's views past a single run: lessons, sweeps (queue, curve and phase diagram), the
+//! instruction inspector, try-your-own with the attention view, and run comparison. Each is a thin
+//! rendering of the core's data (`heatmap`, `inspect`, `lessons`) and dispatches reducer actions.
+
+use crate::app::AppState;
+use instruction_diversity::chart::{LineChart, Series};
+use instruction_diversity::diff::{DiffKind, char_diff};
+use instruction_diversity::heatmap::{ColorScale, SEEN_COLOR, UNSEEN_COLOR, differing_settings};
+use instruction_diversity::inspect::{
+    Answer, AttentionMap, RuleCase, RuleGroup, RuleSort, rule_cases, rule_rows, sort_rows,
+};
+use instruction_diversity::lessons::{LESSON_IDS, lesson};
+use instruction_diversity::presets::preset;
+use instruction_diversity::sweep::{SweepSetting, SweepSpec};
+use instruction_diversity::task::rule::leftmost_occurrence;
+use instruction_diversity::ui_state::{Action, SweepStatus};
+use web_sys::{HtmlInputElement, HtmlSelectElement};
+use yew::prelude::*;
+
+/// Width and height of the sweep and comparison charts.
+const CHART_SIZE: (f64, f64) = (480.0, 260.0);
+
+/// Rules listed at first in the inspector; more on request.
+const RULE_PAGE: usize = 60;
+
+#[derive(Properties, PartialEq)]
+pub struct LabProps {
+    pub state: UseReducerHandle<AppState>,
+}
+
+fn svg(chart: &LineChart) -> Html {
+    // Built from numbers and XML-escaped labels by the core's chart module.
+    Html::from_html_unchecked(AttrValue::from(chart.to_svg(CHART_SIZE.0, CHART_SIZE.1)))
+}
+
+fn diff(expected: &str, output: &str) -> Html {
+    html! {
+        { for char_diff(expected, output).into_iter().map(|seg| match seg.kind {
+            DiffKind::Same => html! { <span>{ seg.text }</span> },
+            DiffKind::Extra => html! { <ins>{ seg.text }</ins> },
+            DiffKind::Missing => html! { <del>{ seg.text }</del> },
+        }) }
+    }
+}
+
+fn percent(value: f64) -> String {
+    format!("{:.0}%", 100.0 * value)
+}
+
+/// Guided lessons: a paragraph, a question to answer before running, and one click to run.
+#[function_component(Lessons)]
+pub fn lessons(props: &LabProps) -> Html {
+    let state = &props.state;
+    let ui = &state.ui;
+    let dispatch = state.dispatcher();
+    let open = ui.lesson.as_ref().and_then(|l| Some((l, lesson(&l.id)?)));
+    let on_pick = {
+        let dispatch = dispatch.clone();
+        Callback::from(move |e: Event| {
+            let id = e.target_unchecked_into::<HtmlSelectElement>().value();
+            dispatch.dispatch(Action::OpenLesson((!id.is_empty()).then_some(id)));
+        })
+    };
+    html! {
+        <section class="panel lessons" aria-label="Lessons" id="lessons">
+            <h2>{ "Lessons" }</h2>
+            <label class="field" for="lesson">
+                <span class="name">{ "Pick a lesson: read, predict, then run" }</span>
+                <select id="lesson" onchange={on_pick}>
+                    <option value="" selected={open.is_none()}>{ "—" }</option>
+                    { for LESSON_IDS.iter().filter_map(|id| lesson(id)).map(|l| html! {
+                        <option value={l.id} selected={ui.lesson.as_ref().is_some_and(|o| o.id == l.id)}>{ l.title }</option>
+                    }) }
+                </select>
+            </label>
+            if let Some((opened, lesson)) = open {
+                <p class="lesson-text">{ lesson.text }</p>
+                <fieldset class="predict">
+                    <legend>{ format!("Predict before you run: {}", lesson.question) }</legend>
+                    { for lesson.choices.iter().enumerate().map(|(i, choice)| {
+                        let dispatch = dispatch.clone();
+                        html! {
+                            <label class="check choice">
+                                <input type="radio" name="lesson-choice" id={format!("lesson-choice-{i}")}
+                                    checked={opened.prediction == Some(i)}
+                                    onchange={Callback::from(move |_: Event| dispatch.dispatch(Action::Predict(i)))} />
+                                { format!(" {choice}") }
+                            </label>
+                        }
+                    }) }
+                </fieldset>
+                <button id="run-lesson" disabled={opened.prediction.is_none() || ui.is_active()}
+                    onclick={{ let dispatch = dispatch.clone(); Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::RunLesson)) }}>
+                    { format!("Run the lesson ({} runs of {} steps)", lesson.sweep.plan().map(|p| p.len()).unwrap_or(0), lesson.sweep.base.train.steps) }
+                </button>
+                if opened.prediction.is_none() {
+                    <span class="muted">{ " Choose an answer first." }</span>
+                }
+                if let (Some(sweep), Some(choice)) = (&ui.sweep, opened.prediction) {
+                    if sweep.lesson.as_deref() == Some(lesson.id) && sweep.status == SweepStatus::Done {
+                        <div class="reveal" id="lesson-reveal" role="status">
+                            <p><b>{ if choice == lesson.answer { "Your prediction matches. " } else { "Not quite. " } }</b>
+                                { format!("You predicted: “{}”. The paper's answer: “{}”.", lesson.choices[choice], lesson.choices[lesson.answer]) }</p>
+                            <p>{ lesson.explanation }</p>
+                            <p class="muted">{ "Check it against the curve and the phase diagram below: these are the runs you just trained." }</p>
+                        </div>
+                    }
+                }
+            }
+        </section>
+    }
+}
+
+/// The sweep builder, its queue, the accuracy curve and the phase diagram.
+#[function_component(Sweeps)]
+pub fn sweeps(props: &LabProps) -> Html {
+    let state = &props.state;
+    let ui = &state.ui;
+    let dispatch = state.dispatcher();
+    let first = use_state(|| SweepSetting::Instructions.id().to_string());
+    let first_values = use_state(|| "4, 16, 64, 256, 1024".to_string());
+    let second = use_state(String::new);
+    let second_values = use_state(|| "5, 20, 80".to_string());
+    let seeds = use_state(|| "1".to_string());
+    let form_error = use_state(|| None::<String>);
+
+    let on_select = |target: &UseStateHandle<String>| {
+        let target = target.clone();
+        Callback::from(move |e: Event| {
+            target.set(e.target_unchecked_into::<HtmlSelectElement>().value())
+        })
+    };
+    let on_text = |target: &UseStateHandle<String>| {
+        let target = target.clone();
+        Callback::from(move |e: Event| {
+            target.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    };
+    let on_start = {
+        let (first, first_values, second, second_values, seeds) = (
+            first.clone(),
+            first_values.clone(),
+            second.clone(),
+            second_values.clone(),
+            seeds.clone(),
+        );
+        let form_error = form_error.clone();
+        let state = state.clone();
+        Callback::from(move |_: MouseEvent| {
+            let build = || -> Result<SweepSpec, String> {
+                let axis = |id: &str, text: &str| {
+                    SweepSetting::from_id(id)
+                        .ok_or_else(|| format!("unknown setting `{id}`"))?
+                        .axis(text)
+                        .map_err(|e| e.to_string())
+                };
+                let mut axes = vec![axis(&first, &first_values)?];
+                if !second.is_empty() {
+                    if *second == *first {
+                        return Err("the two axes must vary different settings".into());
+                    }
+                    axes.push(axis(&second, &second_values)?);
+                }
+                let count: u64 = seeds
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=5).contains(n))
+                    .ok_or("seeds: a whole number from 1 to 5")?;
+                let base = state.ui.config.clone();
+                Ok(SweepSpec {
+                    seeds: (0..count).map(|k| base.seed + k).collect(),
+                    base,
+                    axes,
+                })
+            };
+            match build() {
+                Ok(spec) => {
+                    form_error.set(None);
+                    state.dispatch(Action::StartSweep(Box::new(spec), None));
+                }
+                Err(e) => form_error.set(Some(e)),
+            }
+        })
+    };
+    let preset_sweep = ui.preset.as_deref().and_then(preset);
+    let options = |selected: &str, none: bool| {
+        html! {
+            <>
+                if none { <option value="" selected={selected.is_empty()}>{ "none" }</option> }
+                { for SweepSetting::ALL.iter().map(|s| html! {
+                    <option value={s.id()} selected={selected == s.id()}>{ s.name() }</option>
+                }) }
+            </>
+        }
+    };
+    html! {
+        <section class="panel sweeps" aria-label="Sweeps" id="sweeps">
+            <h2>{ "Sweeps and the phase diagram" }</h2>
+            <p class="muted">{ "Runs the current settings once per value (and per seed), one after another, and plots the final accuracy of each. Put examples per rule on the second axis for the I × S phase diagram." }</p>
+            <div class="sweep-form">
+                <label class="field" for="sweep-axis"><span class="name">{ "Vary" }</span>
+                    <select id="sweep-axis" onchange={on_select(&first)}>{ options(&first, false) }</select></label>
+                <label class="field" for="sweep-values"><span class="name">{ "Values" }</span>
+                    <input id="sweep-values" type="text" value={(*first_values).clone()} onchange={on_text(&first_values)} /></label>
+                <label class="field" for="sweep-axis2"><span class="name">{ "Second axis" }</span>
+                    <select id="sweep-axis2" onchange={on_select(&second)}>{ options(&second, true) }</select></label>
+                if !second.is_empty() {
+                    <label class="field" for="sweep-values2"><span class="name">{ "Values" }</span>
+                        <input id="sweep-values2" type="text" value={(*second_values).clone()} onchange={on_text(&second_values)} /></label>
+                }
+                <label class="field" for="sweep-seeds"><span class="name">{ "Seeds" }</span>
+                    <input id="sweep-seeds" type="number" min="1" max="5" value={(*seeds).clone()} onchange={on_text(&seeds)} /></label>
+            </div>
+            <div class="controls">
+                <button id="start-sweep" onclick={on_start} disabled={ui.is_active()}>{ "Start sweep" }</button>
+                if let Some(p) = preset_sweep {
+                    <button id="start-preset-sweep" disabled={ui.is_active()} title={p.summary}
+                        onclick={{ let dispatch = dispatch.clone(); let spec = p.sweep.clone(); Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::StartSweep(Box::new(spec.clone()), None))) }}>
+                        { format!("Run the “{}” preset ({} runs of {} steps)", p.title, p.sweep.plan().map(|r| r.len()).unwrap_or(0), p.sweep.base.train.steps) }
+                    </button>
+                }
+                <button id="cancel-sweep" disabled={!ui.sweep.as_ref().is_some_and(|s| s.status == SweepStatus::Running)}
+                    onclick={{ let dispatch = dispatch.clone(); Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::CancelSweep)) }}>{ "Cancel sweep" }</button>
+            </div>
+            if let Some(e) = (*form_error).clone().or_else(|| ui.sweep_error.clone()) {
+                <p class="error" role="alert" id="sweep-error">{ e }</p>
+            }
+            <SweepViews state={state.clone()} />
+        </section>
+    }
+}
+
+/// The queue, the curve and the heatmap of the sweep on show.
+#[function_component(SweepViews)]
+fn sweep_views(props: &LabProps) -> Html {
+    let state = &props.state;
+    let ui = &state.ui;
+    let Some(sweep) = &ui.sweep else {
+        return html! { <p class="muted">{ "No sweep yet." }</p> };
+    };
+    let grid = sweep.grid(&ui.runs);
+    let status = match sweep.status {
+        SweepStatus::Running => "running",
+        SweepStatus::Done => "done",
+        SweepStatus::Cancelled => "cancelled",
+        SweepStatus::Failed => "failed",
+        SweepStatus::Imported => "imported",
+    };
+    let open = |run: usize| {
+        let dispatch = state.dispatcher();
+        Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::OpenRun(Some(run))))
+    };
+    let finished_labels: Vec<(Vec<String>, u64)> = sweep
+        .records(&ui.runs)
+        .iter()
+        .map(|(_, r)| (r.labels.clone(), r.config.seed))
+        .collect();
+    html! {
+        <div class="sweep-views">
+            <p class="sweep-status">
+                { "Sweep " }<b id="sweep-status">{ status }</b>
+                { format!(": {} done", sweep.done.len()) }
+                if !sweep.plan.is_empty() {
+                    { format!(" of {}", sweep.plan.len()) }
+                }
+                if let Some(seconds) = ui.sweep_seconds_left() {
+                    <span id="sweep-time-left">{ format!(" · about {} left", crate::app::format_duration(seconds)) }</span>
+                }
+            </p>
+            if !sweep.plan.is_empty() {
+                <ol class="queue" id="sweep-queue">
+                    { for sweep.plan.iter().map(|run| {
+                        let done = finished_labels.iter().any(|(l, s)| *l == run.labels && *s == run.seed);
+                        let (class, word) = if done {
+                            ("done", "done")
+                        } else if sweep.current == Some(run.index) {
+                            ("running", "running")
+                        } else if sweep.status == SweepStatus::Running {
+                            ("waiting", "waiting")
+                        } else {
+                            ("skipped", "not run")
+                        };
+                        html! { <li class={class}>{ format!("{} · seed {} · {word}", run.labels.join(" × "), run.seed) }</li> }
+                    }) }
+                </ol>
+            }
+            <div class="charts">
+                <figure id="sweep-curve">{ svg(&grid.curve()) }</figure>
+                <figure id="heatmap-figure">
+                    <figcaption>{ format!("Phase diagram: unseen-rule accuracy by {}{}", grid.column_axis, grid.row_axis.as_ref().map(|r| format!(" and {r}")).unwrap_or_default()) }</figcaption>
+                    <div class="table-scroll">
+                    <table class="heatmap" id="heatmap">
+                        <tbody>
+                            { for (0..grid.rows.len()).rev().map(|row| html! {
+                                <tr>
+                                    <th scope="row">{ &grid.rows[row] }</th>
+                                    { for (0..grid.columns.len()).map(|column| {
+                                        let cell = grid.cell(row, column);
+                                        let value = cell.unseen.map(|s| s.mean);
+                                        let style = format!("background:{};color:{}", ColorScale::color(value), ColorScale::text_color(value));
+                                        let title = match cell.unseen {
+                                            Some(s) if s.count > 1 => format!("{} runs: mean {}, {} to {}", s.count, percent(s.mean), percent(s.min), percent(s.max)),
+                                            Some(s) => format!("unseen {}, seen {}", percent(s.mean), cell.seen.map(|s| percent(s.mean)).unwrap_or_default()),
+                                            None => "not run yet".into(),
+                                        };
+                                        match cell.runs.first() {
+                                            Some(&k) => html! {
+                                                <td><button class="cell filled" {style} {title} data-row={row.to_string()} data-column={column.to_string()}
+                                                    onclick={open(sweep.done[k])}>{ value.map(percent).unwrap_or_default() }</button></td>
+                                            },
+                                            None => html! { <td><span class="cell" {style} {title}>{ "·" }</span></td> },
+                                        }
+                                    }) }
+                                </tr>
+                            }) }
+                            <tr>
+                                <th scope="col">{ grid.row_axis.clone().map(|r| format!("{r} ↑ / {} →", grid.column_axis)).unwrap_or_else(|| format!("{} →", grid.column_axis)) }</th>
+                                { for grid.columns.iter().map(|c| html! { <th scope="col">{ c }</th> }) }
+                            </tr>
+                        </tbody>
+                    </table>
+                    </div>
+                    <div class="legend" aria-label="Colour scale">
+                        { for ColorScale::legend().into_iter().map(|(label, color)| html! {
+                            <span><i style={format!("background:{color}")}></i>{ label }</span>
+                        }) }
+                    </div>
+                    <p class="muted">{ "Click a cell to inspect its run." }</p>
+                </figure>
+            </div>
+        </div>
+    }
+}
+
+/// Per-rule accuracy of the inspected run, a rule's cases across evaluations, and a picker of runs.
+#[function_component(Inspector)]
+pub fn inspector(props: &LabProps) -> Html {
+    let state = &props.state;
+    let ui = &state.ui;
+    let dispatch = state.dispatcher();
+    let shown_rules = use_state(|| RULE_PAGE);
+    let on_run = {
+        let dispatch = dispatch.clone();
+        Callback::from(move |e: Event| {
+            let value = e.target_unchecked_into::<HtmlSelectElement>().value();
+            dispatch.dispatch(Action::OpenRun(value.parse().ok()));
+        })
+    };
+    let picker = html! {
+        <label class="field" for="inspect-run"><span class="name">{ "Run" }</span>
+            <select id="inspect-run" onchange={on_run}>
+                <option value="" selected={ui.opened.is_none()}>{ if ui.is_active() { "the run in progress" } else { "the latest run" } }</option>
+                { for ui.runs.iter().enumerate().map(|(i, run)| html! {
+                    <option value={i.to_string()} selected={ui.opened == Some(i)}>{ &run.name }</option>
+                }) }
+            </select>
+        </label>
+    };
+    let name = ui
+        .opened
+        .and_then(|i| ui.runs.get(i))
+        .map(|r| r.name.clone());
+    let Some((_, history)) = ui.inspected().filter(|(_, h)| !h.is_empty()) else {
+        return html! {
+            <section class="panel inspector" aria-label="Instruction inspector" id="inspector">
+                <h2>{ "Instruction inspector" }</h2>
+                { picker }
+                <p class="muted">{ "Per-rule results appear at the first evaluation of a run trained in this tab." }</p>
+            </section>
+        };
+    };
+    let latest = history.last().expect("not empty");
+    let mut rows = rule_rows(latest);
+    sort_rows(&mut rows, ui.inspector.sort, ui.inspector.descending);
+    if ui.inspector.failures_only {
+        rows.retain(|r| r.tally.correct < r.tally.total);
+    }
+    let total_rows = rows.len();
+    rows.truncate(*shown_rules);
+    let sort_button = |key: RuleSort, label: &str, id: &str| {
+        let dispatch = dispatch.clone();
+        let mark = if ui.inspector.sort == key {
+            if ui.inspector.descending {
+                " ▼"
+            } else {
+                " ▲"
+            }
+        } else {
+            ""
+        };
+        html! { <button class="sort" id={id.to_string()} onclick={Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::SortRules(key)))}>{ format!("{label}{mark}") }</button> }
+    };
+    let group_name = |g: RuleGroup| match g {
+        RuleGroup::Training => "training",
+        RuleGroup::HeldOut => "held out",
+    };
+    let detail = ui.inspector.rule.map(|(group, rule)| {
+        let evaluations: Vec<&instruction_diversity::metrics::Evaluation> =
+            history.iter().map(|e| e.as_ref()).collect();
+        let mut cases = rule_cases(&evaluations, group, rule);
+        if ui.inspector.failures_only {
+            cases.retain(RuleCase::failed);
+        }
+        let text = rule_rows(latest)
+            .into_iter()
+            .find(|r| r.group == group && r.rule == rule)
+            .map(|r| r.text);
+        (group, text, cases)
+    });
+    let on_failures = {
+        let dispatch = dispatch.clone();
+        Callback::from(move |e: Event| {
+            dispatch.dispatch(Action::FailuresOnly(
+                e.target_unchecked_into::<HtmlInputElement>().checked(),
+            ))
+        })
+    };
+    html! {
+        <section class="panel inspector" aria-label="Instruction inspector" id="inspector">
+            <h2>{ "Instruction inspector" }</h2>
+            { picker }
+            <p class="muted" id="inspected-name">{ format!("{} · evaluation at step {} · {} evaluations", name.unwrap_or_else(|| "current run".into()), latest.step, history.len()) }</p>
+            <label class="check"><input id="failures-only" type="checkbox" checked={ui.inspector.failures_only} onchange={on_failures} />{ " only failures" }</label>
+            <div class="table-scroll">
+            <table class="rules" id="rule-table">
+                <thead><tr>
+                    <th>{ sort_button(RuleSort::Group, "set", "sort-group") }</th>
+                    <th>{ sort_button(RuleSort::Rule, "rule", "sort-rule") }</th>
+                    <th>{ sort_button(RuleSort::Cases, "inputs", "sort-cases") }</th>
+                    <th>{ sort_button(RuleSort::Accuracy, "accuracy", "sort-accuracy") }</th>
+                </tr></thead>
+                <tbody>
+                    { for rows.iter().map(|row| {
+                        let key = (row.group, row.rule);
+                        let dispatch = dispatch.clone();
+                        let selected = ui.inspector.rule == Some(key);
+                        html! {
+                            <tr class={classes!(selected.then_some("selected"))}>
+                                <td>{ group_name(row.group) }</td>
+                                <td><button class="open-rule mono" onclick={Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::InspectRule(Some(key))))}>{ row.text.to_string() }</button></td>
+                                <td>{ row.tally.total }</td>
+                                <td>{ row.tally.accuracy().map(percent).unwrap_or_default() }</td>
+                            </tr>
+                        }
+                    }) }
+                </tbody>
+            </table>
+            </div>
+            if total_rows > rows.len() {
+                <button id="more-rules" onclick={{ let shown = shown_rules.clone(); Callback::from(move |_: MouseEvent| shown.set(*shown + RULE_PAGE)) }}>
+                    { format!("Show more ({} of {total_rows} shown)", rows.len()) }
+                </button>
+            }
+            if let Some((group, text, cases)) = detail {
+                <div class="rule-detail" id="rule-detail">
+                    <h3>{ format!("{} ({} rule)", text.as_ref().map(|t| t.to_string()).unwrap_or_default(), group_name(group)) }
+                        <button class="close" onclick={{ let dispatch = dispatch.clone(); Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::InspectRule(None))) }}>{ "Close" }</button></h3>
+                    <div class="table-scroll">
+                    <table class="predictions">
+                        <thead><tr><th>{ "input" }</th><th>{ "expected" }</th><th>{ "model (latest)" }</th><th>{ "answers at each evaluation" }</th><th></th></tr></thead>
+                        <tbody>
+                            { for cases.iter().map(|case| {
+                                let latest_output = case.latest().unwrap_or_default().to_string();
+                                let ask = text.clone().map(|rule| {
+                                    let dispatch = dispatch.clone();
+                                    let z = case.z.clone();
+                                    Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::Ask { x: rule.x.clone(), y: rule.y.clone(), z: z.clone() }))
+                                });
+                                html! {
+                                    <tr class={if case.failed() { "wrong" } else { "right" }}>
+                                        <td class="mono">{ &case.z }{ if case.noop { " (no-op)" } else { "" } }</td>
+                                        <td class="mono">{ &case.expected }</td>
+                                        <td class="mono">{ diff(&case.expected, &latest_output) }</td>
+                                        <td class="mono history">{ for case.answers.iter().map(|(step, output, correct)| html! {
+                                            <span class={if *correct { "ok" } else { "ko" }} title={format!("step {step}")}>{ format!("{step}: {}{} ", if output.is_empty() { "∅" } else { output }, if *correct { "✓" } else { "✗" }) }</span>
+                                        }) }</td>
+                                        <td>if let Some(ask) = ask { <button class="attend" onclick={ask}>{ "Attention" }</button> }</td>
+                                    </tr>
+                                }
+                            }) }
+                        </tbody>
+                    </table>
+                    </div>
+                    if cases.is_empty() { <p class="muted">{ "No inputs to show." }</p> }
+                </div>
+            }
+        </section>
+    }
+}
+
+/// Type a rule and an input, see the inspected model's answer and its attention.
+#[function_component(TryYourOwn)]
+pub fn try_your_own(props: &LabProps) -> Html {
+    let state = &props.state;
+    let ui = &state.ui;
+    let x = use_state(|| "ab".to_string());
+    let y = use_state(|| "c".to_string());
+    let z = use_state(|| "dabba".to_string());
+    let on_text = |target: &UseStateHandle<String>| {
+        let target = target.clone();
+        Callback::from(move |e: InputEvent| {
+            target.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    };
+    let on_ask = {
+        let (x, y, z) = (x.clone(), y.clone(), z.clone());
+        let dispatch = state.dispatcher();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            dispatch.dispatch(Action::Ask {
+                x: (*x).clone(),
+                y: (*y).clone(),
+                z: (*z).clone(),
+            });
+        })
+    };
+    let limits = ui.inspected().map(|(config, _)| {
+        let t = &config.task;
+        format!(
+            "This run's letters are a to {}; x has {} to {} letters, y {} to {}, z {} to {}.",
+            (b'a' + t.alphabet as u8 - 1) as char,
+            t.x_len.min,
+            t.x_len.max,
+            t.y_len.min,
+            t.y_len.max,
+            t.z_len.min,
+            t.z_len.max
+        )
+    });
+    html! {
+        <section class="panel try" aria-label="Try your own rule" id="try">
+            <h2>{ "Try your own rule" }</h2>
+            <form class="try-form" onsubmit={on_ask}>
+                <label for="try-x">{ "x " }<input id="try-x" class="mono" type="text" size="6" value={(*x).clone()} oninput={on_text(&x)} /></label>
+                <span>{ "→" }</span>
+                <label for="try-y">{ "y " }<input id="try-y" class="mono" type="text" size="6" value={(*y).clone()} oninput={on_text(&y)} /></label>
+                <label for="try-z">{ "input z " }<input id="try-z" class="mono" type="text" size="14" value={(*z).clone()} oninput={on_text(&z)} /></label>
+                <button id="try-ask" type="submit" disabled={ui.asking}>{ if ui.asking { "Asking…" } else { "Ask the model" } }</button>
+            </form>
+            <p class="muted">{ limits.unwrap_or_else(|| "Train a run first: the question goes to its model.".into()) }</p>
+            { match &ui.answer {
+                None => html! {},
+                Some(Err(message)) => html! { <p class="error" role="alert" id="try-error">{ message }</p> },
+                Some(Ok(answer)) => answer_view(answer),
+            } }
+        </section>
+    }
+}
+
+fn answer_view(answer: &Answer) -> Html {
+    let rule = &answer.question.rule;
+    html! {
+        <div class="answer" id="try-answer">
+            <table class="predictions">
+                <tbody>
+                    <tr><th>{ "rule" }</th><td class="mono">{ rule.to_string() }</td><td>{ format!("{} of this run", answer.origin.describe()) }</td></tr>
+                    <tr><th>{ "input" }</th><td class="mono">{ &answer.question.z }</td><td></td></tr>
+                    <tr><th>{ "correct answer" }</th><td class="mono" id="try-expected">{ &answer.expected }</td><td></td></tr>
+                    <tr class={if answer.correct { "right" } else { "wrong" }}><th>{ "model" }</th>
+                        <td class="mono" id="try-output">{ diff(&answer.expected, &answer.output) }</td>
+                        <td id="try-verdict">{ if answer.correct { "✓ right" } else { "✗ wrong" } }</td></tr>
+                </tbody>
+            </table>
+            <p class="muted">{ format!("Model at step {}. Below: where each answer token looked, per layer and head; each row is shaded against its strongest weight (hover a cell for the value). Marked columns are where x first occurs in z.", answer.step) }</p>
+            { attention_view(&answer.attention, rule, &answer.question.z) }
+        </div>
+    }
+}
+
+/// Columns of the prompt that hold the leftmost occurrence of `x` in `z`.
+fn occurrence_columns(map: &AttentionMap, x: &str, z: &str) -> std::ops::Range<usize> {
+    let bar = map.columns.iter().position(|c| c == "|");
+    match (bar, leftmost_occurrence(x, z)) {
+        (Some(bar), Some(at)) => bar + 1 + at..bar + 1 + at + x.len(),
+        _ => 0..0,
+    }
+}
+
+fn attention_view(map: &AttentionMap, rule: &instruction_diversity::task::Rule, z: &str) -> Html {
+    let marked = occurrence_columns(map, &rule.x, z);
+    html! {
+        <div class="attention" id="attention">
+            { for (0..map.layers).map(|layer| html! {
+                <div class="attention-layer">
+                    <h4>{ format!("Layer {}", layer + 1) }</h4>
+                    <div class="heads">
+                    { for (0..map.heads).map(|head| html! {
+                        <table class="attention-head" aria-label={format!("layer {} head {}", layer + 1, head + 1)}>
+                            <caption>{ format!("head {}", head + 1) }</caption>
+                            <tbody>
+                                { for (0..map.rows.len()).map(|row| {
+                                    // Shaded against the row's strongest weight: weights spread over
+                                    // twenty tokens would otherwise all look pale.
+                                    let strongest = (0..map.columns.len())
+                                        .map(|c| map.weight(layer, head, row, c))
+                                        .fold(f32::MIN_POSITIVE, f32::max);
+                                    html! {
+                                    <tr>
+                                        <th class="mono">{ &map.rows[row] }</th>
+                                        { for (0..map.columns.len()).map(|column| {
+                                            let w = map.weight(layer, head, row, column).clamp(0.0, 1.0);
+                                            let shade = (w / strongest).clamp(0.0, 1.0);
+                                            html! { <td style={format!("background:rgba(47,91,211,{shade:.3})")}
+                                                title={format!("{} → {}: {:.2}", map.rows[row], map.columns[column], w)}></td> }
+                                        }) }
+                                    </tr>
+                                    }
+                                }) }
+                                <tr><th></th>{ for map.columns.iter().enumerate().map(|(i, c)| html! {
+                                    <th class={classes!("mono", "column", marked.contains(&i).then_some("x-match"))}>{ c }</th>
+                                }) }</tr>
+                            </tbody>
+                        </table>
+                    }) }
+                    </div>
+                </div>
+            }) }
+        </div>
+    }
+}
+
+/// Finished runs: open one, pick two or more to overlay their curves and list what differs.
+#[function_component(Compare)]
+pub fn compare(props: &LabProps) -> Html {
+    let state = &props.state;
+    let ui = &state.ui;
+    let dispatch = state.dispatcher();
+    if ui.runs.is_empty() {
+        return html! {
+            <section class="panel compare" aria-label="Runs" id="compare">
+                <h2>{ "Runs" }</h2>
+                <p class="muted">{ "Finished runs of this tab are listed here, to open and compare." }</p>
+            </section>
+        };
+    }
+    let picked: Vec<usize> = ui
+        .compare
+        .iter()
+        .copied()
+        .filter(|&i| i < ui.runs.len())
+        .collect();
+    const PALETTE: [&str; 8] = [
+        "#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+    ];
+    let color = |k: usize| PALETTE[k % PALETTE.len()].to_string();
+    let accuracy = LineChart {
+        title: "Unseen-rule accuracy".into(),
+        x_label: "step".into(),
+        series: picked
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| Series {
+                name: ui.runs[i].name.clone(),
+                color: color(k),
+                points: ui.runs[i]
+                    .record
+                    .evaluations
+                    .iter()
+                    .map(|e| (e.step as f64, e.unseen_accuracy))
+                    .collect(),
+                markers: true,
+                ..Series::default()
+            })
+            .collect(),
+        y_range: Some((0.0, 1.0)),
+        ..LineChart::default()
+    };
+    let loss = LineChart {
+        title: "Training loss".into(),
+        x_label: "step".into(),
+        series: picked
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| Series {
+                name: ui.runs[i].name.clone(),
+                color: color(k),
+                points: ui.runs[i]
+                    .record
+                    .losses
+                    .iter()
+                    .map(|p| (p.step as f64, p.loss as f64))
+                    .collect(),
+                ..Series::default()
+            })
+            .collect(),
+        ..LineChart::default()
+    };
+    let configs: Vec<&instruction_diversity::config::ExperimentConfig> =
+        picked.iter().map(|&i| &ui.runs[i].record.config).collect();
+    let differences = differing_settings(&configs);
+    html! {
+        <section class="panel compare" aria-label="Runs" id="compare">
+            <h2>{ "Runs" }</h2>
+            <div class="table-scroll">
+            <table class="predictions runs" id="runs-table">
+                <thead><tr><th>{ "compare" }</th><th>{ "#" }</th><th>{ "run" }</th><th>{ "seen" }</th><th>{ "unseen" }</th><th>{ "steps" }</th><th>{ "time" }</th><th></th></tr></thead>
+                <tbody>
+                    { for ui.runs.iter().enumerate().map(|(i, run)| {
+                        let toggle = { let dispatch = dispatch.clone(); Callback::from(move |_: Event| dispatch.dispatch(Action::ToggleCompare(i))) };
+                        let open = { let dispatch = dispatch.clone(); Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::OpenRun(Some(i)))) };
+                        html! {
+                            <tr class={classes!((ui.opened == Some(i)).then_some("selected"))}>
+                                <td><input type="checkbox" class="compare-pick" aria-label={format!("compare {}", run.name)} checked={ui.compare.contains(&i)} onchange={toggle} /></td>
+                                <td>{ format!("#{}", i + 1) }</td>
+                                <td>{ &run.name }</td>
+                                <td style={format!("color:{SEEN_COLOR}")}>{ percent(run.record.result.seen_accuracy) }</td>
+                                <td style={format!("color:{UNSEEN_COLOR}")}>{ percent(run.record.result.unseen_accuracy) }</td>
+                                <td>{ run.record.steps }</td>
+                                <td>{ crate::app::format_duration(run.record.wall_seconds) }</td>
+                                <td><button class="open-run" onclick={open}>{ "Inspect" }</button></td>
+                            </tr>
+                        }
+                    }) }
+                </tbody>
+            </table>
+            </div>
+            if picked.len() >= 2 {
+                <div class="charts" id="compare-charts">
+                    <figure id="compare-accuracy">{ svg(&accuracy) }</figure>
+                    <figure id="compare-loss">{ svg(&loss) }</figure>
+                </div>
+                <table class="predictions" id="compare-table">
+                    <caption>{ if differences.is_empty() { "These runs have the same settings." } else { "Settings that differ" } }</caption>
+                    <thead><tr><th>{ "setting" }</th>{ for picked.iter().map(|&i| html! { <th>{ format!("#{} {}", i + 1, ui.runs[i].name) }</th> }) }</tr></thead>
+                    <tbody>
+                        { for differences.iter().map(|(path, values)| html! {
+                            <tr><td class="mono">{ path }</td>{ for values.iter().map(|v| html! { <td class="mono">{ v }</td> }) }</tr>
+                        }) }
+                    </tbody>
+                </table>
+            } else {
+                <p class="muted">{ "Tick two or more runs to overlay their curves and list the settings that differ." }</p>
+            }
+        </section>
+    }
+}

@@ -1,0 +1,484 @@
+//! Looking inside one run: per-rule scores, a rule's answers across the run's evaluations, and
+//! questions typed by the user ("try your own") answered with the model's attention weights.
+//!
+//! Plain data with no tensor code: the page's UI thread builds the inspector from evaluations the
+//! worker sent, and the worker fills an [`Answer`] (see `eval::answer_question`).
+
+use crate::config::TaskConfig;
+use crate::metrics::{Evaluation, Prediction, SplitReport, Tally};
+use crate::task::Rule;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A rule and an input typed by the user, checked against the run's task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Question {
+    /// The rule.
+    pub rule: Rule,
+    /// The input `z`.
+    pub z: String,
+}
+
+/// Why a typed question cannot be put to the model, naming the field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct QuestionError {
+    /// `x`, `y` or `z`.
+    pub field: &'static str,
+    /// What is wrong, in plain words.
+    pub message: String,
+}
+
+/// Checks a typed rule `x -> y` and input `z` against the run's alphabet and lengths: the model has
+/// one token per letter of its alphabet and fixed-width fields, so nothing else can be asked.
+/// Spaces around each field are ignored; letters may be typed in capitals.
+pub fn check_question(
+    task: &TaskConfig,
+    x: &str,
+    y: &str,
+    z: &str,
+) -> Result<Question, QuestionError> {
+    let last = (b'a' + task.alphabet as u8 - 1) as char;
+    let field = |name: &'static str, text: &str, span: crate::config::Span| {
+        let text = text.trim().to_ascii_lowercase();
+        if let Some(bad) = text.chars().find(|c| !('a'..=last).contains(c)) {
+            return Err(QuestionError {
+                field: name,
+                message: format!(
+                    "`{}` is not a letter of this run's alphabet (a to {last})",
+                    bad.escape_default()
+                ),
+            });
+        }
+        let len = text.chars().count();
+        if !span.contains(len) {
+            let range = if span.min == span.max {
+                format!("exactly {}", span.min)
+            } else {
+                format!("{} to {}", span.min, span.max)
+            };
+            return Err(QuestionError {
+                field: name,
+                message: format!("must have {range} letters in this run, got {len}"),
+            });
+        }
+        Ok(text)
+    };
+    let x = field("x", x, task.x_len)?;
+    let y = field("y", y, task.y_len)?;
+    let z = field("z", z, task.z_len)?;
+    Ok(Question {
+        rule: Rule::new(x, y),
+        z,
+    })
+}
+
+/// Where a rule stands in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleOrigin {
+    /// One of the training rules.
+    Training,
+    /// One of the held-out rules the run is evaluated on.
+    HeldOut,
+    /// Neither: a rule the run never met.
+    New,
+}
+
+impl RuleOrigin {
+    /// In words, for the page.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RuleOrigin::Training => "a training rule",
+            RuleOrigin::HeldOut => "a held-out rule (never trained on)",
+            RuleOrigin::New => "a new rule (never trained on)",
+        }
+    }
+}
+
+/// Attention weights of one answer, for the attention view.
+///
+/// Row `r` is the query that wrote answer token `r` (the last prompt token writes the first answer
+/// token); columns are every token of the prompt and the answer written so far. Weights a query
+/// cannot see (later tokens) are 0.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttentionMap {
+    /// Labels of the columns: the prompt, then the answer tokens that were fed back.
+    pub columns: Vec<String>,
+    /// Tokens of the prompt (the first columns).
+    pub prompt_len: usize,
+    /// Labels of the rows: the answer tokens written, up to and including the end mark.
+    pub rows: Vec<String>,
+    /// Transformer blocks.
+    pub layers: usize,
+    /// Heads per block.
+    pub heads: usize,
+    /// Weights, `[layers, heads, rows, columns]` row-major.
+    pub weights: Vec<f32>,
+}
+
+impl AttentionMap {
+    /// The weight of answer row `row` on column `column` in one head.
+    pub fn weight(&self, layer: usize, head: usize, row: usize, column: usize) -> f32 {
+        let (r, c) = (self.rows.len(), self.columns.len());
+        self.weights[((layer * self.heads + head) * r + row) * c + column]
+    }
+
+    /// The column each row of a head attends to most (ties: the earliest).
+    pub fn strongest_columns(&self, layer: usize, head: usize) -> Vec<usize> {
+        (0..self.rows.len())
+            .map(|row| {
+                (0..self.columns.len()).fold(0, |best, column| {
+                    if self.weight(layer, head, row, column) > self.weight(layer, head, row, best) {
+                        column
+                    } else {
+                        best
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
+/// The model's answer to a question, with the correct answer and its attention.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    /// What was asked.
+    pub question: Question,
+    /// The model's greedy answer (unknown tokens as `?`, cut at the end mark).
+    pub output: String,
+    /// The correct answer: `z` with the leftmost `x` replaced by `y`.
+    pub expected: String,
+    /// Exact match, end mark included.
+    pub correct: bool,
+    /// Whether the rule was trained on, held out, or new.
+    pub origin: RuleOrigin,
+    /// The evaluation step of the model that answered.
+    pub step: usize,
+    /// Attention weights of every layer and head.
+    pub attention: AttentionMap,
+}
+
+/// Which rules a row of the inspector scores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleGroup {
+    /// Training rules, tested on new inputs (the `seen` split).
+    Training,
+    /// Held-out rules (the `unseen` and `noop` splits).
+    HeldOut,
+}
+
+impl RuleGroup {
+    /// The evaluation splits whose predictions belong to this group.
+    fn splits(self, evaluation: &Evaluation) -> Vec<&SplitReport> {
+        match self {
+            RuleGroup::Training => vec![&evaluation.seen],
+            RuleGroup::HeldOut => vec![&evaluation.unseen, &evaluation.noop],
+        }
+    }
+}
+
+/// One row of the inspector: a rule and its score at an evaluation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleRow {
+    /// Training or held out.
+    pub group: RuleGroup,
+    /// Index of the rule in its rule set.
+    pub rule: u32,
+    /// The rule.
+    pub text: Rule,
+    /// Its score over every test input of the group's splits.
+    pub tally: Tally,
+}
+
+/// Per-rule scores of an evaluation: training rules (scored on new inputs) and held-out rules (their
+/// has-op and no-op inputs together), in rule order.
+pub fn rule_rows(evaluation: &Evaluation) -> Vec<RuleRow> {
+    let mut rows = Vec::new();
+    for group in [RuleGroup::Training, RuleGroup::HeldOut] {
+        let mut merged: BTreeMap<u32, RuleRow> = BTreeMap::new();
+        for split in group.splits(evaluation) {
+            for score in &split.per_rule {
+                let row = merged.entry(score.rule).or_insert_with(|| RuleRow {
+                    group,
+                    rule: score.rule,
+                    text: score.text.clone(),
+                    tally: Tally::default(),
+                });
+                row.tally.correct += score.tally.correct;
+                row.tally.total += score.tally.total;
+            }
+        }
+        rows.extend(merged.into_values());
+    }
+    rows
+}
+
+/// What the inspector's table is sorted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RuleSort {
+    /// Accuracy of the rule.
+    #[default]
+    Accuracy,
+    /// Number of test inputs.
+    Cases,
+    /// The rule's text (`x`, then `y`).
+    Rule,
+    /// Training rules first, then held-out rules.
+    Group,
+}
+
+/// Sorts rows by `key`, ascending or descending; ties keep group and rule order, so the order is the
+/// same at every render.
+pub fn sort_rows(rows: &mut [RuleRow], key: RuleSort, descending: bool) {
+    rows.sort_by(|a, b| {
+        let primary = match key {
+            RuleSort::Accuracy => {
+                let acc = |r: &RuleRow| r.tally.accuracy().unwrap_or(0.0);
+                acc(a).total_cmp(&acc(b))
+            }
+            RuleSort::Cases => a.tally.total.cmp(&b.tally.total),
+            RuleSort::Rule => a.text.cmp(&b.text),
+            RuleSort::Group => a.group.cmp(&b.group),
+        };
+        let primary = if descending {
+            primary.reverse()
+        } else {
+            primary
+        };
+        primary.then((a.group, a.rule).cmp(&(b.group, b.rule)))
+    });
+}
+
+/// One test input of a rule and the model's answer to it at each evaluation of the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleCase {
+    /// The input.
+    pub z: String,
+    /// The correct answer.
+    pub expected: String,
+    /// Whether `x` is absent from `z`.
+    pub noop: bool,
+    /// `(step, answer, correct)` at each evaluation, oldest first.
+    pub answers: Vec<(usize, String, bool)>,
+}
+
+impl RuleCase {
+    /// Whether the latest answer is wrong.
+    pub fn failed(&self) -> bool {
+        self.answers.last().is_some_and(|(_, _, correct)| !correct)
+    }
+
+    /// The latest answer.
+    pub fn latest(&self) -> Option<&str> {
+        self.answers.last().map(|(_, output, _)| output.as_str())
+    }
+}
+
+/// Every test input of one rule with its answers across `history` (the run's evaluations, oldest
+/// first). Evaluation sets are fixed for a run, so the predictions of a split line up by position;
+/// an evaluation whose predictions do not line up (a different run) is skipped.
+pub fn rule_cases(history: &[&Evaluation], group: RuleGroup, rule: u32) -> Vec<RuleCase> {
+    let Some(latest) = history.last() else {
+        return Vec::new();
+    };
+    let mut cases = Vec::new();
+    for (split_index, split) in group.splits(latest).into_iter().enumerate() {
+        for (position, prediction) in split.predictions.iter().enumerate() {
+            if prediction.rule != rule {
+                continue;
+            }
+            let answers = history
+                .iter()
+                .filter_map(|evaluation| {
+                    let p: &Prediction = group
+                        .splits(evaluation)
+                        .get(split_index)?
+                        .predictions
+                        .get(position)?;
+                    (p.rule == rule && p.z == prediction.z)
+                        .then(|| (evaluation.step, p.output.clone(), p.correct))
+                })
+                .collect();
+            cases.push(RuleCase {
+                z: prediction.z.clone(),
+                expected: prediction.expected.clone(),
+                noop: prediction.noop,
+                answers,
+            });
+        }
+    }
+    cases
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Span;
+    use crate::metrics::RuleScore;
+
+    fn task() -> TaskConfig {
+        TaskConfig {
+            alphabet: 4,
+            x_len: Span::new(1, 2),
+            y_len: Span::new(0, 2),
+            z_len: Span::new(4, 6),
+            ..TaskConfig::default()
+        }
+    }
+
+    #[test]
+    fn questions_are_checked_against_the_alphabet_and_lengths() {
+        let q = check_question(&task(), " AB ", "", "cabd").unwrap();
+        assert_eq!(q.rule, Rule::new("ab", ""));
+        assert_eq!(q.z, "cabd");
+        let err = check_question(&task(), "ae", "b", "abcd").unwrap_err();
+        assert_eq!(err.field, "x");
+        assert!(err.message.contains("a to d"), "{err}");
+        let err = check_question(&task(), "abc", "b", "abcd").unwrap_err();
+        assert_eq!(err.field, "x");
+        assert!(err.message.contains("1 to 2 letters"), "{err}");
+        assert_eq!(
+            check_question(&task(), "a", "b", "abc").unwrap_err().field,
+            "z"
+        );
+        assert_eq!(
+            check_question(&task(), "a", "b<", "abcd")
+                .unwrap_err()
+                .field,
+            "y"
+        );
+        assert_eq!(
+            check_question(&task(), "", "b", "abcd").unwrap_err().field,
+            "x"
+        );
+    }
+
+    fn prediction(rule: u32, z: &str, output: &str) -> Prediction {
+        let expected = z.to_uppercase();
+        Prediction {
+            rule,
+            z: z.into(),
+            correct: output == expected,
+            expected,
+            output: output.into(),
+            noop: false,
+        }
+    }
+
+    fn split(name: &str, predictions: Vec<Prediction>) -> SplitReport {
+        let mut per_rule: BTreeMap<u32, Tally> = BTreeMap::new();
+        for p in &predictions {
+            per_rule.entry(p.rule).or_default().add(p.correct);
+        }
+        SplitReport {
+            name: name.into(),
+            all: Tally::default(),
+            hasop: Tally::default(),
+            noop: Tally::default(),
+            per_rule: per_rule
+                .into_iter()
+                .map(|(rule, tally)| RuleScore {
+                    rule,
+                    text: Rule::new(format!("r{rule}"), "y"),
+                    tally,
+                })
+                .collect(),
+            predictions,
+        }
+    }
+
+    /// Rule 0 (training) on "ab" and "cd"; held-out rule 1 in the unseen split and again (a no-op)
+    /// in the noop split. `right` says which inputs are answered correctly.
+    fn evaluation(step: usize, right: &[&str]) -> Evaluation {
+        let answer = |z: &str| {
+            if right.contains(&z) {
+                z.to_uppercase()
+            } else {
+                "?".into()
+            }
+        };
+        Evaluation {
+            step,
+            seen: split(
+                "seen",
+                vec![
+                    prediction(0, "ab", &answer("ab")),
+                    prediction(0, "cd", &answer("cd")),
+                ],
+            ),
+            unseen: split("unseen", vec![prediction(1, "ef", &answer("ef"))]),
+            noop: split("noop", vec![prediction(1, "gh", &answer("gh"))]),
+        }
+    }
+
+    #[test]
+    fn rows_merge_the_held_out_splits_and_sort_stably() {
+        let e = evaluation(100, &["ab", "gh"]);
+        let mut rows = rule_rows(&e);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].group, RuleGroup::Training);
+        assert_eq!(
+            rows[0].tally,
+            Tally {
+                correct: 1,
+                total: 2
+            }
+        );
+        assert_eq!(rows[1].group, RuleGroup::HeldOut);
+        assert_eq!(
+            rows[1].tally,
+            Tally {
+                correct: 1,
+                total: 2
+            }
+        );
+        sort_rows(&mut rows, RuleSort::Accuracy, true);
+        // Equal accuracy: group order decides.
+        assert_eq!(rows[0].group, RuleGroup::Training);
+        sort_rows(&mut rows, RuleSort::Group, true);
+        assert_eq!(rows[0].group, RuleGroup::HeldOut);
+        let mut rows = rule_rows(&evaluation(100, &["ab", "cd"]));
+        sort_rows(&mut rows, RuleSort::Accuracy, false);
+        assert_eq!(rows[0].group, RuleGroup::HeldOut, "0% before 100%");
+    }
+
+    #[test]
+    fn a_rules_cases_follow_its_answers_across_evaluations() {
+        let early = evaluation(100, &[]);
+        let late = evaluation(200, &["ab"]);
+        let cases = rule_cases(&[&early, &late], RuleGroup::Training, 0);
+        assert_eq!(cases.len(), 2);
+        assert_eq!(cases[0].z, "ab");
+        assert_eq!(
+            cases[0].answers,
+            vec![(100, "?".to_string(), false), (200, "AB".to_string(), true)]
+        );
+        assert!(!cases[0].failed());
+        assert!(cases[1].failed());
+        assert_eq!(cases[1].latest(), Some("?"));
+        let held_out = rule_cases(&[&late], RuleGroup::HeldOut, 1);
+        assert_eq!(
+            held_out.iter().map(|c| c.z.as_str()).collect::<Vec<_>>(),
+            ["ef", "gh"]
+        );
+        assert!(rule_cases(&[], RuleGroup::Training, 0).is_empty());
+    }
+
+    #[test]
+    fn attention_maps_index_row_major_and_find_the_strongest_column() {
+        let map = AttentionMap {
+            columns: vec!["^".into(), "a".into(), "=".into()],
+            prompt_len: 3,
+            rows: vec!["b".into(), "$".into()],
+            layers: 1,
+            heads: 2,
+            // head 0: rows look at columns 1 and 2; head 1: both at column 0.
+            weights: vec![0.1, 0.8, 0.1, 0.2, 0.3, 0.5, 1.0, 0.0, 0.0, 0.9, 0.05, 0.05],
+        };
+        assert_eq!(map.weight(0, 1, 1, 0), 0.9);
+        assert_eq!(map.strongest_columns(0, 0), vec![1, 2]);
+        assert_eq!(map.strongest_columns(0, 1), vec![0, 0]);
+    }
+}

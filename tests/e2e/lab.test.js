@@ -1,0 +1,156 @@
+// Browser end-to-end tests of the emergence views (issue 4): a tiny sweep over I fills the curve and the
+// phase diagram run by run; a cell opens its run in the instruction inspector; a rule shows its inputs and
+// answers across evaluations; a typed rule gets the model's answer and attention; runs compare; a lesson
+// asks for a prediction before it runs.
+'use strict';
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+
+let server;
+before(async () => {
+  server = await h.serve();
+});
+after(async () => {
+  await server?.close();
+});
+
+async function withPage(fragment, body) {
+  const browser = await h.launch({ webgpu: false });
+  const { page, log } = await h.open(browser.context, `${server.url}#${fragment}`);
+  try {
+    await body(page);
+  } catch (e) {
+    console.log(log.slice(-40).join('\n'));
+    throw e;
+  } finally {
+    await browser.close();
+  }
+}
+
+/** Records, from now on, every distinct value of `count()` in `window.__counts[name]`. */
+async function recordCounts(page, name, selector) {
+  await page.evaluate(({ name, selector }) => {
+    window.__counts = window.__counts || {};
+    const seen = (window.__counts[name] = []);
+    const read = () => {
+      const n = document.querySelectorAll(selector).length;
+      if (seen[seen.length - 1] !== n) seen.push(n);
+    };
+    read();
+    new MutationObserver(read).observe(document.body, { subtree: true, childList: true, attributes: true });
+  }, { name, selector });
+}
+
+const counts = (page, name) => page.evaluate((name) => window.__counts[name], name);
+
+test('a sweep over I fills the curve and the heatmap run by run; a cell opens the inspector; a typed rule is answered', async () => {
+  await withPage(`${h.TINY}&backend=cpu`, async (page) => {
+    await page.fill('#sweep-values', '4, 8, 16');
+    await page.dispatchEvent('#sweep-values', 'change');
+    await recordCounts(page, 'markers', '#sweep-curve circle.marker');
+    await recordCounts(page, 'cells', '#heatmap button.cell.filled');
+    await page.click('#start-sweep');
+    await h.waitFor(page, 'a run in progress in the queue', () => document.querySelectorAll('#sweep-queue li.running').length === 1, null, 60_000);
+    await h.waitFor(page, 'the sweep to finish', () => document.querySelector('#sweep-status')?.textContent === 'done', null, 240_000);
+
+    // One heatmap cell and one dot per curve (unseen and seen rules) for each finished run, in turn.
+    assert.deepEqual(await counts(page, 'cells'), [0, 1, 2, 3]);
+    assert.deepEqual(await counts(page, 'markers'), [0, 2, 4, 6]);
+    assert.equal(await page.locator('#sweep-queue li.done').count(), 3);
+    const cells = await page.locator('#heatmap button.cell.filled').allTextContents();
+    assert.ok(cells.every((t) => /^\d+%$/.test(t)), cells.join(' '));
+
+    // A cell opens its run: the inspector lists its rules.
+    await page.click('#heatmap button.cell.filled[data-column="1"]');
+    await h.waitFor(page, 'the inspector to show the I = 8 run', () => document.querySelector('#inspected-name')?.textContent.startsWith('instructions 8'), null, 5000);
+    const rules = page.locator('#rule-table tbody tr');
+    // 8 training rules (those drawn into the seen split) and up to 6 held-out rules.
+    assert.ok(await rules.count() >= 6, `rules: ${await rules.count()}`);
+    const groups = await page.locator('#rule-table tbody tr td:first-child').allTextContents();
+    assert.ok(groups.includes('training') && groups.includes('held out'), groups.join(','));
+
+    // Sorting by accuracy, then again to flip the order, puts the best rules first.
+    await page.click('#sort-rule');
+    await page.click('#sort-accuracy');
+    assert.match(await h.text(page, '#sort-accuracy'), /▲/);
+    await page.click('#sort-accuracy');
+    assert.match(await h.text(page, '#sort-accuracy'), /▼/);
+    const accuracies = (await page.locator('#rule-table tbody tr td:nth-child(4)').allTextContents()).map((t) => parseFloat(t));
+    assert.deepEqual(accuracies, [...accuracies].sort((a, b) => b - a));
+
+    // A rule opens with its inputs and the answers of both evaluations (steps 20 and 40).
+    await page.locator('#rule-table .open-rule').first().click();
+    await page.waitForSelector('#rule-detail tbody tr');
+    const history = await page.locator('#rule-detail tbody tr').first().locator('td.history span').allTextContents();
+    assert.equal(history.length, 2, history.join(' '));
+    assert.ok(history[0].startsWith('20:') && history[1].startsWith('40:'), history.join(' '));
+
+    // Only failures: every rule left has an accuracy below 100%.
+    await page.check('#failures-only');
+    const failing = (await page.locator('#rule-table tbody tr td:nth-child(4)').allTextContents()).map((t) => parseFloat(t));
+    assert.ok(failing.every((a) => a < 100), failing.join(','));
+    await page.uncheck('#failures-only');
+
+    // Try your own: a rule in this run's alphabet (a-f) gets the model's answer and its attention.
+    await page.fill('#try-x', 'ab');
+    await page.fill('#try-y', 'c');
+    await page.fill('#try-z', 'dabba');
+    await page.click('#try-ask');
+    await page.waitForSelector('#try-answer', { timeout: 30_000 });
+    assert.equal(await h.text(page, '#try-expected'), 'dcba');
+    assert.match(await h.text(page, '#try-verdict'), /right|wrong/);
+    // One layer of two heads in this run.
+    assert.equal(await page.locator('#attention table.attention-head').count(), 2);
+    assert.ok(await page.locator('#attention th.x-match').count() >= 2, 'the occurrence of x is marked');
+    // A letter outside the alphabet is refused with the field named, and nothing is sent.
+    await page.fill('#try-z', 'abzz');
+    await page.click('#try-ask');
+    await h.waitFor(page, 'the refusal', () => document.querySelector('#try-error')?.textContent.startsWith('z:'), null, 5000);
+
+    // The rule detail's Attention button asks about one of the run's own inputs.
+    await page.locator('#rule-detail button.attend').first().click();
+    await page.waitForSelector('#try-answer', { timeout: 30_000 });
+
+    // Two runs compared: overlaid curves and the settings that differ.
+    await page.locator('#runs-table .compare-pick').nth(0).check();
+    await page.locator('#runs-table .compare-pick').nth(2).check();
+    await page.waitForSelector('#compare-table');
+    const differing = await page.locator('#compare-table tbody tr td:first-child').allTextContents();
+    assert.deepEqual(differing, ['task.instructions']);
+    assert.equal(await page.locator('#compare-accuracy polyline').count(), 2);
+  });
+});
+
+test('a sweep with bad values is refused with a message, and a lesson waits for a prediction', async () => {
+  await withPage(`${h.TINY}&backend=cpu`, async (page) => {
+    await page.fill('#sweep-values', '4, many');
+    await page.dispatchEvent('#sweep-values', 'change');
+    await page.click('#start-sweep');
+    assert.match(await h.text(page, '#sweep-error'), /`many` is not a whole number/);
+    assert.equal(await h.text(page, '#status'), 'idle');
+
+    await page.selectOption('#lesson', 'phase-transition');
+    assert.ok(await page.isDisabled('#run-lesson'), 'no prediction yet');
+    // The lesson's settings load into the controls.
+    assert.equal(await page.inputValue('#task-instructions'), '1024');
+    await page.check('#lesson-choice-1');
+    assert.ok(await page.isEnabled('#run-lesson'));
+    assert.match(await h.text(page, '#run-lesson'), /5 runs of 1500 steps/);
+  });
+});
+
+test('a question asked while the run trains is answered by the model in training, and training goes on', async () => {
+  const longer = h.TINY.replace('steps=40', 'steps=600').replace('eval_every=20', 'eval_every=100');
+  await withPage(`${longer}&backend=cpu&run=1`, async (page) => {
+    await h.waitForSteps(page, 120, 60_000);
+    await page.fill('#try-x', 'a');
+    await page.fill('#try-y', 'bb');
+    await page.fill('#try-z', 'cadd');
+    await page.click('#try-ask');
+    await page.waitForSelector('#try-answer', { timeout: 30_000 });
+    assert.equal(await h.text(page, '#try-expected'), 'cbbdd');
+    await h.waitForStatus(page, 'finished', 120_000);
+    assert.equal(await h.steps(page), 600);
+  });
+});
