@@ -28,6 +28,7 @@ pub mod presets;
 pub mod protocol;
 pub mod report;
 pub mod rng;
+pub mod storage;
 pub mod sweep;
 pub mod task;
 pub mod tokenizer;

@@ -93,6 +93,7 @@ const BACKEND_KEY: &str = "backend";
 const HIDE_KEY: &str = "hide";
 const LOCK_KEY: &str = "lock";
 const EMBED_KEY: &str = "embed";
+const LESSON_KEY: &str = "lesson";
 
 /// Settings groups a teacher can hide or lock at once (the first segment of a config path; the seed
 /// belongs to `task`, where the page shows it).
@@ -130,6 +131,8 @@ pub struct View {
     pub locked: std::collections::BTreeSet<String>,
     /// A compact layout for an iframe.
     pub embed: bool,
+    /// The lesson the page opens with (a teacher's pick), as the link names it.
+    pub lesson: Option<String>,
 }
 
 impl View {
@@ -351,6 +354,9 @@ pub fn write_with_view(
     if view.embed {
         let _ = write!(out, "&{EMBED_KEY}=1");
     }
+    if let Some(lesson) = &view.lesson {
+        let _ = write!(out, "&{LESSON_KEY}={}", encode(lesson));
+    }
     out
 }
 
@@ -404,6 +410,7 @@ pub fn parse(text: &str, base: &ExperimentConfig) -> Link {
                 }
             }
             EMBED_KEY => link.view.embed = matches!(value.as_str(), "1" | "true" | "yes"),
+            LESSON_KEY => link.view.lesson = Some(value),
             BACKEND_KEY => match value.as_str() {
                 "cpu" => link.force_cpu = true,
                 "auto" => link.force_cpu = false,
@@ -794,9 +801,9 @@ mod tests {
             /// valid config, and write back to a link that parses to the same config with no notice.
             #[test]
             fn fuzz_known_keys_with_hostile_values(
-                pairs in proptest::collection::vec((0..KEYS.len() + 7, fuzz_value()), 0..12)
+                pairs in proptest::collection::vec((0..KEYS.len() + 8, fuzz_value()), 0..12)
             ) {
-                let names = ["v", "preset", "run", "backend", "hide", "lock", "embed"];
+                let names = ["v", "preset", "run", "backend", "hide", "lock", "embed", "lesson"];
                 let text = pairs
                     .iter()
                     .map(|(i, v)| format!("{}={v}", KEYS.get(*i).map_or_else(|| names[i - KEYS.len()], |k| k.key)))

@@ -119,6 +119,35 @@ impl SamplePrediction {
     }
 }
 
+impl SamplePrediction {
+    /// The first `per_split` predictions of each split of an evaluation, the rule text taken from the
+    /// split's own per-rule scores: for the page, which has evaluations but no dataset.
+    pub fn from_evaluation(evaluation: &Evaluation, per_split: usize) -> Vec<Self> {
+        [&evaluation.seen, &evaluation.unseen, &evaluation.noop]
+            .into_iter()
+            .flat_map(|report| {
+                report
+                    .predictions
+                    .iter()
+                    .take(per_split)
+                    .map(move |p| Self {
+                        split: report.name.clone(),
+                        rule: report
+                            .per_rule
+                            .iter()
+                            .find(|r| r.rule == p.rule)
+                            .map(|r| r.text.to_string())
+                            .unwrap_or_default(),
+                        input: p.z.clone(),
+                        expected: p.expected.clone(),
+                        output: p.output.clone(),
+                        correct: p.correct,
+                    })
+            })
+            .collect()
+    }
+}
+
 /// Worker -> page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "event")]
@@ -322,5 +351,25 @@ mod tests {
             samples[0].rule,
             dataset.train_rules[first.rule as usize].to_string()
         );
+        // The page's version, with rule texts from the per-rule scores, says the same.
+        let mut evaluation = evaluation;
+        for (split, rules) in [
+            (&mut evaluation.seen, &dataset.train_rules),
+            (&mut evaluation.unseen, &dataset.test_rules),
+            (&mut evaluation.noop, &dataset.test_rules),
+        ] {
+            let mut indices: Vec<u32> = split.predictions.iter().map(|p| p.rule).collect();
+            indices.sort_unstable();
+            indices.dedup();
+            split.per_rule = indices
+                .into_iter()
+                .map(|rule| crate::metrics::RuleScore {
+                    rule,
+                    text: rules[rule as usize].clone(),
+                    tally: Default::default(),
+                })
+                .collect();
+        }
+        assert_eq!(SamplePrediction::from_evaluation(&evaluation, 2), samples);
     }
 }

@@ -66,6 +66,27 @@ impl RunRecord {
         }
     }
 
+    /// Checks what a record read from a file or the browser's storage claims: settings the page
+    /// accepts, accuracies in [0, 1], finite losses.
+    pub fn check(&self) -> Result<(), String> {
+        self.config.validate().map_err(|e| e.to_string())?;
+        let accuracies = self.evaluations.iter().chain([&self.result]).flat_map(|e| {
+            [
+                e.seen_accuracy,
+                e.unseen_accuracy,
+                e.unseen_hasop_accuracy,
+                e.noop_accuracy,
+            ]
+        });
+        if let Some(bad) = accuracies.into_iter().find(|a| !(0.0..=1.0).contains(a)) {
+            return Err(format!("an accuracy of {bad} is outside [0, 1]"));
+        }
+        if let Some(bad) = self.losses.iter().find(|p| !p.loss.is_finite()) {
+            return Err(format!("the loss at step {} is {}", bad.step, bad.loss));
+        }
+        Ok(())
+    }
+
     /// The same record with sweep labels.
     pub fn with_labels(mut self, labels: &[String]) -> Self {
         self.labels = labels.to_vec();
@@ -194,25 +215,8 @@ impl SweepReport {
             return Err(ImportError::Empty);
         }
         for (i, run) in report.runs.iter().enumerate() {
-            let damaged = |why: String| ImportError::Damaged { index: i + 1, why };
-            run.config.validate().map_err(|e| damaged(e.to_string()))?;
-            let accuracies = run.evaluations.iter().chain([&run.result]).flat_map(|e| {
-                [
-                    e.seen_accuracy,
-                    e.unseen_accuracy,
-                    e.unseen_hasop_accuracy,
-                    e.noop_accuracy,
-                ]
-            });
-            if let Some(bad) = accuracies.into_iter().find(|a| !(0.0..=1.0).contains(a)) {
-                return Err(damaged(format!("an accuracy of {bad} is outside [0, 1]")));
-            }
-            if let Some(bad) = run.losses.iter().find(|p| !p.loss.is_finite()) {
-                return Err(damaged(format!(
-                    "the loss at step {} is {}",
-                    bad.step, bad.loss
-                )));
-            }
+            run.check()
+                .map_err(|why| ImportError::Damaged { index: i + 1, why })?;
         }
         Ok(report)
     }

@@ -24,9 +24,26 @@ pub struct FinishedRun {
     pub name: String,
     /// Settings, curves and final per-rule scores.
     pub record: RunRecord,
-    /// Every evaluation with its predictions, oldest first (empty for imported runs). Shared, so
-    /// that copying the state at each action copies no predictions.
+    /// Every evaluation with its predictions, oldest first (empty for imported and saved runs).
+    /// Shared, so that copying the state at each action copies no predictions.
     pub history: Vec<Rc<Evaluation>>,
+    /// Whether it is kept in the browser's storage.
+    pub kept: Kept,
+    /// Key of the sweep it belongs to, if any (shared with the saved sweep).
+    pub sweep_key: Option<String>,
+}
+
+/// Whether a finished run is kept in the browser's storage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// To be saved.
+    Pending,
+    /// Saved (or read back from storage).
+    Saved,
+    /// Saving failed; the run stays listed for this visit.
+    Failed,
+    /// Not to be saved: it came from an imported file.
+    Never,
 }
 
 /// Where a sweep is.
@@ -42,6 +59,8 @@ pub enum SweepStatus {
     Failed,
     /// Shown from an imported results file.
     Imported,
+    /// Read back from the browser's storage (a sweep of an earlier visit).
+    Saved,
 }
 
 /// A sweep: its plan, the runs done so far and the one in progress.
@@ -59,6 +78,8 @@ pub struct SweepState {
     pub status: SweepStatus,
     /// The lesson that started it, if any.
     pub lesson: Option<String>,
+    /// Its key in the browser's storage (unique per visit and sweep).
+    pub key: String,
 }
 
 impl SweepState {
@@ -194,6 +215,12 @@ pub struct UiState {
     pub lesson: Option<LessonState>,
     /// Finished runs picked for comparison (indices into `runs`).
     pub compare: BTreeSet<usize>,
+    /// Identifies this visit in storage keys (set when saved runs are read back at start).
+    pub visit: u64,
+    /// Sweeps started in this visit, for their storage keys.
+    pub sweeps_started: u64,
+    /// Why saving or reading saved runs failed, if it did.
+    pub storage_error: Option<String>,
 }
 
 impl Default for UiState {
@@ -233,6 +260,9 @@ impl Default for UiState {
             asking: false,
             lesson: None,
             compare: BTreeSet::new(),
+            visit: 0,
+            sweeps_started: 0,
+            storage_error: None,
         }
     }
 }
@@ -300,7 +330,26 @@ pub enum Action {
     RunLesson,
     /// Add a finished run to the comparison, or take it out.
     ToggleCompare(usize),
+    /// What the browser's storage held at start: runs and sweeps of earlier visits (already checked),
+    /// entries that could not be read, and a number identifying this visit.
+    Restore {
+        /// Saved runs, oldest first.
+        runs: Vec<crate::storage::SavedRun>,
+        /// Saved sweeps.
+        sweeps: Vec<crate::storage::SavedSweep>,
+        /// Why some entries were skipped.
+        skipped: Vec<String>,
+        /// This visit's number (e.g. the time it began, in ms).
+        visit: u64,
+    },
+    /// Runs `runs[i]` for each index were saved (`Ok`) or not (`Err`, the reason in words).
+    Saved(Vec<usize>, Result<(), String>),
+    /// Remove every saved run and sweep (storage has been cleared).
+    ClearSaved,
 }
+
+/// Predictions per split shown for an opened run (the worker sends as many with each evaluation).
+pub const SAMPLES_PER_SPLIT: usize = 4;
 
 /// Steps taken by one press of the step button.
 pub const STEP_BUTTON_STEPS: usize = 10;
@@ -444,10 +493,17 @@ impl UiState {
             ),
         };
         self.record = Some(record.clone());
+        let sweep_key = self
+            .sweep
+            .as_ref()
+            .filter(|s| s.status == SweepStatus::Running)
+            .map(|s| s.key.clone());
         self.runs.push(FinishedRun {
             name,
             record,
             history: self.history.clone(),
+            kept: Kept::Pending,
+            sweep_key,
         });
         let index = self.runs.len() - 1;
         if let Some(sweep) = self
@@ -569,6 +625,28 @@ impl UiState {
                     }
                     None => None,
                 };
+                let lesson_id = self.view.lesson.clone();
+                if let Some(id) = lesson_id {
+                    if lesson(&id).is_some() {
+                        self.lesson = Some(LessonState {
+                            id,
+                            prediction: None,
+                        });
+                        if autostart {
+                            notices.push(
+                                "the lesson runs once you have made your prediction (the link's `run=1` waits for it)"
+                                    .into(),
+                            );
+                        }
+                        self.notices = notices;
+                        return (self, None);
+                    }
+                    notices.push(format!(
+                        "ignored unknown lesson `{}`",
+                        crate::permalink::shorten(&id)
+                    ));
+                    self.view.lesson = None;
+                }
                 self.notices = notices;
                 if autostart {
                     return self.reduce(Action::Start);
@@ -596,6 +674,8 @@ impl UiState {
                         name,
                         record: record.clone(),
                         history: Vec::new(),
+                        kept: Kept::Never,
+                        sweep_key: None,
                     });
                 }
                 if !report.spec.axes.is_empty() {
@@ -606,6 +686,7 @@ impl UiState {
                         current: None,
                         status: SweepStatus::Imported,
                         lesson: None,
+                        key: String::new(),
                     });
                 }
                 self.imported = Some((*report, 0));
@@ -675,6 +756,7 @@ impl UiState {
                 Ok(plan) => {
                     self.sweep_error = None;
                     self.compare.clear();
+                    self.sweeps_started += 1;
                     self.sweep = Some(SweepState {
                         spec: *spec,
                         plan,
@@ -682,6 +764,7 @@ impl UiState {
                         current: None,
                         status: SweepStatus::Running,
                         lesson: lesson_id,
+                        key: format!("sweep-{}-{}", self.visit, self.sweeps_started),
                     });
                     self.next_sweep_run()
                 }
@@ -695,7 +778,9 @@ impl UiState {
                         self.evaluations = run.record.evaluations.clone();
                         self.step = run.record.steps;
                         self.total_steps = run.record.config.train.steps;
-                        self.samples.clear();
+                        self.samples = run.history.last().map_or_else(Vec::new, |e| {
+                            SamplePrediction::from_evaluation(e, SAMPLES_PER_SPLIT)
+                        });
                         self.fingerprint = run.history.last().map(|e| e.fingerprint());
                         self.record = Some(run.record.clone());
                     }
@@ -775,6 +860,94 @@ impl UiState {
                     }
                     None => None,
                 }
+            }
+            Action::Restore {
+                runs,
+                sweeps,
+                skipped,
+                visit,
+            } => {
+                self.visit = visit;
+                if !skipped.is_empty() {
+                    self.storage_error = Some(format!(
+                        "{} saved entr{} could not be read and {} left out: {}",
+                        skipped.len(),
+                        if skipped.len() == 1 { "y" } else { "ies" },
+                        if skipped.len() == 1 { "was" } else { "were" },
+                        skipped.join("; ")
+                    ));
+                }
+                // Saved runs go before this visit's (none yet, unless a link started a run at once):
+                // indices shift, so rebuild the lists that hold them.
+                let mut restored: Vec<FinishedRun> = runs
+                    .into_iter()
+                    .map(|saved| FinishedRun {
+                        name: saved.name,
+                        record: saved.record,
+                        history: Vec::new(),
+                        kept: Kept::Saved,
+                        sweep_key: saved.sweep,
+                    })
+                    .collect();
+                let shift = restored.len();
+                restored.append(&mut self.runs);
+                self.runs = restored;
+                self.compare = self.compare.iter().map(|i| i + shift).collect();
+                self.opened = self.opened.map(|i| i + shift);
+                if let Some(sweep) = &mut self.sweep {
+                    for i in &mut sweep.done {
+                        *i += shift;
+                    }
+                }
+                // The latest saved sweep shows in the sweep views, unless one is already on show.
+                if self.sweep.is_none()
+                    && let Some(last) = self.runs[..shift]
+                        .iter()
+                        .rev()
+                        .find_map(|r| r.sweep_key.clone())
+                    && let Some(saved) = sweeps.iter().find(|s| s.id == last)
+                {
+                    self.sweep = Some(SweepState {
+                        spec: saved.spec.clone(),
+                        plan: Vec::new(),
+                        done: (0..shift)
+                            .filter(|&i| self.runs[i].sweep_key.as_deref() == Some(last.as_str()))
+                            .collect(),
+                        current: None,
+                        status: SweepStatus::Saved,
+                        lesson: saved.lesson.clone(),
+                        key: saved.id.clone(),
+                    });
+                }
+                None
+            }
+            Action::Saved(indices, outcome) => {
+                let kept = if outcome.is_ok() {
+                    Kept::Saved
+                } else {
+                    Kept::Failed
+                };
+                for i in indices {
+                    if let Some(run) = self.runs.get_mut(i) {
+                        run.kept = kept.clone();
+                    }
+                }
+                if let Err(why) = outcome {
+                    self.storage_error = Some(why);
+                }
+                None
+            }
+            Action::ClearSaved if self.is_active() => {
+                self.storage_error = Some("stop the run before clearing saved runs".into());
+                None
+            }
+            Action::ClearSaved => {
+                self.runs.clear();
+                self.sweep = None;
+                self.compare.clear();
+                self.opened = None;
+                self.storage_error = None;
+                None
             }
             Action::ToggleCompare(index) => {
                 if !self.compare.remove(&index) && index < self.runs.len() {
@@ -1355,5 +1528,124 @@ mod tests {
         assert!(!state.inspector.descending);
         let state = reduce(state, Action::SortRules(RuleSort::Cases));
         assert!(state.inspector.descending);
+    }
+
+    #[test]
+    fn saved_runs_are_listed_on_return_with_their_sweep_and_clear_removes_them() {
+        use crate::storage::{SavedRun, SavedSweep};
+        // A run finishes in this visit before the saved ones are read back.
+        let (state, _) =
+            UiState::default().reduce(Action::StartSweep(Box::new(tiny_sweep()), None));
+        let (state, _) = finish_run(state, 0.4);
+        assert_eq!(state.runs[0].kept, Kept::Pending);
+        let key = state.sweep.as_ref().unwrap().key.clone();
+        assert_eq!(state.runs[0].sweep_key.as_deref(), Some(key.as_str()));
+        let state = reduce(state, Action::ToggleCompare(0));
+        let earlier = |labels: &str, unseen: f64| {
+            let (done, _) = finish_run(
+                UiState::default()
+                    .reduce(Action::StartSweep(Box::new(tiny_sweep()), None))
+                    .0,
+                unseen,
+            );
+            SavedRun::new(
+                &format!("instructions {labels}"),
+                Some("old".into()),
+                done.runs[0]
+                    .record
+                    .clone()
+                    .with_labels(&[labels.to_string()]),
+            )
+        };
+        let state = reduce(
+            state,
+            Action::Restore {
+                runs: vec![earlier("4", 0.1), earlier("16", 0.5)],
+                sweeps: vec![SavedSweep::new("old", &tiny_sweep(), None)],
+                skipped: vec!["saved by another version".into()],
+                visit: 42,
+            },
+        );
+        assert_eq!(state.visit, 42);
+        assert_eq!(state.runs.len(), 3);
+        assert_eq!(state.runs[0].kept, Kept::Saved);
+        assert_eq!(
+            state.runs[2].kept,
+            Kept::Pending,
+            "this visit's run moved after them"
+        );
+        assert_eq!(state.compare.iter().copied().collect::<Vec<_>>(), [2]);
+        // The sweep of this visit stays on show, its run index shifted.
+        let sweep = state.sweep.as_ref().unwrap();
+        assert_eq!(sweep.key, key);
+        assert_eq!(sweep.done, [2]);
+        assert!(
+            state
+                .storage_error
+                .as_ref()
+                .unwrap()
+                .contains("1 saved entry")
+        );
+
+        // Without a sweep on show, the latest saved sweep comes back with its runs in its grid.
+        let fresh = reduce(
+            UiState::default(),
+            Action::Restore {
+                runs: vec![earlier("4", 0.1), earlier("16", 0.5)],
+                sweeps: vec![SavedSweep::new("old", &tiny_sweep(), Some("x".into()))],
+                skipped: Vec::new(),
+                visit: 7,
+            },
+        );
+        let sweep = fresh.sweep.as_ref().unwrap();
+        assert_eq!(sweep.status, SweepStatus::Saved);
+        assert_eq!(sweep.grid(&fresh.runs).filled(), 2);
+        assert!(fresh.storage_error.is_none());
+        // A new sweep gets a key of this visit.
+        let (started, _) = fresh
+            .clone()
+            .reduce(Action::StartSweep(Box::new(tiny_sweep()), None));
+        assert_eq!(started.sweep.as_ref().unwrap().key, "sweep-7-1");
+
+        // A full quota marks the run and says so; the runs saved before stay listed.
+        let state = reduce(
+            state,
+            Action::Saved(
+                vec![2],
+                Err("the browser's storage for this page is full".into()),
+            ),
+        );
+        assert_eq!(state.runs[2].kept, Kept::Failed);
+        assert_eq!(state.runs[0].kept, Kept::Saved);
+        assert!(state.storage_error.as_ref().unwrap().contains("full"));
+        let state = reduce(state, Action::Saved(vec![2], Ok(())));
+        assert_eq!(state.runs[2].kept, Kept::Saved);
+
+        // The sweep's second run is still training: stop it, then clear.
+        let cleared = reduce(reduce(state, Action::Stop), Action::ClearSaved);
+        assert!(cleared.runs.is_empty() && cleared.sweep.is_none() && cleared.compare.is_empty());
+        // Not while a run trains: the run in progress belongs to the list.
+        let busy = reduce(running(), Action::ClearSaved);
+        assert!(busy.storage_error.is_some());
+    }
+
+    #[test]
+    fn a_link_can_open_a_lesson_which_waits_for_a_prediction() {
+        let text = format!(
+            "{}&lesson=no-ops&run=1",
+            crate::permalink::write(&UiState::default().config, None, false)
+        );
+        let link = crate::permalink::parse(&text, &UiState::default().config);
+        let (state, command) = UiState::default().reduce(Action::OpenLink(Box::new(link)));
+        assert_eq!(command, None);
+        assert_eq!(state.lesson.as_ref().unwrap().id, "no-ops");
+        assert_eq!(state.notices.len(), 1, "{:?}", state.notices);
+        // The link written from this page names the lesson again.
+        let again = crate::permalink::write_with_view(&state.config, None, false, &state.view);
+        assert!(again.ends_with("&lesson=no-ops"), "{again}");
+        let link = crate::permalink::parse("lesson=%3Cb%3E", &UiState::default().config);
+        let state = reduce(UiState::default(), Action::OpenLink(Box::new(link)));
+        assert!(state.lesson.is_none());
+        assert!(state.notices[0].contains("unknown lesson `<b>`"));
     }
 }

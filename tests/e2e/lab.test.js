@@ -122,7 +122,7 @@ test('a sweep over I fills the curve and the heatmap run by run; a cell opens th
   });
 });
 
-test('a sweep with bad values is refused with a message, and a lesson waits for a prediction', async () => {
+test('a sweep with bad values is refused with a message; a lesson waits for a prediction and opens from a link', async () => {
   await withPage(`${h.TINY}&backend=cpu`, async (page) => {
     await page.fill('#sweep-values', '4, many');
     await page.dispatchEvent('#sweep-values', 'change');
@@ -137,6 +137,13 @@ test('a sweep with bad values is refused with a message, and a lesson waits for 
     await page.check('#lesson-choice-1');
     assert.ok(await page.isEnabled('#run-lesson'));
     assert.match(await h.text(page, '#run-lesson'), /5 runs of 1500 steps/);
+    // The address bar names the lesson: a teacher's link opens it.
+    await h.waitFor(page, 'the lesson in the address', () => location.hash.includes('&lesson=phase-transition'), null, 5000);
+  });
+  await withPage('lesson=no-ops&hide=settings', async (page) => {
+    assert.equal(await page.inputValue('#lesson'), 'no-ops');
+    assert.ok(await page.isDisabled('#run-lesson'));
+    assert.equal(await page.locator('#task-instructions').count(), 0, 'settings hidden');
   });
 });
 

@@ -207,3 +207,38 @@ test('once loaded, the page opens and trains offline', async () => {
     await own.close();
   }
 });
+
+test('finished runs are kept in the browser: listed after a reload, a full quota is reported without losing them, clear removes them', async () => {
+  await withPage(`${TINY}&run=1&backend=cpu`, async (page) => {
+    const kept = () => page.locator('#runs-table tbody td.kept').allTextContents();
+    await h.waitForStatus(page, 'finished', 120_000);
+    await h.waitFor(page, 'the run to be saved', () => document.querySelector('#runs-table td.kept')?.textContent === 'saved', null, 10_000);
+
+    await page.reload();
+    await page.waitForSelector('#runs-table tbody tr', { timeout: 30_000 });
+    assert.deepEqual(await kept(), ['saved']);
+    assert.match(await h.text(page, '#runs-table tbody tr'), /run 1 \(I = 16\)/);
+
+    // The storage refuses the next write as a full quota would: the page says so, and the run saved
+    // before is still listed after a reload.
+    await page.evaluate(() => {
+      IDBObjectStore.prototype.add = function () {
+        throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+      };
+    });
+    await page.click('#start');
+    await h.waitForStatus(page, 'finished', 120_000);
+    await h.waitFor(page, 'the quota message', () => /storage for this page is full/.test(document.querySelector('#storage-error')?.textContent ?? ''), null, 10_000);
+    assert.deepEqual(await kept(), ['saved', 'not saved']);
+    await page.reload();
+    await page.waitForSelector('#runs-table tbody tr', { timeout: 30_000 });
+    assert.deepEqual(await kept(), ['saved']);
+
+    await page.click('#clear-saved');
+    await h.waitFor(page, 'the list to empty', () => !document.querySelector('#runs-table'), null, 10_000);
+    await page.reload();
+    await page.waitForSelector('#compare');
+    await page.waitForTimeout(1000);
+    assert.equal(await page.locator('#runs-table').count(), 0);
+  });
+});

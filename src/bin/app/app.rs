@@ -1,4 +1,5 @@
 use crate::lab;
+use crate::store;
 use instruction_diversity::chart::{LineChart, Series};
 use instruction_diversity::config::Budget;
 use instruction_diversity::diff::{DiffKind, char_diff};
@@ -8,8 +9,9 @@ use instruction_diversity::protocol::{
     BackendKind, Command, Event as WorkerEvent, SamplePrediction,
 };
 use instruction_diversity::report::{SweepReport, metrics_csv};
+use instruction_diversity::storage::{SavedRun, SavedSweep, describe_failure};
 use instruction_diversity::sweep::get_path;
-use instruction_diversity::ui_state::{Action, RunStatus, UiState};
+use instruction_diversity::ui_state::{Action, Kept, RunStatus, UiState};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -161,8 +163,13 @@ fn spawn_worker(dispatch: UseReducerDispatcher<AppState>, link: SharedLink) {
 /// The link fragment of the current settings seen through `view`; `run` makes the link start the run
 /// when opened.
 fn share_fragment(ui: &UiState, view: &permalink::View, run: bool) -> String {
+    // The lesson open on the page travels with its links.
+    let view = permalink::View {
+        lesson: ui.lesson.as_ref().map(|l| l.id.clone()),
+        ..view.clone()
+    };
     let mut fragment =
-        permalink::write_with_view(&ui.config, ui.preset.as_deref(), ui.force_cpu, view);
+        permalink::write_with_view(&ui.config, ui.preset.as_deref(), ui.force_cpu, &view);
     if run {
         fragment.push_str("&run=1");
     }
@@ -198,6 +205,109 @@ pub fn app() -> Html {
             if hash.len() > 1 {
                 let opened = permalink::parse(&hash, &UiState::default().config);
                 dispatch.dispatch(Action::OpenLink(Box::new(opened)));
+            }
+            || ()
+        });
+    }
+    {
+        // Runs and sweeps of earlier visits, read back once.
+        let dispatch = state.dispatcher();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                let visit = js_sys::Date::now() as u64;
+                let (runs, sweeps) =
+                    futures_join(store::read_all(store::RUNS), store::read_all(store::SWEEPS))
+                        .await;
+                let mut skipped = Vec::new();
+                let mut read = |texts: Result<Vec<String>, store::Failure>| match texts {
+                    Ok(texts) => texts,
+                    Err((name, message)) => {
+                        skipped.push(format!(
+                            "the browser's storage could not be read ({name} {message})"
+                        ));
+                        Vec::new()
+                    }
+                };
+                let (runs, sweeps) = (read(runs), read(sweeps));
+                let runs = runs
+                    .iter()
+                    .filter_map(|t| SavedRun::from_json(t).map_err(|e| skipped.push(e)).ok())
+                    .collect();
+                let sweeps = sweeps
+                    .iter()
+                    .filter_map(|t| SavedSweep::from_json(t).map_err(|e| skipped.push(e)).ok())
+                    .collect();
+                dispatch.dispatch(Action::Restore {
+                    runs,
+                    sweeps,
+                    skipped,
+                    visit,
+                });
+            });
+            || ()
+        });
+    }
+    {
+        // Each finished run is saved once, as its own entry, with its sweep's plan.
+        let pending: Vec<usize> = state
+            .ui
+            .runs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.kept == Kept::Pending)
+            .map(|(i, _)| i)
+            .collect();
+        let in_flight = use_mut_ref(std::collections::BTreeSet::<usize>::new);
+        let saved_sweeps = use_mut_ref(std::collections::BTreeSet::<String>::new);
+        let state = state.clone();
+        use_effect_with(pending, move |pending| {
+            let fresh: Vec<usize> = pending
+                .iter()
+                .copied()
+                .filter(|i| in_flight.borrow_mut().insert(*i))
+                .collect();
+            if !fresh.is_empty() {
+                let ui = &state.ui;
+                let entries: Vec<(String, Option<(String, String)>)> = fresh
+                    .iter()
+                    .map(|&i| {
+                        let run = &ui.runs[i];
+                        let sweep = run.sweep_key.as_ref().and_then(|key| {
+                            let sweep = ui.sweep.as_ref().filter(|s| &s.key == key)?;
+                            saved_sweeps.borrow_mut().insert(key.clone()).then(|| {
+                                (
+                                    key.clone(),
+                                    SavedSweep::new(key, &sweep.spec, sweep.lesson.clone())
+                                        .to_json(),
+                                )
+                            })
+                        });
+                        (
+                            SavedRun::new(&run.name, run.sweep_key.clone(), run.record.clone())
+                                .to_json(),
+                            sweep,
+                        )
+                    })
+                    .collect();
+                let dispatch = state.dispatcher();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let mut outcome = Ok(());
+                    for (run, sweep) in entries {
+                        if let Some((key, text)) = sweep
+                            && let Err(e) = store::put(store::SWEEPS, Some(&key), &text).await
+                        {
+                            outcome = Err(e);
+                            break;
+                        }
+                        if let Err(e) = store::put(store::RUNS, None, &run).await {
+                            outcome = Err(e);
+                            break;
+                        }
+                    }
+                    let outcome =
+                        outcome.map_err(|(name, message)| describe_failure(&name, &message));
+                    dispatch.dispatch(Action::Saved(fresh, outcome));
+                });
             }
             || ()
         });
@@ -1117,4 +1227,12 @@ fn results(props: &SettingsProps) -> Html {
             }
         </div>
     }
+}
+
+/// Both futures' results, polled one after the other (they are independent reads).
+async fn futures_join<A, B>(
+    a: impl std::future::Future<Output = A>,
+    b: impl std::future::Future<Output = B>,
+) -> (A, B) {
+    (a.await, b.await)
 }

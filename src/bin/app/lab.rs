@@ -13,7 +13,7 @@ use instruction_diversity::lessons::{LESSON_IDS, lesson};
 use instruction_diversity::presets::preset;
 use instruction_diversity::sweep::{SweepSetting, SweepSpec};
 use instruction_diversity::task::rule::leftmost_occurrence;
-use instruction_diversity::ui_state::{Action, SweepStatus};
+use instruction_diversity::ui_state::{Action, Kept, SweepStatus};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
@@ -246,6 +246,7 @@ fn sweep_views(props: &LabProps) -> Html {
         SweepStatus::Cancelled => "cancelled",
         SweepStatus::Failed => "failed",
         SweepStatus::Imported => "imported",
+        SweepStatus::Saved => "kept from an earlier visit",
     };
     let open = |run: usize| {
         let dispatch = state.dispatcher();
@@ -626,11 +627,35 @@ pub fn compare(props: &LabProps) -> Html {
     let state = &props.state;
     let ui = &state.ui;
     let dispatch = state.dispatcher();
+    let storage_error = ui
+        .storage_error
+        .as_ref()
+        .map(|e| html! { <p class="error" role="alert" id="storage-error">{ e }</p> });
+    let on_clear = {
+        let dispatch = dispatch.clone();
+        Callback::from(move |_: MouseEvent| {
+            let dispatch = dispatch.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                match crate::store::clear().await {
+                    Ok(()) => dispatch.dispatch(Action::ClearSaved),
+                    Err((name, message)) => dispatch.dispatch(Action::Saved(
+                        Vec::new(),
+                        Err(format!("clearing saved runs failed ({name}): {message}")),
+                    )),
+                }
+            });
+        })
+    };
+    let clear = html! {
+        <button id="clear-saved" disabled={ui.is_active()} onclick={on_clear}
+            title="Removes every run and sweep this page saved in the browser">{ "Clear saved runs" }</button>
+    };
     if ui.runs.is_empty() {
         return html! {
             <section class="panel compare" aria-label="Runs" id="compare">
                 <h2>{ "Runs" }</h2>
-                <p class="muted">{ "Finished runs of this tab are listed here, to open and compare." }</p>
+                <p class="muted">{ "Finished runs are listed here, to open and compare; the browser keeps them for your next visit." }</p>
+                { storage_error }
             </section>
         };
     }
@@ -692,9 +717,10 @@ pub fn compare(props: &LabProps) -> Html {
     html! {
         <section class="panel compare" aria-label="Runs" id="compare">
             <h2>{ "Runs" }</h2>
+            { storage_error }
             <div class="table-scroll">
             <table class="predictions runs" id="runs-table">
-                <thead><tr><th>{ "compare" }</th><th>{ "#" }</th><th>{ "run" }</th><th>{ "seen" }</th><th>{ "unseen" }</th><th>{ "steps" }</th><th>{ "time" }</th><th></th></tr></thead>
+                <thead><tr><th>{ "compare" }</th><th>{ "#" }</th><th>{ "run" }</th><th>{ "seen" }</th><th>{ "unseen" }</th><th>{ "steps" }</th><th>{ "time" }</th><th>{ "kept" }</th><th></th></tr></thead>
                 <tbody>
                     { for ui.runs.iter().enumerate().map(|(i, run)| {
                         let toggle = { let dispatch = dispatch.clone(); Callback::from(move |_: Event| dispatch.dispatch(Action::ToggleCompare(i))) };
@@ -708,6 +734,12 @@ pub fn compare(props: &LabProps) -> Html {
                                 <td style={format!("color:{UNSEEN_COLOR}")}>{ percent(run.record.result.unseen_accuracy) }</td>
                                 <td>{ run.record.steps }</td>
                                 <td>{ crate::app::format_duration(run.record.wall_seconds) }</td>
+                                <td class="kept">{ match run.kept {
+                                    Kept::Pending => "saving…",
+                                    Kept::Saved => "saved",
+                                    Kept::Failed => "not saved",
+                                    Kept::Never => "from a file",
+                                } }</td>
                                 <td><button class="open-run" onclick={open}>{ "Inspect" }</button></td>
                             </tr>
                         }
@@ -715,6 +747,7 @@ pub fn compare(props: &LabProps) -> Html {
                 </tbody>
             </table>
             </div>
+            { clear }
             if picked.len() >= 2 {
                 <div class="charts" id="compare-charts">
                     <figure id="compare-accuracy">{ svg(&accuracy) }</figure>

@@ -4,6 +4,8 @@
 mod app;
 #[cfg(target_arch = "wasm32")]
 mod lab;
+#[cfg(target_arch = "wasm32")]
+mod store;
 
 #[cfg(target_arch = "wasm32")]
 fn main() {

@@ -10,6 +10,7 @@ use instruction_diversity::protocol::{
 use instruction_diversity::report::RunRecord;
 use instruction_diversity::task::Rule;
 use instruction_diversity::tokenizer::SequenceLayout;
+use instruction_diversity::ui_state::SAMPLES_PER_SPLIT;
 use js_sys::{Promise, Reflect};
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -20,8 +21,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-/// Predictions per split sent with each evaluation.
-const SAMPLES_PER_SPLIT: usize = 4;
 /// A chunk of steps aims at this long, so pause and stop act within a fraction of a second.
 const CHUNK_SECONDS: f64 = 0.15;
 

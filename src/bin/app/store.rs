@@ -1,0 +1,142 @@
+//! The browser's IndexedDB, as the page uses it: two object stores of JSON text (`runs`, keyed by an
+//! increasing number; `sweeps`, keyed by the sweep's key). Each request is wrapped in a promise, and
+//! every failure comes back as `(error name, message)` so the page can say what happened in plain words
+//! (see `storage::describe_failure`).
+
+use js_sys::{Array, Promise, Reflect};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{IdbDatabase, IdbObjectStore, IdbOpenDbRequest, IdbRequest, IdbTransactionMode};
+
+const DATABASE: &str = "instruction-diversity";
+const VERSION: u32 = 1;
+pub const RUNS: &str = "runs";
+pub const SWEEPS: &str = "sweeps";
+
+/// A failure: the DOMException's name (`QuotaExceededError`, ...) and its message.
+pub type Failure = (String, String);
+
+fn failure(value: JsValue) -> Failure {
+    let text = |key: &str| {
+        Reflect::get(&value, &JsValue::from_str(key))
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
+    let (name, message) = (text("name"), text("message"));
+    if name.is_empty() && message.is_empty() {
+        (String::new(), format!("{value:?}"))
+    } else {
+        (name, message)
+    }
+}
+
+/// Resolves with the request's result, or rejects with its error.
+async fn finish(request: &IdbRequest) -> Result<JsValue, Failure> {
+    let promise = Promise::new(&mut |resolve, reject| {
+        let request_for_error = request.clone();
+        let on_error = Closure::once_into_js(move |_: web_sys::Event| {
+            let error = request_for_error
+                .error()
+                .ok()
+                .flatten()
+                .map(JsValue::from)
+                .unwrap_or(JsValue::NULL);
+            let _ = reject.call1(&JsValue::NULL, &error);
+        });
+        let request_for_result = request.clone();
+        let on_success = Closure::once_into_js(move |_: web_sys::Event| {
+            let _ = resolve.call1(
+                &JsValue::NULL,
+                &request_for_result.result().unwrap_or(JsValue::UNDEFINED),
+            );
+        });
+        request.set_onsuccess(Some(on_success.unchecked_ref()));
+        request.set_onerror(Some(on_error.unchecked_ref()));
+    });
+    JsFuture::from(promise).await.map_err(failure)
+}
+
+/// Opens (creating on first use) the page's database.
+async fn open() -> Result<IdbDatabase, Failure> {
+    let factory = web_sys::window()
+        .and_then(|w| w.indexed_db().ok().flatten())
+        .ok_or_else(|| {
+            (
+                String::new(),
+                "this browser offers no IndexedDB (private mode?)".to_string(),
+            )
+        })?;
+    let request: IdbOpenDbRequest = factory.open_with_u32(DATABASE, VERSION).map_err(failure)?;
+    let on_upgrade = Closure::once_into_js(move |event: web_sys::Event| {
+        let database: Option<IdbDatabase> = event
+            .target()
+            .and_then(|t| t.dyn_into::<IdbRequest>().ok())
+            .and_then(|r| r.result().ok())
+            .and_then(|r| r.dyn_into().ok());
+        if let Some(database) = database {
+            let names = database.object_store_names();
+            let params = web_sys::IdbObjectStoreParameters::new();
+            params.set_auto_increment(true);
+            if !names.contains(RUNS) {
+                let _ = database.create_object_store_with_optional_parameters(RUNS, &params);
+            }
+            if !names.contains(SWEEPS) {
+                let _ = database.create_object_store(SWEEPS);
+            }
+        }
+    });
+    request.set_onupgradeneeded(Some(on_upgrade.unchecked_ref()));
+    let database = finish(&request).await?;
+    database
+        .dyn_into()
+        .map_err(|_| (String::new(), "the database did not open".to_string()))
+}
+
+fn store(
+    database: &IdbDatabase,
+    name: &str,
+    mode: IdbTransactionMode,
+) -> Result<IdbObjectStore, Failure> {
+    database
+        .transaction_with_str_and_mode(name, mode)
+        .and_then(|t| t.object_store(name))
+        .map_err(failure)
+}
+
+/// Every entry of a store, as text (entries that are not text are skipped).
+pub async fn read_all(name: &str) -> Result<Vec<String>, Failure> {
+    let database = open().await?;
+    let request = store(&database, name, IdbTransactionMode::Readonly)?
+        .get_all()
+        .map_err(failure)?;
+    let values: Array = finish(&request).await?.unchecked_into();
+    Ok(values.iter().filter_map(|v| v.as_string()).collect())
+}
+
+/// Adds (or, with a key, replaces) one entry. The write is one transaction: when it fails (a full
+/// quota), nothing else changes.
+pub async fn put(name: &str, key: Option<&str>, text: &str) -> Result<(), Failure> {
+    let database = open().await?;
+    let store = store(&database, name, IdbTransactionMode::Readwrite)?;
+    let value = JsValue::from_str(text);
+    let request = match key {
+        Some(key) => store.put_with_key(&value, &JsValue::from_str(key)),
+        None => store.add(&value),
+    }
+    .map_err(failure)?;
+    finish(&request).await.map(|_| ())
+}
+
+/// Empties both stores.
+pub async fn clear() -> Result<(), Failure> {
+    let database = open().await?;
+    for name in [RUNS, SWEEPS] {
+        let request = store(&database, name, IdbTransactionMode::Readwrite)?
+            .clear()
+            .map_err(failure)?;
+        finish(&request).await?;
+    }
+    Ok(())
+}
