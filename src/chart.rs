@@ -281,6 +281,14 @@ mod tests {
         }
     }
 
+    /// The value of the first `points="..."` attribute in `svg`.
+    fn first_points(svg: &str) -> &str {
+        svg.split("points=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a points attribute")
+    }
+
     #[test]
     fn markers_bands_and_named_ticks() {
         let mut c = chart(vec![(4.0, 0.1), (16.0, 0.2), (64.0, 0.6)]);
@@ -290,15 +298,8 @@ mod tests {
         let svg = c.to_svg(400.0, 200.0);
         assert_eq!(svg.matches("class=\"marker\"").count(), 3);
         let band = svg.split("class=\"band\"").nth(1).unwrap();
-        let points = band
-            .split("points=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap();
         // Three points along the top and three back along the bottom.
-        assert_eq!(points.split(' ').count(), 6);
+        assert_eq!(first_points(band).split(' ').count(), 6);
         assert!(svg.contains(">four<") && svg.contains("&lt;b&gt;"));
         assert!(
             !svg.contains(">16<"),
@@ -321,14 +322,7 @@ mod tests {
     fn one_polyline_vertex_per_finite_point() {
         let svg = chart(vec![(0.0, 0.1), (10.0, f64::NAN), (20.0, 0.4), (30.0, 0.9)])
             .to_svg(300.0, 200.0);
-        let points = svg
-            .split("points=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap();
-        assert_eq!(points.split(' ').count(), 3);
+        assert_eq!(first_points(&svg).split(' ').count(), 3);
     }
 
     #[test]

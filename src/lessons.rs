@@ -104,12 +104,12 @@ pub fn lesson(id: &str) -> Option<Lesson> {
             question: "How does accuracy on unseen rules change as the number of rules grows?",
             choices: &[
                 "It rises steadily, a little with each doubling",
-                "It stays near zero, then climbs steeply past a few hundred rules",
+                "It stays near zero with few rules, then climbs steeply once there are enough of them",
                 "It does not change: the budget is the same",
                 "It falls: fewer examples per rule",
             ],
             answer: 1,
-            explanation: "With few rules the model memorizes them and fails on new ones whatever the examples per rule. Once there are hundreds of rules, following the rule is easier than memorizing each one, and unseen-rule accuracy climbs.",
+            explanation: "With few rules the model memorizes them and fails on new ones whatever the examples per rule. Once there are enough rules (at this scale, between 16 and 256; in the paper's larger task, a few hundred), following the rule is easier than memorizing each one, and unseen-rule accuracy climbs.",
             sweep: preset_sweep("phase-transition"),
         },
         "no-ops" => Lesson {

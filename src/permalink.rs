@@ -94,6 +94,9 @@ const HIDE_KEY: &str = "hide";
 const LOCK_KEY: &str = "lock";
 const EMBED_KEY: &str = "embed";
 const LESSON_KEY: &str = "lesson";
+const SWEEP_KEY: &str = "sweep";
+const SWEEP2_KEY: &str = "sweep2";
+const SEEDS_KEY: &str = "seeds";
 
 /// Settings groups a teacher can hide or lock at once (the first segment of a config path; the seed
 /// belongs to `task`, where the page shows it).
@@ -209,8 +212,38 @@ pub struct Link {
     pub force_cpu: bool,
     /// What the link hides or locks, and whether the page is embedded.
     pub view: View,
+    /// A sweep the link carries (`sweep=instructions:4,16,64&sweep2=per-rule:5,20&seeds=2`), checked
+    /// over the link's settings; with `run=1` the page starts the sweep rather than one run.
+    pub sweep: Option<crate::sweep::SweepForm>,
     /// What was ignored or replaced by a default, one line each, for the page to show.
     pub notices: Vec<String>,
+}
+
+/// The link keys of a sweep, to append to a link written by [`write_with_view`].
+pub fn write_sweep(form: &crate::sweep::SweepForm) -> String {
+    let mut out = format!(
+        "&{SWEEP_KEY}={}:{}",
+        form.first.id(),
+        encode(&compact_values(&form.first_values))
+    );
+    if let Some(second) = form.second {
+        let _ = write!(
+            out,
+            "&{SWEEP2_KEY}={}:{}",
+            second.id(),
+            encode(&compact_values(&form.second_values))
+        );
+    }
+    let _ = write!(out, "&{SEEDS_KEY}={}", encode(form.seeds.trim()));
+    out
+}
+
+/// Typed values with commas only, so a link stays free of `%20`.
+fn compact_values(text: &str) -> String {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl Codec {
@@ -371,8 +404,11 @@ pub fn parse(text: &str, base: &ExperimentConfig) -> Link {
         autostart: false,
         force_cpu: false,
         view: View::default(),
+        sweep: None,
         notices: Vec::new(),
     };
+    let mut sweep_axes: [Option<String>; 2] = [None, None];
+    let mut sweep_seeds = None;
     // The settings the link gives, by config path, in table order; later duplicates win.
     let mut given: Vec<(&'static Key, Value)> = Vec::new();
     let mut version = None;
@@ -411,6 +447,9 @@ pub fn parse(text: &str, base: &ExperimentConfig) -> Link {
             }
             EMBED_KEY => link.view.embed = matches!(value.as_str(), "1" | "true" | "yes"),
             LESSON_KEY => link.view.lesson = Some(value),
+            SWEEP_KEY => sweep_axes[0] = Some(value),
+            SWEEP2_KEY => sweep_axes[1] = Some(value),
+            SEEDS_KEY => sweep_seeds = Some(value),
             BACKEND_KEY => match value.as_str() {
                 "cpu" => link.force_cpu = true,
                 "auto" => link.force_cpu = false,
@@ -444,8 +483,50 @@ pub fn parse(text: &str, base: &ExperimentConfig) -> Link {
         _ => {}
     }
     link.config = settle(base, &mut given, &mut notices);
+    if sweep_axes[0].is_some() || sweep_axes[1].is_some() || sweep_seeds.is_some() {
+        match sweep_form(&sweep_axes, sweep_seeds) {
+            // Both messages quote the link's text already cut by `shorten`.
+            Err(why) => notices.push(format!("ignored the sweep: {why}")),
+            Ok(form) => match form.spec(&link.config) {
+                Err(e) => notices.push(format!("ignored the sweep: {e}")),
+                Ok(_) => link.sweep = Some(form),
+            },
+        }
+    }
     link.notices = notices;
     link
+}
+
+/// The sweep form of a link's `sweep`, `sweep2` and `seeds` values (checked later, over the config).
+fn sweep_form(
+    axes: &[Option<String>; 2],
+    seeds: Option<String>,
+) -> Result<crate::sweep::SweepForm, String> {
+    use crate::sweep::{SweepForm, SweepSetting};
+    let axis = |text: &str| -> Result<(SweepSetting, String), String> {
+        let (id, values) = text
+            .split_once(':')
+            .ok_or_else(|| format!("`{}` is not `setting:values`", shorten(text)))?;
+        let setting = SweepSetting::from_id(id).ok_or_else(|| {
+            let known: Vec<&str> = SweepSetting::ALL.iter().map(|s| s.id()).collect();
+            format!(
+                "unknown setting `{}` (known: {})",
+                shorten(id),
+                known.join(", ")
+            )
+        })?;
+        Ok((setting, values.to_string()))
+    };
+    let defaults = SweepForm::default();
+    let (first, first_values) = axis(axes[0].as_deref().ok_or("`sweep2` without `sweep`")?)?;
+    let second = axes[1].as_deref().map(axis).transpose()?;
+    Ok(SweepForm {
+        first,
+        first_values,
+        second: second.as_ref().map(|(s, _)| *s),
+        second_values: second.map_or(defaults.second_values, |(_, v)| v),
+        seeds: seeds.unwrap_or(defaults.seeds),
+    })
 }
 
 /// Applies the given settings over `base`, dropping (with a notice) each one the config rejects until
@@ -673,6 +754,43 @@ mod tests {
         assert_eq!(link.notices.len(), 1, "{:?}", link.notices);
     }
 
+    #[test]
+    fn links_carry_a_sweep_and_refuse_a_bad_one_with_a_notice() {
+        use crate::sweep::{SweepForm, SweepSetting};
+        let link = parse(
+            "v=1&I=64&sweep=instructions:4,16&sweep2=per-rule:5,20&seeds=2&run=1",
+            &base(),
+        );
+        assert!(link.notices.is_empty(), "{:?}", link.notices);
+        assert!(link.autostart);
+        let form = link.sweep.clone().unwrap();
+        assert_eq!(form.first, SweepSetting::Instructions);
+        assert_eq!(form.second, Some(SweepSetting::ExamplesPerRule));
+        assert_eq!(form.spec(&link.config).unwrap().plan().unwrap().len(), 8);
+        let typed = SweepForm {
+            first_values: " 4  16, 64 ".into(),
+            ..SweepForm::default()
+        };
+        assert_eq!(write_sweep(&typed), "&sweep=instructions:4,16,64&seeds=1");
+        let again = parse(&format!("v=1{}", write_sweep(&form)), &base()).sweep;
+        assert_eq!(again.unwrap().spec(&base()), form.spec(&base()));
+        for (bad, needle) in [
+            ("sweep=colour:1,2", "unknown setting `colour`"),
+            ("sweep=instructions", "not `setting:values`"),
+            ("sweep2=per-rule:5", "without `sweep`"),
+            ("sweep=instructions:4,x", "`x`"),
+            ("sweep=instructions:4&seeds=99", "1 to 5"),
+        ] {
+            let link = parse(bad, &base());
+            assert!(link.sweep.is_none(), "{bad}");
+            assert!(
+                link.notices.iter().any(|n| n.contains(needle)),
+                "{bad}: {:?}",
+                link.notices
+            );
+        }
+    }
+
     /// The format-1 link of the phase-transition preset, frozen: it must open the same settings in
     /// every later version of the page.
     const FORMAT_1_LINK: &str = "v=1&preset=phase-transition&seed=1&I=1024&budget=total:20000&alphabet=8&x=1-2&y=0-2&z=4-10&noop=0.1&freq=uniform&occ=1&sem=none&layers=2&width=64&heads=4&ff=256&maxlen=64&steps=4000&batch=64&lr=0.003&warmup=200&lr_end=0.1&wd=0.01&clip=1&eval_every=1000&test_rules=100&n_seen=400&n_unseen=400&n_noop=200";
@@ -801,9 +919,9 @@ mod tests {
             /// valid config, and write back to a link that parses to the same config with no notice.
             #[test]
             fn fuzz_known_keys_with_hostile_values(
-                pairs in proptest::collection::vec((0..KEYS.len() + 8, fuzz_value()), 0..12)
+                pairs in proptest::collection::vec((0..KEYS.len() + 11, fuzz_value()), 0..12)
             ) {
-                let names = ["v", "preset", "run", "backend", "hide", "lock", "embed", "lesson"];
+                let names = ["v", "preset", "run", "backend", "hide", "lock", "embed", "lesson", "sweep", "sweep2", "seeds"];
                 let text = pairs
                     .iter()
                     .map(|(i, v)| format!("{}={v}", KEYS.get(*i).map_or_else(|| names[i - KEYS.len()], |k| k.key)))
@@ -811,9 +929,15 @@ mod tests {
                     .join("&");
                 let link = parse(&text, &base());
                 proptest::prop_assert!(link.config.validate().is_ok());
-                let again = parse(&write_with_view(&link.config, None, link.force_cpu, &link.view), &base());
+                let mut written = write_with_view(&link.config, None, link.force_cpu, &link.view);
+                if let Some(form) = &link.sweep {
+                    written.push_str(&write_sweep(form));
+                }
+                let again = parse(&written, &base());
                 proptest::prop_assert_eq!(&again.config, &link.config);
                 proptest::prop_assert_eq!(&again.view, &link.view);
+                let spec = |l: &Link| l.sweep.as_ref().map(|f| f.spec(&l.config).map_err(|e| e.to_string()));
+                proptest::prop_assert_eq!(spec(&again), spec(&link));
                 proptest::prop_assert!(again.notices.is_empty(), "{:?}", again.notices);
             }
         }

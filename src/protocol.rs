@@ -7,7 +7,6 @@
 
 use crate::config::ExperimentConfig;
 use crate::metrics::{EvalSummary, Evaluation};
-use crate::task::Dataset;
 use serde::{Deserialize, Serialize};
 
 /// Which backend the page asks for.
@@ -92,36 +91,8 @@ pub struct SamplePrediction {
 }
 
 impl SamplePrediction {
-    /// The first `per_split` predictions of each split of an evaluation.
-    pub fn sample(evaluation: &Evaluation, dataset: &Dataset, per_split: usize) -> Vec<Self> {
-        let splits = [
-            (&evaluation.seen, dataset.seen.rules),
-            (&evaluation.unseen, dataset.unseen.rules),
-            (&evaluation.noop, dataset.noop.rules),
-        ];
-        splits
-            .into_iter()
-            .flat_map(|(report, rules)| {
-                report
-                    .predictions
-                    .iter()
-                    .take(per_split)
-                    .map(move |p| Self {
-                        split: report.name.clone(),
-                        rule: dataset.rule(rules, p.rule).to_string(),
-                        input: p.z.clone(),
-                        expected: p.expected.clone(),
-                        output: p.output.clone(),
-                        correct: p.correct,
-                    })
-            })
-            .collect()
-    }
-}
-
-impl SamplePrediction {
     /// The first `per_split` predictions of each split of an evaluation, the rule text taken from the
-    /// split's own per-rule scores: for the page, which has evaluations but no dataset.
+    /// split's own per-rule scores (so the page, which has no dataset, makes them too).
     pub fn from_evaluation(evaluation: &Evaluation, per_split: usize) -> Vec<Self> {
         [&evaluation.seen, &evaluation.unseen, &evaluation.noop]
             .into_iter()
@@ -315,25 +286,39 @@ mod tests {
         config.task.instructions = 16;
         config.task.budget = crate::config::Budget::Total(200);
         config.eval.test_rules = 4;
-        let dataset = Dataset::generate(&config).unwrap();
-        let report = |split: &crate::task::EvalSplit| crate::metrics::SplitReport {
-            name: split.name.clone(),
-            all: Default::default(),
-            hasop: Default::default(),
-            noop: Default::default(),
-            per_rule: Vec::new(),
-            predictions: split
-                .examples
-                .iter()
-                .map(|e| crate::metrics::Prediction {
-                    rule: e.rule,
-                    z: e.z.clone(),
-                    expected: e.answer.clone(),
-                    output: e.z.clone(),
-                    correct: e.noop,
-                    noop: e.noop,
-                })
-                .collect(),
+        let dataset = crate::task::Dataset::generate(&config).unwrap();
+        // Each split scored as evaluation does: every prediction, and a per-rule score (with the
+        // rule's text) for each rule it holds.
+        let report = |split: &crate::task::EvalSplit| {
+            let mut rules: Vec<u32> = split.examples.iter().map(|e| e.rule).collect();
+            rules.sort_unstable();
+            rules.dedup();
+            crate::metrics::SplitReport {
+                name: split.name.clone(),
+                all: Default::default(),
+                hasop: Default::default(),
+                noop: Default::default(),
+                per_rule: rules
+                    .into_iter()
+                    .map(|rule| crate::metrics::RuleScore {
+                        rule,
+                        text: dataset.rule(split.rules, rule).clone(),
+                        tally: Default::default(),
+                    })
+                    .collect(),
+                predictions: split
+                    .examples
+                    .iter()
+                    .map(|e| crate::metrics::Prediction {
+                        rule: e.rule,
+                        z: e.z.clone(),
+                        expected: e.answer.clone(),
+                        output: e.z.clone(),
+                        correct: e.noop,
+                        noop: e.noop,
+                    })
+                    .collect(),
+            }
         };
         let evaluation = Evaluation {
             step: 0,
@@ -341,35 +326,21 @@ mod tests {
             unseen: report(&dataset.unseen),
             noop: report(&dataset.noop),
         };
-        let samples = SamplePrediction::sample(&evaluation, &dataset, 2);
+        let samples = SamplePrediction::from_evaluation(&evaluation, 2);
         assert_eq!(samples.len(), 6);
         assert_eq!(samples[0].split, "seen");
         assert_eq!(samples[5].split, "noop");
-        let first = &dataset.seen.examples[0];
-        assert_eq!(samples[0].input, first.z);
-        assert_eq!(
-            samples[0].rule,
-            dataset.train_rules[first.rule as usize].to_string()
-        );
-        // The page's version, with rule texts from the per-rule scores, says the same.
-        let mut evaluation = evaluation;
-        for (split, rules) in [
-            (&mut evaluation.seen, &dataset.train_rules),
-            (&mut evaluation.unseen, &dataset.test_rules),
-            (&mut evaluation.noop, &dataset.test_rules),
-        ] {
-            let mut indices: Vec<u32> = split.predictions.iter().map(|p| p.rule).collect();
-            indices.sort_unstable();
-            indices.dedup();
-            split.per_rule = indices
+        for (sample, (split, example)) in samples.iter().zip(
+            dataset
+                .eval_splits()
                 .into_iter()
-                .map(|rule| crate::metrics::RuleScore {
-                    rule,
-                    text: rules[rule as usize].clone(),
-                    tally: Default::default(),
-                })
-                .collect();
+                .flat_map(|s| s.examples.iter().take(2).map(move |e| (s, e))),
+        ) {
+            assert_eq!(sample.input, example.z);
+            assert_eq!(
+                sample.rule,
+                dataset.rule(split.rules, example.rule).to_string()
+            );
         }
-        assert_eq!(SamplePrediction::from_evaluation(&evaluation, 2), samples);
     }
 }

@@ -234,6 +234,74 @@ impl SweepSetting {
 /// Most values one axis of the page's sweep builder takes.
 pub const MAX_AXIS_POINTS: usize = 12;
 
+/// Most seeds the page's sweep builder repeats a sweep with.
+pub const MAX_SEEDS: usize = 5;
+
+/// The page's sweep builder as typed (and as a link carries it): the setting each axis varies, its
+/// values as text, and the number of seeds. [`SweepForm::spec`] checks it into a sweep.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepForm {
+    /// The first axis (columns of the phase diagram, the curve's x axis).
+    pub first: SweepSetting,
+    /// Its values, e.g. `4, 16, 64`.
+    pub first_values: String,
+    /// The second axis, if any (rows of the phase diagram).
+    pub second: Option<SweepSetting>,
+    /// Its values.
+    pub second_values: String,
+    /// Seeds to repeat every point with (the base seed and the ones after it), as typed.
+    pub seeds: String,
+}
+
+impl Default for SweepForm {
+    fn default() -> Self {
+        Self {
+            first: SweepSetting::Instructions,
+            first_values: "4, 16, 64, 256, 1024".into(),
+            second: None,
+            second_values: "5, 20, 80".into(),
+            seeds: "1".into(),
+        }
+    }
+}
+
+impl SweepForm {
+    /// The sweep over `base`: seeds `base.seed`, `base.seed + 1`, ...; every run's settings checked.
+    pub fn spec(&self, base: &ExperimentConfig) -> Result<SweepSpec, ConfigError> {
+        let mut axes = vec![self.first.axis(&self.first_values)?];
+        if let Some(second) = self.second {
+            if second == self.first {
+                return Err(ConfigError::new(
+                    "sweep",
+                    "the two axes must vary different settings",
+                ));
+            }
+            axes.push(second.axis(&self.second_values)?);
+        }
+        let seeds = self
+            .seeds
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_SEEDS).contains(n))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "sweep.seeds",
+                    format!("must be a whole number from 1 to {MAX_SEEDS}"),
+                )
+            })?;
+        let spec = SweepSpec {
+            seeds: (0..seeds as u64)
+                .map(|k| base.seed.wrapping_add(k))
+                .collect(),
+            base: base.clone(),
+            axes,
+        };
+        spec.plan()?;
+        Ok(spec)
+    }
+}
+
 /// A sweep: a base config, one or two axes and the seeds to repeat it with.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SweepSpec {
@@ -479,6 +547,48 @@ mod tests {
         }
         assert_eq!(SweepSetting::from_id("skew"), Some(SweepSetting::Skew));
         assert_eq!(SweepSetting::from_id("nope"), None);
+    }
+
+    #[test]
+    fn the_sweep_form_checks_its_axes_and_seeds() {
+        let base = ExperimentConfig::default();
+        let spec = SweepForm::default().spec(&base).unwrap();
+        assert_eq!(spec.axes.len(), 1);
+        assert_eq!(spec.seeds, [base.seed]);
+        let form = SweepForm {
+            second: Some(SweepSetting::ExamplesPerRule),
+            second_values: "10 40".into(),
+            seeds: "3".into(),
+            ..SweepForm::default()
+        };
+        let spec = form.spec(&base).unwrap();
+        assert_eq!(spec.plan().unwrap().len(), 5 * 2 * 3);
+        assert_eq!(spec.seeds, [1, 2, 3]);
+        for (form, setting) in [
+            (
+                SweepForm {
+                    second: Some(SweepSetting::Instructions),
+                    ..SweepForm::default()
+                },
+                "sweep",
+            ),
+            (
+                SweepForm {
+                    seeds: "9".into(),
+                    ..SweepForm::default()
+                },
+                "sweep.seeds",
+            ),
+            (
+                SweepForm {
+                    first_values: "4, 99999999".into(),
+                    ..SweepForm::default()
+                },
+                "task.budget",
+            ),
+        ] {
+            assert_eq!(form.spec(&base).unwrap_err().setting, setting, "{form:?}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::permalink::{Link, View};
 use crate::presets::preset;
 use crate::protocol::{BackendInfo, BackendPreference, Command, Event, SamplePrediction};
 use crate::report::{RunRecord, SweepReport};
-use crate::sweep::{PlannedRun, SweepSpec, apply_settings, get_path};
+use crate::sweep::{PlannedRun, SweepForm, SweepSpec, apply_settings, get_path};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
@@ -202,6 +202,8 @@ pub struct UiState {
     pub sweep: Option<SweepState>,
     /// Why the last sweep could not start.
     pub sweep_error: Option<String>,
+    /// The sweep builder's fields, as typed.
+    pub sweep_form: SweepForm,
     /// The finished run opened from the sweep views or the runs list (an index into `runs`); `None`
     /// inspects the run in progress or the last one.
     pub opened: Option<usize>,
@@ -254,6 +256,7 @@ impl Default for UiState {
             runs: Vec::new(),
             sweep: None,
             sweep_error: None,
+            sweep_form: SweepForm::default(),
             opened: None,
             inspector: InspectorView::default(),
             answer: None,
@@ -305,6 +308,10 @@ pub enum Action {
     StartSweep(Box<SweepSpec>, Option<String>),
     /// Stop the sweep: the run in progress ends, the finished runs stay.
     CancelSweep,
+    /// The sweep builder's fields changed.
+    EditSweep(SweepForm),
+    /// Run the sweep the builder describes, over the current settings.
+    StartFormSweep,
     /// Inspect a finished run (an index into [`UiState::runs`]); `None` inspects the current run.
     OpenRun(Option<usize>),
     /// Open a rule in the inspector, or close it.
@@ -608,8 +615,13 @@ impl UiState {
                     autostart,
                     force_cpu,
                     view,
+                    sweep,
                     mut notices,
                 } = *link;
+                let starts_sweep = sweep.is_some();
+                if let Some(form) = sweep {
+                    self.sweep_form = form;
+                }
                 self.config = config;
                 self.view = view;
                 self.config_error = None;
@@ -648,8 +660,10 @@ impl UiState {
                     self.view.lesson = None;
                 }
                 self.notices = notices;
-                if autostart {
-                    return self.reduce(Action::Start);
+                match (autostart, starts_sweep) {
+                    (true, true) => return self.reduce(Action::StartFormSweep),
+                    (true, false) => return self.reduce(Action::Start),
+                    _ => {}
                 }
                 None
             }
@@ -744,6 +758,17 @@ impl UiState {
                     None
                 }
             }
+            Action::EditSweep(form) => {
+                self.sweep_form = form;
+                None
+            }
+            Action::StartFormSweep => match self.sweep_form.spec(&self.config) {
+                Ok(spec) => return self.reduce(Action::StartSweep(Box::new(spec), None)),
+                Err(e) => {
+                    self.sweep_error = Some(format!("this sweep cannot run: {e}"));
+                    None
+                }
+            },
             Action::StartSweep(_, _) if self.is_active() => {
                 self.sweep_error = Some("stop the run before starting a sweep".into());
                 None
@@ -1647,5 +1672,28 @@ mod tests {
         let state = reduce(UiState::default(), Action::OpenLink(Box::new(link)));
         assert!(state.lesson.is_none());
         assert!(state.notices[0].contains("unknown lesson `<b>`"));
+    }
+
+    #[test]
+    fn a_link_with_a_sweep_fills_the_builder_and_starts_the_sweep() {
+        let link = crate::permalink::parse(
+            "v=1&steps=20&warmup=2&eval_every=10&sweep=instructions:4,16&seeds=2&run=1",
+            &UiState::default().config,
+        );
+        let (state, command) = UiState::default().reduce(Action::OpenLink(Box::new(link)));
+        assert!(matches!(command, Some(Command::Start { .. })));
+        let sweep = state.sweep.as_ref().unwrap();
+        assert_eq!(sweep.plan.len(), 4);
+        assert_eq!(sweep.spec.seeds, [1, 2]);
+        assert_eq!(state.sweep_form.first_values, "4,16");
+        // A bad form is refused with the setting named, and nothing starts.
+        let form = SweepForm {
+            first_values: "4, lots".into(),
+            ..SweepForm::default()
+        };
+        let state = reduce(UiState::default(), Action::EditSweep(form));
+        let (state, command) = state.reduce(Action::StartFormSweep);
+        assert_eq!(command, None);
+        assert!(state.sweep_error.unwrap().contains("sweep.instructions"));
     }
 }

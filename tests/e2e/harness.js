@@ -150,13 +150,30 @@ async function recordLosses(page) {
 
 const losses = (page) => page.evaluate(() => window.__losses);
 
+/**
+ * Runs `body(page, browser)` on a fresh browser (no WebGPU) opened at `fragment` on `server`, printing the
+ * page's log when it fails.
+ */
+async function withPage(server, fragment, body) {
+  const browser = await launch({ webgpu: false });
+  const { page, log } = await open(browser.context, `${server.url}#${fragment}`);
+  try {
+    await body(page, browser);
+  } catch (e) {
+    console.log(log.slice(-40).join('\n'));
+    throw e;
+  } finally {
+    await browser.close();
+  }
+}
+
 // A tiny seeded run (seconds on the CPU), written as the page writes links (see src/permalink.rs).
 const TINY = 'v=1&seed=7&I=16&budget=total:1000&alphabet=6&x=1-2&y=0-2&z=4-8&noop=0.2&freq=uniform&occ=1&sem=none'
   + '&layers=1&width=16&heads=2&ff=32&maxlen=64&steps=40&batch=8&lr=0.01&warmup=4&lr_end=0.1&wd=0.01&clip=1'
   + '&eval_every=20&test_rules=6&n_seen=12&n_unseen=12&n_noop=6';
 
 module.exports = {
-  TINY,
+  TINY, withPage,
   DIST, ROOT, serve, launch, open, set, setAll, text, steps, status, waitFor, waitForSteps, waitForStatus,
   recordLosses, losses,
 };

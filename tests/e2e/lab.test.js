@@ -15,18 +15,7 @@ after(async () => {
   await server?.close();
 });
 
-async function withPage(fragment, body) {
-  const browser = await h.launch({ webgpu: false });
-  const { page, log } = await h.open(browser.context, `${server.url}#${fragment}`);
-  try {
-    await body(page);
-  } catch (e) {
-    console.log(log.slice(-40).join('\n'));
-    throw e;
-  } finally {
-    await browser.close();
-  }
-}
+const withPage = (fragment, body) => h.withPage(server, fragment, body);
 
 /** Records, from now on, every distinct value of `count()` in `window.__counts[name]`. */
 async function recordCounts(page, name, selector) {
@@ -159,5 +148,26 @@ test('a question asked while the run trains is answered by the model in training
     assert.equal(await h.text(page, '#try-expected'), 'cbbdd');
     await h.waitForStatus(page, 'finished', 120_000);
     assert.equal(await h.steps(page), 600);
+  });
+});
+
+test('a link made by the page starts its sweep when opened', async () => {
+  let shared;
+  await withPage(`${h.TINY}&backend=cpu`, async (page) => {
+    await page.fill('#sweep-values', '4 8');
+    await page.dispatchEvent('#sweep-values', 'change');
+    await page.fill('#sweep-seeds', '2');
+    await page.dispatchEvent('#sweep-seeds', 'change');
+    await page.selectOption('#link-starts', 'sweep');
+    await page.click('#copy-link');
+    shared = await page.inputValue('#share-link');
+  });
+  assert.ok(shared.includes('&sweep=instructions:4,8&seeds=2&run=1'), shared);
+  await withPage(shared.split('#')[1], async (page) => {
+    await h.waitFor(page, 'the sweep to finish', () => document.querySelector('#sweep-status')?.textContent === 'done', null, 120_000);
+    assert.equal(await page.locator('#sweep-queue li.done').count(), 4);
+    assert.equal(await page.inputValue('#sweep-values'), '4,8');
+    // Two seeds per point: one band per curve in the sweep chart.
+    assert.equal(await page.locator('#sweep-curve polygon.band').count(), 2);
   });
 });

@@ -15,18 +15,7 @@ after(async () => {
   await server?.close();
 });
 
-async function withPage(fragment, body) {
-  const browser = await h.launch({ webgpu: false });
-  const { page, log } = await h.open(browser.context, `${server.url}#${fragment}`);
-  try {
-    await body(page, browser);
-  } catch (e) {
-    console.log(log.slice(-40).join('\n'));
-    throw e;
-  } finally {
-    await browser.close();
-  }
-}
+const withPage = (fragment, body) => h.withPage(server, fragment, body);
 
 const TINY = h.TINY;
 

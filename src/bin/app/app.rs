@@ -160,9 +160,17 @@ fn spawn_worker(dispatch: UseReducerDispatcher<AppState>, link: SharedLink) {
     link.borrow_mut().worker = Some(worker);
 }
 
-/// The link fragment of the current settings seen through `view`; `run` makes the link start the run
-/// when opened.
-fn share_fragment(ui: &UiState, view: &permalink::View, run: bool) -> String {
+/// What a shared link starts when opened.
+#[derive(Clone, Copy, PartialEq)]
+enum LinkStarts {
+    Nothing,
+    Run,
+    Sweep,
+}
+
+/// The link fragment of the current settings seen through `view`, starting what `starts` says when
+/// opened (a sweep link carries the sweep builder's fields).
+fn share_fragment(ui: &UiState, view: &permalink::View, starts: LinkStarts) -> String {
     // The lesson open on the page travels with its links.
     let view = permalink::View {
         lesson: ui.lesson.as_ref().map(|l| l.id.clone()),
@@ -170,21 +178,24 @@ fn share_fragment(ui: &UiState, view: &permalink::View, run: bool) -> String {
     };
     let mut fragment =
         permalink::write_with_view(&ui.config, ui.preset.as_deref(), ui.force_cpu, &view);
-    if run {
+    if starts == LinkStarts::Sweep {
+        fragment.push_str(&permalink::write_sweep(&ui.sweep_form));
+    }
+    if starts != LinkStarts::Nothing {
         fragment.push_str("&run=1");
     }
     fragment
 }
 
 /// The full share link of the current settings.
-fn share_url(ui: &UiState, view: &permalink::View, run: bool) -> String {
+fn share_url(ui: &UiState, view: &permalink::View, starts: LinkStarts) -> String {
     let page = web_sys::window()
         .and_then(|w| {
             let l = w.location();
             Some(format!("{}{}", l.origin().ok()?, l.pathname().ok()?))
         })
         .unwrap_or_default();
-    format!("{page}#{}", share_fragment(ui, view, run))
+    format!("{page}#{}", share_fragment(ui, view, starts))
 }
 
 #[function_component(App)]
@@ -215,9 +226,10 @@ pub fn app() -> Html {
         use_effect_with((), move |_| {
             wasm_bindgen_futures::spawn_local(async move {
                 let visit = js_sys::Date::now() as u64;
-                let (runs, sweeps) =
-                    futures_join(store::read_all(store::RUNS), store::read_all(store::SWEEPS))
-                        .await;
+                let (runs, sweeps) = (
+                    store::read_all(store::RUNS).await,
+                    store::read_all(store::SWEEPS).await,
+                );
                 let mut skipped = Vec::new();
                 let mut read = |texts: Result<Vec<String>, store::Failure>| match texts {
                     Ok(texts) => texts,
@@ -314,7 +326,7 @@ pub fn app() -> Html {
     }
     {
         // The address bar is always a link to the current settings (replaced, so Back still leaves).
-        let fragment = share_fragment(&state.ui, &state.ui.view, false);
+        let fragment = share_fragment(&state.ui, &state.ui.view, LinkStarts::Nothing);
         use_effect_with(fragment, |fragment| {
             if let Some(w) = web_sys::window()
                 && let Ok(history) = w.history()
@@ -821,7 +833,7 @@ pub fn format_duration(seconds: f64) -> String {
 #[function_component(Share)]
 fn share(props: &UiProps) -> Html {
     let ui = &props.ui;
-    let run = use_state(|| false);
+    let starts = use_state(|| LinkStarts::Nothing);
     let shown = use_state(String::new);
     let copied = use_state(|| None::<bool>);
     let hide = use_state(String::new);
@@ -832,11 +844,11 @@ fn share(props: &UiProps) -> Html {
     let on_copy = {
         let ui = ui.clone();
         let view = view.clone();
-        let run = run.clone();
+        let starts = starts.clone();
         let shown = shown.clone();
         let copied = copied.clone();
         Callback::from(move |_: MouseEvent| {
-            let url = share_url(&ui, &view, *run);
+            let url = share_url(&ui, &view, *starts);
             shown.set(url.clone());
             let copied = copied.clone();
             let Some(clipboard) = web_sys::window().map(|w| w.navigator().clipboard()) else {
@@ -851,18 +863,17 @@ fn share(props: &UiProps) -> Html {
             });
         })
     };
-    let on_run = {
-        let run = run.clone();
+    let on_starts = {
+        let starts = starts.clone();
         Callback::from(move |e: Event| {
-            run.set(e.target_unchecked_into::<HtmlInputElement>().checked())
+            starts.set(match event_value(&e).as_str() {
+                "run" => LinkStarts::Run,
+                "sweep" => LinkStarts::Sweep,
+                _ => LinkStarts::Nothing,
+            })
         })
     };
-    let on_text = |target: &UseStateHandle<String>| {
-        let target = target.clone();
-        Callback::from(move |e: Event| {
-            target.set(e.target_unchecked_into::<HtmlInputElement>().value())
-        })
-    };
+    let on_text = set_on_change;
     let on_embed = {
         let embed = embed.clone();
         Callback::from(move |e: Event| {
@@ -873,9 +884,13 @@ fn share(props: &UiProps) -> Html {
     html! {
         <div class="share">
             <button id="copy-link" onclick={on_copy}>{ "Copy link" }</button>
-            <label class="check">
-                <input id="link-runs" type="checkbox" checked={*run} onchange={on_run} />
-                { " the link starts the run" }
+            <label class="check" for="link-starts">
+                { "the link opens the settings " }
+                <select id="link-starts" onchange={on_starts}>
+                    <option value="" selected={*starts == LinkStarts::Nothing}>{ "only" }</option>
+                    <option value="run" selected={*starts == LinkStarts::Run}>{ "and starts the run" }</option>
+                    <option value="sweep" selected={*starts == LinkStarts::Sweep}>{ "and starts the sweep below" }</option>
+                </select>
             </label>
             <details class="teach">
                 <summary>{ "For students: hide or lock controls" }</summary>
@@ -1229,10 +1244,19 @@ fn results(props: &SettingsProps) -> Html {
     }
 }
 
-/// Both futures' results, polled one after the other (they are independent reads).
-async fn futures_join<A, B>(
-    a: impl std::future::Future<Output = A>,
-    b: impl std::future::Future<Output = B>,
-) -> (A, B) {
-    (a.await, b.await)
+/// The value of the input or select an event came from.
+pub fn event_value(e: &Event) -> String {
+    e.target_dyn_into::<HtmlInputElement>()
+        .map(|input| input.value())
+        .or_else(|| {
+            e.target_dyn_into::<HtmlSelectElement>()
+                .map(|select| select.value())
+        })
+        .unwrap_or_default()
+}
+
+/// A `change` handler that stores an input's (or select's) value in `target`.
+pub fn set_on_change(target: &UseStateHandle<String>) -> Callback<Event> {
+    let target = target.clone();
+    Callback::from(move |e: Event| target.set(event_value(&e)))
 }

@@ -2,7 +2,7 @@
 //! instruction inspector, try-your-own with the attention view, and run comparison. Each is a thin
 //! rendering of the core's data (`heatmap`, `inspect`, `lessons`) and dispatches reducer actions.
 
-use crate::app::AppState;
+use crate::app::{AppState, event_value};
 use instruction_diversity::chart::{LineChart, Series};
 use instruction_diversity::diff::{DiffKind, char_diff};
 use instruction_diversity::heatmap::{ColorScale, SEEN_COLOR, UNSEEN_COLOR, differing_settings};
@@ -11,7 +11,7 @@ use instruction_diversity::inspect::{
 };
 use instruction_diversity::lessons::{LESSON_IDS, lesson};
 use instruction_diversity::presets::preset;
-use instruction_diversity::sweep::{SweepSetting, SweepSpec};
+use instruction_diversity::sweep::{SweepForm, SweepSetting};
 use instruction_diversity::task::rule::leftmost_occurrence;
 use instruction_diversity::ui_state::{Action, Kept, SweepStatus};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
@@ -117,79 +117,27 @@ pub fn sweeps(props: &LabProps) -> Html {
     let state = &props.state;
     let ui = &state.ui;
     let dispatch = state.dispatcher();
-    let first = use_state(|| SweepSetting::Instructions.id().to_string());
-    let first_values = use_state(|| "4, 16, 64, 256, 1024".to_string());
-    let second = use_state(String::new);
-    let second_values = use_state(|| "5, 20, 80".to_string());
-    let seeds = use_state(|| "1".to_string());
-    let form_error = use_state(|| None::<String>);
-
-    let on_select = |target: &UseStateHandle<String>| {
-        let target = target.clone();
+    let form = &ui.sweep_form;
+    // Each field edits a copy of the form; the reducer keeps it (and links carry it).
+    let edit = |change: fn(&mut SweepForm, String)| {
+        let state = state.clone();
         Callback::from(move |e: Event| {
-            target.set(e.target_unchecked_into::<HtmlSelectElement>().value())
-        })
-    };
-    let on_text = |target: &UseStateHandle<String>| {
-        let target = target.clone();
-        Callback::from(move |e: Event| {
-            target.set(e.target_unchecked_into::<HtmlInputElement>().value())
+            let mut form = state.ui.sweep_form.clone();
+            change(&mut form, event_value(&e));
+            state.dispatch(Action::EditSweep(form));
         })
     };
     let on_start = {
-        let (first, first_values, second, second_values, seeds) = (
-            first.clone(),
-            first_values.clone(),
-            second.clone(),
-            second_values.clone(),
-            seeds.clone(),
-        );
-        let form_error = form_error.clone();
-        let state = state.clone();
-        Callback::from(move |_: MouseEvent| {
-            let build = || -> Result<SweepSpec, String> {
-                let axis = |id: &str, text: &str| {
-                    SweepSetting::from_id(id)
-                        .ok_or_else(|| format!("unknown setting `{id}`"))?
-                        .axis(text)
-                        .map_err(|e| e.to_string())
-                };
-                let mut axes = vec![axis(&first, &first_values)?];
-                if !second.is_empty() {
-                    if *second == *first {
-                        return Err("the two axes must vary different settings".into());
-                    }
-                    axes.push(axis(&second, &second_values)?);
-                }
-                let count: u64 = seeds
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=5).contains(n))
-                    .ok_or("seeds: a whole number from 1 to 5")?;
-                let base = state.ui.config.clone();
-                Ok(SweepSpec {
-                    seeds: (0..count).map(|k| base.seed + k).collect(),
-                    base,
-                    axes,
-                })
-            };
-            match build() {
-                Ok(spec) => {
-                    form_error.set(None);
-                    state.dispatch(Action::StartSweep(Box::new(spec), None));
-                }
-                Err(e) => form_error.set(Some(e)),
-            }
-        })
+        let dispatch = dispatch.clone();
+        Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::StartFormSweep))
     };
     let preset_sweep = ui.preset.as_deref().and_then(preset);
-    let options = |selected: &str, none: bool| {
+    let options = |selected: Option<SweepSetting>, none: bool| {
         html! {
             <>
-                if none { <option value="" selected={selected.is_empty()}>{ "none" }</option> }
+                if none { <option value="" selected={selected.is_none()}>{ "none" }</option> }
                 { for SweepSetting::ALL.iter().map(|s| html! {
-                    <option value={s.id()} selected={selected == s.id()}>{ s.name() }</option>
+                    <option value={s.id()} selected={selected == Some(*s)}>{ s.name() }</option>
                 }) }
             </>
         }
@@ -200,17 +148,17 @@ pub fn sweeps(props: &LabProps) -> Html {
             <p class="muted">{ "Runs the current settings once per value (and per seed), one after another, and plots the final accuracy of each. Put examples per rule on the second axis for the I × S phase diagram." }</p>
             <div class="sweep-form">
                 <label class="field" for="sweep-axis"><span class="name">{ "Vary" }</span>
-                    <select id="sweep-axis" onchange={on_select(&first)}>{ options(&first, false) }</select></label>
+                    <select id="sweep-axis" onchange={edit(|f, v| if let Some(s) = SweepSetting::from_id(&v) { f.first = s })}>{ options(Some(form.first), false) }</select></label>
                 <label class="field" for="sweep-values"><span class="name">{ "Values" }</span>
-                    <input id="sweep-values" type="text" value={(*first_values).clone()} onchange={on_text(&first_values)} /></label>
+                    <input id="sweep-values" type="text" value={form.first_values.clone()} onchange={edit(|f, v| f.first_values = v)} /></label>
                 <label class="field" for="sweep-axis2"><span class="name">{ "Second axis" }</span>
-                    <select id="sweep-axis2" onchange={on_select(&second)}>{ options(&second, true) }</select></label>
-                if !second.is_empty() {
+                    <select id="sweep-axis2" onchange={edit(|f, v| f.second = SweepSetting::from_id(&v))}>{ options(form.second, true) }</select></label>
+                if form.second.is_some() {
                     <label class="field" for="sweep-values2"><span class="name">{ "Values" }</span>
-                        <input id="sweep-values2" type="text" value={(*second_values).clone()} onchange={on_text(&second_values)} /></label>
+                        <input id="sweep-values2" type="text" value={form.second_values.clone()} onchange={edit(|f, v| f.second_values = v)} /></label>
                 }
                 <label class="field" for="sweep-seeds"><span class="name">{ "Seeds" }</span>
-                    <input id="sweep-seeds" type="number" min="1" max="5" value={(*seeds).clone()} onchange={on_text(&seeds)} /></label>
+                    <input id="sweep-seeds" type="number" min="1" max="5" value={form.seeds.clone()} onchange={edit(|f, v| f.seeds = v)} /></label>
             </div>
             <div class="controls">
                 <button id="start-sweep" onclick={on_start} disabled={ui.is_active()}>{ "Start sweep" }</button>
@@ -223,7 +171,7 @@ pub fn sweeps(props: &LabProps) -> Html {
                 <button id="cancel-sweep" disabled={!ui.sweep.as_ref().is_some_and(|s| s.status == SweepStatus::Running)}
                     onclick={{ let dispatch = dispatch.clone(); Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::CancelSweep)) }}>{ "Cancel sweep" }</button>
             </div>
-            if let Some(e) = (*form_error).clone().or_else(|| ui.sweep_error.clone()) {
+            if let Some(e) = &ui.sweep_error {
                 <p class="error" role="alert" id="sweep-error">{ e }</p>
             }
             <SweepViews state={state.clone()} />

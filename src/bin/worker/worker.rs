@@ -445,7 +445,7 @@ async fn train(
         if let Some(evaluation) = &advance.evaluation {
             post(&Event::Evaluation {
                 summary: evaluation.summary(),
-                samples: SamplePrediction::sample(evaluation, run.dataset(), SAMPLES_PER_SPLIT),
+                samples: SamplePrediction::from_evaluation(evaluation, SAMPLES_PER_SPLIT),
                 fingerprint: evaluation.fingerprint(),
                 detail: Some(Box::new(evaluation.clone())),
             });
