@@ -157,7 +157,6 @@ impl Grid {
     /// a band from the lowest to the highest.
     pub fn curve(&self) -> LineChart {
         let (xs, log_x) = self.column_positions();
-        let numeric = self.columns.iter().all(|l| l.trim().parse::<f64>().is_ok());
         let series_of =
             |row: usize, name: String, color: &str, pick: fn(&Cell) -> Option<Spread>| {
                 let spreads: Vec<(f64, Spread)> = (0..self.columns.len())
@@ -196,22 +195,21 @@ impl Grid {
                 .collect(),
         };
         LineChart {
+            // Short: the legend shares the title's line.
             title: match &self.row_axis {
                 None => "Final accuracy".into(),
-                Some(axis) => format!("Unseen-rule accuracy, one curve per {axis}"),
+                Some(axis) => format!("Unseen, by {axis}"),
             },
             x_label: self.column_axis.clone(),
             series,
             y_range: Some((0.0, 1.0)),
             log_x,
-            x_labels: if numeric {
-                Vec::new()
-            } else {
-                xs.iter()
-                    .copied()
-                    .zip(self.columns.iter().cloned())
-                    .collect()
-            },
+            // Every point of the axis is labelled: a log axis over 4 to 16 would show one decade tick.
+            x_labels: xs
+                .iter()
+                .copied()
+                .zip(self.columns.iter().cloned())
+                .collect(),
         }
     }
 }
@@ -423,6 +421,10 @@ mod tests {
         assert_eq!(chart.series[0].points, vec![(4.0, 0.1)]);
         assert_eq!(chart.series[1].points, vec![(4.0, 0.9)]);
         assert!(chart.series[0].band.is_empty());
+        assert_eq!(
+            chart.x_labels,
+            [(4.0, "4".into()), (16.0, "16".into()), (64.0, "64".into())]
+        );
         let runs = vec![
             record(&["4"], 1, 0.1, 0.9),
             record(&["16"], 1, 0.3, 0.9),
