@@ -4,6 +4,7 @@
 use crate::config::{ConfigError, ExperimentConfig};
 use crate::eval::{EvalSummary, Evaluation, evaluate};
 pub use crate::metrics::LossPoint;
+use crate::storage::{Checkpoint, CheckpointMeta};
 use crate::task::Dataset;
 use crate::tokenizer::SequenceLayout;
 use crate::train::Trainer;
@@ -62,6 +63,46 @@ impl Run {
             trainer,
             losses: Vec::new(),
             evaluations: Vec::new(),
+        })
+    }
+
+    /// Everything needed to go on with this run later: settings, step, curves, and the model's and
+    /// optimizer's state.
+    pub fn checkpoint(&self) -> Result<Checkpoint, RunError> {
+        let (model, optimizer) = self.trainer.checkpoint().map_err(RunError::Backend)?;
+        Ok(Checkpoint {
+            meta: CheckpointMeta {
+                format: crate::storage::SAVED_FORMAT.into(),
+                config: self.config.clone(),
+                step: self.step(),
+                losses: self.losses.clone(),
+                evaluations: self.evaluations.clone(),
+            },
+            model,
+            optimizer,
+        })
+    }
+
+    /// The run of a [`Run::checkpoint`], on `device`, going on as it would have (same data, same
+    /// batches, same weights and optimizer state).
+    pub fn resume(checkpoint: Checkpoint, device: &Device) -> Result<Self, RunError> {
+        let Checkpoint {
+            meta,
+            model,
+            optimizer,
+        } = checkpoint;
+        let config = meta.config;
+        config.validate()?;
+        let dataset = Dataset::generate(&config)?;
+        let trainer = Trainer::resume(&config, &dataset, device, meta.step, model, optimizer)
+            .map_err(RunError::Backend)?;
+        Ok(Self {
+            layout: SequenceLayout::new(&config.task),
+            config,
+            dataset,
+            trainer,
+            losses: meta.losses,
+            evaluations: meta.evaluations,
         })
     }
 

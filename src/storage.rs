@@ -100,6 +100,53 @@ impl SavedSweep {
     }
 }
 
+/// Where a run in progress stood when it was checkpointed: everything but the tensors, as JSON, so
+/// the page can show the curves before the worker has loaded the weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// Always [`SAVED_FORMAT`].
+    pub format: String,
+    /// The run's settings.
+    pub config: crate::config::ExperimentConfig,
+    /// Steps taken.
+    pub step: usize,
+    /// The loss curve so far.
+    pub losses: Vec<crate::metrics::LossPoint>,
+    /// Every evaluation's headline numbers so far.
+    pub evaluations: Vec<crate::metrics::EvalSummary>,
+}
+
+/// A run in progress, resumable: its meta and the model's and optimizer's state (burnpack bytes).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    /// Settings, step and curves.
+    pub meta: CheckpointMeta,
+    /// The model's weights.
+    pub model: Vec<u8>,
+    /// The optimizer's state.
+    pub optimizer: Vec<u8>,
+}
+
+impl CheckpointMeta {
+    /// The entry's text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("checkpoints serialize")
+    }
+
+    /// Reads and checks an entry: format, settings, a step within the run.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let meta: Self = read_entry(text)?;
+        meta.config.validate().map_err(|e| e.to_string())?;
+        if meta.step > meta.config.train.steps {
+            return Err(format!(
+                "step {} is past the run's {} steps",
+                meta.step, meta.config.train.steps
+            ));
+        }
+        Ok(meta)
+    }
+}
+
 /// A storage failure in plain words. A full quota is said as such, with what is kept: storage
 /// writes are transactions, so a refused write leaves every earlier entry as it was.
 pub fn describe_failure(error_name: &str, detail: &str) -> String {

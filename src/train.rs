@@ -13,8 +13,9 @@ use crate::tokenizer::SequenceLayout;
 use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use burn::tensor::TensorData;
+use burn::store::ModuleRecord;
 use burn::tensor::activation::log_softmax;
+use burn::tensor::{Bytes, TensorData};
 
 /// Learning rate at `step` (0-based): linear warm-up to the peak over `warmup_steps`, then linear
 /// decay to `peak * final_lr_ratio` at the last step.
@@ -170,6 +171,56 @@ impl Trainer {
     /// Steps taken so far.
     pub fn step(&self) -> usize {
         self.step
+    }
+
+    /// The model's weights and the optimizer's state (AdamW moments and step counts, by parameter
+    /// id), as two burnpack byte buffers: with the step count, what [`Trainer::resume`] needs.
+    pub fn checkpoint(&self) -> Result<(Vec<u8>, Vec<u8>), String> {
+        let model = self
+            .model()
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| format!("the model could not be saved: {e:?}"))?;
+        let optimizer = self
+            .optimizer
+            .into_bytes()
+            .map_err(|e| format!("the optimizer could not be saved: {e:?}"))?;
+        Ok((model.to_vec(), optimizer.to_vec()))
+    }
+
+    /// A trainer continuing from a [`Trainer::checkpoint`] taken after `step` steps of the same
+    /// config: the weights and optimizer state are loaded, and the batch order is replayed from the
+    /// seed to where it was (index shuffles only, no tensor work), so the run goes on exactly as it
+    /// would have.
+    pub fn resume(
+        config: &ExperimentConfig,
+        dataset: &Dataset,
+        device: &Device,
+        step: usize,
+        model: Vec<u8>,
+        optimizer: Vec<u8>,
+    ) -> Result<Self, String> {
+        if step > config.train.steps {
+            return Err(format!(
+                "the checkpoint is at step {step}, past the run's {} steps",
+                config.train.steps
+            ));
+        }
+        let mut trainer = Self::new(config, dataset, device);
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model))
+            .map_err(|e| format!("the saved model is unreadable: {e:?}"))?;
+        let fresh = trainer.model.take().expect("a new trainer has its model");
+        trainer.model = Some(fresh.load_record(record));
+        let blank = std::mem::replace(&mut trainer.optimizer, AdamWConfig::new().init());
+        trainer.optimizer = blank
+            .from_bytes(Bytes::from_bytes_vec(optimizer))
+            .map_err(|e| format!("the saved optimizer state is unreadable: {e:?}"))?;
+        for _ in 0..step {
+            trainer.order.next_batch(trainer.config.batch_size);
+        }
+        trainer.step = step;
+        Ok(trainer)
     }
 
     /// The model being trained (with autodiff; call `.valid()` for inference).

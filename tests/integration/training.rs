@@ -178,3 +178,49 @@ fn a_typed_question_gets_the_greedy_answer_and_attention_of_every_head() {
         }
     }
 }
+
+#[test]
+fn a_resumed_checkpoint_goes_on_exactly_as_the_run_would_have() {
+    let mut config = small_config(11);
+    config.train.steps = 24;
+    config.train.eval_every = 24;
+    let losses = |run: &mut Run, steps: usize| -> Vec<f32> {
+        (0..steps)
+            .map(|_| pollster::block_on(run.advance(1)).unwrap().loss.loss)
+            .collect()
+    };
+    let mut straight = Run::new(&config, &Device::flex()).unwrap();
+    let expected = losses(&mut straight, 24);
+
+    let mut first = Run::new(&config, &Device::flex()).unwrap();
+    let head = losses(&mut first, 10);
+    let checkpoint = first.checkpoint().unwrap();
+    assert_eq!(checkpoint.meta.step, 10);
+    assert_eq!(checkpoint.meta.losses.len(), 10);
+    // Through the entry's text, as the browser stores it.
+    let meta =
+        instruction_diversity::storage::CheckpointMeta::from_json(&checkpoint.meta.to_json())
+            .unwrap();
+    let checkpoint = instruction_diversity::storage::Checkpoint { meta, ..checkpoint };
+    drop(first);
+    let mut resumed = Run::resume(checkpoint, &Device::flex()).unwrap();
+    assert_eq!(resumed.step(), 10);
+    let tail = losses(&mut resumed, 14);
+    let got: Vec<f32> = head.into_iter().chain(tail).collect();
+    for (step, (a, b)) in expected.iter().zip(&got).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-5 * a.abs().max(1.0),
+            "step {}: {a} vs {b}",
+            step + 1
+        );
+    }
+    assert!(resumed.is_finished());
+    assert_eq!(resumed.losses().len(), 24);
+    // A damaged checkpoint is an error, not a panic.
+    let broken = instruction_diversity::storage::Checkpoint {
+        meta: straight.checkpoint().unwrap().meta,
+        model: vec![1, 2, 3],
+        optimizer: Vec::new(),
+    };
+    assert!(Run::resume(broken, &Device::flex()).is_err());
+}
