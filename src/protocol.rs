@@ -41,6 +41,11 @@ pub enum Command {
     },
     /// End the run; what was measured stays with the page.
     Stop,
+    /// Go on with the run saved in the browser's storage (the worker reads the checkpoint itself).
+    ResumeSaved {
+        /// The backend asked for.
+        backend: BackendPreference,
+    },
     /// Put a typed rule and input to the model of the run with these settings (the run in progress,
     /// or one of the last [`KEPT_MODELS`] finished); answered by [`Event::Answer`]. Training goes on.
     Ask {
@@ -152,6 +157,16 @@ pub enum Event {
         #[serde(default)]
         detail: Option<Box<Evaluation>>,
     },
+    /// The run was checkpointed to the browser's storage at this step: a reload resumes it here.
+    Checkpointed {
+        /// Steps taken.
+        step: usize,
+    },
+    /// Checkpointing failed (a full storage quota, say); training goes on.
+    CheckpointFailed {
+        /// Why, in plain words.
+        message: String,
+    },
     /// The answer to an [`Command::Ask`], or why there is none (no such model, a bad question).
     Answer {
         /// The answer and the attention weights behind it.
@@ -229,6 +244,9 @@ mod tests {
             Command::Resume,
             Command::Step { steps: 5 },
             Command::Stop,
+            Command::ResumeSaved {
+                backend: BackendPreference::Cpu,
+            },
             Command::Ask {
                 config: Box::default(),
                 question: crate::inspect::Question {
@@ -260,6 +278,10 @@ mod tests {
             Event::Paused { step: 10 },
             Event::Resumed,
             Event::Finished { step: 100 },
+            Event::Checkpointed { step: 40 },
+            Event::CheckpointFailed {
+                message: "full".into(),
+            },
             Event::Error {
                 message: "device lost".into(),
             },

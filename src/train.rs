@@ -11,7 +11,7 @@ use crate::rng::SeededRng;
 use crate::task::Dataset;
 use crate::tokenizer::SequenceLayout;
 use burn::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::activation::log_softmax;
@@ -211,11 +211,17 @@ impl Trainer {
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model))
             .map_err(|e| format!("the saved model is unreadable: {e:?}"))?;
         let fresh = trainer.model.take().expect("a new trainer has its model");
-        trainer.model = Some(fresh.load_record(record));
-        let blank = std::mem::replace(&mut trainer.optimizer, AdamWConfig::new().init());
-        trainer.optimizer = blank
-            .from_bytes(Bytes::from_bytes_vec(optimizer))
+        trainer.model = Some(
+            fresh
+                .try_load_record(record)
+                .map_err(|e| format!("the saved model does not fit this run: {e:?}"))?,
+        );
+        let state = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(optimizer))
             .map_err(|e| format!("the saved optimizer state is unreadable: {e:?}"))?;
+        let blank = std::mem::replace(&mut trainer.optimizer, AdamWConfig::new().init());
+        // On the run's own device: the default one is WebGPU in a browser (see vendor/README.md).
+        let state_device = trainer.device.clone().without_autodiff();
+        trainer.optimizer = blank.load_record_on(state, &state_device);
         for _ in 0..step {
             trainer.order.next_batch(trainer.config.batch_size);
         }

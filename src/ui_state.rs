@@ -223,6 +223,8 @@ pub struct UiState {
     pub sweeps_started: u64,
     /// Why saving or reading saved runs failed, if it did.
     pub storage_error: Option<String>,
+    /// The step of the run's latest checkpoint in the browser's storage (CPU runs).
+    pub checkpoint_step: Option<usize>,
 }
 
 impl Default for UiState {
@@ -266,6 +268,7 @@ impl Default for UiState {
             visit: 0,
             sweeps_started: 0,
             storage_error: None,
+            checkpoint_step: None,
         }
     }
 }
@@ -353,6 +356,8 @@ pub enum Action {
     Saved(Vec<usize>, Result<(), String>),
     /// Remove every saved run and sweep (storage has been cleared).
     ClearSaved,
+    /// The browser's storage holds a run that a reload interrupted: show it and go on with it.
+    ResumeSaved(Box<crate::storage::CheckpointMeta>),
 }
 
 /// Predictions per split shown for an opened run (the worker sends as many with each evaluation).
@@ -438,13 +443,18 @@ impl UiState {
         self.answer = None;
         self.asking = false;
         self.run_config = Some(config.clone());
+        self.checkpoint_step = None;
         Command::Start {
             config: Box::new(config),
-            backend: if self.force_cpu {
-                BackendPreference::Cpu
-            } else {
-                BackendPreference::Auto
-            },
+            backend: self.backend_preference(),
+        }
+    }
+
+    fn backend_preference(&self) -> BackendPreference {
+        if self.force_cpu {
+            BackendPreference::Cpu
+        } else {
+            BackendPreference::Auto
         }
     }
 
@@ -962,6 +972,25 @@ impl UiState {
                 }
                 None
             }
+            // A link may have started a run before storage answered: that run goes on.
+            Action::ResumeSaved(_) if self.is_active() => None,
+            Action::ResumeSaved(meta) => {
+                let meta = *meta;
+                let _ = self.begin_run(meta.config.clone());
+                self.config = meta.config;
+                self.preset = None;
+                self.step = meta.step;
+                self.losses = meta.losses;
+                self.evaluations = meta.evaluations;
+                self.checkpoint_step = Some(meta.step);
+                self.notices.push(format!(
+                    "a reload interrupted a run at step {} of {}: it goes on from there",
+                    meta.step, self.total_steps
+                ));
+                Some(Command::ResumeSaved {
+                    backend: self.backend_preference(),
+                })
+            }
             Action::ClearSaved if self.is_active() => {
                 self.storage_error = Some("stop the run before clearing saved runs".into());
                 None
@@ -1044,6 +1073,12 @@ impl UiState {
             }
             Event::Resumed => self.status = RunStatus::Running,
             Event::Record { record } => self.keep_finished_run(*record),
+            Event::Checkpointed { step } => self.checkpoint_step = Some(step),
+            Event::CheckpointFailed { message } => {
+                self.storage_error = Some(format!(
+                    "the run in progress could not be checkpointed, so a reload would lose it: {message}"
+                ));
+            }
             Event::Finished { step } => {
                 self.step = step;
                 self.status = RunStatus::Finished;
@@ -1695,5 +1730,40 @@ mod tests {
         let (state, command) = state.reduce(Action::StartFormSweep);
         assert_eq!(command, None);
         assert!(state.sweep_error.unwrap().contains("sweep.instructions"));
+    }
+
+    #[test]
+    fn a_saved_checkpoint_resumes_with_its_curves_unless_a_run_already_started() {
+        let mut config = UiState::default().config;
+        config.train.steps = 600;
+        let meta = crate::storage::CheckpointMeta {
+            format: crate::storage::SAVED_FORMAT.into(),
+            config: config.clone(),
+            step: 200,
+            losses: vec![LossPoint {
+                step: 200,
+                loss: 1.5,
+            }],
+            evaluations: Vec::new(),
+        };
+        let (state, command) =
+            UiState::default().reduce(Action::ResumeSaved(Box::new(meta.clone())));
+        assert_eq!(
+            command,
+            Some(Command::ResumeSaved {
+                backend: BackendPreference::Auto
+            })
+        );
+        assert_eq!(state.status, RunStatus::Starting);
+        assert_eq!((state.step, state.total_steps), (200, 600));
+        assert_eq!(state.losses.len(), 1);
+        assert_eq!(state.config, config);
+        assert_eq!(state.run_config, Some(config));
+        assert!(state.notices[0].contains("step 200 of 600"));
+        let state = reduce(state, Action::Worker(Event::Checkpointed { step: 260 }));
+        assert_eq!(state.checkpoint_step, Some(260));
+        let (busy, command) = running().reduce(Action::ResumeSaved(Box::new(meta)));
+        assert_eq!(command, None);
+        assert_eq!(busy.step, 0);
     }
 }

@@ -231,3 +231,26 @@ test('finished runs are kept in the browser: listed after a reload, a full quota
     assert.equal(await page.locator('#runs-table').count(), 0);
   });
 });
+
+test('a reload during a run resumes it from its checkpoint; a reload after it ends does not', async () => {
+  const longer = TINY.replace('steps=40', 'steps=4000').replace('eval_every=20', 'eval_every=500');
+  await withPage(`${longer}&run=1&backend=cpu`, async (page) => {
+    await h.waitFor(page, 'a checkpoint', () => Number(document.querySelector('#checkpoint-step')?.textContent) >= 500, null, 60_000);
+    const kept = Number(await h.text(page, '#checkpoint-step'));
+    assert.ok(kept < 4000, `kept at ${kept}`);
+    await page.reload();
+    await page.waitForSelector('#start');
+    await h.waitFor(page, 'the run to resume', () => ['starting', 'running'].includes(document.querySelector('#status')?.textContent), null, 30_000);
+    // It goes on from the checkpoint, not from 0, with the curve it had.
+    assert.ok(await h.steps(page) >= kept, `resumed at ${await h.steps(page)}, kept at ${kept}`);
+    assert.match(await h.text(page, '#notices'), /interrupted a run at step \d+ of 4000/);
+    await h.waitForStatus(page, 'finished', 120_000);
+    assert.equal(await h.steps(page), 4000);
+    assert.match(await h.text(page, '#runs-table tbody'), /run 1 \(I = 16\)/);
+    // Finished: the checkpoint is gone, so a reload starts nothing.
+    await page.reload();
+    await page.waitForSelector('#runs-table tbody tr', { timeout: 30_000 });
+    await page.waitForTimeout(1500);
+    assert.equal(await h.status(page), 'idle');
+  });
+});

@@ -9,7 +9,7 @@ use instruction_diversity::protocol::{
     BackendKind, Command, Event as WorkerEvent, SamplePrediction,
 };
 use instruction_diversity::report::{SweepReport, metrics_csv};
-use instruction_diversity::storage::{SavedRun, SavedSweep, describe_failure};
+use instruction_diversity::storage::{CheckpointMeta, SavedRun, SavedSweep, describe_failure};
 use instruction_diversity::sweep::get_path;
 use instruction_diversity::ui_state::{Action, Kept, RunStatus, UiState};
 use serde_json::Value;
@@ -255,6 +255,23 @@ pub fn app() -> Html {
                     skipped,
                     visit,
                 });
+                // A run that a reload interrupted goes on (the worker reads its weights itself).
+                match store::read_checkpoint().await {
+                    Ok(Some((meta, _, _))) => match CheckpointMeta::from_json(&meta) {
+                        Ok(meta) => dispatch.dispatch(Action::ResumeSaved(Box::new(meta))),
+                        Err(why) => dispatch.dispatch(Action::Saved(
+                            Vec::new(),
+                            Err(format!("the interrupted run could not be resumed: {why}")),
+                        )),
+                    },
+                    Ok(None) => {}
+                    Err((name, message)) => dispatch.dispatch(Action::Saved(
+                        Vec::new(),
+                        Err(format!(
+                            "the interrupted run could not be read ({name} {message})"
+                        )),
+                    )),
+                }
             });
             || ()
         });
@@ -954,6 +971,9 @@ fn status(props: &UiProps) -> Html {
                 <span>{ ui.seconds_left().map(|s| format!("{} left", format_duration(s))).unwrap_or_default() }</span>
                 <span id="loss">{ ui.losses.last().map(|p| format!("loss {:.4}", p.loss)).unwrap_or_default() }</span>
                 <span id="status">{ format!("{:?}", ui.status).to_lowercase() }</span>
+                if let (true, Some(step)) = (ui.is_active(), ui.checkpoint_step) {
+                    <span title="A reload goes on from here">{ "kept at step " }<b id="checkpoint-step">{ step }</b></span>
+                }
             </p>
             if let Some(e) = latest {
                 <p class="accuracy" id="accuracy">

@@ -4,7 +4,9 @@
 mod app;
 #[cfg(target_arch = "wasm32")]
 mod lab;
+// Shared with the worker, which uses its checkpoint part.
 #[cfg(target_arch = "wasm32")]
+#[allow(dead_code)]
 mod store;
 
 #[cfg(target_arch = "wasm32")]

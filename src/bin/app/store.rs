@@ -1,5 +1,6 @@
-//! The browser's IndexedDB, as the page uses it: two object stores of JSON text (`runs`, keyed by an
-//! increasing number; `sweeps`, keyed by the sweep's key). Each request is wrapped in a promise, and
+//! The browser's IndexedDB, as the page and the worker use it: two object stores of JSON text (`runs`,
+//! keyed by an increasing number; `sweeps`, keyed by the sweep's key) and `checkpoint`, the run in
+//! progress (its meta as JSON text and the model's and optimizer's bytes), under one key. Each request is wrapped in a promise, and
 //! every failure comes back as `(error name, message)` so the page can say what happened in plain words
 //! (see `storage::describe_failure`).
 
@@ -10,9 +11,11 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbObjectStore, IdbOpenDbRequest, IdbRequest, IdbTransactionMode};
 
 const DATABASE: &str = "instruction-diversity";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 pub const RUNS: &str = "runs";
 pub const SWEEPS: &str = "sweeps";
+const CHECKPOINT: &str = "checkpoint";
+const CURRENT: &str = "current";
 
 /// A failure: the DOMException's name (`QuotaExceededError`, ...) and its message.
 pub type Failure = (String, String);
@@ -60,14 +63,17 @@ async fn finish(request: &IdbRequest) -> Result<JsValue, Failure> {
 
 /// Opens (creating on first use) the page's database.
 async fn open() -> Result<IdbDatabase, Failure> {
-    let factory = web_sys::window()
-        .and_then(|w| w.indexed_db().ok().flatten())
-        .ok_or_else(|| {
-            (
-                String::new(),
-                "this browser offers no IndexedDB (private mode?)".to_string(),
-            )
-        })?;
+    // `indexedDB` of the page or of the worker, whichever runs this.
+    let factory: web_sys::IdbFactory =
+        Reflect::get(&js_sys::global(), &JsValue::from_str("indexedDB"))
+            .ok()
+            .and_then(|f| f.dyn_into().ok())
+            .ok_or_else(|| {
+                (
+                    String::new(),
+                    "this browser offers no IndexedDB (private mode?)".to_string(),
+                )
+            })?;
     let request: IdbOpenDbRequest = factory.open_with_u32(DATABASE, VERSION).map_err(failure)?;
     let on_upgrade = Closure::once_into_js(move |event: web_sys::Event| {
         let database: Option<IdbDatabase> = event
@@ -84,6 +90,9 @@ async fn open() -> Result<IdbDatabase, Failure> {
             }
             if !names.contains(SWEEPS) {
                 let _ = database.create_object_store(SWEEPS);
+            }
+            if !names.contains(CHECKPOINT) {
+                let _ = database.create_object_store(CHECKPOINT);
             }
         }
     });
@@ -129,14 +138,60 @@ pub async fn put(name: &str, key: Option<&str>, text: &str) -> Result<(), Failur
     finish(&request).await.map(|_| ())
 }
 
-/// Empties both stores.
+/// Empties every store (the saved runs, sweeps and any checkpoint).
 pub async fn clear() -> Result<(), Failure> {
     let database = open().await?;
-    for name in [RUNS, SWEEPS] {
+    for name in [RUNS, SWEEPS, CHECKPOINT] {
         let request = store(&database, name, IdbTransactionMode::Readwrite)?
             .clear()
             .map_err(failure)?;
         finish(&request).await?;
     }
     Ok(())
+}
+
+/// Saves the run in progress, replacing the previous checkpoint in one transaction.
+pub async fn put_checkpoint(meta: &str, model: &[u8], optimizer: &[u8]) -> Result<(), Failure> {
+    let database = open().await?;
+    let value = js_sys::Object::new();
+    let set = |key: &str, v: &JsValue| Reflect::set(&value, &JsValue::from_str(key), v);
+    set("meta", &JsValue::from_str(meta)).map_err(failure)?;
+    set("model", &js_sys::Uint8Array::from(model)).map_err(failure)?;
+    set("optimizer", &js_sys::Uint8Array::from(optimizer)).map_err(failure)?;
+    let request = store(&database, CHECKPOINT, IdbTransactionMode::Readwrite)?
+        .put_with_key(&value, &JsValue::from_str(CURRENT))
+        .map_err(failure)?;
+    finish(&request).await.map(|_| ())
+}
+
+/// The checkpoint of the run in progress, if any: its meta text, the model's and optimizer's bytes.
+pub async fn read_checkpoint() -> Result<Option<(String, Vec<u8>, Vec<u8>)>, Failure> {
+    let database = open().await?;
+    let request = store(&database, CHECKPOINT, IdbTransactionMode::Readonly)?
+        .get(&JsValue::from_str(CURRENT))
+        .map_err(failure)?;
+    let value = finish(&request).await?;
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    let get =
+        |key: &str| Reflect::get(&value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
+    let bytes = |key: &str| {
+        get(key)
+            .dyn_into::<js_sys::Uint8Array>()
+            .map(|a| a.to_vec())
+            .unwrap_or_default()
+    };
+    Ok(get("meta")
+        .as_string()
+        .map(|meta| (meta, bytes("model"), bytes("optimizer"))))
+}
+
+/// Forgets the checkpoint (the run finished, stopped or was replaced).
+pub async fn delete_checkpoint() -> Result<(), Failure> {
+    let database = open().await?;
+    let request = store(&database, CHECKPOINT, IdbTransactionMode::Readwrite)?
+        .delete(&JsValue::from_str(CURRENT))
+        .map_err(failure)?;
+    finish(&request).await.map(|_| ())
 }

@@ -1,3 +1,4 @@
+use crate::store;
 use burn::prelude::Device;
 use instruction_diversity::config::ExperimentConfig;
 use instruction_diversity::eval::answer_question;
@@ -8,6 +9,7 @@ use instruction_diversity::protocol::{
     BackendInfo, BackendKind, BackendPreference, Command, Event, KEPT_MODELS, SamplePrediction,
 };
 use instruction_diversity::report::RunRecord;
+use instruction_diversity::storage::{Checkpoint, CheckpointMeta, describe_failure};
 use instruction_diversity::task::Rule;
 use instruction_diversity::tokenizer::SequenceLayout;
 use instruction_diversity::ui_state::SAMPLES_PER_SPLIT;
@@ -337,7 +339,16 @@ async fn serve(inbox: &Inbox) {
     let mut next = inbox.borrow_mut().pop_front();
     while let Some(command) = next {
         next = match command {
-            Command::Start { config, backend } => train(inbox, *config, backend).await,
+            Command::Start { config, backend } => {
+                let next = train(inbox, *config, backend).await;
+                forget_checkpoint().await;
+                next
+            }
+            Command::ResumeSaved { backend } => {
+                let next = resume_saved(inbox, backend).await;
+                forget_checkpoint().await;
+                next
+            }
             Command::Ask { config, question } => {
                 answer_from_kept(&config, &question).await;
                 None
@@ -357,18 +368,77 @@ async fn train(
     config: instruction_diversity::config::ExperimentConfig,
     preference: BackendPreference,
 ) -> Option<Command> {
+    // The checkpoint of an earlier run must not outlive it: a reload would resume the wrong run.
+    forget_checkpoint().await;
     let (device, info) = choose_backend(preference).await;
     post(&Event::Backend(info.clone()));
-    let mut run = match Run::new(&config, &device) {
-        Ok(run) => run,
+    match Run::new(&config, &device) {
+        Ok(run) => drive(inbox, run, info).await,
         Err(e) => {
             post(&Event::Error {
                 message: e.to_string(),
             });
-            return None;
+            None
         }
+    }
+}
+
+/// Goes on with the run checkpointed in the browser's storage (a reload interrupted it).
+async fn resume_saved(inbox: &Inbox, preference: BackendPreference) -> Option<Command> {
+    let saved = match store::read_checkpoint().await {
+        Ok(Some((meta, model, optimizer))) => {
+            CheckpointMeta::from_json(&meta).map(|meta| Checkpoint {
+                meta,
+                model,
+                optimizer,
+            })
+        }
+        Ok(None) => Err("there is no saved run to resume".into()),
+        Err((name, message)) => Err(format!(
+            "the saved run could not be read ({name} {message})"
+        )),
     };
-    let total_steps = config.train.steps;
+    let (device, info) = choose_backend(preference).await;
+    post(&Event::Backend(info.clone()));
+    match saved.and_then(|c| Run::resume(c, &device).map_err(|e| e.to_string())) {
+        Ok(run) => drive(inbox, run, info).await,
+        Err(why) => {
+            post(&Event::Error {
+                message: format!("the interrupted run cannot go on: {why}"),
+            });
+            None
+        }
+    }
+}
+
+/// Deletes the checkpoint; a failure leaves one that the next run's first checkpoint replaces.
+async fn forget_checkpoint() {
+    let _ = store::delete_checkpoint().await;
+}
+
+/// Saves the run to the browser's storage, so a reload resumes it here. Only on the CPU backend:
+/// reading WebGPU buffers back takes an async readback per tensor, which burn's records do not do.
+async fn save_checkpoint(run: &Run) {
+    let saved = match run.checkpoint() {
+        Ok(c) => store::put_checkpoint(&c.meta.to_json(), &c.model, &c.optimizer)
+            .await
+            .map_err(|(name, message)| describe_failure(&name, &message)),
+        Err(e) => Err(e.to_string()),
+    };
+    match saved {
+        Ok(()) => post(&Event::Checkpointed { step: run.step() }),
+        // Training goes on; the page says why the run is not kept.
+        Err(message) => post(&Event::CheckpointFailed { message }),
+    }
+}
+
+/// How often a CPU run is checkpointed (and at every evaluation).
+const CHECKPOINT_SECONDS: f64 = 5.0;
+
+/// Trains a run to its end, a stop, an error, or a new `Start` (which is returned to be served).
+async fn drive(inbox: &Inbox, mut run: Run, info: BackendInfo) -> Option<Command> {
+    let total_steps = run.config().train.steps;
+    let mut last_checkpoint = now_seconds();
     let started = now_seconds();
     let mut paused = false;
     let mut single_steps = 0usize;
@@ -391,7 +461,9 @@ async fn train(
                 }
                 Command::Step { steps } => single_steps += steps,
                 Command::Stop => return None,
-                start @ Command::Start { .. } => return Some(start),
+                start @ (Command::Start { .. } | Command::ResumeSaved { .. }) => {
+                    return Some(start);
+                }
                 Command::Ask { config, question } => {
                     if *config == *run.config() {
                         let answer = KeptModel::of(&run).answer(&question).await;
@@ -449,6 +521,14 @@ async fn train(
                 fingerprint: evaluation.fingerprint(),
                 detail: Some(Box::new(evaluation.clone())),
             });
+        }
+        if info.kind == BackendKind::Cpu
+            && !advance.finished
+            && (advance.evaluation.is_some()
+                || now_seconds() - last_checkpoint >= CHECKPOINT_SECONDS)
+        {
+            save_checkpoint(&run).await;
+            last_checkpoint = now_seconds();
         }
         if advance.finished {
             keep_model(&run);
