@@ -167,13 +167,34 @@ async function withPage(server, fragment, body) {
   }
 }
 
+/**
+ * Serves the built page for the tests of one file (node:test `before` and `after` hooks). Returns the
+ * server's `url` (once started) and `withPage(fragment, body)` bound to it.
+ */
+function servePerFile() {
+  const { before, after } = require('node:test');
+  let server;
+  before(async () => {
+    server = await serve();
+  });
+  after(async () => {
+    await server?.close();
+  });
+  return {
+    get url() {
+      return server.url;
+    },
+    withPage: (fragment, body) => withPage(server, fragment, body),
+  };
+}
+
 // A tiny seeded run (seconds on the CPU), written as the page writes links (see src/permalink.rs).
 const TINY = 'v=1&seed=7&I=16&budget=total:1000&alphabet=6&x=1-2&y=0-2&z=4-8&noop=0.2&freq=uniform&occ=1&sem=none'
   + '&layers=1&width=16&heads=2&ff=32&maxlen=64&steps=40&batch=8&lr=0.01&warmup=4&lr_end=0.1&wd=0.01&clip=1'
   + '&eval_every=20&test_rules=6&n_seen=12&n_unseen=12&n_noop=6';
 
 module.exports = {
-  TINY, withPage,
+  TINY, withPage, servePerFile,
   DIST, ROOT, serve, launch, open, set, setAll, text, steps, status, waitFor, waitForSteps, waitForStatus,
   recordLosses, losses,
 };

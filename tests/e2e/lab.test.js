@@ -3,19 +3,12 @@
 // answers across evaluations; a typed rule gets the model's answer and attention; runs compare; a lesson
 // asks for a prediction before it runs.
 'use strict';
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-let server;
-before(async () => {
-  server = await h.serve();
-});
-after(async () => {
-  await server?.close();
-});
-
-const withPage = (fragment, body) => h.withPage(server, fragment, body);
+const server = h.servePerFile();
+const withPage = server.withPage;
 
 /** Records, from now on, every distinct value of `count()` in `window.__counts[name]`. */
 async function recordCounts(page, name, selector) {

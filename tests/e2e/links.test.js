@@ -3,19 +3,12 @@
 // controls, and a run exports to files that import back.
 'use strict';
 const fs = require('node:fs');
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-let server;
-before(async () => {
-  server = await h.serve();
-});
-after(async () => {
-  await server?.close();
-});
-
-const withPage = (fragment, body) => h.withPage(server, fragment, body);
+const server = h.servePerFile();
+const withPage = server.withPage;
 
 const TINY = h.TINY;
 

@@ -531,6 +531,8 @@ async fn drive(inbox: &Inbox, mut run: Run, info: BackendInfo) -> Option<Command
             last_checkpoint = now_seconds();
         }
         if advance.finished {
+            // Forgotten before the page hears of the end: a reload right after must not resume.
+            forget_checkpoint().await;
             keep_model(&run);
             if let Some(last) = advance.evaluation {
                 let wall_seconds = now_seconds() - started;
