@@ -73,7 +73,8 @@ pub struct Grid {
 impl Grid {
     /// Bins `runs` (records of `spec`'s sweep, placed by their axis labels). Axes past the second are
     /// folded into the cells like seeds.
-    pub fn bin(spec: &SweepSpec, runs: &[RunRecord]) -> Self {
+    pub fn bin<'a>(spec: &SweepSpec, runs: impl IntoIterator<Item = &'a RunRecord>) -> Self {
+        let runs: Vec<&RunRecord> = runs.into_iter().collect();
         let labels = |axis: Option<&crate::sweep::Axis>| match axis {
             Some(axis) => axis.points.iter().map(|p| p.label.clone()).collect(),
             None => vec![String::new()],
@@ -451,7 +452,7 @@ mod tests {
         // Shares from 0 to 0.5: numeric, linear.
         let grid = Grid {
             columns: vec!["0".into(), "0.25".into(), "0.5".into()],
-            ..Grid::bin(&spec, &[])
+            ..Grid::bin(&spec, &Vec::new())
         };
         assert_eq!(grid.column_positions(), (vec![0.0, 0.25, 0.5], false));
     }

@@ -283,22 +283,21 @@ pub fn rule_cases(history: &[&Evaluation], group: RuleGroup, rule: u32) -> Vec<R
     let Some(latest) = history.last() else {
         return Vec::new();
     };
+    // Each evaluation's splits of the group, looked up once rather than per case.
+    let splits_of: Vec<(usize, Vec<&SplitReport>)> =
+        history.iter().map(|e| (e.step, group.splits(e))).collect();
     let mut cases = Vec::new();
     for (split_index, split) in group.splits(latest).into_iter().enumerate() {
         for (position, prediction) in split.predictions.iter().enumerate() {
             if prediction.rule != rule {
                 continue;
             }
-            let answers = history
+            let answers = splits_of
                 .iter()
-                .filter_map(|evaluation| {
-                    let p: &Prediction = group
-                        .splits(evaluation)
-                        .get(split_index)?
-                        .predictions
-                        .get(position)?;
+                .filter_map(|(step, splits)| {
+                    let p: &Prediction = splits.get(split_index)?.predictions.get(position)?;
                     (p.rule == rule && p.z == prediction.z)
-                        .then(|| (evaluation.step, p.output.clone(), p.correct))
+                        .then(|| (*step, p.output.clone(), p.correct))
                 })
                 .collect();
             cases.push(RuleCase {

@@ -366,6 +366,12 @@ pub fn apply_settings(
 }
 
 impl SweepSpec {
+    /// How many runs [`Self::plan`] makes (points of every axis, times the seeds), without building
+    /// or checking them.
+    pub fn run_count(&self) -> usize {
+        self.axes.iter().map(|a| a.points.len()).product::<usize>() * self.seeds.len()
+    }
+
     /// Every run, in execution order: seeds outermost (so each seed completes the whole ladder before
     /// the next starts and a curve appears early), then the axes with the first varying slowest.
     /// Each run's config is validated; the first invalid point is reported with its labels.
@@ -454,6 +460,7 @@ mod tests {
     fn plan_orders_seeds_outermost_and_first_axis_slowest() {
         let runs = spec().plan().unwrap();
         assert_eq!(runs.len(), 3 * 2 * 2);
+        assert_eq!(spec().run_count(), runs.len());
         let order: Vec<(u64, Vec<usize>)> = runs
             .iter()
             .map(|r| (r.seed, r.coordinates.clone()))

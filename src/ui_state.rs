@@ -93,6 +93,12 @@ impl SweepState {
         }
     }
 
+    /// Whether planned run `index` has finished: runs go in plan order and each finished one joins
+    /// [`Self::done`], so the first `done.len()` runs of the plan are the finished ones.
+    pub fn is_done(&self, index: usize) -> bool {
+        !self.plan.is_empty() && index < self.done.len()
+    }
+
     /// The finished runs' records, in the order they finished, with their indices in `runs`.
     pub fn records<'a>(&self, runs: &'a [FinishedRun]) -> Vec<(usize, &'a RunRecord)> {
         self.done
@@ -103,12 +109,7 @@ impl SweepState {
 
     /// The finished runs binned into the sweep's grid; a cell's runs index into [`Self::done`].
     pub fn grid(&self, runs: &[FinishedRun]) -> Grid {
-        let records: Vec<RunRecord> = self
-            .records(runs)
-            .into_iter()
-            .map(|(_, r)| r.clone())
-            .collect();
-        Grid::bin(&self.spec, &records)
+        Grid::bin(&self.spec, self.records(runs).into_iter().map(|(_, r)| r))
     }
 }
 
@@ -356,6 +357,8 @@ pub enum Action {
     Saved(Vec<usize>, Result<(), String>),
     /// Remove every saved run and sweep (storage has been cleared).
     ClearSaved,
+    /// The browser's storage failed outside a save (reading at start, clearing): why.
+    StorageFailed(String),
     /// The browser's storage holds a run that a reload interrupted: show it and go on with it.
     ResumeSaved(Box<crate::storage::CheckpointMeta>),
 }
@@ -424,6 +427,15 @@ impl UiState {
 
     /// Resets the live run's view and asks the worker to train `config`.
     fn begin_run(&mut self, config: ExperimentConfig) -> Command {
+        self.reset_run_view(&config);
+        Command::Start {
+            config: Box::new(config),
+            backend: self.backend_preference(),
+        }
+    }
+
+    /// Clears what the page shows of the last run, for a run of `config` that is starting.
+    fn reset_run_view(&mut self, config: &ExperimentConfig) {
         self.status = RunStatus::Starting;
         self.backend = None;
         self.step = 0;
@@ -444,10 +456,6 @@ impl UiState {
         self.asking = false;
         self.run_config = Some(config.clone());
         self.checkpoint_step = None;
-        Command::Start {
-            config: Box::new(config),
-            backend: self.backend_preference(),
-        }
     }
 
     fn backend_preference(&self) -> BackendPreference {
@@ -481,40 +489,39 @@ impl UiState {
 
     /// Keeps the run that just finished (its record and evaluations) among the session's runs.
     fn keep_finished_run(&mut self, record: RunRecord) {
-        let sweep_labels = self
+        let index = self.runs.len();
+        let mut record = record;
+        let mut name = format!(
+            "run {} (I = {})",
+            index + 1,
+            record.config.task.instructions
+        );
+        let mut sweep_key = None;
+        if let Some(sweep) = self
             .sweep
-            .as_ref()
+            .as_mut()
             .filter(|s| s.status == SweepStatus::Running)
-            .and_then(|s| Some(s.plan.get(s.current?)?.labels.clone()));
-        let record = match &sweep_labels {
-            Some(labels) => record.with_labels(labels),
-            None => record,
-        };
-        let name = match &sweep_labels {
-            Some(labels) if !labels.is_empty() => {
-                let axes = &self.sweep.as_ref().expect("a sweep").spec.axes;
-                let mut parts: Vec<String> = axes
-                    .iter()
-                    .zip(labels)
-                    .map(|(axis, label)| format!("{} {label}", axis.name))
-                    .collect();
-                if self.sweep.as_ref().is_some_and(|s| s.spec.seeds.len() > 1) {
-                    parts.push(format!("seed {}", record.config.seed));
+        {
+            if let Some(planned) = sweep.current.and_then(|c| sweep.plan.get(c)) {
+                record = record.with_labels(&planned.labels);
+                if !planned.labels.is_empty() {
+                    let mut parts: Vec<String> = sweep
+                        .spec
+                        .axes
+                        .iter()
+                        .zip(&planned.labels)
+                        .map(|(axis, label)| format!("{} {label}", axis.name))
+                        .collect();
+                    if sweep.spec.seeds.len() > 1 {
+                        parts.push(format!("seed {}", record.config.seed));
+                    }
+                    name = parts.join(", ");
                 }
-                parts.join(", ")
             }
-            _ => format!(
-                "run {} (I = {})",
-                self.runs.len() + 1,
-                record.config.task.instructions
-            ),
-        };
+            sweep_key = Some(sweep.key.clone());
+            sweep.done.push(index);
+        }
         self.record = Some(record.clone());
-        let sweep_key = self
-            .sweep
-            .as_ref()
-            .filter(|s| s.status == SweepStatus::Running)
-            .map(|s| s.key.clone());
         self.runs.push(FinishedRun {
             name,
             record,
@@ -522,14 +529,6 @@ impl UiState {
             kept: Kept::Pending,
             sweep_key,
         });
-        let index = self.runs.len() - 1;
-        if let Some(sweep) = self
-            .sweep
-            .as_mut()
-            .filter(|s| s.status == SweepStatus::Running)
-        {
-            sweep.done.push(index);
-        }
     }
 
     /// Shows run `index` of the imported file as if it had just finished here: its settings, curves
@@ -976,7 +975,7 @@ impl UiState {
             Action::ResumeSaved(_) if self.is_active() => None,
             Action::ResumeSaved(meta) => {
                 let meta = *meta;
-                let _ = self.begin_run(meta.config.clone());
+                self.reset_run_view(&meta.config);
                 self.config = meta.config;
                 self.preset = None;
                 self.step = meta.step;
@@ -990,6 +989,10 @@ impl UiState {
                 Some(Command::ResumeSaved {
                     backend: self.backend_preference(),
                 })
+            }
+            Action::StorageFailed(why) => {
+                self.storage_error = Some(why);
+                None
             }
             Action::ClearSaved if self.is_active() => {
                 self.storage_error = Some("stop the run before clearing saved runs".into());
@@ -1454,6 +1457,7 @@ mod tests {
             assert_eq!(grid.curve().series[0].points.len(), k + 1);
         }
         assert_eq!(started, [4, 16, 64]);
+        assert!((0..3).all(|i| state.sweep.as_ref().unwrap().is_done(i)));
         assert_eq!(command, None);
         let sweep = state.sweep.as_ref().unwrap();
         assert_eq!(sweep.status, SweepStatus::Done);
@@ -1482,6 +1486,7 @@ mod tests {
         let sweep = state.sweep.as_ref().unwrap();
         assert_eq!(sweep.status, SweepStatus::Cancelled);
         assert_eq!(sweep.done.len(), 1);
+        assert!(sweep.is_done(0) && !sweep.is_done(1));
         assert_eq!(sweep.waiting(), 0);
         // A late Finished of the stopped run starts nothing.
         let (_, command) = state.reduce(Action::Worker(Event::Finished { step: 20 }));
@@ -1765,5 +1770,17 @@ mod tests {
         let (busy, command) = running().reduce(Action::ResumeSaved(Box::new(meta)));
         assert_eq!(command, None);
         assert_eq!(busy.step, 0);
+    }
+
+    #[test]
+    fn a_storage_failure_outside_a_save_is_shown() {
+        let state = reduce(
+            UiState::default(),
+            Action::StorageFailed("clearing saved runs failed".into()),
+        );
+        assert_eq!(
+            state.storage_error.as_deref(),
+            Some("clearing saved runs failed")
+        );
     }
 }
