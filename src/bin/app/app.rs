@@ -256,21 +256,17 @@ pub fn app() -> Html {
                     visit,
                 });
                 // A run that a reload interrupted goes on (the worker reads its weights itself).
-                match store::read_checkpoint().await {
-                    Ok(Some((meta, _, _))) => match CheckpointMeta::from_json(&meta) {
+                match store::read_checkpoint_meta().await {
+                    Ok(Some(meta)) => match CheckpointMeta::from_json(&meta) {
                         Ok(meta) => dispatch.dispatch(Action::ResumeSaved(Box::new(meta))),
-                        Err(why) => dispatch.dispatch(Action::Saved(
-                            Vec::new(),
-                            Err(format!("the interrupted run could not be resumed: {why}")),
-                        )),
+                        Err(why) => dispatch.dispatch(Action::StorageFailed(format!(
+                            "the interrupted run could not be resumed: {why}"
+                        ))),
                     },
                     Ok(None) => {}
-                    Err((name, message)) => dispatch.dispatch(Action::Saved(
-                        Vec::new(),
-                        Err(format!(
-                            "the interrupted run could not be read ({name} {message})"
-                        )),
-                    )),
+                    Err((name, message)) => dispatch.dispatch(Action::StorageFailed(format!(
+                        "the interrupted run could not be read ({name} {message})"
+                    ))),
                 }
             });
             || ()
@@ -1040,10 +1036,7 @@ fn charts(props: &UiProps) -> Html {
     let ui = &props.ui;
     let loss = loss_chart(ui);
     let accuracy = accuracy_chart(ui);
-    // The SVG text is built from numbers and XML-escaped labels by the core's chart module.
-    let svg = |chart: &LineChart| {
-        Html::from_html_unchecked(AttrValue::from(chart.to_svg(CHART_SIZE.0, CHART_SIZE.1)))
-    };
+    let svg = |chart: &LineChart| svg_html(chart, CHART_SIZE);
     html! {
         <div class="charts">
             <figure id="loss-chart">{ svg(&loss) }</figure>
@@ -1074,18 +1067,29 @@ fn predictions(props: &PredictionsProps) -> Html {
                         <td class="mono">{ &s.rule }</td>
                         <td class="mono">{ &s.input }</td>
                         <td class="mono">{ &s.expected }</td>
-                        <td class="mono">
-                            { for char_diff(&s.expected, &s.output).into_iter().map(|seg| match seg.kind {
-                                DiffKind::Same => html! { <span>{ seg.text }</span> },
-                                DiffKind::Extra => html! { <ins>{ seg.text }</ins> },
-                                DiffKind::Missing => html! { <del>{ seg.text }</del> },
-                            }) }
-                        </td>
+                        <td class="mono">{ diff_html(&s.expected, &s.output) }</td>
                     </tr>
                 }) }
             </tbody>
         </table>
         </div>
+    }
+}
+
+/// A chart drawn inline at `size`. The SVG text is built from numbers and XML-escaped labels by the
+/// core's chart module.
+pub fn svg_html(chart: &LineChart, size: (f64, f64)) -> Html {
+    Html::from_html_unchecked(AttrValue::from(chart.to_svg(size.0, size.1)))
+}
+
+/// The model's answer against the expected one: missing characters struck, extra ones marked.
+pub fn diff_html(expected: &str, output: &str) -> Html {
+    html! {
+        { for char_diff(expected, output).into_iter().map(|seg| match seg.kind {
+            DiffKind::Same => html! { <span>{ seg.text }</span> },
+            DiffKind::Extra => html! { <ins>{ seg.text }</ins> },
+            DiffKind::Missing => html! { <del>{ seg.text }</del> },
+        }) }
     }
 }
 

@@ -2,9 +2,8 @@
 //! instruction inspector, try-your-own with the attention view, and run comparison. Each is a thin
 //! rendering of the core's data (`heatmap`, `inspect`, `lessons`) and dispatches reducer actions.
 
-use crate::app::{AppState, event_value};
+use crate::app::{AppState, diff_html, event_value, svg_html};
 use instruction_diversity::chart::{LineChart, Series};
-use instruction_diversity::diff::{DiffKind, char_diff};
 use instruction_diversity::heatmap::{ColorScale, SEEN_COLOR, UNSEEN_COLOR, differing_settings};
 use instruction_diversity::inspect::{
     Answer, AttentionMap, RuleCase, RuleGroup, RuleSort, rule_cases, rule_rows, sort_rows,
@@ -29,18 +28,7 @@ pub struct LabProps {
 }
 
 fn svg(chart: &LineChart) -> Html {
-    // Built from numbers and XML-escaped labels by the core's chart module.
-    Html::from_html_unchecked(AttrValue::from(chart.to_svg(CHART_SIZE.0, CHART_SIZE.1)))
-}
-
-fn diff(expected: &str, output: &str) -> Html {
-    html! {
-        { for char_diff(expected, output).into_iter().map(|seg| match seg.kind {
-            DiffKind::Same => html! { <span>{ seg.text }</span> },
-            DiffKind::Extra => html! { <ins>{ seg.text }</ins> },
-            DiffKind::Missing => html! { <del>{ seg.text }</del> },
-        }) }
-    }
+    svg_html(chart, CHART_SIZE)
 }
 
 fn percent(value: f64) -> String {
@@ -91,7 +79,7 @@ pub fn lessons(props: &LabProps) -> Html {
                 </fieldset>
                 <button id="run-lesson" disabled={opened.prediction.is_none() || ui.is_active()}
                     onclick={{ let dispatch = dispatch.clone(); Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::RunLesson)) }}>
-                    { format!("Run the lesson ({} runs of {} steps)", lesson.sweep.plan().map(|p| p.len()).unwrap_or(0), lesson.sweep.base.train.steps) }
+                    { format!("Run the lesson ({} runs of {} steps)", lesson.sweep.run_count(), lesson.sweep.base.train.steps) }
                 </button>
                 if opened.prediction.is_none() {
                     <span class="muted">{ " Choose an answer first." }</span>
@@ -165,7 +153,7 @@ pub fn sweeps(props: &LabProps) -> Html {
                 if let Some(p) = preset_sweep {
                     <button id="start-preset-sweep" disabled={ui.is_active()} title={p.summary}
                         onclick={{ let dispatch = dispatch.clone(); let spec = p.sweep.clone(); Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::StartSweep(Box::new(spec.clone()), None))) }}>
-                        { format!("Run the “{}” preset ({} runs of {} steps)", p.title, p.sweep.plan().map(|r| r.len()).unwrap_or(0), p.sweep.base.train.steps) }
+                        { format!("Run the “{}” preset ({} runs of {} steps)", p.title, p.sweep.run_count(), p.sweep.base.train.steps) }
                     </button>
                 }
                 <button id="cancel-sweep" disabled={!ui.sweep.as_ref().is_some_and(|s| s.status == SweepStatus::Running)}
@@ -200,11 +188,6 @@ fn sweep_views(props: &LabProps) -> Html {
         let dispatch = state.dispatcher();
         Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::OpenRun(Some(run))))
     };
-    let finished_labels: Vec<(Vec<String>, u64)> = sweep
-        .records(&ui.runs)
-        .iter()
-        .map(|(_, r)| (r.labels.clone(), r.config.seed))
-        .collect();
     html! {
         <div class="sweep-views">
             <p class="sweep-status">
@@ -220,8 +203,7 @@ fn sweep_views(props: &LabProps) -> Html {
             if !sweep.plan.is_empty() {
                 <ol class="queue" id="sweep-queue">
                     { for sweep.plan.iter().map(|run| {
-                        let done = finished_labels.iter().any(|(l, s)| *l == run.labels && *s == run.seed);
-                        let (class, word) = if done {
+                        let (class, word) = if sweep.is_done(run.index) {
                             ("done", "done")
                         } else if sweep.current == Some(run.index) {
                             ("running", "running")
@@ -321,6 +303,12 @@ pub fn inspector(props: &LabProps) -> Html {
     };
     let latest = history.last().expect("not empty");
     let mut rows = rule_rows(latest);
+    // The opened rule's text, taken before the table is filtered and cut.
+    let opened_text = ui.inspector.rule.and_then(|(group, rule)| {
+        rows.iter()
+            .find(|r| r.group == group && r.rule == rule)
+            .map(|r| r.text.clone())
+    });
     sort_rows(&mut rows, ui.inspector.sort, ui.inspector.descending);
     if ui.inspector.failures_only {
         rows.retain(|r| r.tally.correct < r.tally.total);
@@ -351,11 +339,7 @@ pub fn inspector(props: &LabProps) -> Html {
         if ui.inspector.failures_only {
             cases.retain(RuleCase::failed);
         }
-        let text = rule_rows(latest)
-            .into_iter()
-            .find(|r| r.group == group && r.rule == rule)
-            .map(|r| r.text);
-        (group, text, cases)
+        (group, opened_text.clone(), cases)
     });
     let on_failures = {
         let dispatch = dispatch.clone();
@@ -420,7 +404,7 @@ pub fn inspector(props: &LabProps) -> Html {
                                     <tr class={if case.failed() { "wrong" } else { "right" }}>
                                         <td class="mono">{ &case.z }{ if case.noop { " (no-op)" } else { "" } }</td>
                                         <td class="mono">{ &case.expected }</td>
-                                        <td class="mono">{ diff(&case.expected, &latest_output) }</td>
+                                        <td class="mono">{ diff_html(&case.expected, &latest_output) }</td>
                                         <td class="mono history">{ for case.answers.iter().map(|(step, output, correct)| html! {
                                             <span class={if *correct { "ok" } else { "ko" }} title={format!("step {step}")}>{ format!("{step}: {}{} ", if output.is_empty() { "∅" } else { output }, if *correct { "✓" } else { "✗" }) }</span>
                                         }) }</td>
@@ -507,7 +491,7 @@ fn answer_view(answer: &Answer) -> Html {
                     <tr><th>{ "input" }</th><td class="mono">{ &answer.question.z }</td><td></td></tr>
                     <tr><th>{ "correct answer" }</th><td class="mono" id="try-expected">{ &answer.expected }</td><td></td></tr>
                     <tr class={if answer.correct { "right" } else { "wrong" }}><th>{ "model" }</th>
-                        <td class="mono" id="try-output">{ diff(&answer.expected, &answer.output) }</td>
+                        <td class="mono" id="try-output">{ diff_html(&answer.expected, &answer.output) }</td>
                         <td id="try-verdict">{ if answer.correct { "✓ right" } else { "✗ wrong" } }</td></tr>
                 </tbody>
             </table>
@@ -586,10 +570,9 @@ pub fn compare(props: &LabProps) -> Html {
             wasm_bindgen_futures::spawn_local(async move {
                 match crate::store::clear().await {
                     Ok(()) => dispatch.dispatch(Action::ClearSaved),
-                    Err((name, message)) => dispatch.dispatch(Action::Saved(
-                        Vec::new(),
-                        Err(format!("clearing saved runs failed ({name}): {message}")),
-                    )),
+                    Err((name, message)) => dispatch.dispatch(Action::StorageFailed(format!(
+                        "clearing saved runs failed ({name}): {message}"
+                    ))),
                 }
             });
         })

@@ -164,25 +164,40 @@ pub async fn put_checkpoint(meta: &str, model: &[u8], optimizer: &[u8]) -> Resul
     finish(&request).await.map(|_| ())
 }
 
-/// The checkpoint of the run in progress, if any: its meta text, the model's and optimizer's bytes.
-pub async fn read_checkpoint() -> Result<Option<(String, Vec<u8>, Vec<u8>)>, Failure> {
+/// The stored checkpoint object (`meta`, `model`, `optimizer`), if any.
+async fn checkpoint_value() -> Result<Option<JsValue>, Failure> {
     let database = open().await?;
     let request = store(&database, CHECKPOINT, IdbTransactionMode::Readonly)?
         .get(&JsValue::from_str(CURRENT))
         .map_err(failure)?;
     let value = finish(&request).await?;
-    if value.is_undefined() || value.is_null() {
+    Ok((!value.is_undefined() && !value.is_null()).then_some(value))
+}
+
+fn field(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// The meta text of the checkpoint, if any: what the page shows before the worker resumes. The
+/// weights stay in JavaScript; only the worker copies them.
+pub async fn read_checkpoint_meta() -> Result<Option<String>, Failure> {
+    Ok(checkpoint_value()
+        .await?
+        .and_then(|value| field(&value, "meta").as_string()))
+}
+
+/// The checkpoint of the run in progress, if any: its meta text, the model's and optimizer's bytes.
+pub async fn read_checkpoint() -> Result<Option<(String, Vec<u8>, Vec<u8>)>, Failure> {
+    let Some(value) = checkpoint_value().await? else {
         return Ok(None);
-    }
-    let get =
-        |key: &str| Reflect::get(&value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
+    };
     let bytes = |key: &str| {
-        get(key)
+        field(&value, key)
             .dyn_into::<js_sys::Uint8Array>()
             .map(|a| a.to_vec())
             .unwrap_or_default()
     };
-    Ok(get("meta")
+    Ok(field(&value, "meta")
         .as_string()
         .map(|meta| (meta, bytes("model"), bytes("optimizer"))))
 }
