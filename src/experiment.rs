@@ -67,9 +67,14 @@ impl Run {
     }
 
     /// Everything needed to go on with this run later: settings, step, curves, and the model's and
-    /// optimizer's state.
-    pub fn checkpoint(&self) -> Result<Checkpoint, RunError> {
-        let (model, optimizer) = self.trainer.checkpoint().map_err(RunError::Backend)?;
+    /// optimizer's state. The tensors are read back asynchronously, so this works on every
+    /// backend, WebGPU in a browser included.
+    pub async fn checkpoint(&self) -> Result<Checkpoint, RunError> {
+        let (model, optimizer) = self
+            .trainer
+            .checkpoint(&Device::flex())
+            .await
+            .map_err(RunError::Backend)?;
         Ok(Checkpoint {
             meta: CheckpointMeta {
                 format: crate::storage::SAVED_FORMAT.into(),

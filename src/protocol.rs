@@ -161,6 +161,10 @@ pub enum Event {
     Checkpointed {
         /// Steps taken.
         step: usize,
+        /// Size of the weights and optimizer state written.
+        bytes: usize,
+        /// Wall time of the read-back and the write, in seconds (training waits for it).
+        seconds: f64,
     },
     /// Checkpointing failed (a full storage quota, say); training goes on.
     CheckpointFailed {
@@ -278,7 +282,11 @@ mod tests {
             Event::Paused { step: 10 },
             Event::Resumed,
             Event::Finished { step: 100 },
-            Event::Checkpointed { step: 40 },
+            Event::Checkpointed {
+                step: 40,
+                bytes: 1_048_576,
+                seconds: 0.25,
+            },
             Event::CheckpointFailed {
                 message: "full".into(),
             },

@@ -100,6 +100,53 @@ impl SavedSweep {
     }
 }
 
+/// A sweep whose queue is running: what a reload needs to go on with it. The page keeps one, replaced
+/// as each run of the queue starts and removed when the sweep ends (done, cancelled or failed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepProgress {
+    /// Always [`SAVED_FORMAT`].
+    pub format: String,
+    /// The sweep's key, shared by its saved runs.
+    pub id: String,
+    /// What is swept (its plan is made again from it).
+    pub spec: SweepSpec,
+    /// The lesson that started it, if any.
+    pub lesson: Option<String>,
+    /// The plan index of the run in progress.
+    pub current: usize,
+}
+
+impl SweepProgress {
+    /// The progress of sweep `id` with plan run `current` in progress.
+    pub fn new(id: &str, spec: &SweepSpec, lesson: Option<String>, current: usize) -> Self {
+        Self {
+            format: SAVED_FORMAT.into(),
+            id: id.into(),
+            spec: spec.clone(),
+            lesson,
+            current,
+        }
+    }
+
+    /// The entry's text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("specs serialize")
+    }
+
+    /// Reads and checks an entry: format, a sweep that plans, a run within its plan.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let progress: Self = read_entry(text)?;
+        let runs = progress.spec.plan().map_err(|e| e.to_string())?.len();
+        if progress.current >= runs {
+            return Err(format!(
+                "run {} is past the sweep's {runs} runs",
+                progress.current + 1
+            ));
+        }
+        Ok(progress)
+    }
+}
+
 /// Where a run in progress stood when it was checkpointed: everything but the tensors, as JSON, so
 /// the page can show the curves before the worker has loaded the weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -213,6 +260,29 @@ mod tests {
         );
         assert!(SavedRun::from_json("{").unwrap_err().contains("not JSON"));
         assert!(SavedRun::from_json("{}").unwrap_err().contains("no format"));
+    }
+
+    #[test]
+    fn a_sweeps_progress_reads_back_only_within_its_plan() {
+        let spec = crate::presets::preset("no-ops").unwrap().sweep;
+        let runs = spec.plan().unwrap().len();
+        let last = SweepProgress::new("s1", &spec, None, runs - 1);
+        assert_eq!(SweepProgress::from_json(&last.to_json()).unwrap(), last);
+        let past = SweepProgress::new("s1", &spec, None, runs);
+        let why = SweepProgress::from_json(&past.to_json()).unwrap_err();
+        assert!(
+            why.contains(&format!("past the sweep's {runs} runs")),
+            "{why}"
+        );
+        let mut unplannable = last.clone();
+        unplannable.spec.seeds.clear();
+        assert!(SweepProgress::from_json(&unplannable.to_json()).is_err());
+        let other = last.to_json().replace(SAVED_FORMAT, "idp-saved/0");
+        assert!(
+            SweepProgress::from_json(&other)
+                .unwrap_err()
+                .contains("another version")
+        );
     }
 
     #[test]

@@ -11,11 +11,12 @@ use crate::rng::SeededRng;
 use crate::task::Dataset;
 use crate::tokenizer::SequenceLayout;
 use burn::grad_clipping::GradientClippingConfig;
+use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Bytes, TensorData};
+use burn::tensor::{Bytes, TensorData, Transaction};
 
 /// Learning rate at `step` (0-based): linear warm-up to the peak over `warmup_steps`, then linear
 /// decay to `peak * final_lr_ratio` at the last step.
@@ -175,16 +176,42 @@ impl Trainer {
 
     /// The model's weights and the optimizer's state (AdamW moments and step counts, by parameter
     /// id), as two burnpack byte buffers: with the step count, what [`Trainer::resume`] needs.
-    pub fn checkpoint(&self) -> Result<(Vec<u8>, Vec<u8>), String> {
-        let model = self
-            .model()
-            .clone()
+    ///
+    /// Every tensor is read back in one asynchronous transaction and copied to `host` (a CPU
+    /// device), and the records are taken from the copies: burn's records read synchronously,
+    /// which WebGPU in a browser cannot do. The bytes are those the synchronous records give.
+    pub async fn checkpoint(&self, host: &Device) -> Result<(Vec<u8>, Vec<u8>), String> {
+        let host = host.clone().without_autodiff();
+        let model = self.model().valid();
+        let mut reads = ParamReads::default();
+        model.visit(&mut reads);
+        let data = reads
+            .transaction
+            .execute_async()
+            .await
+            .map_err(|e| format!("the model could not be read back: {e:?}"))?;
+        let expected = data.len();
+        let mut copy = HostCopy {
+            data: data.into_iter(),
+            device: host.clone(),
+            copied: 0,
+        };
+        let host_model = model.map(&mut copy);
+        if copy.copied != expected {
+            return Err(format!(
+                "the model could not be saved: {} of {expected} tensors copied",
+                copy.copied
+            ));
+        }
+        let model = host_model
             .into_record()
             .into_bytes()
             .map_err(|e| format!("the model could not be saved: {e:?}"))?;
         let optimizer = self
             .optimizer
-            .into_bytes()
+            .to_record_async(&host)
+            .await
+            .and_then(|record| record.into_bytes())
             .map_err(|e| format!("the optimizer could not be saved: {e:?}"))?;
         Ok((model.to_vec(), optimizer.to_vec()))
     }
@@ -268,6 +295,79 @@ impl Trainer {
     }
 }
 
+/// Registers every parameter of a module, as its record would save it, for one read.
+#[derive(Default)]
+struct ParamReads {
+    transaction: Transaction,
+}
+
+impl ParamReads {
+    fn register<const D: usize, K: burn::tensor::kind::Transaction>(
+        &mut self,
+        tensor: Tensor<D, K>,
+    ) {
+        self.transaction = std::mem::take(&mut self.transaction).register(tensor);
+    }
+}
+
+impl ModuleVisitor for ParamReads {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.register(param.transform_for_save().val());
+    }
+
+    fn visit_int<const D: usize>(&mut self, param: &Param<Tensor<D, Int>>) {
+        self.register(param.transform_for_save().val());
+    }
+
+    fn visit_bool<const D: usize>(&mut self, param: &Param<Tensor<D, Bool>>) {
+        self.register(param.transform_for_save().val());
+    }
+}
+
+/// Replaces each parameter, in [`ParamReads`]' order, by a copy of its data on `device`. The copies
+/// keep their ids (the optimizer state is keyed by them) and have no load or save transform, so the
+/// record of the copy holds exactly what was read.
+struct HostCopy {
+    data: std::vec::IntoIter<TensorData>,
+    device: Device,
+    copied: usize,
+}
+
+impl HostCopy {
+    fn copy<const D: usize, K: burn::tensor::kind::Basic>(
+        &mut self,
+        param: Param<Tensor<D, K>>,
+    ) -> Param<Tensor<D, K>>
+    where
+        Tensor<D, K>: burn::module::ParameterValue,
+    {
+        match self.data.next() {
+            Some(data) => {
+                self.copied += 1;
+                Param::initialized(param.id, Tensor::from_data(data, &self.device))
+            }
+            None => param,
+        }
+    }
+}
+
+impl ModuleMapper for HostCopy {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        self.copy(param)
+    }
+
+    fn map_int<const D: usize>(&mut self, param: Param<Tensor<D, Int>>) -> Param<Tensor<D, Int>> {
+        self.copy(param)
+    }
+
+    fn map_bool<const D: usize>(
+        &mut self,
+        param: Param<Tensor<D, Bool>>,
+    ) -> Param<Tensor<D, Bool>> {
+        self.copy(param)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,6 +386,44 @@ mod tests {
         assert!((learning_rate(&config, 10) - 1e-3).abs() < 1e-12);
         assert!((learning_rate(&config, 100) - 1e-4).abs() < 1e-12);
         assert!(learning_rate(&config, 50) < learning_rate(&config, 20));
+    }
+
+    // Natively only: the test blocks on the read-back, which wasm cannot do.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn the_async_checkpoint_holds_the_bytes_of_the_synchronous_records() {
+        let mut config = ExperimentConfig::default();
+        config.task.instructions = 8;
+        config.task.budget = crate::config::Budget::Total(128);
+        config.model.layers = 1;
+        config.model.width = 16;
+        config.model.heads = 2;
+        config.model.ff_width = 32;
+        config.train.batch_size = 8;
+        config.train.steps = 3;
+        config.train.warmup_steps = 1;
+        config.eval.test_rules = 4;
+        config.validate().unwrap();
+        let dataset = Dataset::generate(&config).unwrap();
+        let device = Device::flex();
+        let mut trainer = Trainer::new(&config, &dataset, &device);
+        let (taken, _) = trainer.train_chunk(&dataset, 3);
+        assert_eq!(taken, 3);
+        let (model, optimizer) = pollster::block_on(trainer.checkpoint(&device)).unwrap();
+        let sync_model = trainer.model().clone().into_record().into_bytes().unwrap();
+        let sync_optimizer = trainer.optimizer.into_bytes().unwrap();
+        // Not empty: AdamW has moments for every parameter after a step.
+        assert!(
+            optimizer.len() > model.len(),
+            "{} vs {}",
+            optimizer.len(),
+            model.len()
+        );
+        assert!(model == sync_model.to_vec(), "the model's bytes differ");
+        assert!(
+            optimizer == sync_optimizer.to_vec(),
+            "the optimizer's bytes differ"
+        );
     }
 
     #[test]

@@ -224,8 +224,10 @@ pub struct UiState {
     pub sweeps_started: u64,
     /// Why saving or reading saved runs failed, if it did.
     pub storage_error: Option<String>,
-    /// The step of the run's latest checkpoint in the browser's storage (CPU runs).
+    /// The step of the run's latest checkpoint in the browser's storage.
     pub checkpoint_step: Option<usize>,
+    /// What the latest checkpoint of this page's worker cost: bytes written and seconds taken.
+    pub checkpoint_cost: Option<(usize, f64)>,
 }
 
 impl Default for UiState {
@@ -270,6 +272,7 @@ impl Default for UiState {
             sweeps_started: 0,
             storage_error: None,
             checkpoint_step: None,
+            checkpoint_cost: None,
         }
     }
 }
@@ -352,6 +355,10 @@ pub enum Action {
         skipped: Vec<String>,
         /// This visit's number (e.g. the time it began, in ms).
         visit: u64,
+        /// The run a reload interrupted (its checkpoint's meta; the worker reads the weights).
+        interrupted_run: Option<Box<crate::storage::CheckpointMeta>>,
+        /// The sweep whose queue a reload interrupted.
+        interrupted_sweep: Option<Box<crate::storage::SweepProgress>>,
     },
     /// Runs `runs[i]` for each index were saved (`Ok`) or not (`Err`, the reason in words).
     Saved(Vec<usize>, Result<(), String>),
@@ -359,8 +366,6 @@ pub enum Action {
     ClearSaved,
     /// The browser's storage failed outside a save (reading at start, clearing): why.
     StorageFailed(String),
-    /// The browser's storage holds a run that a reload interrupted: show it and go on with it.
-    ResumeSaved(Box<crate::storage::CheckpointMeta>),
 }
 
 /// Predictions per split shown for an opened run (the worker sends as many with each evaluation).
@@ -456,6 +461,7 @@ impl UiState {
         self.asking = false;
         self.run_config = Some(config.clone());
         self.checkpoint_step = None;
+        self.checkpoint_cost = None;
     }
 
     fn backend_preference(&self) -> BackendPreference {
@@ -485,6 +491,95 @@ impl UiState {
                 None
             }
         }
+    }
+
+    /// Shows the run of a checkpoint that a reload interrupted, with its curves, and asks the worker
+    /// to go on with it.
+    fn resume_run(&mut self, meta: crate::storage::CheckpointMeta) -> Command {
+        self.reset_run_view(&meta.config);
+        self.step = meta.step;
+        self.losses = meta.losses;
+        self.evaluations = meta.evaluations;
+        self.checkpoint_step = Some(meta.step);
+        self.notices.push(format!(
+            "a reload interrupted a run at step {} of {}: it goes on from there",
+            meta.step, self.total_steps
+        ));
+        Command::ResumeSaved {
+            backend: self.backend_preference(),
+        }
+    }
+
+    /// Goes on with a sweep whose queue a reload interrupted: its finished runs (saved, in plan
+    /// order) count as done, and the queue goes on from the run in progress, from its checkpoint
+    /// when `run` is that run's, else from its start.
+    fn resume_sweep(
+        &mut self,
+        progress: crate::storage::SweepProgress,
+        run: Option<crate::storage::CheckpointMeta>,
+    ) -> Option<Command> {
+        let plan = match progress.spec.plan() {
+            Ok(plan) => plan,
+            Err(e) => {
+                self.notices
+                    .push(format!("the interrupted sweep cannot go on: {e}"));
+                return None;
+            }
+        };
+        let done: Vec<usize> = (0..self.runs.len())
+            .filter(|&i| self.runs[i].sweep_key.as_deref() == Some(progress.id.as_str()))
+            .collect();
+        // A run that finished and was saved just before the reload is not run again.
+        let next = progress.current.max(done.len());
+        let total = plan.len();
+        let resumable = run.filter(|meta| plan.get(next).is_some_and(|p| p.config == meta.config));
+        self.compare.clear();
+        self.sweep = Some(SweepState {
+            spec: progress.spec,
+            plan,
+            done,
+            current: next.checked_sub(1),
+            status: SweepStatus::Running,
+            lesson: progress.lesson,
+            key: progress.id,
+        });
+        if next >= total {
+            return self.next_sweep_run();
+        }
+        match resumable {
+            Some(meta) => {
+                self.notices.push(format!(
+                    "a reload interrupted a sweep at run {} of {total}: its queue goes on",
+                    next + 1
+                ));
+                if let Some(sweep) = &mut self.sweep {
+                    sweep.current = Some(next);
+                }
+                Some(self.resume_run(meta))
+            }
+            None => {
+                self.notices.push(format!(
+                    "a reload interrupted a sweep at run {} of {total}: that run starts again and the queue goes on",
+                    next + 1
+                ));
+                self.next_sweep_run()
+            }
+        }
+    }
+
+    /// What the browser's storage should hold of the running sweep, so a reload goes on with its
+    /// queue: `None` when no sweep's queue is running.
+    pub fn sweep_progress(&self) -> Option<crate::storage::SweepProgress> {
+        let sweep = self
+            .sweep
+            .as_ref()
+            .filter(|s| s.status == SweepStatus::Running)?;
+        Some(crate::storage::SweepProgress::new(
+            &sweep.key,
+            &sweep.spec,
+            sweep.lesson.clone(),
+            sweep.current?,
+        ))
     }
 
     /// Keeps the run that just finished (its record and evaluations) among the session's runs.
@@ -900,6 +995,8 @@ impl UiState {
                 sweeps,
                 skipped,
                 visit,
+                interrupted_run,
+                interrupted_sweep,
             } => {
                 self.visit = visit;
                 if !skipped.is_empty() {
@@ -933,6 +1030,21 @@ impl UiState {
                         *i += shift;
                     }
                 }
+                // A link may have started a run or sweep before storage answered: that one goes on.
+                let busy = self.is_active()
+                    || self
+                        .sweep
+                        .as_ref()
+                        .is_some_and(|s| s.status == SweepStatus::Running);
+                if busy && (interrupted_run.is_some() || interrupted_sweep.is_some()) {
+                    self.notices.push(
+                        "a reload had interrupted a run, but this link started another: the interrupted one was dropped"
+                            .into(),
+                    );
+                } else if let Some(progress) = interrupted_sweep {
+                    let command = self.resume_sweep(*progress, interrupted_run.map(|m| *m));
+                    return (self, command);
+                }
                 // The latest saved sweep shows in the sweep views, unless one is already on show.
                 if self.sweep.is_none()
                     && let Some(last) = self.runs[..shift]
@@ -953,7 +1065,15 @@ impl UiState {
                         key: saved.id.clone(),
                     });
                 }
-                None
+                match interrupted_run {
+                    Some(meta) if !busy => {
+                        let meta = *meta;
+                        self.config = meta.config.clone();
+                        self.preset = None;
+                        Some(self.resume_run(meta))
+                    }
+                    _ => None,
+                }
             }
             Action::Saved(indices, outcome) => {
                 let kept = if outcome.is_ok() {
@@ -970,25 +1090,6 @@ impl UiState {
                     self.storage_error = Some(why);
                 }
                 None
-            }
-            // A link may have started a run before storage answered: that run goes on.
-            Action::ResumeSaved(_) if self.is_active() => None,
-            Action::ResumeSaved(meta) => {
-                let meta = *meta;
-                self.reset_run_view(&meta.config);
-                self.config = meta.config;
-                self.preset = None;
-                self.step = meta.step;
-                self.losses = meta.losses;
-                self.evaluations = meta.evaluations;
-                self.checkpoint_step = Some(meta.step);
-                self.notices.push(format!(
-                    "a reload interrupted a run at step {} of {}: it goes on from there",
-                    meta.step, self.total_steps
-                ));
-                Some(Command::ResumeSaved {
-                    backend: self.backend_preference(),
-                })
             }
             Action::StorageFailed(why) => {
                 self.storage_error = Some(why);
@@ -1076,7 +1177,14 @@ impl UiState {
             }
             Event::Resumed => self.status = RunStatus::Running,
             Event::Record { record } => self.keep_finished_run(*record),
-            Event::Checkpointed { step } => self.checkpoint_step = Some(step),
+            Event::Checkpointed {
+                step,
+                bytes,
+                seconds,
+            } => {
+                self.checkpoint_step = Some(step);
+                self.checkpoint_cost = Some((bytes, seconds));
+            }
             Event::CheckpointFailed { message } => {
                 self.storage_error = Some(format!(
                     "the run in progress could not be checkpointed, so a reload would lose it: {message}"
@@ -1629,6 +1737,8 @@ mod tests {
                 sweeps: vec![SavedSweep::new("old", &tiny_sweep(), None)],
                 skipped: vec!["saved by another version".into()],
                 visit: 42,
+                interrupted_run: None,
+                interrupted_sweep: None,
             },
         );
         assert_eq!(state.visit, 42);
@@ -1660,6 +1770,8 @@ mod tests {
                 sweeps: vec![SavedSweep::new("old", &tiny_sweep(), Some("x".into()))],
                 skipped: Vec::new(),
                 visit: 7,
+                interrupted_run: None,
+                interrupted_sweep: None,
             },
         );
         let sweep = fresh.sweep.as_ref().unwrap();
@@ -1751,8 +1863,15 @@ mod tests {
             }],
             evaluations: Vec::new(),
         };
-        let (state, command) =
-            UiState::default().reduce(Action::ResumeSaved(Box::new(meta.clone())));
+        let interrupted = |meta: &crate::storage::CheckpointMeta| Action::Restore {
+            runs: Vec::new(),
+            sweeps: Vec::new(),
+            skipped: Vec::new(),
+            visit: 1,
+            interrupted_run: Some(Box::new(meta.clone())),
+            interrupted_sweep: None,
+        };
+        let (state, command) = UiState::default().reduce(interrupted(&meta));
         assert_eq!(
             command,
             Some(Command::ResumeSaved {
@@ -1765,11 +1884,125 @@ mod tests {
         assert_eq!(state.config, config);
         assert_eq!(state.run_config, Some(config));
         assert!(state.notices[0].contains("step 200 of 600"));
-        let state = reduce(state, Action::Worker(Event::Checkpointed { step: 260 }));
+        assert_eq!(state.checkpoint_cost, None);
+        let state = reduce(
+            state,
+            Action::Worker(Event::Checkpointed {
+                step: 260,
+                bytes: 2_000_000,
+                seconds: 0.5,
+            }),
+        );
         assert_eq!(state.checkpoint_step, Some(260));
-        let (busy, command) = running().reduce(Action::ResumeSaved(Box::new(meta)));
+        assert_eq!(state.checkpoint_cost, Some((2_000_000, 0.5)));
+        let (busy, command) = running().reduce(interrupted(&meta));
         assert_eq!(command, None);
         assert_eq!(busy.step, 0);
+        assert!(busy.notices.iter().any(|n| n.contains("was dropped")));
+    }
+
+    #[test]
+    fn a_reload_during_a_sweep_goes_on_with_its_queue() {
+        use crate::storage::{CheckpointMeta, SAVED_FORMAT, SavedRun, SavedSweep, SweepProgress};
+        // Before the reload: the first of three runs finished and the second is training.
+        let (state, _) =
+            UiState::default().reduce(Action::StartSweep(Box::new(tiny_sweep()), None));
+        assert_eq!(state.sweep_progress().unwrap().current, 0);
+        let (before, command) = finish_run(state, 0.1);
+        assert!(matches!(command, Some(Command::Start { .. })));
+        let progress = before.sweep_progress().expect("the queue is running");
+        assert_eq!(progress.current, 1);
+        let progress = SweepProgress::from_json(&progress.to_json()).unwrap();
+        let key = progress.id.clone();
+        let saved = |state: &UiState, i: usize| {
+            let run = &state.runs[i];
+            SavedRun::new(&run.name, run.sweep_key.clone(), run.record.clone())
+        };
+        let first = saved(&before, 0);
+        let plan = tiny_sweep().plan().unwrap();
+        let checkpoint = |config: &ExperimentConfig| CheckpointMeta {
+            format: SAVED_FORMAT.into(),
+            config: config.clone(),
+            step: 10,
+            losses: vec![LossPoint {
+                step: 10,
+                loss: 1.0,
+            }],
+            evaluations: Vec::new(),
+        };
+        let reload = |runs: Vec<SavedRun>, run: Option<CheckpointMeta>, current: usize| {
+            UiState::default().reduce(Action::Restore {
+                runs,
+                sweeps: vec![SavedSweep::new(&key, &tiny_sweep(), None)],
+                skipped: Vec::new(),
+                visit: 9,
+                interrupted_run: run.map(Box::new),
+                interrupted_sweep: Some(Box::new(SweepProgress {
+                    current,
+                    ..progress.clone()
+                })),
+            })
+        };
+        let instructions = |command: &Option<Command>| match command {
+            Some(Command::Start { config, .. }) => config.task.instructions,
+            other => panic!("expected a start, got {other:?}"),
+        };
+
+        // Its checkpoint: the second run goes on from step 10, then the queue goes on.
+        let (state, command) = reload(vec![first.clone()], Some(checkpoint(&plan[1].config)), 1);
+        assert!(matches!(command, Some(Command::ResumeSaved { .. })));
+        let sweep = state.sweep.as_ref().unwrap();
+        assert_eq!(
+            (
+                sweep.status,
+                sweep.current,
+                sweep.done.clone(),
+                sweep.waiting()
+            ),
+            (SweepStatus::Running, Some(1), vec![0], 1)
+        );
+        assert_eq!(sweep.key, key);
+        assert_eq!(state.step, 10);
+        assert!(
+            state
+                .notices
+                .iter()
+                .any(|n| n.contains("sweep at run 2 of 3"))
+        );
+        assert!(state.notices.iter().any(|n| n.contains("step 10 of 20")));
+        let (state, command) = finish_run(state, 0.3);
+        assert_eq!(instructions(&command), 64);
+        assert_eq!(state.runs[1].sweep_key.as_deref(), Some(key.as_str()));
+        assert_eq!(state.sweep_progress().unwrap().current, 2);
+        let (state, command) = finish_run(state, 0.5);
+        assert_eq!(command, None);
+        let sweep = state.sweep.as_ref().unwrap();
+        assert_eq!(sweep.status, SweepStatus::Done);
+        assert_eq!(sweep.grid(&state.runs).filled(), 3);
+        assert_eq!(
+            state.sweep_progress(),
+            None,
+            "a finished sweep is not kept as running"
+        );
+
+        // No checkpoint yet (the reload came before the first one): the run starts again.
+        let (_, command) = reload(vec![first.clone()], None, 1);
+        assert_eq!(instructions(&command), 16);
+        // A checkpoint of another run is not this sweep's: its run starts again.
+        let (_, command) = reload(vec![first.clone()], Some(checkpoint(&plan[2].config)), 1);
+        assert_eq!(instructions(&command), 16);
+        // The second run finished and was saved before the queue's next run was noted: not again.
+        let (after_two, _) = finish_run(before.clone(), 0.3);
+        let second = saved(&after_two, 1);
+        let (state, command) = reload(vec![first.clone(), second.clone()], None, 1);
+        assert_eq!(instructions(&command), 64);
+        assert_eq!(state.sweep.as_ref().unwrap().done, [0, 1]);
+        // Every run saved: the sweep is complete and nothing starts.
+        let (after_three, _) = finish_run(after_two, 0.5);
+        let third = saved(&after_three, 2);
+        let (state, command) = reload(vec![first, second, third], None, 2);
+        assert_eq!(command, None);
+        assert_eq!(state.sweep.as_ref().unwrap().status, SweepStatus::Done);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 // The page's benchmark (issue 3): wasm sizes, time to first paint, and training steps/s of the reference
-// model (2 layers, width 64, 4 heads, batch 64) in headless Chromium on each backend. scripts/bench-web
+// model (2 layers, width 64, 4 heads, batch 64) in headless Chromium on each backend, with what the
+// run's checkpoint (weights and AdamW state, every 5 s) costs there. scripts/bench-web
 // builds the page, runs this, and prints the native CPU figure beside it.
 // Usage: node tests/e2e/bench.js [--native-steps-per-s X] [--seconds S]
 'use strict';
@@ -70,8 +71,10 @@ async function speed(server, { webgpu, warmupSteps, warmupTimeoutMs }) {
     await page.waitForTimeout(windowSeconds * 1000);
     const s1 = await h.steps(page);
     const rate = (s1 - s0) / ((Date.now() - t0) / 1000);
+    // The run is checkpointed every 5 s (inside the window above): what the latest one cost.
+    const checkpoint = await page.locator('#checkpoint-cost').textContent({ timeout: 60_000 }).catch(() => 'none');
     await page.click('#stop');
-    return { backend, rate, steps: s1 - s0 };
+    return { backend, rate, steps: s1 - s0, checkpoint: checkpoint.trim() };
   } finally {
     await browser.close();
   }
@@ -83,12 +86,12 @@ async function speed(server, { webgpu, warmupSteps, warmupTimeoutMs }) {
   try {
     await firstPaint(server);
     const cpu = await speed(server, { webgpu: false, warmupSteps: 5, warmupTimeoutMs: 120_000 });
-    console.log(`browser ${cpu.backend.split(':')[0]} fallback: ${cpu.rate.toFixed(2)} steps/s (${cpu.steps} steps in ${windowSeconds} s)`);
+    console.log(`browser ${cpu.backend.split(':')[0]} fallback: ${cpu.rate.toFixed(2)} steps/s (${cpu.steps} steps in ${windowSeconds} s); latest checkpoint ${cpu.checkpoint}`);
     if (Number.isFinite(nativeStepsPerS)) {
       console.log(`browser CPU / native CPU: ${(cpu.rate / nativeStepsPerS).toFixed(2)}x (native ${nativeStepsPerS.toFixed(2)} steps/s; goal: at least 0.50x)`);
     }
     const gpu = await speed(server, { webgpu: true, warmupSteps: 2, warmupTimeoutMs: 480_000 });
-    console.log(`browser ${gpu.backend}: ${gpu.rate.toFixed(2)} steps/s (${gpu.steps} steps in ${windowSeconds} s; SwiftShader emulates the GPU on the CPU)`);
+    console.log(`browser ${gpu.backend}: ${gpu.rate.toFixed(2)} steps/s (${gpu.steps} steps in ${windowSeconds} s; SwiftShader emulates the GPU on the CPU); latest checkpoint ${gpu.checkpoint}`);
   } finally {
     await server.close();
   }

@@ -247,3 +247,32 @@ test('a reload during a run resumes it from its checkpoint; a reload after it en
     assert.equal(await h.status(page), 'idle');
   });
 });
+
+test('a reload during a sweep goes on with its queue: finished runs kept, the run in progress resumed, the rest run', async () => {
+  const each = TINY.replace('steps=40', 'steps=1000').replace('eval_every=20', 'eval_every=250');
+  await withPage(`${each}&sweep=instructions:4,8,16&run=1&backend=cpu`, async (page) => {
+    // The first run finished and the second is training, checkpointed past its first evaluation.
+    await h.waitFor(page, 'run 2 of the sweep to be checkpointed', () => document.querySelectorAll('#sweep-queue li.done').length === 1
+      && Number(document.querySelector('#checkpoint-step')?.textContent) >= 250, null, 120_000);
+    const kept = Number(await h.text(page, '#checkpoint-step'));
+    await page.reload();
+    await page.waitForSelector('#start');
+    await h.waitFor(page, 'the sweep to go on', () => document.querySelector('#sweep-status')?.textContent === 'running', null, 30_000);
+    assert.match(await h.text(page, '#notices'), /interrupted a sweep at run 2 of 3/);
+    assert.equal(await page.locator('#sweep-queue li.done').count(), 1);
+    assert.equal(await page.locator('#sweep-queue li.running').count(), 1);
+    assert.equal(await page.locator('#sweep-queue li.waiting').count(), 1);
+    assert.ok(await h.steps(page) >= kept, `resumed at ${await h.steps(page)}, kept at ${kept}`);
+    await h.waitFor(page, 'the sweep to finish', () => document.querySelector('#sweep-status')?.textContent === 'done', null, 180_000);
+    assert.equal(await page.locator('#sweep-queue li.done').count(), 3);
+    assert.equal(await page.locator('#heatmap button.cell.filled').count(), 3);
+    assert.equal(await page.locator('#runs-table tbody tr').count(), 3);
+    // Done: a reload starts nothing and shows the kept sweep.
+    await page.reload();
+    await page.waitForSelector('#runs-table tbody tr', { timeout: 30_000 });
+    await page.waitForTimeout(1500);
+    assert.equal(await h.status(page), 'idle');
+    assert.equal(await h.text(page, '#sweep-status'), 'kept from an earlier visit');
+    assert.equal(await page.locator('#heatmap button.cell.filled').count(), 3);
+  });
+});

@@ -143,10 +143,21 @@ test('WebGPU (SwiftShader): trains on the GPU backend, survives a lost device, a
     await assertLossFell(page);
     await assertAccuracyShown(page);
 
-    // A lost GPU device ends the run with a message instead of hanging; the metrics so far stay.
+    // A WebGPU run is checkpointed too (its tensors read back asynchronously): a reload resumes it
+    // from there, on WebGPU.
     await h.setAll(page, { 'train-steps': 100000, 'train-eval_every': 100000 });
     await page.click('#start');
-    await h.waitForSteps(page, 3, 240_000);
+    await h.waitFor(page, 'a checkpoint', () => Number(document.querySelector('#checkpoint-step')?.textContent) >= 3, null, 240_000);
+    const kept = Number(await h.text(page, '#checkpoint-step'));
+    await page.reload();
+    await page.waitForSelector('#start');
+    await h.waitFor(page, 'the run to resume', () => ['starting', 'running'].includes(document.querySelector('#status')?.textContent), null, 30_000);
+    assert.ok(await h.steps(page) >= kept, `resumed at ${await h.steps(page)}, kept at ${kept}`);
+    assert.match(await h.text(page, '#notices'), /interrupted a run at step \d+ of 100000/);
+    await h.waitForSteps(page, kept + 3, 240_000);
+    assert.match(await h.text(page, '#backend'), /^WebGPU: .+/);
+
+    // A lost GPU device ends the run with a message instead of hanging; the metrics so far stay.
     const worker = page.workers().find((w) => w.url().endsWith('worker-loader.js'));
     assert.ok(worker, 'no training worker');
     const destroyed = await worker.evaluate(() => {

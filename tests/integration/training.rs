@@ -194,7 +194,7 @@ fn a_resumed_checkpoint_goes_on_exactly_as_the_run_would_have() {
 
     let mut first = Run::new(&config, &Device::flex()).unwrap();
     let head = losses(&mut first, 10);
-    let checkpoint = first.checkpoint().unwrap();
+    let checkpoint = pollster::block_on(first.checkpoint()).unwrap();
     assert_eq!(checkpoint.meta.step, 10);
     assert_eq!(checkpoint.meta.losses.len(), 10);
     // Through the entry's text, as the browser stores it.
@@ -218,7 +218,7 @@ fn a_resumed_checkpoint_goes_on_exactly_as_the_run_would_have() {
     assert_eq!(resumed.losses().len(), 24);
     // A damaged checkpoint is an error, not a panic.
     let broken = instruction_diversity::storage::Checkpoint {
-        meta: straight.checkpoint().unwrap().meta,
+        meta: pollster::block_on(straight.checkpoint()).unwrap().meta,
         model: vec![1, 2, 3],
         optimizer: Vec::new(),
     };

@@ -9,7 +9,9 @@ use instruction_diversity::protocol::{
     BackendKind, Command, Event as WorkerEvent, SamplePrediction,
 };
 use instruction_diversity::report::{SweepReport, metrics_csv};
-use instruction_diversity::storage::{CheckpointMeta, SavedRun, SavedSweep, describe_failure};
+use instruction_diversity::storage::{
+    CheckpointMeta, SavedRun, SavedSweep, SweepProgress, describe_failure,
+};
 use instruction_diversity::sweep::get_path;
 use instruction_diversity::ui_state::{Action, Kept, RunStatus, UiState};
 use serde_json::Value;
@@ -249,25 +251,41 @@ pub fn app() -> Html {
                     .iter()
                     .filter_map(|t| SavedSweep::from_json(t).map_err(|e| skipped.push(e)).ok())
                     .collect();
+                // A run or sweep that a reload interrupted goes on (the worker reads the run's
+                // weights itself).
+                let mut interrupted =
+                    |what: &str, read: Result<Option<String>, store::Failure>| match read {
+                        Ok(text) => text,
+                        Err((name, message)) => {
+                            skipped.push(format!(
+                                "the interrupted {what} could not be read ({name} {message})"
+                            ));
+                            None
+                        }
+                    };
+                let run = interrupted("run", store::read_checkpoint_meta().await);
+                let sweep = interrupted(
+                    "sweep",
+                    store::get(store::CHECKPOINT, store::SWEEP_PROGRESS).await,
+                );
+                let interrupted_run = run.and_then(|text| {
+                    CheckpointMeta::from_json(&text)
+                        .map_err(|why| skipped.push(format!("the interrupted run: {why}")))
+                        .ok()
+                });
+                let interrupted_sweep = sweep.and_then(|text| {
+                    SweepProgress::from_json(&text)
+                        .map_err(|why| skipped.push(format!("the interrupted sweep: {why}")))
+                        .ok()
+                });
                 dispatch.dispatch(Action::Restore {
                     runs,
                     sweeps,
                     skipped,
                     visit,
+                    interrupted_run: interrupted_run.map(Box::new),
+                    interrupted_sweep: interrupted_sweep.map(Box::new),
                 });
-                // A run that a reload interrupted goes on (the worker reads its weights itself).
-                match store::read_checkpoint_meta().await {
-                    Ok(Some(meta)) => match CheckpointMeta::from_json(&meta) {
-                        Ok(meta) => dispatch.dispatch(Action::ResumeSaved(Box::new(meta))),
-                        Err(why) => dispatch.dispatch(Action::StorageFailed(format!(
-                            "the interrupted run could not be resumed: {why}"
-                        ))),
-                    },
-                    Ok(None) => {}
-                    Err((name, message)) => dispatch.dispatch(Action::StorageFailed(format!(
-                        "the interrupted run could not be read ({name} {message})"
-                    ))),
-                }
             });
             || ()
         });
@@ -332,6 +350,32 @@ pub fn app() -> Html {
                     let outcome =
                         outcome.map_err(|(name, message)| describe_failure(&name, &message));
                     dispatch.dispatch(Action::Saved(fresh, outcome));
+                });
+            }
+            || ()
+        });
+    }
+    {
+        // The running sweep's queue is kept, so a reload goes on with it; once storage has been read
+        // at start (a visit number is set then), so that an interrupted sweep is read before this
+        // replaces or removes it.
+        let progress = (state.ui.visit != 0).then(|| state.ui.sweep_progress());
+        let dispatch = state.dispatcher();
+        use_effect_with(progress, move |progress| {
+            if let Some(progress) = progress.clone() {
+                wasm_bindgen_futures::spawn_local(async move {
+                    let written = match progress {
+                        Some(p) => {
+                            store::put(store::CHECKPOINT, Some(store::SWEEP_PROGRESS), &p.to_json())
+                                .await
+                        }
+                        None => store::delete(store::CHECKPOINT, store::SWEEP_PROGRESS).await,
+                    };
+                    if let Err((name, message)) = written {
+                        dispatch.dispatch(Action::StorageFailed(format!(
+                            "the sweep's queue could not be kept, so a reload would lose it ({name} {message})"
+                        )));
+                    }
                 });
             }
             || ()
@@ -968,7 +1012,12 @@ fn status(props: &UiProps) -> Html {
                 <span id="loss">{ ui.losses.last().map(|p| format!("loss {:.4}", p.loss)).unwrap_or_default() }</span>
                 <span id="status">{ format!("{:?}", ui.status).to_lowercase() }</span>
                 if let (true, Some(step)) = (ui.is_active(), ui.checkpoint_step) {
-                    <span title="A reload goes on from here">{ "kept at step " }<b id="checkpoint-step">{ step }</b></span>
+                    <span title="A reload goes on from here">
+                        { "kept at step " }<b id="checkpoint-step">{ step }</b>
+                        if let Some((bytes, seconds)) = ui.checkpoint_cost {
+                            <span id="checkpoint-cost">{ format!(" ({:.1} MB in {:.2} s)", bytes as f64 / 1e6, seconds) }</span>
+                        }
+                    </span>
                 }
             </p>
             if let Some(e) = latest {

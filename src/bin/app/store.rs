@@ -1,8 +1,10 @@
 //! The browser's IndexedDB, as the page and the worker use it: two object stores of JSON text (`runs`,
-//! keyed by an increasing number; `sweeps`, keyed by the sweep's key) and `checkpoint`, the run in
-//! progress (its meta as JSON text and the model's and optimizer's bytes), under one key. Each request is wrapped in a promise, and
-//! every failure comes back as `(error name, message)` so the page can say what happened in plain words
-//! (see `storage::describe_failure`).
+//! keyed by an increasing number; `sweeps`, keyed by the sweep's key) and `checkpoint`, what a reload
+//! needs to go on: the run in progress (its meta as JSON text and the model's and optimizer's bytes,
+//! written by the worker) and the running sweep's progress (JSON text, written by the page), each
+//! under its own key. Each request is wrapped in a promise, and every failure comes back as
+//! `(error name, message)` so the page can say what happened in plain words (see
+//! `storage::describe_failure`).
 
 use js_sys::{Array, Promise, Reflect};
 use wasm_bindgen::JsCast;
@@ -14,8 +16,11 @@ const DATABASE: &str = "instruction-diversity";
 const VERSION: u32 = 2;
 pub const RUNS: &str = "runs";
 pub const SWEEPS: &str = "sweeps";
-const CHECKPOINT: &str = "checkpoint";
+pub const CHECKPOINT: &str = "checkpoint";
+/// The run in progress, in [`CHECKPOINT`].
 const CURRENT: &str = "current";
+/// The running sweep's progress, in [`CHECKPOINT`].
+pub const SWEEP_PROGRESS: &str = "sweep";
 
 /// A failure: the DOMException's name (`QuotaExceededError`, ...) and its message.
 pub type Failure = (String, String);
@@ -138,6 +143,24 @@ pub async fn put(name: &str, key: Option<&str>, text: &str) -> Result<(), Failur
     finish(&request).await.map(|_| ())
 }
 
+/// The text entry of `store` under `key`, if any.
+pub async fn get(name: &str, key: &str) -> Result<Option<String>, Failure> {
+    let database = open().await?;
+    let request = store(&database, name, IdbTransactionMode::Readonly)?
+        .get(&JsValue::from_str(key))
+        .map_err(failure)?;
+    Ok(finish(&request).await?.as_string())
+}
+
+/// Removes the entry of `store` under `key` (nothing happens when there is none).
+pub async fn delete(name: &str, key: &str) -> Result<(), Failure> {
+    let database = open().await?;
+    let request = store(&database, name, IdbTransactionMode::Readwrite)?
+        .delete(&JsValue::from_str(key))
+        .map_err(failure)?;
+    finish(&request).await.map(|_| ())
+}
+
 /// Empties every store (the saved runs, sweeps and any checkpoint).
 pub async fn clear() -> Result<(), Failure> {
     let database = open().await?;
@@ -204,9 +227,5 @@ pub async fn read_checkpoint() -> Result<Option<(String, Vec<u8>, Vec<u8>)>, Fai
 
 /// Forgets the checkpoint (the run finished, stopped or was replaced).
 pub async fn delete_checkpoint() -> Result<(), Failure> {
-    let database = open().await?;
-    let request = store(&database, CHECKPOINT, IdbTransactionMode::Readwrite)?
-        .delete(&JsValue::from_str(CURRENT))
-        .map_err(failure)?;
-    finish(&request).await.map(|_| ())
+    delete(CHECKPOINT, CURRENT).await
 }

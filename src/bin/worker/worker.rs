@@ -416,23 +416,29 @@ async fn forget_checkpoint() {
     let _ = store::delete_checkpoint().await;
 }
 
-/// Saves the run to the browser's storage, so a reload resumes it here. Only on the CPU backend:
-/// reading WebGPU buffers back takes an async readback per tensor, which burn's records do not do.
+/// Saves the run to the browser's storage, so a reload resumes it here (on either backend: the
+/// weights and optimizer state are read back asynchronously, in one transaction).
 async fn save_checkpoint(run: &Run) {
-    let saved = match run.checkpoint() {
+    let started = now_seconds();
+    let saved = match run.checkpoint().await {
         Ok(c) => store::put_checkpoint(&c.meta.to_json(), &c.model, &c.optimizer)
             .await
+            .map(|()| c.model.len() + c.optimizer.len())
             .map_err(|(name, message)| describe_failure(&name, &message)),
         Err(e) => Err(e.to_string()),
     };
     match saved {
-        Ok(()) => post(&Event::Checkpointed { step: run.step() }),
+        Ok(bytes) => post(&Event::Checkpointed {
+            step: run.step(),
+            bytes,
+            seconds: now_seconds() - started,
+        }),
         // Training goes on; the page says why the run is not kept.
         Err(message) => post(&Event::CheckpointFailed { message }),
     }
 }
 
-/// How often a CPU run is checkpointed (and at every evaluation).
+/// How often a run is checkpointed (and at every evaluation).
 const CHECKPOINT_SECONDS: f64 = 5.0;
 
 /// Trains a run to its end, a stop, an error, or a new `Start` (which is returned to be served).
@@ -522,8 +528,7 @@ async fn drive(inbox: &Inbox, mut run: Run, info: BackendInfo) -> Option<Command
                 detail: Some(Box::new(evaluation.clone())),
             });
         }
-        if info.kind == BackendKind::Cpu
-            && !advance.finished
+        if !advance.finished
             && (advance.evaluation.is_some()
                 || now_seconds() - last_checkpoint >= CHECKPOINT_SECONDS)
         {

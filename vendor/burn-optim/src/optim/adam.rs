@@ -88,6 +88,15 @@ impl Optimizer for Adam {
         state.momentum = state.momentum.to_device(device);
         state
     }
+
+    fn map_state_tensors<const D: usize>(
+        state: &Self::State<D>,
+        f: &mut dyn FnMut(Tensor<D>) -> Tensor<D>,
+    ) -> Option<Self::State<D>> {
+        Some(AdamState {
+            momentum: state.momentum.map_tensors(f),
+        })
+    }
 }
 
 impl AdamConfig {
@@ -212,6 +221,17 @@ impl AdaptiveMomentum {
 }
 
 impl<const D: usize> AdaptiveMomentumState<D> {
+    /// A copy with `moment_1`, `moment_2` and `max_moment_2` (when present) replaced, in that
+    /// order, by what `f` returns for them (patched in: see `Optimizer::map_state_tensors`).
+    pub fn map_tensors(&self, f: &mut dyn FnMut(Tensor<D>) -> Tensor<D>) -> Self {
+        Self {
+            time: self.time,
+            moment_1: f(self.moment_1.clone()),
+            moment_2: f(self.moment_2.clone()),
+            max_moment_2: self.max_moment_2.clone().map(&mut *f),
+        }
+    }
+
     /// Move state to device.
     ///
     /// # Arguments

@@ -110,6 +110,15 @@ impl Optimizer for AdamW {
         state.momentum = state.momentum.to_device(device);
         state
     }
+
+    fn map_state_tensors<const D: usize>(
+        state: &Self::State<D>,
+        f: &mut dyn FnMut(Tensor<D>) -> Tensor<D>,
+    ) -> Option<Self::State<D>> {
+        Some(AdamWState {
+            momentum: state.momentum.map_tensors(f),
+        })
+    }
 }
 
 impl AdamWConfig {

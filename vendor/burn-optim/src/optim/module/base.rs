@@ -37,6 +37,21 @@ pub trait Optimizer: Send + Sync + Clone + 'static {
     /// This function will be called accordingly to have the state on the same device as the
     /// gradient and the tensor when the [step](Optimizer::step) function is called.
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D>;
+
+    /// A copy of `state` with each of its tensors replaced by what `f` returns for it, `f` being
+    /// called on the tensors in a fixed order; `None` for an optimizer that does not say what its
+    /// tensors are.
+    ///
+    /// Patched in by the Instruction Diversity Playground (see `vendor/README.md`): it is what
+    /// [`ModuleOptimizer::to_record_async`](crate::optim::ModuleOptimizer::to_record_async) uses
+    /// to read the state back without a synchronous read, which WebGPU in a browser cannot do.
+    fn map_state_tensors<const D: usize>(
+        state: &Self::State<D>,
+        f: &mut dyn FnMut(Tensor<D>) -> Tensor<D>,
+    ) -> Option<Self::State<D>> {
+        let _ = (state, f);
+        None
+    }
 }
 
 /// A type-erased optimizer state for a single parameter.
@@ -147,6 +162,14 @@ pub trait DynOptimizer: Send + Sync {
     /// Decompose a state into named tensors and scalars under `prefix`.
     fn state_flatten(&self, prefix: &str, state: &DynState, out: &mut StateSink);
 
+    /// [`Optimizer::map_state_tensors`] with every tensor seen flattened to rank 1 (its shape is
+    /// restored on the way back), so one closure serves every rank.
+    fn map_state_tensors_dyn(
+        &self,
+        state: &DynState,
+        f: &mut dyn FnMut(Tensor<1>) -> Tensor<1>,
+    ) -> Option<DynState>;
+
     /// Rebuild a state of the given `rank` from named tensors and scalars under `prefix`.
     ///
     /// Returns `None` when the record does not contain a reconstructable state for this parameter
@@ -192,6 +215,22 @@ impl<O: Optimizer> DynOptimizer for O {
     fn state_flatten(&self, prefix: &str, state: &DynState, out: &mut StateSink) {
         dispatch_rank!(state.rank(), D => {
             RecordState::state_flatten(state.downcast_ref::<O::State<D>>(), prefix, out);
+        })
+    }
+
+    fn map_state_tensors_dyn(
+        &self,
+        state: &DynState,
+        f: &mut dyn FnMut(Tensor<1>) -> Tensor<1>,
+    ) -> Option<DynState> {
+        dispatch_rank!(state.rank(), D => {
+            let mut flat = |tensor: Tensor<D>| {
+                let shape = tensor.shape();
+                let len = shape.num_elements();
+                f(tensor.reshape([len])).reshape(shape)
+            };
+            let state = O::map_state_tensors::<D>(state.downcast_ref::<O::State<D>>(), &mut flat)?;
+            Some(DynState::create(state, D))
         })
     }
 

@@ -14,7 +14,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::store::RecordError;
-use burn::tensor::{Bytes, Device, Tensor};
+use burn::tensor::{Bytes, Device, Tensor, Transaction};
 use hashbrown::HashMap;
 
 /// Scalar key (per parameter) under which the parameter's state rank is persisted.
@@ -197,6 +197,78 @@ impl ModuleOptimizer {
 
     /// Decompose the optimizer state into a serializable [`OptimizerRecord`].
     pub fn to_record(&self) -> OptimizerRecord {
+        self.record_of(|_, param_state| param_state.state.clone())
+    }
+
+    /// [`to_record`](ModuleOptimizer::to_record) without a synchronous read: every state tensor is
+    /// read back in one asynchronous transaction and copied to `host` (a CPU device), and the
+    /// record is taken from those copies. The result is the same record, in the same order.
+    ///
+    /// Patched in by the Instruction Diversity Playground (see `vendor/README.md`): WebGPU in a
+    /// browser cannot read a buffer back synchronously, so [`to_record`] cannot save its state.
+    /// Fails for an optimizer whose [`Optimizer::map_state_tensors`] is not implemented.
+    pub async fn to_record_async(&self, host: &Device) -> Result<OptimizerRecord, RecordError> {
+        // One fixed order for the three passes below; the map's own order is that of `to_record`.
+        let ids: Vec<ParamId> = self.param_context.keys().copied().collect();
+        let mut transaction = Transaction::default();
+        let mut counts = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let param_state = &self.param_context[id];
+            let mut count = 0;
+            let mut pending = Vec::new();
+            param_state
+                .optim
+                .map_state_tensors_dyn(&param_state.state, &mut |tensor| {
+                    pending.push(tensor.clone());
+                    count += 1;
+                    tensor
+                })
+                .ok_or_else(|| {
+                    RecordError::Io(
+                        "this optimizer cannot read its state back asynchronously".to_string(),
+                    )
+                })?;
+            for tensor in pending {
+                transaction = transaction.register(tensor);
+            }
+            counts.push(count);
+        }
+        let mut data = transaction
+            .execute_async()
+            .await
+            .map_err(|e| RecordError::Io(alloc::format!("the state could not be read: {e:?}")))?
+            .into_iter();
+        let mut host_states: HashMap<ParamId, DynState> = HashMap::with_capacity(ids.len());
+        for (id, count) in ids.iter().zip(counts) {
+            let param_state = &self.param_context[id];
+            let mut taken = 0;
+            let state = param_state
+                .optim
+                .map_state_tensors_dyn(&param_state.state, &mut |tensor| {
+                    taken += 1;
+                    match data.next() {
+                        Some(read) => Tensor::from_data(read, host),
+                        // Unreachable while `map_state_tensors` is deterministic; the count check
+                        // below turns a mismatch into an error.
+                        None => tensor,
+                    }
+                })
+                .expect("the same optimizer mapped this state a moment ago");
+            if taken != count {
+                return Err(RecordError::Io(
+                    "the optimizer's state changed shape while it was read".to_string(),
+                ));
+            }
+            host_states.insert(*id, state);
+        }
+        Ok(self.record_of(|id, _| host_states[id].clone()))
+    }
+
+    /// The record of every parameter's state, each given by `state_of` (its own or a copy).
+    fn record_of(
+        &self,
+        mut state_of: impl FnMut(&ParamId, &OptimizationContext) -> DynState,
+    ) -> OptimizerRecord {
         let mut tensors = Vec::new();
         let mut scalars = BTreeMap::new();
         let mut paths = BTreeMap::new();
@@ -204,15 +276,14 @@ impl ModuleOptimizer {
         for (id, param_state) in self.param_context.iter() {
             let prefix = id.val().to_string();
             let mut sink = StateSink::default();
-            param_state
-                .optim
-                .state_flatten(&prefix, &param_state.state, &mut sink);
+            let state = state_of(id, param_state);
+            param_state.optim.state_flatten(&prefix, &state, &mut sink);
 
             // Persist the parameter rank explicitly so the state can be reconstructed even when it
             // carries no tensors, and without inferring the rank from tensor shapes.
             scalars.insert(
                 join_path(&prefix, RANK_KEY),
-                burn_pack::Scalar::from(param_state.state.rank()),
+                burn_pack::Scalar::from(state.rank()),
             );
             // Save parameter path to be able to match to the right group when loading.
             if let Some(path) = &param_state.path {
