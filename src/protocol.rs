@@ -194,9 +194,15 @@ pub enum Event {
         /// Steps taken.
         step: usize,
     },
-    /// The run ended on an error: rejected settings, a diverged loss, a lost GPU device.
+    /// The run ended on an error: rejected settings, a diverged loss, a crash.
     Error {
         /// What happened, in plain words.
+        message: String,
+    },
+    /// The GPU device was lost: the run ended, but its latest checkpoint is kept, so it can go on
+    /// from there (in a fresh worker, on a new device or the CPU).
+    DeviceLost {
+        /// What the browser said, in plain words.
         message: String,
     },
 }
@@ -291,6 +297,9 @@ mod tests {
                 message: "full".into(),
             },
             Event::Error {
+                message: "diverged".into(),
+            },
+            Event::DeviceLost {
                 message: "device lost".into(),
             },
             Event::Answer {

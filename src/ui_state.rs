@@ -135,6 +135,15 @@ pub struct InspectorView {
     pub failures_only: bool,
 }
 
+/// A run that ended on a lost GPU device but can go on from its latest checkpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resumable {
+    /// The step of the checkpoint.
+    pub step: usize,
+    /// The plan index of the run, when it was a running sweep's: the sweep's queue goes on too.
+    pub sweep_run: Option<usize>,
+}
+
 /// Where the run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunStatus {
@@ -228,6 +237,8 @@ pub struct UiState {
     pub checkpoint_step: Option<usize>,
     /// What the latest checkpoint of this page's worker cost: bytes written and seconds taken.
     pub checkpoint_cost: Option<(usize, f64)>,
+    /// The failed run that can go on from its checkpoint (after a lost GPU device).
+    pub resumable: Option<Resumable>,
 }
 
 impl Default for UiState {
@@ -273,6 +284,7 @@ impl Default for UiState {
             storage_error: None,
             checkpoint_step: None,
             checkpoint_cost: None,
+            resumable: None,
         }
     }
 }
@@ -360,6 +372,8 @@ pub enum Action {
         /// The sweep whose queue a reload interrupted.
         interrupted_sweep: Option<Box<crate::storage::SweepProgress>>,
     },
+    /// Go on with the run a lost GPU device ended, from its checkpoint.
+    GoOn,
     /// Runs `runs[i]` for each index were saved (`Ok`) or not (`Err`, the reason in words).
     Saved(Vec<usize>, Result<(), String>),
     /// Remove every saved run and sweep (storage has been cleared).
@@ -462,6 +476,7 @@ impl UiState {
         self.run_config = Some(config.clone());
         self.checkpoint_step = None;
         self.checkpoint_cost = None;
+        self.resumable = None;
     }
 
     fn backend_preference(&self) -> BackendPreference {
@@ -650,6 +665,16 @@ impl UiState {
         self.error = None;
         self.import_error = None;
         self.record = Some(run.clone());
+    }
+
+    /// Marks the running sweep failed; returns the plan index of the run it was on.
+    fn fail_sweep(&mut self) -> Option<usize> {
+        let sweep = self
+            .sweep
+            .as_mut()
+            .filter(|s| s.status == SweepStatus::Running)?;
+        sweep.status = SweepStatus::Failed;
+        sweep.current.take()
     }
 
     fn fail(&mut self, message: String) {
@@ -1099,7 +1124,33 @@ impl UiState {
                 self.storage_error = Some("stop the run before clearing saved runs".into());
                 None
             }
+            Action::GoOn if self.is_active() => None,
+            Action::GoOn => match self.resumable.take() {
+                None => None,
+                Some(Resumable { step, sweep_run }) => {
+                    if let (Some(index), Some(sweep)) = (sweep_run, &mut self.sweep) {
+                        sweep.status = SweepStatus::Running;
+                        sweep.current = Some(index);
+                    }
+                    // The curves after the checkpoint are trained again.
+                    self.losses.retain(|p| p.step <= step);
+                    self.evaluations.retain(|e| e.step <= step);
+                    self.history.retain(|e| e.step <= step);
+                    self.status = RunStatus::Starting;
+                    self.backend = None;
+                    self.error = None;
+                    self.step = step;
+                    self.checkpoint_step = Some(step);
+                    self.notices.push(format!(
+                        "the run goes on from step {step}, where it was last kept"
+                    ));
+                    Some(Command::ResumeSaved {
+                        backend: self.backend_preference(),
+                    })
+                }
+            },
             Action::ClearSaved => {
+                self.resumable = None;
                 self.runs.clear();
                 self.sweep = None;
                 self.compare.clear();
@@ -1195,12 +1246,14 @@ impl UiState {
                 self.status = RunStatus::Finished;
             }
             Event::Error { message } => {
-                if let Some(sweep) = &mut self.sweep
-                    && sweep.status == SweepStatus::Running
-                {
-                    sweep.status = SweepStatus::Failed;
-                    sweep.current = None;
-                }
+                self.fail_sweep();
+                self.fail(message)
+            }
+            Event::DeviceLost { message } => {
+                let sweep_run = self.fail_sweep();
+                self.resumable = self
+                    .checkpoint_step
+                    .map(|step| Resumable { step, sweep_run });
                 self.fail(message)
             }
         }
@@ -2003,6 +2056,88 @@ mod tests {
         let (state, command) = reload(vec![first, second, third], None, 2);
         assert_eq!(command, None);
         assert_eq!(state.sweep.as_ref().unwrap().status, SweepStatus::Done);
+    }
+
+    #[test]
+    fn a_lost_device_leaves_the_run_to_go_on_from_its_checkpoint_and_its_sweep_with_it() {
+        let progress = |state: UiState, step: usize| {
+            reduce(
+                state,
+                Action::Worker(Event::Progress {
+                    step,
+                    total_steps: 20,
+                    loss: 1.0,
+                    steps_per_second: 1.0,
+                }),
+            )
+        };
+        let lost = || {
+            Action::Worker(Event::DeviceLost {
+                message: "the GPU device was lost (destroyed)".into(),
+            })
+        };
+        // Nothing kept yet: nothing to go on with.
+        let state = reduce(progress(running(), 3), lost());
+        assert_eq!((state.status, state.resumable), (RunStatus::Failed, None));
+        assert_eq!(state.clone().reduce(Action::GoOn).1, None);
+        // An error other than a lost device does not offer it either.
+        let kept = |state: UiState| {
+            reduce(
+                state,
+                Action::Worker(Event::Checkpointed {
+                    step: 5,
+                    bytes: 10,
+                    seconds: 0.1,
+                }),
+            )
+        };
+        let state = reduce(
+            progress(kept(progress(running(), 5)), 8),
+            Action::Worker(Event::Error {
+                message: "crashed".into(),
+            }),
+        );
+        assert_eq!(state.resumable, None);
+
+        // In a sweep: the second run is kept at step 5 and its device is lost at step 8.
+        let (state, _) =
+            UiState::default().reduce(Action::StartSweep(Box::new(tiny_sweep()), None));
+        let (state, _) = finish_run(state, 0.1);
+        let state = progress(kept(progress(state, 5)), 8);
+        let state = reduce(state, lost());
+        assert_eq!(
+            state.resumable,
+            Some(Resumable {
+                step: 5,
+                sweep_run: Some(1)
+            })
+        );
+        assert_eq!(state.sweep.as_ref().unwrap().status, SweepStatus::Failed);
+        assert_eq!(state.sweep_progress(), None);
+        let (state, command) = state.reduce(Action::GoOn);
+        assert!(matches!(command, Some(Command::ResumeSaved { .. })));
+        assert_eq!(
+            (state.status, state.step, state.resumable),
+            (RunStatus::Starting, 5, None)
+        );
+        assert!(
+            state.losses.iter().all(|p| p.step <= 5),
+            "{:?}",
+            state.losses
+        );
+        assert_eq!(state.error, None);
+        let sweep = state.sweep.as_ref().unwrap();
+        assert_eq!(
+            (sweep.status, sweep.current),
+            (SweepStatus::Running, Some(1))
+        );
+        assert_eq!(state.sweep_progress().unwrap().current, 1);
+        // The queue goes on after it.
+        let (_, command) = finish_run(state, 0.3);
+        match command {
+            Some(Command::Start { config, .. }) => assert_eq!(config.task.instructions, 64),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -117,6 +117,18 @@ test('errors are shown and leave the page usable: rejected settings, a dying wor
     const kept = await h.steps(page);
     assert.ok(kept >= 5, 'the step count was lost');
     assert.ok(await page.locator('#loss-chart polyline').count() > 0, 'the loss curve was lost');
+    // Its checkpoint was kept: the run goes on from there, in a fresh worker on a new device.
+    const goOn = await h.text(page, '#go-on');
+    const from = Number(/^Go on from step (\d+)$/.exec(goOn)?.[1]);
+    assert.ok(from >= kept, `offered: ${goOn}`);
+    await page.click('#go-on');
+    await h.waitForSteps(page, from + 2, 240_000);
+    assert.equal(await h.status(page), 'running');
+    assert.match(await h.text(page, '#backend'), /^WebGPU: .+/);
+    assert.equal(await page.locator('#error').count(), 0);
+    await page.click('#stop');
+    await h.waitForStatus(page, 'idle', 30_000);
+    assert.equal(await page.locator('#go-on').count(), 0);
 
     // A fresh worker takes the next run.
     await h.set(page, 'train-steps', 20);
@@ -127,7 +139,7 @@ test('errors are shown and leave the page usable: rejected settings, a dying wor
   });
 });
 
-test('WebGPU (SwiftShader): trains on the GPU backend, survives a lost device, and the force-CPU switch falls back', async () => {
+test('WebGPU (SwiftShader): trains on the GPU backend, resumes after a reload and after a lost device, and the force-CPU switch falls back', async () => {
   await withPage({ webgpu: true }, async (page) => {
     await h.setAll(page, {
       ...SMALL, 'model-width': 16, 'model-ff_width': 32, 'train-batch_size': 8, 'train-steps': 40,

@@ -118,7 +118,10 @@ fn spawn_worker(dispatch: UseReducerDispatcher<AppState>, link: SharedLink) {
             match WorkerEvent::from_json(&text) {
                 Ok(WorkerEvent::Ready) => link.borrow_mut().ready(),
                 Ok(event) => {
-                    let failed = matches!(event, WorkerEvent::Error { .. });
+                    let failed = matches!(
+                        event,
+                        WorkerEvent::Error { .. } | WorkerEvent::DeviceLost { .. }
+                    );
                     dispatch.dispatch(Action::Worker(event));
                     if failed {
                         spawn_worker(dispatch.clone(), link.clone());
@@ -462,6 +465,12 @@ pub fn app() -> Html {
                         }
                     </div>
                     <Status ui={ui.clone()} />
+                    if let (false, Some(kept)) = (ui.is_active(), ui.resumable) {
+                        <p class="go-on">
+                            <button id="go-on" onclick={act(Action::GoOn)}>{ format!("Go on from step {}", kept.step) }</button>
+                            { " The run was kept at that step before the device was lost. Tick Force CPU first to go on without the GPU." }
+                        </p>
+                    }
                     if !view.hides("share") {
                         <Share ui={ui.clone()} />
                     }

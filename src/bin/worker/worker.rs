@@ -40,7 +40,8 @@ fn now_seconds() -> f64 {
 }
 
 /// Called by `www/worker-loader.js` when a GPU device the worker opened is lost: ends the run with a
-/// message, and the page replaces this worker (its burn device cannot be used again).
+/// message, and the page replaces this worker (its burn device cannot be used again). The run's
+/// checkpoint is kept, so the page can offer to go on from it.
 #[wasm_bindgen]
 pub fn gpu_device_lost(reason: String, message: String) {
     DEVICE_LOST.with(|lost| lost.set(true));
@@ -49,8 +50,8 @@ pub fn gpu_device_lost(reason: String, message: String) {
     } else {
         format!(": {message}")
     };
-    post(&Event::Error {
-        message: format!("the GPU device was lost ({reason}){detail}; the next run starts afresh"),
+    post(&Event::DeviceLost {
+        message: format!("the GPU device was lost ({reason}){detail}"),
     });
 }
 
@@ -341,12 +342,12 @@ async fn serve(inbox: &Inbox) {
         next = match command {
             Command::Start { config, backend } => {
                 let next = train(inbox, *config, backend).await;
-                forget_checkpoint().await;
+                forget_checkpoint_unless_lost().await;
                 next
             }
             Command::ResumeSaved { backend } => {
                 let next = resume_saved(inbox, backend).await;
-                forget_checkpoint().await;
+                forget_checkpoint_unless_lost().await;
                 next
             }
             Command::Ask { config, question } => {
@@ -403,6 +404,8 @@ async fn resume_saved(inbox: &Inbox, preference: BackendPreference) -> Option<Co
     match saved.and_then(|c| Run::resume(c, &device).map_err(|e| e.to_string())) {
         Ok(run) => drive(inbox, run, info).await,
         Err(why) => {
+            // Before the page hears: it replaces this worker at once.
+            forget_checkpoint().await;
             post(&Event::Error {
                 message: format!("the interrupted run cannot go on: {why}"),
             });
@@ -414,6 +417,14 @@ async fn resume_saved(inbox: &Inbox, preference: BackendPreference) -> Option<Co
 /// Deletes the checkpoint; a failure leaves one that the next run's first checkpoint replaces.
 async fn forget_checkpoint() {
     let _ = store::delete_checkpoint().await;
+}
+
+/// Deletes the checkpoint of a run that ended, unless a lost GPU device ended it: then the page
+/// offers to go on from it.
+async fn forget_checkpoint_unless_lost() {
+    if !DEVICE_LOST.with(|lost| lost.get()) {
+        forget_checkpoint().await;
+    }
 }
 
 /// Saves the run to the browser's storage, so a reload resumes it here (on either backend: the
@@ -496,10 +507,13 @@ async fn drive(inbox: &Inbox, mut run: Run, info: BackendInfo) -> Option<Command
                 if info.kind == BackendKind::WebGpu && matches!(e, RunError::Backend(_)) {
                     sleep(DEVICE_LOST_GRACE_MS).await;
                     if DEVICE_LOST.with(|lost| lost.get()) {
-                        // `gpu_device_lost` has told the page.
+                        // `gpu_device_lost` has told the page; the checkpoint is kept.
                         return None;
                     }
                 }
+                // A failed run is not resumed by a reload: forgotten before the page hears, as the
+                // page replaces this worker at once.
+                forget_checkpoint().await;
                 post(&Event::Error {
                     message: e.to_string(),
                 });
