@@ -114,21 +114,10 @@ test('errors are shown and leave the page usable: rejected settings, a dying wor
     await worker.evaluate(() => setTimeout(() => { throw new Error('injected crash'); }, 0));
     await h.waitForStatus(page, 'failed', 10_000);
     assert.match(await h.text(page, '#error'), /training worker stopped: .*injected crash/);
+    assert.equal(await page.locator('#go-on').count(), 0, 'only a lost device offers to go on');
     const kept = await h.steps(page);
     assert.ok(kept >= 5, 'the step count was lost');
     assert.ok(await page.locator('#loss-chart polyline').count() > 0, 'the loss curve was lost');
-    // Its checkpoint was kept: the run goes on from there, in a fresh worker on a new device.
-    const goOn = await h.text(page, '#go-on');
-    const from = Number(/^Go on from step (\d+)$/.exec(goOn)?.[1]);
-    assert.ok(from >= kept, `offered: ${goOn}`);
-    await page.click('#go-on');
-    await h.waitForSteps(page, from + 2, 240_000);
-    assert.equal(await h.status(page), 'running');
-    assert.match(await h.text(page, '#backend'), /^WebGPU: .+/);
-    assert.equal(await page.locator('#error').count(), 0);
-    await page.click('#stop');
-    await h.waitForStatus(page, 'idle', 30_000);
-    assert.equal(await page.locator('#go-on').count(), 0);
 
     // A fresh worker takes the next run.
     await h.set(page, 'train-steps', 20);
@@ -181,6 +170,18 @@ test('WebGPU (SwiftShader): trains on the GPU backend, resumes after a reload an
     assert.match(await h.text(page, '#error'), /GPU device was lost \(destroyed\)/);
     assert.ok(await h.steps(page) >= 3, 'the step count was lost');
     assert.ok(await page.locator('#loss-chart polyline').count() > 0, 'the loss curve was lost');
+    // Its checkpoint was kept: the run goes on from there, in a fresh worker on a new device.
+    const goOn = await h.text(page, '#go-on');
+    const from = Number(/^Go on from step (\d+)$/.exec(goOn)?.[1]);
+    assert.ok(from >= kept, `offered: ${goOn}, kept at ${kept} before the reload`);
+    await page.click('#go-on');
+    await h.waitForSteps(page, from + 2, 240_000);
+    assert.equal(await h.status(page), 'running');
+    assert.match(await h.text(page, '#backend'), /^WebGPU: .+/);
+    assert.equal(await page.locator('#error').count(), 0);
+    await page.click('#stop');
+    await h.waitForStatus(page, 'idle', 30_000);
+    assert.equal(await page.locator('#go-on').count(), 0);
 
     await page.check('#force-cpu');
     await h.set(page, 'train-steps', 10);
