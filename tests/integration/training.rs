@@ -224,3 +224,31 @@ fn a_resumed_checkpoint_goes_on_exactly_as_the_run_would_have() {
     };
     assert!(Run::resume(broken, &Device::flex()).is_err());
 }
+
+/// The checkpoint of a run on the wgpu backend (Mesa's llvmpipe here, WebGPU in a browser) is read
+/// back asynchronously, and the resumed run's losses equal the uninterrupted run's bit for bit.
+#[test]
+fn a_resumed_wgpu_checkpoint_goes_on_exactly_as_the_run_would_have() {
+    let (device, _) = Device::wgpu_options().init_with_setup().expect(
+        "no wgpu adapter: this test needs a GPU or Mesa's software one (apt-get install libgl1-mesa-dri libegl1)",
+    );
+    let mut config = small_config(5);
+    config.model.layers = 1;
+    config.train.steps = 12;
+    config.train.warmup_steps = 2;
+    config.train.eval_every = 12;
+    let losses = |run: &mut Run, steps: usize| -> Vec<f32> {
+        (0..steps)
+            .map(|_| pollster::block_on(run.advance(1)).unwrap().loss.loss)
+            .collect()
+    };
+    let mut straight = Run::new(&config, &device).unwrap();
+    let expected = losses(&mut straight, 12);
+    let mut first = Run::new(&config, &device).unwrap();
+    let mut got = losses(&mut first, 5);
+    let checkpoint = pollster::block_on(first.checkpoint()).unwrap();
+    drop(first);
+    let mut resumed = Run::resume(checkpoint, &device).unwrap();
+    got.extend(losses(&mut resumed, 7));
+    assert_eq!(got, expected);
+}
