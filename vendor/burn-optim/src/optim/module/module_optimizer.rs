@@ -208,19 +208,15 @@ impl ModuleOptimizer {
     /// browser cannot read a buffer back synchronously, so [`to_record`] cannot save its state.
     /// Fails for an optimizer whose [`Optimizer::map_state_tensors`] is not implemented.
     pub async fn to_record_async(&self, host: &Device) -> Result<OptimizerRecord, RecordError> {
-        // One fixed order for the three passes below; the map's own order is that of `to_record`.
+        // One fixed order for both passes below; the map's own order is that of `to_record`.
         let ids: Vec<ParamId> = self.param_context.keys().copied().collect();
         let mut transaction = Transaction::default();
-        let mut counts = Vec::with_capacity(ids.len());
         for id in &ids {
             let param_state = &self.param_context[id];
-            let mut count = 0;
-            let mut pending = Vec::new();
             param_state
                 .optim
                 .map_state_tensors_dyn(&param_state.state, &mut |tensor| {
-                    pending.push(tensor.clone());
-                    count += 1;
+                    transaction = core::mem::take(&mut transaction).register(tensor.clone());
                     tensor
                 })
                 .ok_or_else(|| {
@@ -228,38 +224,33 @@ impl ModuleOptimizer {
                         "this optimizer cannot read its state back asynchronously".to_string(),
                     )
                 })?;
-            for tensor in pending {
-                transaction = transaction.register(tensor);
-            }
-            counts.push(count);
         }
         let mut data = transaction
             .execute_async()
             .await
             .map_err(|e| RecordError::Io(alloc::format!("the state could not be read: {e:?}")))?
             .into_iter();
+        // The same tensors, in the same order, are replaced by their host copies.
+        let mut missing = false;
         let mut host_states: HashMap<ParamId, DynState> = HashMap::with_capacity(ids.len());
-        for (id, count) in ids.iter().zip(counts) {
+        for id in &ids {
             let param_state = &self.param_context[id];
-            let mut taken = 0;
             let state = param_state
                 .optim
-                .map_state_tensors_dyn(&param_state.state, &mut |tensor| {
-                    taken += 1;
-                    match data.next() {
-                        Some(read) => Tensor::from_data(read, host),
-                        // Unreachable while `map_state_tensors` is deterministic; the count check
-                        // below turns a mismatch into an error.
-                        None => tensor,
+                .map_state_tensors_dyn(&param_state.state, &mut |tensor| match data.next() {
+                    Some(read) => Tensor::from_data(read, host),
+                    None => {
+                        missing = true;
+                        tensor
                     }
                 })
                 .expect("the same optimizer mapped this state a moment ago");
-            if taken != count {
-                return Err(RecordError::Io(
-                    "the optimizer's state changed shape while it was read".to_string(),
-                ));
-            }
             host_states.insert(*id, state);
+        }
+        if missing || data.next().is_some() {
+            return Err(RecordError::Io(
+                "the optimizer's state changed shape while it was read".to_string(),
+            ));
         }
         Ok(self.record_of(|id, _| host_states[id].clone()))
     }
