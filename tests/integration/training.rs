@@ -48,6 +48,13 @@ fn first_losses(config: &ExperimentConfig, steps: usize) -> Vec<f32> {
         .collect()
 }
 
+/// The losses of `run`'s next `steps` steps, one step per call.
+fn step_losses(run: &mut Run, steps: usize) -> Vec<f32> {
+    (0..steps)
+        .map(|_| pollster::block_on(run.advance(1)).unwrap().loss.loss)
+        .collect()
+}
+
 #[test]
 fn same_seed_gives_identical_data_and_first_losses_other_seed_differs() {
     let a = small_config(11);
@@ -184,16 +191,11 @@ fn a_resumed_checkpoint_goes_on_exactly_as_the_run_would_have() {
     let mut config = small_config(11);
     config.train.steps = 24;
     config.train.eval_every = 24;
-    let losses = |run: &mut Run, steps: usize| -> Vec<f32> {
-        (0..steps)
-            .map(|_| pollster::block_on(run.advance(1)).unwrap().loss.loss)
-            .collect()
-    };
     let mut straight = Run::new(&config, &Device::flex()).unwrap();
-    let expected = losses(&mut straight, 24);
+    let expected = step_losses(&mut straight, 24);
 
     let mut first = Run::new(&config, &Device::flex()).unwrap();
-    let head = losses(&mut first, 10);
+    let head = step_losses(&mut first, 10);
     let checkpoint = pollster::block_on(first.checkpoint()).unwrap();
     assert_eq!(checkpoint.meta.step, 10);
     assert_eq!(checkpoint.meta.losses.len(), 10);
@@ -205,7 +207,7 @@ fn a_resumed_checkpoint_goes_on_exactly_as_the_run_would_have() {
     drop(first);
     let mut resumed = Run::resume(checkpoint, &Device::flex()).unwrap();
     assert_eq!(resumed.step(), 10);
-    let tail = losses(&mut resumed, 14);
+    let tail = step_losses(&mut resumed, 14);
     let got: Vec<f32> = head.into_iter().chain(tail).collect();
     for (step, (a, b)) in expected.iter().zip(&got).enumerate() {
         assert!(
@@ -237,18 +239,13 @@ fn a_resumed_wgpu_checkpoint_goes_on_exactly_as_the_run_would_have() {
     config.train.steps = 12;
     config.train.warmup_steps = 2;
     config.train.eval_every = 12;
-    let losses = |run: &mut Run, steps: usize| -> Vec<f32> {
-        (0..steps)
-            .map(|_| pollster::block_on(run.advance(1)).unwrap().loss.loss)
-            .collect()
-    };
     let mut straight = Run::new(&config, &device).unwrap();
-    let expected = losses(&mut straight, 12);
+    let expected = step_losses(&mut straight, 12);
     let mut first = Run::new(&config, &device).unwrap();
-    let mut got = losses(&mut first, 5);
+    let mut got = step_losses(&mut first, 5);
     let checkpoint = pollster::block_on(first.checkpoint()).unwrap();
     drop(first);
     let mut resumed = Run::resume(checkpoint, &device).unwrap();
-    got.extend(losses(&mut resumed, 7));
+    got.extend(step_losses(&mut resumed, 7));
     assert_eq!(got, expected);
 }
