@@ -1,37 +1,20 @@
-//! Instruction Diversity Playground: the experiment engine.
+//! Instruction Diversity Playground: watch a tiny transformer learn to follow string-rewrite
+//! instructions it has never seen, reproducing Zhang, Wang & Charton, *Instruction Diversity Drives
+//! Generalization To Unseen Tasks* (arXiv 2402.10891).
 //!
-//! Reproduces Zhang, Wang & Charton, *Instruction Diversity Drives Generalization To Unseen Tasks*
-//! (arXiv 2402.10891): a tiny transformer learns string-rewrite rules `x -> y` and is tested on rules
-//! it never saw. This crate is the pure core (tasks, tokenizer, model, training, evaluation, presets,
-//! sweeps): it never imports web crates, builds and is tested natively, and runs unchanged in the
-//! browser worker.
+//! The crate is a house of three floors, each importing only the floors below it (a test,
+//! `tests/integration/layers.rs`, fails when a file imports upwards):
+//! - [`engine`]: one run, from settings to result (the settings table, config and validation, seeded
+//!   randomness, the task and its data, the tokenizer, and with the `compute` feature the model,
+//!   training, evaluation, checkpoints and runs);
+//! - [`study`]: many runs (sweeps, presets, lessons, run records and their files);
+//! - [`page`]: the page's logic, natively tested (state in parts, links, storage entries, inspector,
+//!   charts), beside [`protocol`], the typed messages between the page and its training worker.
 //!
-//! The `engine` feature (on by default) adds the tensor code: model, training, evaluation and runs.
-//! Without it the crate is burn-free, which keeps burn out of the page's UI binary: only its worker
-//! trains.
+//! The binaries sit on top: `idp` (the CLI), `app` (the page's UI, built without `compute`, so burn
+//! stays out of it) and `worker` (the page's training worker).
 
-pub mod chart;
-pub mod config;
-pub mod diff;
-#[cfg(feature = "engine")]
-pub mod eval;
-#[cfg(feature = "engine")]
-pub mod experiment;
-pub mod heatmap;
-pub mod inspect;
-pub mod lessons;
-pub mod metrics;
-#[cfg(feature = "engine")]
-pub mod model;
-pub mod permalink;
-pub mod presets;
+pub mod engine;
+pub mod page;
 pub mod protocol;
-pub mod report;
-pub mod rng;
-pub mod storage;
-pub mod sweep;
-pub mod task;
-pub mod tokenizer;
-#[cfg(feature = "engine")]
-pub mod train;
-pub mod ui_state;
+pub mod study;

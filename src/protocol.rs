@@ -5,9 +5,12 @@
 //! `Error`. Both sides exchange them as JSON text ([`Command::to_json`], [`Event::from_json`]), so
 //! a malformed message is a clear error rather than a crash.
 
-use crate::config::ExperimentConfig;
-use crate::metrics::{EvalSummary, Evaluation};
+use crate::engine::config::{ExperimentConfig, ValidConfig};
+use crate::engine::metrics::{EvalSummary, Evaluation};
 use serde::{Deserialize, Serialize};
+
+/// Predictions per split the worker sends with each evaluation, and the page shows for a run.
+pub const SAMPLES_PER_SPLIT: usize = 4;
 
 /// Which backend the page asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,8 +28,8 @@ pub enum BackendPreference {
 pub enum Command {
     /// Start a run (any run in progress is dropped).
     Start {
-        /// The run's settings.
-        config: Box<ExperimentConfig>,
+        /// The run's settings (validated again as the message is read).
+        config: Box<ValidConfig>,
         /// The backend asked for.
         backend: BackendPreference,
     },
@@ -51,8 +54,8 @@ pub enum Command {
     Ask {
         /// Settings of the run whose model answers.
         config: Box<ExperimentConfig>,
-        /// The rule and input, already checked by [`crate::inspect::check_question`].
-        question: crate::inspect::Question,
+        /// The rule and input, already checked by [`crate::engine::question::check_question`].
+        question: crate::engine::question::Question,
     },
 }
 
@@ -150,7 +153,7 @@ pub enum Event {
         summary: EvalSummary,
         /// A few predictions per split.
         samples: Vec<SamplePrediction>,
-        /// [`crate::metrics::Evaluation::fingerprint`] of the whole evaluation.
+        /// [`crate::engine::metrics::Evaluation::fingerprint`] of the whole evaluation.
         #[serde(default)]
         fingerprint: String,
         /// Every prediction and per-rule score, for the instruction inspector.
@@ -174,7 +177,7 @@ pub enum Event {
     /// The answer to an [`Command::Ask`], or why there is none (no such model, a bad question).
     Answer {
         /// The answer and the attention weights behind it.
-        answer: Result<Box<crate::inspect::Answer>, String>,
+        answer: Result<Box<crate::engine::question::Answer>, String>,
     },
     /// The worker stopped taking steps.
     Paused {
@@ -187,7 +190,7 @@ pub enum Event {
     /// `Finished`, for export.
     Record {
         /// The record.
-        record: Box<crate::report::RunRecord>,
+        record: Box<crate::study::record::RunRecord>,
     },
     /// Every step is done.
     Finished {
@@ -259,8 +262,8 @@ mod tests {
             },
             Command::Ask {
                 config: Box::default(),
-                question: crate::inspect::Question {
-                    rule: crate::task::Rule::new("ab", ""),
+                question: crate::engine::question::Question {
+                    rule: crate::engine::task::Rule::new("ab", ""),
                     z: "cabd".into(),
                 },
             },
@@ -319,27 +322,26 @@ mod tests {
         assert!(Command::from_json(r#"{"command":"step"}"#).is_err());
     }
 
-    #[test]
-    fn samples_take_a_few_predictions_per_split() {
-        let mut config = crate::config::ExperimentConfig::default();
+    /// A small dataset and an evaluation of it scored as evaluation does: every prediction (each
+    /// answer the input unchanged), and a per-rule score, with the rule's text, for each rule.
+    fn evaluation() -> (crate::engine::task::Dataset, Evaluation) {
+        let mut config = crate::engine::config::ExperimentConfig::default();
         config.task.instructions = 16;
-        config.task.budget = crate::config::Budget::Total(200);
+        config.task.budget = crate::engine::config::Budget::Total(200);
         config.eval.test_rules = 4;
-        let dataset = crate::task::Dataset::generate(&config).unwrap();
-        // Each split scored as evaluation does: every prediction, and a per-rule score (with the
-        // rule's text) for each rule it holds.
-        let report = |split: &crate::task::EvalSplit| {
+        let dataset = crate::engine::task::Dataset::generate(&config.validate().unwrap()).unwrap();
+        let report = |split: &crate::engine::task::EvalSplit| {
             let mut rules: Vec<u32> = split.examples.iter().map(|e| e.rule).collect();
             rules.sort_unstable();
             rules.dedup();
-            crate::metrics::SplitReport {
+            crate::engine::metrics::SplitReport {
                 name: split.name.clone(),
                 all: Default::default(),
                 hasop: Default::default(),
                 noop: Default::default(),
                 per_rule: rules
                     .into_iter()
-                    .map(|rule| crate::metrics::RuleScore {
+                    .map(|rule| crate::engine::metrics::RuleScore {
                         rule,
                         text: dataset.rule(split.rules, rule).clone(),
                         tally: Default::default(),
@@ -348,7 +350,7 @@ mod tests {
                 predictions: split
                     .examples
                     .iter()
-                    .map(|e| crate::metrics::Prediction {
+                    .map(|e| crate::engine::metrics::Prediction {
                         rule: e.rule,
                         z: e.z.clone(),
                         expected: e.answer.clone(),
@@ -365,6 +367,81 @@ mod tests {
             unseen: report(&dataset.unseen),
             noop: report(&dataset.noop),
         };
+        (dataset, evaluation)
+    }
+
+    #[test]
+    fn the_large_events_round_trip_too() {
+        let (_, evaluation) = evaluation();
+        let record = crate::study::record::RunRecord {
+            labels: vec!["16".into()],
+            config: crate::engine::config::ExperimentConfig::default(),
+            instructions: 16,
+            examples_per_rule: 12.5,
+            rules_with_examples: 16,
+            steps: 100,
+            result: evaluation.summary(),
+            final_loss: 0.25,
+            losses: vec![crate::engine::metrics::LossPoint {
+                step: 100,
+                loss: 0.25,
+            }],
+            evaluations: vec![evaluation.summary()],
+            seen_rules: evaluation.seen.per_rule.clone(),
+            unseen_rules: evaluation.unseen.per_rule.clone(),
+            wall_seconds: 2.5,
+        };
+        let answer = crate::engine::question::Answer {
+            question: crate::engine::question::Question {
+                rule: crate::engine::task::Rule::new("ab", "c"),
+                z: "dabba".into(),
+            },
+            output: "dcba".into(),
+            expected: "dcba".into(),
+            correct: true,
+            origin: crate::engine::question::RuleOrigin::HeldOut,
+            step: 100,
+            attention: crate::engine::question::AttentionMap {
+                columns: vec!["^".into(), "a".into()],
+                prompt_len: 2,
+                rows: vec!["d".into()],
+                layers: 1,
+                heads: 2,
+                weights: vec![0.25, 0.75, 1.0, 0.0],
+            },
+        };
+        let events = [
+            Event::Evaluation {
+                summary: evaluation.summary(),
+                samples: SamplePrediction::from_evaluation(&evaluation, SAMPLES_PER_SPLIT),
+                fingerprint: evaluation.fingerprint(),
+                detail: Some(Box::new(evaluation.clone())),
+            },
+            Event::Record {
+                record: Box::new(record),
+            },
+            Event::Answer {
+                answer: Ok(Box::new(answer)),
+            },
+        ];
+        for event in events {
+            let text = event.to_json();
+            assert_eq!(Event::from_json(&text).unwrap(), event, "{}", &text[..80]);
+        }
+        // A start with settings that are not a valid run is refused as the message is read.
+        let mut bad = serde_json::to_value(Command::Start {
+            config: Box::default(),
+            backend: BackendPreference::Auto,
+        })
+        .unwrap();
+        bad["config"]["model"]["heads"] = 5.into();
+        let error = Command::from_json(&bad.to_string()).unwrap_err();
+        assert!(error.detail.contains("model.heads"), "{error}");
+    }
+
+    #[test]
+    fn samples_take_a_few_predictions_per_split() {
+        let (dataset, evaluation) = evaluation();
         let samples = SamplePrediction::from_evaluation(&evaluation, 2);
         assert_eq!(samples.len(), 6);
         assert_eq!(samples[0].split, "seen");

@@ -126,3 +126,47 @@ fn a_tiny_sweep_writes_one_csv_row_per_run() {
     assert_eq!(json["runs"].as_array().unwrap().len(), 2);
     std::fs::remove_dir_all(&out).ok();
 }
+
+#[test]
+fn typos_in_a_config_file_are_named_and_nothing_runs() {
+    let dir = std::env::temp_dir().join(format!("idp-cli-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("c.json");
+    std::fs::write(
+        &file,
+        r#"{"train": {"learning_rat": 0.5}, "task": {"instructionz": 5}}"#,
+    )
+    .unwrap();
+    let output = idp(&[
+        "run",
+        "--backend",
+        "cpu",
+        "--config",
+        file.to_str().unwrap(),
+    ]);
+    assert_clean_error(&output, "train.learning_rat");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("task.instructionz"),
+        "both typos are named: {stderr}"
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).is_empty(),
+        "nothing ran"
+    );
+    // The same holds for `--set` with a nested value, and for the printed config read back.
+    assert_clean_error(
+        &idp(&["config", "--set", r#"model={"layers":2,"widht":64}"#]),
+        "model.widht",
+    );
+    let printed = idp(&["config", "--preset", "skew"]);
+    assert!(printed.status.success());
+    std::fs::write(&file, &printed.stdout).unwrap();
+    let again = idp(&["config", "--config", file.to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        String::from_utf8_lossy(&printed.stdout),
+        "a printed config reads back the same"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,3 +1,4 @@
 mod cli;
+mod layers;
 mod rewrite;
 mod training;

@@ -1,7 +1,7 @@
 //! The rewrite semantics against an obviously correct reference, on random cases.
 
-use instruction_diversity::task::Rule;
-use instruction_diversity::task::rule::{count_occurrences, leftmost_occurrence};
+use instruction_diversity::engine::task::Rule;
+use instruction_diversity::engine::task::rule::{count_occurrences, leftmost_occurrence};
 use proptest::prelude::*;
 
 /// Scans every start position in order and rewrites at the first match: the definition, spelled out.

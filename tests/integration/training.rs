@@ -1,10 +1,10 @@
 //! Training on the CPU backend: determinism, overfitting one batch, a short run learning.
 
 use burn::prelude::*;
-use instruction_diversity::config::{Budget, ExperimentConfig, ModelConfig, Span};
-use instruction_diversity::experiment::Run;
-use instruction_diversity::task::Dataset;
-use instruction_diversity::train::Trainer;
+use instruction_diversity::engine::config::{Budget, ExperimentConfig, ModelConfig, Span};
+use instruction_diversity::engine::run::Run;
+use instruction_diversity::engine::task::Dataset;
+use instruction_diversity::engine::train::Trainer;
 
 /// A small task and model that train in seconds on one core.
 fn small_config(seed: u64) -> ExperimentConfig {
@@ -38,8 +38,9 @@ fn small_config(seed: u64) -> ExperimentConfig {
 }
 
 fn first_losses(config: &ExperimentConfig, steps: usize) -> Vec<f32> {
-    let dataset = Dataset::generate(config).unwrap();
-    let mut trainer = Trainer::new(config, &dataset, &Device::flex());
+    let config = config.validate().unwrap();
+    let dataset = Dataset::generate(&config).unwrap();
+    let mut trainer = Trainer::new(&config, &dataset, &Device::flex());
     (0..steps)
         .map(|_| {
             let (_, loss) = trainer.train_chunk(&dataset, 1);
@@ -60,8 +61,8 @@ fn same_seed_gives_identical_data_and_first_losses_other_seed_differs() {
     let a = small_config(11);
     let b = small_config(11);
     assert_eq!(
-        Dataset::generate(&a).unwrap(),
-        Dataset::generate(&b).unwrap()
+        Dataset::generate(&a.validate().unwrap()).unwrap(),
+        Dataset::generate(&b.validate().unwrap()).unwrap()
     );
     let losses_a = first_losses(&a, 5);
     let losses_b = first_losses(&b, 5);
@@ -79,6 +80,7 @@ fn overfits_one_small_batch_to_near_zero_loss() {
     config.train.steps = 300;
     config.train.weight_decay = 0.0;
     config.train.final_lr_ratio = 1.0;
+    let config = config.validate().unwrap();
     let dataset = Dataset::generate(&config).unwrap();
     let mut trainer = Trainer::new(&config, &dataset, &Device::flex());
     let (_, first) = trainer.train_chunk(&dataset, 1);
@@ -94,7 +96,7 @@ fn overfits_one_small_batch_to_near_zero_loss() {
 #[test]
 fn a_short_run_learns_and_reports_accuracy() {
     let config = small_config(5);
-    let mut run = Run::new(&config, &Device::flex()).unwrap();
+    let mut run = Run::new(&config.validate().unwrap(), &Device::flex()).unwrap();
     let mut losses = Vec::new();
     let mut last_eval = None;
     loop {
@@ -129,18 +131,20 @@ fn a_short_run_learns_and_reports_accuracy() {
 fn invalid_settings_are_rejected_before_any_work() {
     let mut config = small_config(1);
     config.task.instructions = 5000;
-    match Run::new(&config, &Device::flex()) {
-        Err(e) => assert!(e.to_string().contains("task.")),
-        Ok(_) => panic!("5000 rules cannot fit a 512-example budget"),
-    }
+    // A run takes only validated settings: these cannot become one.
+    let error = config.validate().unwrap_err();
+    assert_eq!(
+        error.setting, "task.budget",
+        "5000 rules cannot fit a 512-example budget"
+    );
 }
 
 #[test]
 fn a_typed_question_gets_the_greedy_answer_and_attention_of_every_head() {
-    use instruction_diversity::eval::{answer_question, greedy_decode};
-    use instruction_diversity::inspect::{RuleOrigin, check_question};
+    use instruction_diversity::engine::eval::{answer_question, greedy_decode};
+    use instruction_diversity::engine::question::{RuleOrigin, check_question};
     let config = small_config(3);
-    let run = Run::new(&config, &Device::flex()).unwrap();
+    let run = Run::new(&config.validate().unwrap(), &Device::flex()).unwrap();
     let (model, device, layout) = (run.inference_model(), run.inference_device(), *run.layout());
     let question = check_question(&config.task, "ab", "c", "dabba").unwrap();
     let answer = pollster::block_on(answer_question(
@@ -191,19 +195,20 @@ fn a_resumed_checkpoint_goes_on_exactly_as_the_run_would_have() {
     let mut config = small_config(11);
     config.train.steps = 24;
     config.train.eval_every = 24;
-    let mut straight = Run::new(&config, &Device::flex()).unwrap();
+    let mut straight = Run::new(&config.validate().unwrap(), &Device::flex()).unwrap();
     let expected = step_losses(&mut straight, 24);
 
-    let mut first = Run::new(&config, &Device::flex()).unwrap();
+    let mut first = Run::new(&config.validate().unwrap(), &Device::flex()).unwrap();
     let head = step_losses(&mut first, 10);
     let checkpoint = pollster::block_on(first.checkpoint()).unwrap();
     assert_eq!(checkpoint.meta.step, 10);
     assert_eq!(checkpoint.meta.losses.len(), 10);
     // Through the entry's text, as the browser stores it.
-    let meta =
-        instruction_diversity::storage::CheckpointMeta::from_json(&checkpoint.meta.to_json())
-            .unwrap();
-    let checkpoint = instruction_diversity::storage::Checkpoint { meta, ..checkpoint };
+    let meta = instruction_diversity::engine::checkpoint::CheckpointMeta::from_json(
+        &checkpoint.meta.to_json(),
+    )
+    .unwrap();
+    let checkpoint = instruction_diversity::engine::checkpoint::Checkpoint { meta, ..checkpoint };
     drop(first);
     let mut resumed = Run::resume(checkpoint, &Device::flex()).unwrap();
     assert_eq!(resumed.step(), 10);
@@ -218,30 +223,73 @@ fn a_resumed_checkpoint_goes_on_exactly_as_the_run_would_have() {
     }
     assert!(resumed.is_finished());
     assert_eq!(resumed.losses().len(), 24);
-    // A damaged checkpoint is an error, not a panic.
-    let broken = instruction_diversity::storage::Checkpoint {
-        meta: pollster::block_on(straight.checkpoint()).unwrap().meta,
+    // A damaged checkpoint is a checkpoint error naming what is damaged, not a panic and not a
+    // failure of the backend.
+    use instruction_diversity::engine::checkpoint::{Checkpoint, CheckpointError};
+    use instruction_diversity::engine::run::RunError;
+    let saved = pollster::block_on(straight.checkpoint()).unwrap();
+    let broken_model = Checkpoint {
         model: vec![1, 2, 3],
-        optimizer: Vec::new(),
+        ..saved.clone()
     };
-    assert!(Run::resume(broken, &Device::flex()).is_err());
+    let Err(error) = Run::resume(broken_model, &Device::flex()) else {
+        panic!("a damaged model resumed");
+    };
+    assert!(
+        matches!(error, RunError::Checkpoint(CheckpointError::Model(_))),
+        "{error}"
+    );
+    assert!(error.to_string().contains("saved model"), "{error}");
+    let broken_optimizer = Checkpoint {
+        optimizer: vec![9; 16],
+        ..saved
+    };
+    let Err(error) = Run::resume(broken_optimizer, &Device::flex()) else {
+        panic!("a damaged optimizer state resumed");
+    };
+    assert!(
+        matches!(error, RunError::Checkpoint(CheckpointError::Optimizer(_))),
+        "{error}"
+    );
+}
+
+/// The wgpu device, or `None` (with a line saying the test is skipped) where no adapter exists.
+/// `.ci/run` sets `IDP_REQUIRE_WGPU=1`, which makes a missing adapter a failure: CI always runs the
+/// wgpu tests, on Mesa's llvmpipe.
+fn wgpu_device(test: &str) -> Option<Device> {
+    // Some drivers panic instead of returning an error.
+    let found = std::panic::catch_unwind(|| Device::wgpu_options().init_with_setup());
+    match found {
+        Ok(Ok((device, _))) => Some(device),
+        _ if std::env::var_os("IDP_REQUIRE_WGPU").is_some() => panic!(
+            "{test}: no wgpu adapter, and IDP_REQUIRE_WGPU is set (apt-get install libgl1-mesa-dri libegl1)"
+        ),
+        _ => {
+            eprintln!(
+                "skipped {test}: no wgpu adapter on this machine (set IDP_REQUIRE_WGPU=1 to fail instead)"
+            );
+            None
+        }
+    }
 }
 
 /// The checkpoint of a run on the wgpu backend (Mesa's llvmpipe here, WebGPU in a browser) is read
 /// back asynchronously, and the resumed run's losses equal the uninterrupted run's bit for bit.
 #[test]
 fn a_resumed_wgpu_checkpoint_goes_on_exactly_as_the_run_would_have() {
-    let (device, _) = Device::wgpu_options().init_with_setup().expect(
-        "no wgpu adapter: this test needs a GPU or Mesa's software one (apt-get install libgl1-mesa-dri libegl1)",
-    );
+    let Some(device) =
+        wgpu_device("a_resumed_wgpu_checkpoint_goes_on_exactly_as_the_run_would_have")
+    else {
+        return;
+    };
     let mut config = small_config(5);
     config.model.layers = 1;
     config.train.steps = 12;
     config.train.warmup_steps = 2;
     config.train.eval_every = 12;
-    let mut straight = Run::new(&config, &device).unwrap();
+    let mut straight = Run::new(&config.validate().unwrap(), &device).unwrap();
     let expected = step_losses(&mut straight, 12);
-    let mut first = Run::new(&config, &device).unwrap();
+    let mut first = Run::new(&config.validate().unwrap(), &device).unwrap();
     let mut got = step_losses(&mut first, 5);
     let checkpoint = pollster::block_on(first.checkpoint()).unwrap();
     drop(first);

@@ -2,17 +2,28 @@
 //! instruction inspector, try-your-own with the attention view, and run comparison. Each is a thin
 //! rendering of the core's data (`heatmap`, `inspect`, `lessons`) and dispatches reducer actions.
 
-use crate::app::{AppState, diff_html, event_value, svg_html};
-use instruction_diversity::chart::{LineChart, Series};
-use instruction_diversity::heatmap::{ColorScale, SEEN_COLOR, UNSEEN_COLOR, differing_settings};
-use instruction_diversity::inspect::{
-    Answer, AttentionMap, RuleCase, RuleGroup, RuleSort, rule_cases, rule_rows, sort_rows,
+use crate::app::{Dispatch, on_click};
+use crate::run_panel::{diff_html, event_value, format_duration, svg_html};
+use instruction_diversity::engine::config::ExperimentConfig;
+use instruction_diversity::engine::question::{Answer, AttentionMap};
+use instruction_diversity::engine::task::rule::leftmost_occurrence;
+use instruction_diversity::page::chart::{LineChart, Series};
+use instruction_diversity::page::heatmap::{
+    ColorScale, SEEN_COLOR, UNSEEN_COLOR, differing_settings,
 };
-use instruction_diversity::lessons::{LESSON_IDS, lesson};
-use instruction_diversity::presets::preset;
-use instruction_diversity::sweep::{SweepForm, SweepSetting};
-use instruction_diversity::task::rule::leftmost_occurrence;
-use instruction_diversity::ui_state::{Action, Kept, SweepStatus};
+use instruction_diversity::page::inspect::{
+    RuleCase, RuleGroup, RuleSort, rule_cases, rule_rows, sort_rows,
+};
+use instruction_diversity::page::state::inspector::{Inspector, InspectorAction};
+use instruction_diversity::page::state::lessons::{LessonAction, LessonState};
+use instruction_diversity::page::state::library::{Kept, Library, LibraryAction};
+use instruction_diversity::page::state::run::LiveRun;
+use instruction_diversity::page::state::sweep::{SweepForm, SweepQueue, SweepStatus};
+use instruction_diversity::page::state::{Action, SweepAction, inspected};
+use instruction_diversity::study::lessons::{LESSON_IDS, lesson};
+use instruction_diversity::study::presets::preset;
+use instruction_diversity::study::sweep::SweepSetting;
+use std::rc::Rc;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
@@ -22,11 +33,6 @@ const CHART_SIZE: (f64, f64) = (480.0, 260.0);
 /// Rules listed at first in the inspector; more on request.
 const RULE_PAGE: usize = 60;
 
-#[derive(Properties, PartialEq)]
-pub struct LabProps {
-    pub state: UseReducerHandle<AppState>,
-}
-
 fn svg(chart: &LineChart) -> Html {
     svg_html(chart, CHART_SIZE)
 }
@@ -35,18 +41,29 @@ fn percent(value: f64) -> String {
     format!("{:.0}%", 100.0 * value)
 }
 
+#[derive(Properties, PartialEq)]
+pub struct LessonsProps {
+    pub lesson: Option<LessonState>,
+    pub queue: Rc<SweepQueue>,
+    pub active: bool,
+    pub dispatch: Dispatch,
+}
+
 /// Guided lessons: a paragraph, a question to answer before running, and one click to run.
 #[function_component(Lessons)]
-pub fn lessons(props: &LabProps) -> Html {
-    let state = &props.state;
-    let ui = &state.ui;
-    let dispatch = state.dispatcher();
-    let open = ui.lesson.as_ref().and_then(|l| Some((l, lesson(&l.id)?)));
+pub fn lessons(props: &LessonsProps) -> Html {
+    let dispatch = props.dispatch.clone();
+    let open = props
+        .lesson
+        .as_ref()
+        .and_then(|l| Some((l, lesson(&l.id)?)));
     let on_pick = {
         let dispatch = dispatch.clone();
         Callback::from(move |e: Event| {
             let id = e.target_unchecked_into::<HtmlSelectElement>().value();
-            dispatch.dispatch(Action::OpenLesson((!id.is_empty()).then_some(id)));
+            dispatch.dispatch(Action::Lesson(LessonAction::Open(
+                (!id.is_empty()).then_some(id),
+            )));
         })
     };
     html! {
@@ -57,7 +74,7 @@ pub fn lessons(props: &LabProps) -> Html {
                 <select id="lesson" onchange={on_pick}>
                     <option value="" selected={open.is_none()}>{ "—" }</option>
                     { for LESSON_IDS.iter().filter_map(|id| lesson(id)).map(|l| html! {
-                        <option value={l.id} selected={ui.lesson.as_ref().is_some_and(|o| o.id == l.id)}>{ l.title }</option>
+                        <option value={l.id} selected={props.lesson.as_ref().is_some_and(|o| o.id == l.id)}>{ l.title }</option>
                     }) }
                 </select>
             </label>
@@ -71,20 +88,20 @@ pub fn lessons(props: &LabProps) -> Html {
                             <label class="check choice">
                                 <input type="radio" name="lesson-choice" id={format!("lesson-choice-{i}")}
                                     checked={opened.prediction == Some(i)}
-                                    onchange={Callback::from(move |_: Event| dispatch.dispatch(Action::Predict(i)))} />
+                                    onchange={Callback::from(move |_: Event| dispatch.dispatch(Action::Lesson(LessonAction::Predict(i))))} />
                                 { format!(" {choice}") }
                             </label>
                         }
                     }) }
                 </fieldset>
-                <button id="run-lesson" disabled={opened.prediction.is_none() || ui.is_active()}
-                    onclick={{ let dispatch = dispatch.clone(); Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::RunLesson)) }}>
+                <button id="run-lesson" disabled={opened.prediction.is_none() || props.active}
+                    onclick={on_click(&dispatch, Action::Lesson(LessonAction::Run))}>
                     { format!("Run the lesson ({} runs of {} steps)", lesson.sweep.run_count(), lesson.sweep.base.train.steps) }
                 </button>
                 if opened.prediction.is_none() {
                     <span class="muted">{ " Choose an answer first." }</span>
                 }
-                if let (Some(sweep), Some(choice)) = (&ui.sweep, opened.prediction) {
+                if let (Some(sweep), Some(choice)) = (&props.queue.sweep, opened.prediction) {
                     if sweep.lesson.as_deref() == Some(lesson.id) && sweep.status == SweepStatus::Done {
                         <div class="reveal" id="lesson-reveal" role="status">
                             <p><b>{ if choice == lesson.answer { "Your prediction matches. " } else { "Not quite. " } }</b>
@@ -99,33 +116,40 @@ pub fn lessons(props: &LabProps) -> Html {
     }
 }
 
+#[derive(Properties, PartialEq)]
+pub struct SweepsProps {
+    pub queue: Rc<SweepQueue>,
+    pub library: Rc<Library>,
+    /// The preset the settings came from: its sweep can run as it is.
+    pub preset: Option<String>,
+    pub active: bool,
+    pub seconds_left: Option<f64>,
+    pub dispatch: Dispatch,
+}
+
 /// The sweep builder, its queue, the accuracy curve and the phase diagram.
 #[function_component(Sweeps)]
-pub fn sweeps(props: &LabProps) -> Html {
-    let state = &props.state;
-    let ui = &state.ui;
-    let dispatch = state.dispatcher();
-    let form = &ui.sweep_form;
+pub fn sweeps(props: &SweepsProps) -> Html {
+    let dispatch = props.dispatch.clone();
+    let form = &props.queue.form;
     // Each field edits a copy of the form; the reducer keeps it (and links carry it).
     let edit = |change: fn(&mut SweepForm, String)| {
-        let state = state.clone();
+        let form = form.clone();
+        let dispatch = dispatch.clone();
         Callback::from(move |e: Event| {
-            let mut form = state.ui.sweep_form.clone();
+            let mut form = form.clone();
             change(&mut form, event_value(&e));
-            state.dispatch(Action::EditSweep(form));
+            dispatch.dispatch(Action::Sweep(SweepAction::Edit(form)));
         })
     };
-    let on_start = {
-        let dispatch = dispatch.clone();
-        Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::StartFormSweep))
-    };
-    let preset_sweep = ui.preset.as_deref().and_then(preset);
+    let on_start = on_click(&dispatch, Action::Sweep(SweepAction::StartForm));
+    let preset_sweep = props.preset.as_deref().and_then(preset);
     let options = |selected: Option<SweepSetting>, none: bool| {
         html! {
             <>
                 if none { <option value="" selected={selected.is_none()}>{ "none" }</option> }
-                { for SweepSetting::ALL.iter().map(|s| html! {
-                    <option value={s.id()} selected={selected == Some(*s)}>{ s.name() }</option>
+                { for SweepSetting::all().map(|s| html! {
+                    <option value={s.id()} selected={selected == Some(s)}>{ s.name() }</option>
                 }) }
             </>
         }
@@ -149,33 +173,39 @@ pub fn sweeps(props: &LabProps) -> Html {
                     <input id="sweep-seeds" type="number" min="1" max="5" value={form.seeds.clone()} onchange={edit(|f, v| f.seeds = v)} /></label>
             </div>
             <div class="controls">
-                <button id="start-sweep" onclick={on_start} disabled={ui.is_active()}>{ "Start sweep" }</button>
+                <button id="start-sweep" onclick={on_start} disabled={props.active}>{ "Start sweep" }</button>
                 if let Some(p) = preset_sweep {
-                    <button id="start-preset-sweep" disabled={ui.is_active()} title={p.summary}
-                        onclick={{ let dispatch = dispatch.clone(); let spec = p.sweep.clone(); Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::StartSweep(Box::new(spec.clone()), None))) }}>
+                    <button id="start-preset-sweep" disabled={props.active} title={p.summary}
+                        onclick={on_click(&dispatch, Action::Sweep(SweepAction::Start(Box::new(p.sweep.clone()), None)))}>
                         { format!("Run the “{}” preset ({} runs of {} steps)", p.title, p.sweep.run_count(), p.sweep.base.train.steps) }
                     </button>
                 }
-                <button id="cancel-sweep" disabled={!ui.sweep.as_ref().is_some_and(|s| s.status == SweepStatus::Running)}
-                    onclick={{ let dispatch = dispatch.clone(); Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::CancelSweep)) }}>{ "Cancel sweep" }</button>
+                <button id="cancel-sweep" disabled={props.queue.running().is_none()}
+                    onclick={on_click(&dispatch, Action::Sweep(SweepAction::Cancel))}>{ "Cancel sweep" }</button>
             </div>
-            if let Some(e) = &ui.sweep_error {
+            if let Some(e) = &props.queue.error {
                 <p class="error" role="alert" id="sweep-error">{ e }</p>
             }
-            <SweepViews state={state.clone()} />
+            <SweepViews queue={props.queue.clone()} library={props.library.clone()} seconds_left={props.seconds_left} dispatch={dispatch.clone()} />
         </section>
     }
 }
 
+#[derive(Properties, PartialEq)]
+struct SweepViewsProps {
+    queue: Rc<SweepQueue>,
+    library: Rc<Library>,
+    seconds_left: Option<f64>,
+    dispatch: Dispatch,
+}
+
 /// The queue, the curve and the heatmap of the sweep on show.
 #[function_component(SweepViews)]
-fn sweep_views(props: &LabProps) -> Html {
-    let state = &props.state;
-    let ui = &state.ui;
-    let Some(sweep) = &ui.sweep else {
+fn sweep_views(props: &SweepViewsProps) -> Html {
+    let Some(sweep) = &props.queue.sweep else {
         return html! { <p class="muted">{ "No sweep yet." }</p> };
     };
-    let grid = sweep.grid(&ui.runs);
+    let grid = sweep.grid(&props.library.runs);
     let status = match sweep.status {
         SweepStatus::Running => "running",
         SweepStatus::Done => "done",
@@ -184,10 +214,7 @@ fn sweep_views(props: &LabProps) -> Html {
         SweepStatus::Imported => "imported",
         SweepStatus::Saved => "kept from an earlier visit",
     };
-    let open = |run: usize| {
-        let dispatch = state.dispatcher();
-        Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::OpenRun(Some(run))))
-    };
+    let open = |run: usize| on_click(&props.dispatch, Action::OpenRun(Some(run)));
     html! {
         <div class="sweep-views">
             <p class="sweep-status">
@@ -196,8 +223,8 @@ fn sweep_views(props: &LabProps) -> Html {
                 if !sweep.plan.is_empty() {
                     { format!(" of {}", sweep.plan.len()) }
                 }
-                if let Some(seconds) = ui.sweep_seconds_left() {
-                    <span id="sweep-time-left">{ format!(" · about {} left", crate::app::format_duration(seconds)) }</span>
+                if let Some(seconds) = props.seconds_left {
+                    <span id="sweep-time-left">{ format!(" · about {} left", format_duration(seconds)) }</span>
                 }
             </p>
             if !sweep.plan.is_empty() {
@@ -265,11 +292,19 @@ fn sweep_views(props: &LabProps) -> Html {
 }
 
 /// Per-rule accuracy of the inspected run, a rule's cases across evaluations, and a picker of runs.
-#[function_component(Inspector)]
-pub fn inspector(props: &LabProps) -> Html {
-    let state = &props.state;
-    let ui = &state.ui;
-    let dispatch = state.dispatcher();
+#[derive(Properties, PartialEq)]
+pub struct InspectorProps {
+    pub inspector: Rc<Inspector>,
+    pub library: Rc<Library>,
+    pub run: Rc<LiveRun>,
+    pub dispatch: Dispatch,
+}
+
+#[function_component(InspectorPanel)]
+pub fn inspector_panel(props: &InspectorProps) -> Html {
+    let inspector = &props.inspector;
+    let library = &props.library;
+    let dispatch = props.dispatch.clone();
     let shown_rules = use_state(|| RULE_PAGE);
     let on_run = {
         let dispatch = dispatch.clone();
@@ -281,18 +316,20 @@ pub fn inspector(props: &LabProps) -> Html {
     let picker = html! {
         <label class="field" for="inspect-run"><span class="name">{ "Run" }</span>
             <select id="inspect-run" onchange={on_run}>
-                <option value="" selected={ui.opened.is_none()}>{ if ui.is_active() { "the run in progress" } else { "the latest run" } }</option>
-                { for ui.runs.iter().enumerate().map(|(i, run)| html! {
-                    <option value={i.to_string()} selected={ui.opened == Some(i)}>{ &run.name }</option>
+                <option value="" selected={inspector.opened.is_none()}>{ if props.run.is_active() { "the run in progress" } else { "the latest run" } }</option>
+                { for library.runs.iter().enumerate().map(|(i, run)| html! {
+                    <option value={i.to_string()} selected={inspector.opened == Some(i)}>{ &run.name }</option>
                 }) }
             </select>
         </label>
     };
-    let name = ui
+    let name = inspector
         .opened
-        .and_then(|i| ui.runs.get(i))
+        .and_then(|i| library.runs.get(i))
         .map(|r| r.name.clone());
-    let Some((_, history)) = ui.inspected().filter(|(_, h)| !h.is_empty()) else {
+    let Some((_, history)) =
+        inspected(inspector, library, &props.run).filter(|(_, h)| !h.is_empty())
+    else {
         return html! {
             <section class="panel inspector" aria-label="Instruction inspector" id="inspector">
                 <h2>{ "Instruction inspector" }</h2>
@@ -304,21 +341,21 @@ pub fn inspector(props: &LabProps) -> Html {
     let latest = history.last().expect("not empty");
     let mut rows = rule_rows(latest);
     // The opened rule's text, taken before the table is filtered and cut.
-    let opened_text = ui.inspector.rule.and_then(|(group, rule)| {
+    let opened_text = inspector.rules.rule.and_then(|(group, rule)| {
         rows.iter()
             .find(|r| r.group == group && r.rule == rule)
             .map(|r| r.text.clone())
     });
-    sort_rows(&mut rows, ui.inspector.sort, ui.inspector.descending);
-    if ui.inspector.failures_only {
+    sort_rows(&mut rows, inspector.rules.sort, inspector.rules.descending);
+    if inspector.rules.failures_only {
         rows.retain(|r| r.tally.correct < r.tally.total);
     }
     let total_rows = rows.len();
     rows.truncate(*shown_rules);
     let sort_button = |key: RuleSort, label: &str, id: &str| {
         let dispatch = dispatch.clone();
-        let mark = if ui.inspector.sort == key {
-            if ui.inspector.descending {
+        let mark = if inspector.rules.sort == key {
+            if inspector.rules.descending {
                 " ▼"
             } else {
                 " ▲"
@@ -326,17 +363,17 @@ pub fn inspector(props: &LabProps) -> Html {
         } else {
             ""
         };
-        html! { <button class="sort" id={id.to_string()} onclick={Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::SortRules(key)))}>{ format!("{label}{mark}") }</button> }
+        html! { <button class="sort" id={id.to_string()} onclick={Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::Inspector(InspectorAction::SortRules(key))))}>{ format!("{label}{mark}") }</button> }
     };
     let group_name = |g: RuleGroup| match g {
         RuleGroup::Training => "training",
         RuleGroup::HeldOut => "held out",
     };
-    let detail = ui.inspector.rule.map(|(group, rule)| {
-        let evaluations: Vec<&instruction_diversity::metrics::Evaluation> =
+    let detail = inspector.rules.rule.map(|(group, rule)| {
+        let evaluations: Vec<&instruction_diversity::engine::metrics::Evaluation> =
             history.iter().map(|e| e.as_ref()).collect();
         let mut cases = rule_cases(&evaluations, group, rule);
-        if ui.inspector.failures_only {
+        if inspector.rules.failures_only {
             cases.retain(RuleCase::failed);
         }
         (group, opened_text.clone(), cases)
@@ -344,9 +381,9 @@ pub fn inspector(props: &LabProps) -> Html {
     let on_failures = {
         let dispatch = dispatch.clone();
         Callback::from(move |e: Event| {
-            dispatch.dispatch(Action::FailuresOnly(
+            dispatch.dispatch(Action::Inspector(InspectorAction::FailuresOnly(
                 e.target_unchecked_into::<HtmlInputElement>().checked(),
-            ))
+            )))
         })
     };
     html! {
@@ -354,7 +391,7 @@ pub fn inspector(props: &LabProps) -> Html {
             <h2>{ "Instruction inspector" }</h2>
             { picker }
             <p class="muted" id="inspected-name">{ format!("{} · evaluation at step {} · {} evaluations", name.unwrap_or_else(|| "current run".into()), latest.step, history.len()) }</p>
-            <label class="check"><input id="failures-only" type="checkbox" checked={ui.inspector.failures_only} onchange={on_failures} />{ " only failures" }</label>
+            <label class="check"><input id="failures-only" type="checkbox" checked={inspector.rules.failures_only} onchange={on_failures} />{ " only failures" }</label>
             <div class="table-scroll">
             <table class="rules" id="rule-table">
                 <thead><tr>
@@ -367,11 +404,11 @@ pub fn inspector(props: &LabProps) -> Html {
                     { for rows.iter().map(|row| {
                         let key = (row.group, row.rule);
                         let dispatch = dispatch.clone();
-                        let selected = ui.inspector.rule == Some(key);
+                        let selected = inspector.rules.rule == Some(key);
                         html! {
                             <tr class={classes!(selected.then_some("selected"))}>
                                 <td>{ group_name(row.group) }</td>
-                                <td><button class="open-rule mono" onclick={Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::InspectRule(Some(key))))}>{ row.text.to_string() }</button></td>
+                                <td><button class="open-rule mono" onclick={Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::Inspector(InspectorAction::InspectRule(Some(key)))))}>{ row.text.to_string() }</button></td>
                                 <td>{ row.tally.total }</td>
                                 <td>{ row.tally.accuracy().map(percent).unwrap_or_default() }</td>
                             </tr>
@@ -388,7 +425,7 @@ pub fn inspector(props: &LabProps) -> Html {
             if let Some((group, text, cases)) = detail {
                 <div class="rule-detail" id="rule-detail">
                     <h3>{ format!("{} ({} rule)", text.as_ref().map(|t| t.to_string()).unwrap_or_default(), group_name(group)) }
-                        <button class="close" onclick={{ let dispatch = dispatch.clone(); Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::InspectRule(None))) }}>{ "Close" }</button></h3>
+                        <button class="close" onclick={{ let dispatch = dispatch.clone(); Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::Inspector(InspectorAction::InspectRule(None)))) }}>{ "Close" }</button></h3>
                     <div class="table-scroll">
                     <table class="predictions">
                         <thead><tr><th>{ "input" }</th><th>{ "expected" }</th><th>{ "model (latest)" }</th><th>{ "answers at each evaluation" }</th><th></th></tr></thead>
@@ -423,10 +460,16 @@ pub fn inspector(props: &LabProps) -> Html {
 }
 
 /// Type a rule and an input, see the inspected model's answer and its attention.
+#[derive(Properties, PartialEq)]
+pub struct TryProps {
+    pub inspector: Rc<Inspector>,
+    /// The inspected run's settings: questions go to its model.
+    pub config: Option<ExperimentConfig>,
+    pub dispatch: Dispatch,
+}
+
 #[function_component(TryYourOwn)]
-pub fn try_your_own(props: &LabProps) -> Html {
-    let state = &props.state;
-    let ui = &state.ui;
+pub fn try_your_own(props: &TryProps) -> Html {
     let x = use_state(|| "ab".to_string());
     let y = use_state(|| "c".to_string());
     let z = use_state(|| "dabba".to_string());
@@ -438,7 +481,7 @@ pub fn try_your_own(props: &LabProps) -> Html {
     };
     let on_ask = {
         let (x, y, z) = (x.clone(), y.clone(), z.clone());
-        let dispatch = state.dispatcher();
+        let dispatch = props.dispatch.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             dispatch.dispatch(Action::Ask {
@@ -448,7 +491,7 @@ pub fn try_your_own(props: &LabProps) -> Html {
             });
         })
     };
-    let limits = ui.inspected().map(|(config, _)| {
+    let limits = props.config.as_ref().map(|config| {
         let t = &config.task;
         format!(
             "This run's letters are a to {}; x has {} to {} letters, y {} to {}, z {} to {}.",
@@ -469,10 +512,10 @@ pub fn try_your_own(props: &LabProps) -> Html {
                 <span>{ "→" }</span>
                 <label for="try-y">{ "y " }<input id="try-y" class="mono" type="text" size="6" value={(*y).clone()} oninput={on_text(&y)} /></label>
                 <label for="try-z">{ "input z " }<input id="try-z" class="mono" type="text" size="14" value={(*z).clone()} oninput={on_text(&z)} /></label>
-                <button id="try-ask" type="submit" disabled={ui.asking}>{ if ui.asking { "Asking…" } else { "Ask the model" } }</button>
+                <button id="try-ask" type="submit" disabled={props.inspector.asking}>{ if props.inspector.asking { "Asking…" } else { "Ask the model" } }</button>
             </form>
             <p class="muted">{ limits.unwrap_or_else(|| "Train a run first: the question goes to its model.".into()) }</p>
-            { match &ui.answer {
+            { match &props.inspector.answer {
                 None => html! {},
                 Some(Err(message)) => html! { <p class="error" role="alert" id="try-error">{ message }</p> },
                 Some(Ok(answer)) => answer_view(answer),
@@ -510,7 +553,11 @@ fn occurrence_columns(map: &AttentionMap, x: &str, z: &str) -> std::ops::Range<u
     }
 }
 
-fn attention_view(map: &AttentionMap, rule: &instruction_diversity::task::Rule, z: &str) -> Html {
+fn attention_view(
+    map: &AttentionMap,
+    rule: &instruction_diversity::engine::task::Rule,
+    z: &str,
+) -> Html {
     let marked = occurrence_columns(map, &rule.x, z);
     html! {
         <div class="attention" id="attention">
@@ -554,12 +601,20 @@ fn attention_view(map: &AttentionMap, rule: &instruction_diversity::task::Rule, 
 }
 
 /// Finished runs: open one, pick two or more to overlay their curves and list what differs.
+#[derive(Properties, PartialEq)]
+pub struct CompareProps {
+    pub library: Rc<Library>,
+    /// The run the inspector shows.
+    pub opened: Option<usize>,
+    pub active: bool,
+    pub dispatch: Dispatch,
+}
+
 #[function_component(Compare)]
-pub fn compare(props: &LabProps) -> Html {
-    let state = &props.state;
-    let ui = &state.ui;
-    let dispatch = state.dispatcher();
-    let storage_error = ui
+pub fn compare(props: &CompareProps) -> Html {
+    let library = &props.library;
+    let dispatch = props.dispatch.clone();
+    let storage_error = library
         .storage_error
         .as_ref()
         .map(|e| html! { <p class="error" role="alert" id="storage-error">{ e }</p> });
@@ -570,18 +625,20 @@ pub fn compare(props: &LabProps) -> Html {
             wasm_bindgen_futures::spawn_local(async move {
                 match crate::store::clear().await {
                     Ok(()) => dispatch.dispatch(Action::ClearSaved),
-                    Err((name, message)) => dispatch.dispatch(Action::StorageFailed(format!(
-                        "clearing saved runs failed ({name}): {message}"
-                    ))),
+                    Err((name, message)) => {
+                        dispatch.dispatch(Action::Library(LibraryAction::StorageFailed(format!(
+                            "clearing saved runs failed ({name}): {message}"
+                        ))))
+                    }
                 }
             });
         })
     };
     let clear = html! {
-        <button id="clear-saved" disabled={ui.is_active()} onclick={on_clear}
+        <button id="clear-saved" disabled={props.active} onclick={on_clear}
             title="Removes every run and sweep this page saved in the browser">{ "Clear saved runs" }</button>
     };
-    if ui.runs.is_empty() {
+    if library.runs.is_empty() {
         return html! {
             <section class="panel compare" aria-label="Runs" id="compare">
                 <h2>{ "Runs" }</h2>
@@ -590,11 +647,11 @@ pub fn compare(props: &LabProps) -> Html {
             </section>
         };
     }
-    let picked: Vec<usize> = ui
+    let picked: Vec<usize> = library
         .compare
         .iter()
         .copied()
-        .filter(|&i| i < ui.runs.len())
+        .filter(|&i| i < library.runs.len())
         .collect();
     const PALETTE: [&str; 8] = [
         "#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
@@ -607,9 +664,9 @@ pub fn compare(props: &LabProps) -> Html {
             .iter()
             .enumerate()
             .map(|(k, &i)| Series {
-                name: ui.runs[i].name.clone(),
+                name: library.runs[i].name.clone(),
                 color: color(k),
-                points: ui.runs[i]
+                points: library.runs[i]
                     .record
                     .evaluations
                     .iter()
@@ -629,9 +686,9 @@ pub fn compare(props: &LabProps) -> Html {
             .iter()
             .enumerate()
             .map(|(k, &i)| Series {
-                name: ui.runs[i].name.clone(),
+                name: library.runs[i].name.clone(),
                 color: color(k),
-                points: ui.runs[i]
+                points: library.runs[i]
                     .record
                     .losses
                     .iter()
@@ -642,8 +699,10 @@ pub fn compare(props: &LabProps) -> Html {
             .collect(),
         ..LineChart::default()
     };
-    let configs: Vec<&instruction_diversity::config::ExperimentConfig> =
-        picked.iter().map(|&i| &ui.runs[i].record.config).collect();
+    let configs: Vec<&ExperimentConfig> = picked
+        .iter()
+        .map(|&i| &library.runs[i].record.config)
+        .collect();
     let differences = differing_settings(&configs);
     html! {
         <section class="panel compare" aria-label="Runs" id="compare">
@@ -653,18 +712,18 @@ pub fn compare(props: &LabProps) -> Html {
             <table class="predictions runs" id="runs-table">
                 <thead><tr><th>{ "compare" }</th><th>{ "#" }</th><th>{ "run" }</th><th>{ "seen" }</th><th>{ "unseen" }</th><th>{ "steps" }</th><th>{ "time" }</th><th>{ "kept" }</th><th></th></tr></thead>
                 <tbody>
-                    { for ui.runs.iter().enumerate().map(|(i, run)| {
-                        let toggle = { let dispatch = dispatch.clone(); Callback::from(move |_: Event| dispatch.dispatch(Action::ToggleCompare(i))) };
-                        let open = { let dispatch = dispatch.clone(); Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::OpenRun(Some(i)))) };
+                    { for library.runs.iter().enumerate().map(|(i, run)| {
+                        let toggle = { let dispatch = dispatch.clone(); Callback::from(move |_: Event| dispatch.dispatch(Action::Library(LibraryAction::ToggleCompare(i)))) };
+                        let open = on_click(&dispatch, Action::OpenRun(Some(i)));
                         html! {
-                            <tr class={classes!((ui.opened == Some(i)).then_some("selected"))}>
-                                <td><input type="checkbox" class="compare-pick" aria-label={format!("compare {}", run.name)} checked={ui.compare.contains(&i)} onchange={toggle} /></td>
+                            <tr class={classes!((props.opened == Some(i)).then_some("selected"))}>
+                                <td><input type="checkbox" class="compare-pick" aria-label={format!("compare {}", run.name)} checked={library.compare.contains(&i)} onchange={toggle} /></td>
                                 <td>{ format!("#{}", i + 1) }</td>
                                 <td>{ &run.name }</td>
                                 <td style={format!("color:{SEEN_COLOR}")}>{ percent(run.record.result.seen_accuracy) }</td>
                                 <td style={format!("color:{UNSEEN_COLOR}")}>{ percent(run.record.result.unseen_accuracy) }</td>
                                 <td>{ run.record.steps }</td>
-                                <td>{ crate::app::format_duration(run.record.wall_seconds) }</td>
+                                <td>{ format_duration(run.record.wall_seconds) }</td>
                                 <td class="kept">{ match run.kept {
                                     Kept::Pending => "saving…",
                                     Kept::Saved => "saved",
@@ -686,7 +745,7 @@ pub fn compare(props: &LabProps) -> Html {
                 </div>
                 <table class="predictions" id="compare-table">
                     <caption>{ if differences.is_empty() { "These runs have the same settings." } else { "Settings that differ" } }</caption>
-                    <thead><tr><th>{ "setting" }</th>{ for picked.iter().map(|&i| html! { <th>{ format!("#{} {}", i + 1, ui.runs[i].name) }</th> }) }</tr></thead>
+                    <thead><tr><th>{ "setting" }</th>{ for picked.iter().map(|&i| html! { <th>{ format!("#{} {}", i + 1, library.runs[i].name) }</th> }) }</tr></thead>
                     <tbody>
                         { for differences.iter().map(|(path, values)| html! {
                             <tr><td class="mono">{ path }</td>{ for values.iter().map(|v| html! { <td class="mono">{ v }</td> }) }</tr>

@@ -1,13 +1,25 @@
 //! The page: settings, controls, live curves and predictions. All compute runs in the worker.
+//!
+//! `app` holds the root component, the reducer and its effects (storage, the address bar, the
+//! worker); the other modules are components, each given the part of the page state it shows and
+//! a dispatcher.
 
 #[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]
+mod files;
+#[cfg(target_arch = "wasm32")]
 mod lab;
+#[cfg(target_arch = "wasm32")]
+mod run_panel;
+#[cfg(target_arch = "wasm32")]
+mod settings_form;
 // Shared with the worker, which uses its checkpoint part.
 #[cfg(target_arch = "wasm32")]
 #[allow(dead_code)]
 mod store;
+#[cfg(target_arch = "wasm32")]
+mod worker_link;
 
 #[cfg(target_arch = "wasm32")]
 fn main() {

@@ -2,10 +2,10 @@
 
 use crate::backend::BackendChoice;
 use burn::prelude::Device;
-use instruction_diversity::presets::reference_config;
-use instruction_diversity::task::Dataset;
-use instruction_diversity::tokenizer::SequenceLayout;
-use instruction_diversity::train::Trainer;
+use instruction_diversity::engine::task::Dataset;
+use instruction_diversity::engine::tokenizer::SequenceLayout;
+use instruction_diversity::engine::train::Trainer;
+use instruction_diversity::study::presets::reference_config;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
@@ -42,7 +42,7 @@ fn measure(name: &str, device: &Device, args: &BenchArgs) -> Result<Measurement,
     let mut config = reference_config();
     config.train.batch_size = args.batch;
     config.train.steps = args.warmup + args.steps;
-    config.validate().map_err(|e| e.to_string())?;
+    let config = config.validate().map_err(|e| e.to_string())?;
     let dataset = Dataset::generate(&config).map_err(|e| e.to_string())?;
     let mut trainer = Trainer::new(&config, &dataset, device);
     let read = |loss: burn::prelude::Tensor<1>| {

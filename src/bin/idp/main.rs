@@ -26,11 +26,12 @@ mod cli {
     use crate::bench;
     use clap::{Args, Parser, Subcommand};
     use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-    use instruction_diversity::config::{ConfigError, ExperimentConfig};
-    use instruction_diversity::experiment::{Run, RunError};
-    use instruction_diversity::presets::{PRESET_IDS, preset};
-    use instruction_diversity::report::{self, RunRecord, SweepReport};
-    use instruction_diversity::sweep::{Axis, SweepSpec, apply_settings};
+    use instruction_diversity::engine::config::{ConfigError, ExperimentConfig, ValidConfig};
+    use instruction_diversity::engine::run::{Run, RunError};
+    use instruction_diversity::engine::settings::apply_settings;
+    use instruction_diversity::study::presets::{PRESET_IDS, preset};
+    use instruction_diversity::study::record::{self, RunRecord, SweepReport};
+    use instruction_diversity::study::sweep::{Axis, SweepSpec};
     use std::collections::BTreeMap;
     use std::path::PathBuf;
     use std::process::ExitCode;
@@ -120,8 +121,8 @@ mod cli {
 
     impl SettingsArgs {
         /// The preset's sweep (if any) and the base config with every override applied.
-        fn resolve(&self) -> Result<(Option<SweepSpec>, ExperimentConfig), CliError> {
-            let (sweep, mut config) = match (&self.preset, &self.config) {
+        fn resolve(&self) -> Result<(Option<SweepSpec>, ValidConfig), CliError> {
+            let (sweep, config) = match (&self.preset, &self.config) {
                 (Some(_), Some(_)) => {
                     return Err(CliError::Other(
                         "give either --preset or --config, not both".into(),
@@ -141,12 +142,12 @@ mod cli {
                     let text = std::fs::read_to_string(path).map_err(|e| {
                         CliError::Other(format!("cannot read {}: {e}", path.display()))
                     })?;
-                    let config: ExperimentConfig = serde_json::from_str(&text).map_err(|e| {
+                    let config = ExperimentConfig::from_json(&text).map_err(|e| {
                         CliError::Other(format!("{} is not a valid config: {e}", path.display()))
                     })?;
                     (None, config)
                 }
-                (None, None) => (None, instruction_diversity::presets::preset_base()),
+                (None, None) => (None, instruction_diversity::study::presets::preset_base()),
             };
             let mut settings = BTreeMap::new();
             for item in &self.overrides {
@@ -161,14 +162,13 @@ mod cli {
             if let Some(seed) = self.seed {
                 settings.insert("seed".into(), seed.into());
             }
+            let mut config = apply_settings(&config, &settings)?;
             if let Some(steps) = self.steps {
-                settings.insert("train.steps".into(), steps.into());
-                settings.insert("train.eval_every".into(), (steps / 4).max(1).into());
-                settings.insert("train.warmup_steps".into(), (steps / 20).into());
+                // The one rule for a run's length: warm-up and evaluations keep their share.
+                config = config.with_steps(steps)?;
             }
-            config = apply_settings(&config, &settings)?;
             let sweep = sweep.map(|mut s| {
-                s.base = config.clone();
+                s.base = config.raw().clone();
                 if self.seed.is_some() {
                     s.seeds = vec![config.seed];
                 }
@@ -239,7 +239,7 @@ mod cli {
     /// Trains one run to the end with a progress bar, returning its record.
     fn train_with_progress(
         label: &str,
-        config: &ExperimentConfig,
+        config: &ValidConfig,
         device: &burn::prelude::Device,
         bars: &MultiProgress,
         verbose: bool,
@@ -290,7 +290,7 @@ mod cli {
         let device = settings.backend.device().map_err(CliError::Other)?;
         let bars = MultiProgress::new();
         let record = train_with_progress("run", &config, &device.device, &bars, true)?;
-        println!("{}", report::table(std::slice::from_ref(&record), &[]));
+        println!("{}", record::table(std::slice::from_ref(&record), &[]));
         if let Some(path) = json {
             write_file(
                 &path,
@@ -311,7 +311,7 @@ mod cli {
     ) -> Result<(), CliError> {
         let (preset_sweep, base) = settings.resolve()?;
         let mut spec = preset_sweep.unwrap_or_else(|| SweepSpec {
-            base: base.clone(),
+            base: base.raw().clone(),
             axes: Vec::new(),
             seeds: vec![base.seed],
         });
@@ -358,7 +358,7 @@ mod cli {
             let record =
                 train_with_progress(&label, &planned.config, &device.device, &bars, false)?
                     .with_labels(&planned.labels);
-            say(&bars, &report::table_row(&record));
+            say(&bars, &record::table_row(&record));
             sweep_report.runs.push(record);
             // Written after every run, so an interrupted sweep keeps what it finished.
             write_file(&out.join("sweep.csv"), &sweep_report.to_csv()).map_err(CliError::Other)?;
@@ -370,7 +370,7 @@ mod cli {
             overall.inc(1);
         }
         overall.finish_and_clear();
-        println!("{}", report::table(&sweep_report.runs, &axis_names));
+        println!("{}", record::table(&sweep_report.runs, &axis_names));
         println!(
             "wrote {} and {}",
             out.join("sweep.csv").display(),

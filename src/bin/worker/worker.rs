@@ -1,18 +1,19 @@
 use crate::store;
 use burn::prelude::Device;
-use instruction_diversity::config::ExperimentConfig;
-use instruction_diversity::eval::answer_question;
-use instruction_diversity::experiment::{Run, RunError};
-use instruction_diversity::inspect::{Question, RuleOrigin, check_question};
-use instruction_diversity::model::Transformer;
+use instruction_diversity::engine::checkpoint::{Checkpoint, CheckpointMeta};
+use instruction_diversity::engine::config::{ExperimentConfig, ValidConfig};
+use instruction_diversity::engine::eval::answer_question;
+use instruction_diversity::engine::model::Transformer;
+use instruction_diversity::engine::question::{Answer, Question, RuleOrigin, check_question};
+use instruction_diversity::engine::run::{Run, RunError};
+use instruction_diversity::engine::task::Rule;
+use instruction_diversity::engine::tokenizer::SequenceLayout;
+use instruction_diversity::page::storage::describe_failure;
 use instruction_diversity::protocol::{
-    BackendInfo, BackendKind, BackendPreference, Command, Event, KEPT_MODELS, SamplePrediction,
+    BackendInfo, BackendKind, BackendPreference, Command, Event, KEPT_MODELS, SAMPLES_PER_SPLIT,
+    SamplePrediction,
 };
-use instruction_diversity::report::RunRecord;
-use instruction_diversity::storage::{Checkpoint, CheckpointMeta, describe_failure};
-use instruction_diversity::task::Rule;
-use instruction_diversity::tokenizer::SequenceLayout;
-use instruction_diversity::ui_state::SAMPLES_PER_SPLIT;
+use instruction_diversity::study::record::RunRecord;
 use js_sys::{Promise, Reflect};
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -260,7 +261,7 @@ struct KeptModel {
 impl KeptModel {
     fn of(run: &Run) -> Self {
         Self {
-            config: run.config().clone(),
+            config: run.config().raw().clone(),
             model: run.inference_model(),
             device: run.inference_device(),
             layout: *run.layout(),
@@ -270,10 +271,7 @@ impl KeptModel {
         }
     }
 
-    async fn answer(
-        &self,
-        question: &Question,
-    ) -> Result<Box<instruction_diversity::inspect::Answer>, String> {
+    async fn answer(&self, question: &Question) -> Result<Box<Answer>, String> {
         // The page checked the question; a message built by hand must not reach the tokenizer's asserts.
         let question = check_question(
             &self.config.task,
@@ -299,6 +297,7 @@ impl KeptModel {
         )
         .await
         .map(Box::new)
+        .map_err(|e| e.to_string())
     }
 }
 
@@ -366,7 +365,7 @@ async fn serve(inbox: &Inbox) {
 /// Trains one run to its end, a stop, an error, or a new `Start` (which is returned to be served).
 async fn train(
     inbox: &Inbox,
-    config: instruction_diversity::config::ExperimentConfig,
+    config: ValidConfig,
     preference: BackendPreference,
 ) -> Option<Command> {
     // The checkpoint of an earlier run must not outlive it: a reload would resume the wrong run.
@@ -387,13 +386,13 @@ async fn train(
 /// Goes on with the run checkpointed in the browser's storage (a reload interrupted it).
 async fn resume_saved(inbox: &Inbox, preference: BackendPreference) -> Option<Command> {
     let saved = match store::read_checkpoint().await {
-        Ok(Some((meta, model, optimizer))) => {
-            CheckpointMeta::from_json(&meta).map(|meta| Checkpoint {
+        Ok(Some((meta, model, optimizer))) => CheckpointMeta::from_json(&meta)
+            .map(|meta| Checkpoint {
                 meta,
                 model,
                 optimizer,
             })
-        }
+            .map_err(|e| e.to_string()),
         Ok(None) => Err("there is no saved run to resume".into()),
         Err((name, message)) => Err(format!(
             "the saved run could not be read ({name} {message})"
@@ -482,7 +481,7 @@ async fn drive(inbox: &Inbox, mut run: Run, info: BackendInfo) -> Option<Command
                     return Some(start);
                 }
                 Command::Ask { config, question } => {
-                    if *config == *run.config() {
+                    if *config == *run.config().raw() {
                         let answer = KeptModel::of(&run).answer(&question).await;
                         post(&Event::Answer { answer });
                     } else {

@@ -1,0 +1,157 @@
+//! A run in progress, saved so that it can go on later exactly as it would have: its settings, step
+//! and curves (JSON text, [`CheckpointMeta`]) and the model's and optimizer's state (burnpack bytes).
+//!
+//! The browser keeps one in IndexedDB per run in progress; the CLI writes one beside a sweep's cells.
+//! The tensors are made and read by `train::Trainer::checkpoint` and `train::Trainer::resume`.
+
+use crate::engine::config::{ConfigError, ValidConfig};
+use crate::engine::metrics::{EvalSummary, LossPoint};
+use serde::{Deserialize, Serialize};
+
+/// Format tag of a checkpoint's meta. (The page's first checkpoints carried the tag of its other
+/// saved entries, `idp-saved/1`; it is kept so that those still resume.)
+pub const CHECKPOINT_FORMAT: &str = "idp-saved/1";
+
+/// Why a checkpoint cannot be made or used.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CheckpointError {
+    /// The meta is not JSON of the right shape.
+    #[error("the checkpoint is unreadable: {0}")]
+    Unreadable(String),
+    /// The meta has another format tag.
+    #[error("the checkpoint was saved by another version (format `{0}`)")]
+    OtherVersion(String),
+    /// The saved settings are not a valid run.
+    #[error("the checkpoint's settings are refused: {0}")]
+    Config(#[from] ConfigError),
+    /// The step is past the end of the run.
+    #[error("the checkpoint is at step {step}, past the run's {steps} steps")]
+    PastTheEnd {
+        /// The saved step.
+        step: usize,
+        /// The run's steps.
+        steps: usize,
+    },
+    /// The model's bytes are damaged or belong to another model.
+    #[error("the saved model is damaged or does not fit this run: {0}")]
+    Model(String),
+    /// The optimizer's bytes are damaged.
+    #[error("the saved optimizer state is damaged: {0}")]
+    Optimizer(String),
+    /// The tensors could not be read back from the device to be saved.
+    #[error("the run's tensors could not be read back to be saved: {0}")]
+    ReadBack(String),
+}
+
+/// Where a run in progress stood when it was checkpointed: everything but the tensors, as JSON, so
+/// the page can show the curves before the worker has loaded the weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// Always [`CHECKPOINT_FORMAT`].
+    pub format: String,
+    /// The run's settings.
+    pub config: ValidConfig,
+    /// Steps taken.
+    pub step: usize,
+    /// The loss curve so far.
+    pub losses: Vec<LossPoint>,
+    /// Every evaluation's headline numbers so far.
+    pub evaluations: Vec<EvalSummary>,
+}
+
+/// A run in progress, resumable: its meta and the model's and optimizer's state (burnpack bytes).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    /// Settings, step and curves.
+    pub meta: CheckpointMeta,
+    /// The model's weights.
+    pub model: Vec<u8>,
+    /// The optimizer's state.
+    pub optimizer: Vec<u8>,
+}
+
+impl CheckpointMeta {
+    /// The meta of a run of `config` after `step` steps.
+    pub fn new(
+        config: ValidConfig,
+        step: usize,
+        losses: Vec<LossPoint>,
+        evaluations: Vec<EvalSummary>,
+    ) -> Self {
+        Self {
+            format: CHECKPOINT_FORMAT.into(),
+            config,
+            step,
+            losses,
+            evaluations,
+        }
+    }
+
+    /// The meta as JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("checkpoints serialize")
+    }
+
+    /// Reads and checks a meta: its format tag, valid settings, a step within the run.
+    ///
+    /// # Errors
+    /// A [`CheckpointError`] saying which of these fails.
+    pub fn from_json(text: &str) -> Result<Self, CheckpointError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
+        match value.get("format").and_then(|f| f.as_str()) {
+            Some(CHECKPOINT_FORMAT) => {}
+            Some(other) => {
+                return Err(CheckpointError::OtherVersion(
+                    crate::engine::settings::shorten(other),
+                ));
+            }
+            None => return Err(CheckpointError::Unreadable("it has no format tag".into())),
+        }
+        // The settings are validated as they are read (a `ValidConfig` only deserializes when
+        // valid): read them first, so a refused setting is named as such.
+        let config = value.get("config").cloned().unwrap_or_default();
+        crate::engine::config::ExperimentConfig::from_value(config)?.validate()?;
+        let meta: Self = serde_json::from_value(value)
+            .map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
+        if meta.step > meta.config.train.steps {
+            return Err(CheckpointError::PastTheEnd {
+                step: meta.step,
+                steps: meta.config.train.steps,
+            });
+        }
+        Ok(meta)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::config::ExperimentConfig;
+
+    #[test]
+    fn a_meta_reads_back_and_every_kind_of_damage_is_named() {
+        let meta = CheckpointMeta::new(ValidConfig::default(), 5, Vec::new(), Vec::new());
+        assert_eq!(CheckpointMeta::from_json(&meta.to_json()).unwrap(), meta);
+        assert!(matches!(
+            CheckpointMeta::from_json("{"),
+            Err(CheckpointError::Unreadable(_))
+        ));
+        assert!(matches!(
+            CheckpointMeta::from_json(&meta.to_json().replace(CHECKPOINT_FORMAT, "idp-saved/9")),
+            Err(CheckpointError::OtherVersion(v)) if v == "idp-saved/9"
+        ));
+        let mut past = meta.clone();
+        past.step = ExperimentConfig::default().train.steps + 1;
+        assert!(matches!(
+            CheckpointMeta::from_json(&past.to_json()),
+            Err(CheckpointError::PastTheEnd { .. })
+        ));
+        let mut bad = serde_json::to_value(&meta).unwrap();
+        bad["config"]["model"]["heads"] = 5.into();
+        match CheckpointMeta::from_json(&bad.to_string()) {
+            Err(CheckpointError::Config(e)) => assert_eq!(e.setting, "model.heads"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

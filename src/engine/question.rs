@@ -1,0 +1,217 @@
+//! Questions typed by a person ("try your own"), checked against the run's task, and the model's
+//! answer with the attention weights behind it.
+//!
+//! Plain data with no tensor code, so the page's UI thread can build and show it; the engine fills an
+//! [`Answer`] (see `eval::answer_question`).
+
+use crate::engine::config::TaskConfig;
+use crate::engine::task::Rule;
+use serde::{Deserialize, Serialize};
+
+/// A rule and an input typed by the user, checked against the run's task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Question {
+    /// The rule.
+    pub rule: Rule,
+    /// The input `z`.
+    pub z: String,
+}
+
+/// Why a typed question cannot be put to the model, naming the field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct QuestionError {
+    /// `x`, `y` or `z`.
+    pub field: &'static str,
+    /// What is wrong, in plain words.
+    pub message: String,
+}
+
+/// Checks a typed rule `x -> y` and input `z` against the run's alphabet and lengths: the model has
+/// one token per letter of its alphabet and fixed-width fields, so nothing else can be asked.
+/// Spaces around each field are ignored; letters may be typed in capitals.
+pub fn check_question(
+    task: &TaskConfig,
+    x: &str,
+    y: &str,
+    z: &str,
+) -> Result<Question, QuestionError> {
+    let last = (b'a' + task.alphabet as u8 - 1) as char;
+    let field = |name: &'static str, text: &str, span: crate::engine::config::Span| {
+        let text = text.trim().to_ascii_lowercase();
+        if let Some(bad) = text.chars().find(|c| !('a'..=last).contains(c)) {
+            return Err(QuestionError {
+                field: name,
+                message: format!(
+                    "`{}` is not a letter of this run's alphabet (a to {last})",
+                    bad.escape_default()
+                ),
+            });
+        }
+        let len = text.chars().count();
+        if !span.contains(len) {
+            let range = if span.min == span.max {
+                format!("exactly {}", span.min)
+            } else {
+                format!("{} to {}", span.min, span.max)
+            };
+            return Err(QuestionError {
+                field: name,
+                message: format!("must have {range} letters in this run, got {len}"),
+            });
+        }
+        Ok(text)
+    };
+    let x = field("x", x, task.x_len)?;
+    let y = field("y", y, task.y_len)?;
+    let z = field("z", z, task.z_len)?;
+    Ok(Question {
+        rule: Rule::new(x, y),
+        z,
+    })
+}
+
+/// Where a rule stands in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleOrigin {
+    /// One of the training rules.
+    Training,
+    /// One of the held-out rules the run is evaluated on.
+    HeldOut,
+    /// Neither: a rule the run never met.
+    New,
+}
+
+impl RuleOrigin {
+    /// In words, for the page.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RuleOrigin::Training => "a training rule",
+            RuleOrigin::HeldOut => "a held-out rule (never trained on)",
+            RuleOrigin::New => "a new rule (never trained on)",
+        }
+    }
+}
+
+/// Attention weights of one answer, for the attention view.
+///
+/// Row `r` is the query that wrote answer token `r` (the last prompt token writes the first answer
+/// token); columns are every token of the prompt and the answer written so far. Weights a query
+/// cannot see (later tokens) are 0.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttentionMap {
+    /// Labels of the columns: the prompt, then the answer tokens that were fed back.
+    pub columns: Vec<String>,
+    /// Tokens of the prompt (the first columns).
+    pub prompt_len: usize,
+    /// Labels of the rows: the answer tokens written, up to and including the end mark.
+    pub rows: Vec<String>,
+    /// Transformer blocks.
+    pub layers: usize,
+    /// Heads per block.
+    pub heads: usize,
+    /// Weights, `[layers, heads, rows, columns]` row-major.
+    pub weights: Vec<f32>,
+}
+
+impl AttentionMap {
+    /// The weight of answer row `row` on column `column` in one head.
+    pub fn weight(&self, layer: usize, head: usize, row: usize, column: usize) -> f32 {
+        let (r, c) = (self.rows.len(), self.columns.len());
+        self.weights[((layer * self.heads + head) * r + row) * c + column]
+    }
+
+    /// The column each row of a head attends to most (ties: the earliest).
+    pub fn strongest_columns(&self, layer: usize, head: usize) -> Vec<usize> {
+        (0..self.rows.len())
+            .map(|row| {
+                (0..self.columns.len()).fold(0, |best, column| {
+                    if self.weight(layer, head, row, column) > self.weight(layer, head, row, best) {
+                        column
+                    } else {
+                        best
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
+/// The model's answer to a question, with the correct answer and its attention.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    /// What was asked.
+    pub question: Question,
+    /// The model's greedy answer (unknown tokens as `?`, cut at the end mark).
+    pub output: String,
+    /// The correct answer: `z` with the leftmost `x` replaced by `y`.
+    pub expected: String,
+    /// Exact match, end mark included.
+    pub correct: bool,
+    /// Whether the rule was trained on, held out, or new.
+    pub origin: RuleOrigin,
+    /// The evaluation step of the model that answered.
+    pub step: usize,
+    /// Attention weights of every layer and head.
+    pub attention: AttentionMap,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::config::Span;
+
+    fn task() -> TaskConfig {
+        TaskConfig {
+            alphabet: 4,
+            x_len: Span::new(1, 2),
+            y_len: Span::new(0, 2),
+            z_len: Span::new(4, 6),
+            ..TaskConfig::default()
+        }
+    }
+
+    #[test]
+    fn questions_are_checked_against_the_alphabet_and_lengths() {
+        let q = check_question(&task(), " AB ", "", "cabd").unwrap();
+        assert_eq!(q.rule, Rule::new("ab", ""));
+        assert_eq!(q.z, "cabd");
+        let err = check_question(&task(), "ae", "b", "abcd").unwrap_err();
+        assert_eq!(err.field, "x");
+        assert!(err.message.contains("a to d"), "{err}");
+        let err = check_question(&task(), "abc", "b", "abcd").unwrap_err();
+        assert_eq!(err.field, "x");
+        assert!(err.message.contains("1 to 2 letters"), "{err}");
+        assert_eq!(
+            check_question(&task(), "a", "b", "abc").unwrap_err().field,
+            "z"
+        );
+        assert_eq!(
+            check_question(&task(), "a", "b<", "abcd")
+                .unwrap_err()
+                .field,
+            "y"
+        );
+        assert_eq!(
+            check_question(&task(), "", "b", "abcd").unwrap_err().field,
+            "x"
+        );
+    }
+
+    #[test]
+    fn attention_maps_index_row_major_and_find_the_strongest_column() {
+        let map = AttentionMap {
+            columns: vec!["^".into(), "a".into(), "=".into()],
+            prompt_len: 3,
+            rows: vec!["b".into(), "$".into()],
+            layers: 1,
+            heads: 2,
+            // head 0: rows look at columns 1 and 2; head 1: both at column 0.
+            weights: vec![0.1, 0.8, 0.1, 0.2, 0.3, 0.5, 1.0, 0.0, 0.0, 0.9, 0.05, 0.05],
+        };
+        assert_eq!(map.weight(0, 1, 1, 0), 0.9);
+        assert_eq!(map.strongest_columns(0, 0), vec![1, 2]);
+        assert_eq!(map.strongest_columns(0, 1), vec![0, 0]);
+    }
+}

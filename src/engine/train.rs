@@ -1,0 +1,452 @@
+//! Our own training loop (burn's `Learner` does not run in wasm): AdamW, linear warm-up then linear
+//! decay, per-parameter gradient-norm clipping, seeded batch order.
+//!
+//! Nothing here reads tensor data back: [`Trainer::train_chunk`] returns the chunk's mean loss as a
+//! one-element tensor that the caller reads with burn's async readback, once per chunk. That is what
+//! lets the browser worker drive training on WebGPU.
+
+use crate::engine::checkpoint::CheckpointError;
+use crate::engine::config::{TrainConfig, ValidConfig};
+use crate::engine::model::Transformer;
+use crate::engine::rng::SeededRng;
+use crate::engine::task::Dataset;
+use crate::engine::tokenizer::SequenceLayout;
+use burn::grad_clipping::GradientClippingConfig;
+use burn::module::{ModuleMapper, ModuleVisitor, Param};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Bytes, TensorData, Transaction};
+
+/// Learning rate at `step` (0-based): linear warm-up to the peak over `warmup_steps`, then linear
+/// decay to `peak * final_lr_ratio` at the last step.
+pub fn learning_rate(config: &TrainConfig, step: usize) -> f64 {
+    let peak = config.learning_rate;
+    if step < config.warmup_steps {
+        return peak * (step + 1) as f64 / config.warmup_steps as f64;
+    }
+    let decay_steps = config.steps.saturating_sub(config.warmup_steps).max(1);
+    let progress = ((step - config.warmup_steps) as f64 / decay_steps as f64).min(1.0);
+    peak * (1.0 - progress * (1.0 - config.final_lr_ratio))
+}
+
+/// A training batch on the device.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    /// `[B, T-1]` token ids: each sequence without its last token.
+    pub inputs: Tensor<2, Int>,
+    /// `[B, T-1, V]`: one-hot next tokens at the positions the loss covers (answer letters and EOS),
+    /// zero rows elsewhere. Folding the mask into the targets makes the loss one product and a sum.
+    pub targets: Tensor<3>,
+    /// Number of positions the loss covers (the sum of `targets`).
+    pub loss_tokens: usize,
+}
+
+/// Turns training examples into batches.
+#[derive(Clone, Copy, Debug)]
+pub struct Batcher {
+    /// The sequence format.
+    pub layout: SequenceLayout,
+}
+
+impl Batcher {
+    /// Builds the batch of the training examples at `indices`.
+    pub fn batch(&self, dataset: &Dataset, indices: &[u32], device: &Device) -> Batch {
+        let layout = self.layout;
+        let (t, v) = (layout.sequence_len() - 1, layout.vocab_size());
+        let b = indices.len();
+        let mut inputs = Vec::with_capacity(b * t);
+        let mut targets = vec![0f32; b * t * v];
+        let mut loss_tokens = 0;
+        for (row, &index) in indices.iter().enumerate() {
+            let example = &dataset.train[index as usize];
+            let rule = &dataset.train_rules[example.rule as usize];
+            let (tokens, loss_len) =
+                layout.encode_example(&rule.x, &rule.y, &example.z, &example.answer);
+            inputs.extend(tokens[..t].iter().map(|&tok| tok as i64));
+            // Target position j predicts token j + 1; the answer starts at token prompt_len.
+            let first = layout.prompt_len() - 1;
+            for j in first..first + loss_len {
+                targets[(row * t + j) * v + tokens[j + 1] as usize] = 1.0;
+            }
+            loss_tokens += loss_len;
+        }
+        Batch {
+            inputs: Tensor::from_data(TensorData::new(inputs, [b, t]), device),
+            targets: Tensor::from_data(TensorData::new(targets, [b, t, v]), device),
+            loss_tokens,
+        }
+    }
+}
+
+/// Mean cross-entropy over the answer positions.
+///
+/// # Shapes
+/// - `logits`: `[B, T, V]`; `targets`: `[B, T, V]` one-hot (zero rows are ignored) -> `[1]`
+pub fn masked_cross_entropy(
+    logits: Tensor<3>,
+    targets: Tensor<3>,
+    loss_tokens: usize,
+) -> Tensor<1> {
+    let log_probs = log_softmax(logits, 2); // (B, T, V)
+    (log_probs * targets)
+        .sum()
+        .neg()
+        .div_scalar(loss_tokens.max(1) as f64) // (1)
+}
+
+/// Epoch-wise shuffled order over the training examples, from the `"batches"` stream.
+#[derive(Clone, Debug)]
+pub struct BatchOrder {
+    rng: SeededRng,
+    order: Vec<u32>,
+    cursor: usize,
+}
+
+impl BatchOrder {
+    /// An order over `examples` training examples.
+    pub fn new(seed: u64, examples: usize) -> Self {
+        Self {
+            rng: SeededRng::named(seed, "batches"),
+            order: (0..examples as u32).collect(),
+            cursor: examples, // forces a shuffle before the first batch
+        }
+    }
+
+    /// The next `batch_size` example indices, reshuffling at each epoch boundary.
+    pub fn next_batch(&mut self, batch_size: usize) -> Vec<u32> {
+        let mut out = Vec::with_capacity(batch_size);
+        while out.len() < batch_size {
+            if self.cursor == self.order.len() {
+                self.rng.shuffle(&mut self.order);
+                self.cursor = 0;
+            }
+            let take = (batch_size - out.len()).min(self.order.len() - self.cursor);
+            out.extend_from_slice(&self.order[self.cursor..self.cursor + take]);
+            self.cursor += take;
+        }
+        out
+    }
+}
+
+/// The model, its optimizer and the batch order of one run.
+pub struct Trainer {
+    model: Option<Transformer>,
+    optimizer: ModuleOptimizer,
+    config: TrainConfig,
+    batcher: Batcher,
+    order: BatchOrder,
+    device: Device,
+    step: usize,
+}
+
+impl Trainer {
+    /// A trainer for `dataset` with a fresh model from the `"init"` stream, on `device` (autodiff is
+    /// enabled here).
+    pub fn new(config: &ValidConfig, dataset: &Dataset, device: &Device) -> Self {
+        let device = device.clone().autodiff();
+        let layout = SequenceLayout::new(&config.task);
+        let mut init_rng = SeededRng::named(config.seed, "init");
+        let model = Transformer::new(&config.model, layout.vocab_size(), &mut init_rng, &device);
+        let optimizer = AdamWConfig::new()
+            .with_epsilon(1e-8)
+            .with_weight_decay(config.train.weight_decay as f32)
+            .with_grad_clipping(
+                config
+                    .train
+                    .grad_clip
+                    .map(|c| GradientClippingConfig::Norm(c as f32)),
+            )
+            .init();
+        Self {
+            model: Some(model),
+            optimizer,
+            config: config.train.clone(),
+            batcher: Batcher { layout },
+            order: BatchOrder::new(config.seed, dataset.train.len()),
+            device,
+            step: 0,
+        }
+    }
+
+    /// Steps taken so far.
+    pub fn step(&self) -> usize {
+        self.step
+    }
+
+    /// The model's weights and the optimizer's state (AdamW moments and step counts, by parameter
+    /// id), as two burnpack byte buffers: with the step count, what [`Trainer::resume`] needs.
+    ///
+    /// Every tensor is read back in one asynchronous transaction and copied to `host` (a CPU
+    /// device), and the records are taken from the copies: burn's records read synchronously,
+    /// which WebGPU in a browser cannot do. The bytes are those the synchronous records give.
+    ///
+    /// # Errors
+    /// [`CheckpointError::ReadBack`] when the device cannot give a tensor back.
+    pub async fn checkpoint(&self, host: &Device) -> Result<(Vec<u8>, Vec<u8>), CheckpointError> {
+        let host = host.clone().without_autodiff();
+        let model = self.model().valid();
+        let mut reads = ParamReads::default();
+        model.visit(&mut reads);
+        let data = reads
+            .transaction
+            .execute_async()
+            .await
+            .map_err(|e| CheckpointError::ReadBack(format!("the model: {e:?}")))?;
+        let expected = data.len();
+        let mut copy = HostCopy {
+            data: data.into_iter(),
+            device: host.clone(),
+            copied: 0,
+        };
+        let host_model = model.map(&mut copy);
+        if copy.copied != expected {
+            return Err(CheckpointError::ReadBack(format!(
+                "{} of the model's {expected} tensors came back",
+                copy.copied
+            )));
+        }
+        let model = host_model
+            .into_record()
+            .into_bytes()
+            .map_err(|e| CheckpointError::Model(format!("{e:?}")))?;
+        let optimizer = self
+            .optimizer
+            .to_record_async(&host)
+            .await
+            .and_then(|record| record.into_bytes())
+            .map_err(|e| CheckpointError::ReadBack(format!("the optimizer state: {e:?}")))?;
+        Ok((model.to_vec(), optimizer.to_vec()))
+    }
+
+    /// A trainer continuing from a [`Trainer::checkpoint`] taken after `step` steps of the same
+    /// config: the weights and optimizer state are loaded, and the batch order is replayed from the
+    /// seed to where it was (index shuffles only, no tensor work), so the run goes on exactly as it
+    /// would have.
+    ///
+    /// # Errors
+    /// A [`CheckpointError`] when the step is past the run's end, or the model's or optimizer's
+    /// bytes are damaged or belong to another model.
+    pub fn resume(
+        config: &ValidConfig,
+        dataset: &Dataset,
+        device: &Device,
+        step: usize,
+        model: Vec<u8>,
+        optimizer: Vec<u8>,
+    ) -> Result<Self, CheckpointError> {
+        if step > config.train.steps {
+            return Err(CheckpointError::PastTheEnd {
+                step,
+                steps: config.train.steps,
+            });
+        }
+        let mut trainer = Self::new(config, dataset, device);
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model))
+            .map_err(|e| CheckpointError::Model(format!("{e:?}")))?;
+        let fresh = trainer.model.take().expect("a new trainer has its model");
+        trainer.model = Some(
+            fresh
+                .try_load_record(record)
+                .map_err(|e| CheckpointError::Model(format!("{e:?}")))?,
+        );
+        let state = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(optimizer))
+            .map_err(|e| CheckpointError::Optimizer(format!("{e:?}")))?;
+        let blank = std::mem::replace(&mut trainer.optimizer, AdamWConfig::new().init());
+        // On the run's own device: the default one is WebGPU in a browser (see vendor/README.md).
+        let state_device = trainer.device.clone().without_autodiff();
+        trainer.optimizer = blank.load_record_on(state, &state_device);
+        for _ in 0..step {
+            trainer.order.next_batch(trainer.config.batch_size);
+        }
+        trainer.step = step;
+        Ok(trainer)
+    }
+
+    /// The model being trained (with autodiff; call `.valid()` for inference).
+    pub fn model(&self) -> &Transformer {
+        self.model
+            .as_ref()
+            .expect("the model is only taken during a step")
+    }
+
+    /// The device training runs on (with autodiff).
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Takes up to `steps` optimizer steps (never past the configured total) and returns how many it
+    /// took and their mean loss as a `[1]` tensor, not yet read back.
+    pub fn train_chunk(&mut self, dataset: &Dataset, steps: usize) -> (usize, Tensor<1>) {
+        let steps = steps.min(self.config.steps - self.step);
+        let mut loss_sum = Tensor::<1>::zeros([1], &self.device.clone().without_autodiff());
+        for _ in 0..steps {
+            let loss = self.one_step(dataset);
+            loss_sum = loss_sum + loss;
+        }
+        (steps, loss_sum.div_scalar(steps.max(1) as f64))
+    }
+
+    /// One optimizer step; returns the batch loss, detached from the graph.
+    fn one_step(&mut self, dataset: &Dataset) -> Tensor<1> {
+        let indices = self.order.next_batch(self.config.batch_size);
+        let batch = self.batcher.batch(dataset, &indices, &self.device);
+        let model = self.model.take().expect("model present between steps");
+        let logits = model.forward(batch.inputs); // (B, T, V)
+        let loss = masked_cross_entropy(logits, batch.targets, batch.loss_tokens);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let lr = learning_rate(&self.config, self.step);
+        self.model = Some(self.optimizer.step(lr, model, grads));
+        self.step += 1;
+        loss.inner()
+    }
+}
+
+/// Registers every parameter of a module, as its record would save it, for one read.
+#[derive(Default)]
+struct ParamReads {
+    transaction: Transaction,
+}
+
+impl ParamReads {
+    fn register<const D: usize, K: burn::tensor::kind::Transaction>(
+        &mut self,
+        tensor: Tensor<D, K>,
+    ) {
+        self.transaction = std::mem::take(&mut self.transaction).register(tensor);
+    }
+}
+
+impl ModuleVisitor for ParamReads {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.register(param.transform_for_save().val());
+    }
+
+    fn visit_int<const D: usize>(&mut self, param: &Param<Tensor<D, Int>>) {
+        self.register(param.transform_for_save().val());
+    }
+
+    fn visit_bool<const D: usize>(&mut self, param: &Param<Tensor<D, Bool>>) {
+        self.register(param.transform_for_save().val());
+    }
+}
+
+/// Replaces each parameter, in [`ParamReads`]' order, by a copy of its data on `device`. The copies
+/// keep their ids (the optimizer state is keyed by them) and have no load or save transform, so the
+/// record of the copy holds exactly what was read.
+struct HostCopy {
+    data: std::vec::IntoIter<TensorData>,
+    device: Device,
+    copied: usize,
+}
+
+impl HostCopy {
+    fn copy<const D: usize, K: burn::tensor::kind::Basic>(
+        &mut self,
+        param: Param<Tensor<D, K>>,
+    ) -> Param<Tensor<D, K>>
+    where
+        Tensor<D, K>: burn::module::ParameterValue,
+    {
+        match self.data.next() {
+            Some(data) => {
+                self.copied += 1;
+                Param::initialized(param.id, Tensor::from_data(data, &self.device))
+            }
+            None => param,
+        }
+    }
+}
+
+impl ModuleMapper for HostCopy {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        self.copy(param)
+    }
+
+    fn map_int<const D: usize>(&mut self, param: Param<Tensor<D, Int>>) -> Param<Tensor<D, Int>> {
+        self.copy(param)
+    }
+
+    fn map_bool<const D: usize>(
+        &mut self,
+        param: Param<Tensor<D, Bool>>,
+    ) -> Param<Tensor<D, Bool>> {
+        self.copy(param)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_warms_up_then_decays_to_the_floor() {
+        let config = TrainConfig {
+            steps: 100,
+            warmup_steps: 10,
+            learning_rate: 1e-3,
+            final_lr_ratio: 0.1,
+            ..TrainConfig::default()
+        };
+        assert!((learning_rate(&config, 0) - 1e-4).abs() < 1e-12);
+        assert!((learning_rate(&config, 9) - 1e-3).abs() < 1e-12);
+        assert!((learning_rate(&config, 10) - 1e-3).abs() < 1e-12);
+        assert!((learning_rate(&config, 100) - 1e-4).abs() < 1e-12);
+        assert!(learning_rate(&config, 50) < learning_rate(&config, 20));
+    }
+
+    // Natively only: the test blocks on the read-back, which wasm cannot do.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn the_async_checkpoint_holds_the_bytes_of_the_synchronous_records() {
+        let mut config = crate::engine::config::ExperimentConfig::default();
+        config.task.instructions = 8;
+        config.task.budget = crate::engine::config::Budget::Total(128);
+        config.model.layers = 1;
+        config.model.width = 16;
+        config.model.heads = 2;
+        config.model.ff_width = 32;
+        config.train.batch_size = 8;
+        config.train.steps = 3;
+        config.train.warmup_steps = 1;
+        config.eval.test_rules = 4;
+        let config = config.validate().unwrap();
+        let dataset = Dataset::generate(&config).unwrap();
+        let device = Device::flex();
+        let mut trainer = Trainer::new(&config, &dataset, &device);
+        let (taken, _) = trainer.train_chunk(&dataset, 3);
+        assert_eq!(taken, 3);
+        let (model, optimizer) = pollster::block_on(trainer.checkpoint(&device)).unwrap();
+        let sync_model = trainer.model().clone().into_record().into_bytes().unwrap();
+        let sync_optimizer = trainer.optimizer.into_bytes().unwrap();
+        // Not empty: AdamW has moments for every parameter after a step.
+        assert!(
+            optimizer.len() > model.len(),
+            "{} vs {}",
+            optimizer.len(),
+            model.len()
+        );
+        assert!(model == sync_model.to_vec(), "the model's bytes differ");
+        assert!(
+            optimizer == sync_optimizer.to_vec(),
+            "the optimizer's bytes differ"
+        );
+    }
+
+    #[test]
+    fn batch_order_visits_every_example_once_per_epoch() {
+        let mut order = BatchOrder::new(3, 10);
+        let mut first: Vec<u32> = [
+            order.next_batch(4),
+            order.next_batch(4),
+            order.next_batch(2),
+        ]
+        .concat();
+        first.sort_unstable();
+        assert_eq!(first, (0..10).collect::<Vec<_>>());
+        let mut again = BatchOrder::new(3, 10);
+        assert_eq!(again.next_batch(7), BatchOrder::new(3, 10).next_batch(7));
+        assert_ne!(again.next_batch(10), BatchOrder::new(4, 10).next_batch(10));
+    }
+}

@@ -1,0 +1,569 @@
+//! The page's state in parts, each with its own actions and reducer, kept free of web crates so it
+//! is tested natively (yew's `function_todomvc` keeps state, actions and components apart the same
+//! way; at this size the state is split by concern):
+//! - [`settings`]: the settings of the next run;
+//! - [`run`]: the live run, as the worker reports it;
+//! - [`library`]: finished runs (this visit's, earlier visits', imported files'), comparison, storage;
+//! - [`sweep`]: the sweep builder and the sweep queue;
+//! - [`inspector`]: the inspected run, its rules and try-your-own;
+//! - [`lessons`]: the open lesson and the reader's prediction;
+//! - [`restore`]: going on after a reload or a lost GPU device.
+//!
+//! [`PageState`] holds each part behind an `Rc`: an action copies the parts it changes and shares
+//! the others, so a worker event costs the same with 200 finished runs loaded as with none, and a
+//! component given one part re-renders only when that part changed. User events and worker events
+//! are both [`Action`]s; reducing one gives the next state and, when the worker must act, the
+//! [`Command`] to send it. Actions that touch several parts (a start, a finished run, a link) are
+//! reduced here, each part through its own methods.
+
+pub mod inspector;
+pub mod lessons;
+pub mod library;
+pub mod restore;
+pub mod run;
+pub mod settings;
+pub mod sweep;
+
+use crate::engine::config::{ExperimentConfig, ValidConfig};
+use crate::engine::metrics::Evaluation;
+use crate::engine::question::check_question;
+use crate::engine::settings::shorten;
+use crate::page::link::{Link, View};
+use crate::protocol::{BackendPreference, Command, Event, SAMPLES_PER_SPLIT};
+use crate::study::lessons::lesson;
+use crate::study::presets::preset;
+use crate::study::record::{RunRecord, SweepReport};
+use crate::study::sweep::SweepSpec;
+use inspector::{Inspector, InspectorAction};
+use lessons::{LessonAction, LessonState};
+use library::{FinishedRun, Kept, Library, LibraryAction};
+use restore::RestoreAction;
+use run::{LiveRun, Resumable, RunOutcome, RunStatus};
+use settings::{Settings, SettingsAction};
+use std::rc::Rc;
+use sweep::{SweepForm, SweepQueue, SweepState, SweepStatus};
+
+/// Everything the page shows, in parts.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PageState {
+    /// The settings of the next run.
+    pub settings: Rc<Settings>,
+    /// What a teacher's link hides or locks.
+    pub view: Rc<View>,
+    /// What an opened link could not use, and what a reload did (shown until dismissed).
+    pub notices: Rc<Vec<String>>,
+    /// The live run.
+    pub run: Rc<LiveRun>,
+    /// Finished runs, comparison and storage.
+    pub library: Rc<Library>,
+    /// The sweep builder and queue.
+    pub sweep: Rc<SweepQueue>,
+    /// The inspector and try-your-own.
+    pub inspector: Rc<Inspector>,
+    /// The lesson open, if any.
+    pub lesson: Option<LessonState>,
+}
+
+/// The run controls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunAction {
+    /// Start a run with the current settings.
+    Start,
+    /// Pause training.
+    Pause,
+    /// Resume training.
+    Resume,
+    /// Take a few steps while paused.
+    Step,
+    /// Stop the run (and the sweep it belongs to).
+    Stop,
+}
+
+/// The sweep builder and queue.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SweepAction {
+    /// The builder's fields changed.
+    Edit(SweepForm),
+    /// Run the sweep the builder describes, over the current settings.
+    StartForm,
+    /// Run every point of a sweep, one after another, with the lesson that asked for it (if any).
+    Start(Box<SweepSpec>, Option<String>),
+    /// Stop the sweep: the run in progress ends, the finished runs stay.
+    Cancel,
+}
+
+/// Something that happened: a user event or a worker event.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// A change to the settings.
+    Settings(SettingsAction),
+    /// Open a share link: its settings, backend choice and notices; it may start the run.
+    OpenLink(Box<Link>),
+    /// Hide the notices.
+    DismissNotices,
+    /// A run control.
+    Run(RunAction),
+    /// The worker said something.
+    Worker(Event),
+    /// The worker died or could not be reached.
+    WorkerFailed(String),
+    /// A change to the library alone.
+    Library(LibraryAction),
+    /// Show a results file (the page's export or `idp sweep`'s output), checked by
+    /// [`SweepReport::from_json`].
+    Import(Box<SweepReport>),
+    /// Show another run of the imported file.
+    ShowImported(usize),
+    /// Remove every saved run and sweep (storage has been cleared).
+    ClearSaved,
+    /// The sweep builder and queue.
+    Sweep(SweepAction),
+    /// Inspect a finished run (an index into the library's runs); `None` inspects the current run.
+    OpenRun(Option<usize>),
+    /// A change to the inspector alone.
+    Inspector(InspectorAction),
+    /// Put a typed rule `x -> y` and input `z` to the inspected run's model.
+    Ask {
+        /// The pattern.
+        x: String,
+        /// The replacement.
+        y: String,
+        /// The input.
+        z: String,
+    },
+    /// The lesson.
+    Lesson(LessonAction),
+    /// Going on after a reload or a lost device.
+    Restore(RestoreAction),
+}
+
+/// The run the inspector, try-your-own and attention views look at: the opened finished run, or the
+/// run in progress (or last run). Its settings and evaluations, oldest first.
+pub fn inspected<'a>(
+    inspector: &Inspector,
+    library: &'a Library,
+    run: &'a LiveRun,
+) -> Option<(&'a ExperimentConfig, &'a [Rc<Evaluation>])> {
+    match inspector.opened.and_then(|i| library.runs.get(i)) {
+        Some(finished) => Some((&finished.record.config, &finished.history)),
+        None => Some((run.config.as_deref()?, &run.history)),
+    }
+}
+
+/// Steps taken by one press of the step button.
+pub const STEP_BUTTON_STEPS: usize = 10;
+
+impl PageState {
+    /// Whether a run is in progress (started and neither finished, failed nor stopped).
+    pub fn is_active(&self) -> bool {
+        self.run.is_active()
+    }
+
+    /// Seconds until the running sweep's queue is done, when known.
+    pub fn sweep_seconds_left(&self) -> Option<f64> {
+        self.sweep.seconds_left(
+            &self.library.runs,
+            self.run.total_steps.saturating_sub(self.run.step),
+            self.run.steps_per_second,
+        )
+    }
+
+    /// The run the inspector, try-your-own and attention views look at (see [`inspected`]).
+    pub fn inspected(&self) -> Option<(&ExperimentConfig, &[Rc<Evaluation>])> {
+        inspected(&self.inspector, &self.library, &self.run)
+    }
+
+    /// What the browser's storage should hold of the running sweep (see [`SweepQueue::progress`]).
+    pub fn sweep_progress(&self) -> Option<crate::page::storage::SweepProgress> {
+        self.sweep.progress()
+    }
+
+    fn backend_preference(&self) -> BackendPreference {
+        if self.settings.force_cpu {
+            BackendPreference::Cpu
+        } else {
+            BackendPreference::Auto
+        }
+    }
+
+    fn notice(&mut self, text: String) {
+        Rc::make_mut(&mut self.notices).push(text);
+    }
+
+    /// Clears what the page shows of the last run, for a run of `config` that is starting.
+    fn prepare_run(&mut self, config: &ValidConfig) {
+        Rc::make_mut(&mut self.run).begin(config);
+        if self.library.imported.is_some() || self.library.import_error.is_some() {
+            let library = Rc::make_mut(&mut self.library);
+            library.imported = None;
+            library.import_error = None;
+        }
+        Rc::make_mut(&mut self.inspector).follow_new_run();
+    }
+
+    /// Resets the live run's view and asks the worker to train `config`.
+    fn begin_run(&mut self, config: ValidConfig) -> Command {
+        self.prepare_run(&config);
+        Command::Start {
+            config: Box::new(config),
+            backend: self.backend_preference(),
+        }
+    }
+
+    /// Starts the running sweep's next planned run, or marks the sweep done.
+    fn next_sweep_run(&mut self) -> Option<Command> {
+        self.sweep.running()?;
+        let config = Rc::make_mut(&mut self.sweep).start_next()?;
+        Some(self.begin_run(config))
+    }
+
+    /// Keeps the run that just finished (its record and evaluations) among the session's runs.
+    fn keep_finished_run(&mut self, record: RunRecord) {
+        let index = self.library.runs.len();
+        let (record, name, sweep_key) = match self.sweep.running() {
+            Some(_) => Rc::make_mut(&mut self.sweep)
+                .finished(index, record)
+                .map(|(record, name, key)| (record, name, Some(key)))
+                .expect("a running sweep files its run"),
+            None => (record, None, None),
+        };
+        let name = name.unwrap_or_else(|| {
+            format!(
+                "run {} (I = {})",
+                index + 1,
+                record.config.task.instructions
+            )
+        });
+        let record = Rc::new(record);
+        Rc::make_mut(&mut self.run).record = Some(record.clone());
+        Rc::make_mut(&mut self.library).keep(FinishedRun {
+            name,
+            record,
+            history: self.run.history.clone(),
+            kept: Kept::Pending,
+            sweep_key,
+        });
+    }
+
+    /// The next state, and the command the worker must receive, if any.
+    pub fn reduce(mut self, action: Action) -> (Self, Option<Command>) {
+        let command = match action {
+            Action::Settings(change) => {
+                Rc::make_mut(&mut self.settings).reduce(change, &self.view);
+                None
+            }
+            Action::OpenLink(link) => return self.open_link(*link),
+            Action::DismissNotices => {
+                self.notices = Rc::default();
+                None
+            }
+            Action::Run(RunAction::Start) => {
+                if self.sweep.running().is_some() {
+                    Rc::make_mut(&mut self.sweep).cancel();
+                }
+                let config = self.settings.config.clone();
+                Some(self.begin_run(config))
+            }
+            Action::Run(RunAction::Pause) => {
+                (self.run.status == RunStatus::Running).then_some(Command::Pause)
+            }
+            Action::Run(RunAction::Resume) => {
+                (self.run.status == RunStatus::Paused).then_some(Command::Resume)
+            }
+            Action::Run(RunAction::Step) => {
+                (self.run.status == RunStatus::Paused).then_some(Command::Step {
+                    steps: STEP_BUTTON_STEPS,
+                })
+            }
+            Action::Run(RunAction::Stop) | Action::Sweep(SweepAction::Cancel) => {
+                if self.sweep.running().is_some() {
+                    Rc::make_mut(&mut self.sweep).cancel();
+                }
+                if self.is_active() {
+                    Rc::make_mut(&mut self.run).status = RunStatus::Idle;
+                    Some(Command::Stop)
+                } else {
+                    None
+                }
+            }
+            Action::Worker(event) => self.worker_event(event),
+            Action::WorkerFailed(message) => {
+                Rc::make_mut(&mut self.run).worker_failed(message);
+                None
+            }
+            Action::Library(change) => {
+                Rc::make_mut(&mut self.library).reduce(change);
+                None
+            }
+            Action::Import(_) | Action::ShowImported(_) if self.is_active() => {
+                Rc::make_mut(&mut self.library).import_error =
+                    Some("stop the run before showing a results file".into());
+                None
+            }
+            Action::Import(report) => {
+                // The file's runs join the session's, and its sweep shows in the sweep views.
+                let spec = report.spec.clone();
+                let indices = Rc::make_mut(&mut self.library).import(*report);
+                if !spec.axes.is_empty() {
+                    Rc::make_mut(&mut self.sweep).sweep = Some(SweepState {
+                        spec,
+                        plan: Vec::new(),
+                        done: indices.collect(),
+                        current: None,
+                        status: SweepStatus::Imported,
+                        lesson: None,
+                        key: String::new(),
+                    });
+                }
+                self.show_imported(0);
+                None
+            }
+            Action::ShowImported(index) => {
+                self.show_imported(index);
+                None
+            }
+            Action::ClearSaved if self.is_active() => {
+                Rc::make_mut(&mut self.library).storage_error =
+                    Some("stop the run before clearing saved runs".into());
+                None
+            }
+            Action::ClearSaved => {
+                Rc::make_mut(&mut self.run).resumable = None;
+                Rc::make_mut(&mut self.library).clear();
+                Rc::make_mut(&mut self.sweep).sweep = None;
+                Rc::make_mut(&mut self.inspector).opened = None;
+                None
+            }
+            Action::Sweep(SweepAction::Edit(form)) => {
+                Rc::make_mut(&mut self.sweep).form = form;
+                None
+            }
+            Action::Sweep(SweepAction::StartForm) => {
+                match self.sweep.form.spec(&self.settings.config) {
+                    Ok(spec) => return self.start_sweep(spec, None),
+                    Err(e) => {
+                        Rc::make_mut(&mut self.sweep).error =
+                            Some(format!("this sweep cannot run: {e}"));
+                        None
+                    }
+                }
+            }
+            Action::Sweep(SweepAction::Start(spec, lesson)) => {
+                return self.start_sweep(*spec, lesson);
+            }
+            Action::OpenRun(index) => {
+                let index = index.filter(|&i| i < self.library.runs.len());
+                Rc::make_mut(&mut self.inspector).open(index);
+                // The opened run's curves replace the live ones only when nothing trains.
+                if let Some(run) = index.map(|i| self.library.runs[i].clone())
+                    && !self.is_active()
+                {
+                    Rc::make_mut(&mut self.run).show(&run.record, &run.history, SAMPLES_PER_SPLIT);
+                }
+                None
+            }
+            Action::Inspector(change) => {
+                Rc::make_mut(&mut self.inspector).reduce(change);
+                None
+            }
+            Action::Ask { x, y, z } => self.ask(&x, &y, &z),
+            Action::Lesson(change) => return self.lesson_action(change),
+            Action::Restore(change) => return self.restore(change),
+        };
+        (self, command)
+    }
+
+    fn worker_event(&mut self, event: Event) -> Option<Command> {
+        // Answers come whether or not a run trains.
+        if let Event::Answer { answer } = event {
+            Rc::make_mut(&mut self.inspector).answered(answer.map(|a| *a));
+            return None;
+        }
+        // Events of a stopped or failed run can still be in flight: they change nothing.
+        if !self.is_active() {
+            return None;
+        }
+        if let Event::CheckpointFailed { message } = &event {
+            Rc::make_mut(&mut self.library).storage_error = Some(format!(
+                "the run in progress could not be checkpointed, so a reload would lose it: {message}"
+            ));
+        }
+        match Rc::make_mut(&mut self.run).apply(event) {
+            RunOutcome::Nothing => None,
+            RunOutcome::Record(record) => {
+                self.keep_finished_run(*record);
+                None
+            }
+            RunOutcome::Finished => self.next_sweep_run(),
+            RunOutcome::Failed { lost_device } => {
+                let sweep_run = match self.sweep.running() {
+                    Some(_) => Rc::make_mut(&mut self.sweep).fail(),
+                    None => None,
+                };
+                if lost_device {
+                    let run = Rc::make_mut(&mut self.run);
+                    run.resumable = run
+                        .checkpoint_step
+                        .map(|step| Resumable { step, sweep_run });
+                }
+                None
+            }
+        }
+    }
+
+    /// Shows run `index` of the imported file as if it had just finished here: its settings, curves
+    /// and record (no samples or fingerprint: a results file has no predictions).
+    fn show_imported(&mut self, index: usize) {
+        let Some(record) = self
+            .library
+            .imported
+            .as_ref()
+            .and_then(|(report, _)| report.runs.get(index))
+            .cloned()
+        else {
+            return;
+        };
+        let library = Rc::make_mut(&mut self.library);
+        if let Some((_, shown)) = &mut library.imported {
+            *shown = index;
+        }
+        library.import_error = None;
+        // Imported records were checked as they were read: their settings are valid.
+        if let Ok(config) = record.config.validate() {
+            Rc::make_mut(&mut self.settings).replace(config);
+        }
+        let run = Rc::make_mut(&mut self.run);
+        run.status = RunStatus::Idle;
+        run.show(&Rc::new(record), &[], SAMPLES_PER_SPLIT);
+    }
+
+    fn start_sweep(mut self, spec: SweepSpec, lesson: Option<String>) -> (Self, Option<Command>) {
+        if self.is_active() {
+            Rc::make_mut(&mut self.sweep).error =
+                Some("stop the run before starting a sweep".into());
+            return (self, None);
+        }
+        let visit = self.library.visit;
+        if Rc::make_mut(&mut self.sweep)
+            .start(spec, lesson, visit)
+            .is_err()
+        {
+            return (self, None);
+        }
+        if !self.library.compare.is_empty() {
+            Rc::make_mut(&mut self.library).compare.clear();
+        }
+        let command = self.next_sweep_run();
+        (self, command)
+    }
+
+    fn ask(&mut self, x: &str, y: &str, z: &str) -> Option<Command> {
+        let checked = match self.inspected() {
+            None => Err("train a run first: questions go to its model".to_string()),
+            Some((config, _)) => check_question(&config.task, x, y, z)
+                .map(|question| (Box::new(config.clone()), question))
+                .map_err(|e| e.to_string()),
+        };
+        let inspector = Rc::make_mut(&mut self.inspector);
+        match checked {
+            Err(why) => {
+                inspector.answer = Some(Err(why));
+                None
+            }
+            Ok((config, question)) => {
+                inspector.asking = true;
+                Some(Command::Ask { config, question })
+            }
+        }
+    }
+
+    fn lesson_action(mut self, change: LessonAction) -> (Self, Option<Command>) {
+        match change {
+            LessonAction::Open(None) => self.lesson = None,
+            LessonAction::Open(Some(id)) => {
+                if let Some(found) = lesson(&id) {
+                    if !self.view.locks("preset") {
+                        let config = found.sweep.base.validate().expect("lessons are valid");
+                        Rc::make_mut(&mut self.settings).replace(config);
+                    }
+                    self.lesson = Some(LessonState::opened(id));
+                }
+            }
+            LessonAction::Predict(choice) => {
+                if let Some(open) = &mut self.lesson {
+                    open.prediction = Some(choice);
+                }
+            }
+            LessonAction::Run => {
+                let chosen = self
+                    .lesson
+                    .as_ref()
+                    .filter(|l| l.prediction.is_some())
+                    .and_then(|l| lesson(&l.id));
+                if let Some(found) = chosen {
+                    let id = found.id.to_string();
+                    return self.start_sweep(found.sweep, Some(id));
+                }
+            }
+        }
+        (self, None)
+    }
+
+    fn open_link(mut self, link: Link) -> (Self, Option<Command>) {
+        let Link {
+            config,
+            preset: named,
+            autostart,
+            force_cpu,
+            view,
+            sweep,
+            mut notices,
+        } = link;
+        let starts_sweep = sweep.is_some();
+        if let Some(form) = sweep {
+            Rc::make_mut(&mut self.sweep).form = form;
+        }
+        let settings = Rc::make_mut(&mut self.settings);
+        // A link's settings are valid by construction (`link::parse`).
+        if let Ok(config) = config.validate() {
+            settings.config = config;
+        }
+        settings.error = None;
+        settings.force_cpu = force_cpu;
+        settings.preset = match named {
+            Some(id) if preset(&id).is_some() => Some(id),
+            Some(id) => {
+                notices.push(format!("ignored unknown preset `{}`", shorten(&id)));
+                None
+            }
+            None => None,
+        };
+        let mut view = view;
+        if let Some(id) = view.lesson.clone() {
+            if lesson(&id).is_some() {
+                self.lesson = Some(LessonState::opened(id));
+                if autostart {
+                    notices.push(
+                        "the lesson runs once you have made your prediction (the link's `run=1` waits for it)"
+                            .into(),
+                    );
+                }
+                self.view = Rc::new(view);
+                self.notices = Rc::new(notices);
+                return (self, None);
+            }
+            notices.push(format!("ignored unknown lesson `{}`", shorten(&id)));
+            view.lesson = None;
+        }
+        self.view = Rc::new(view);
+        self.notices = Rc::new(notices);
+        match (autostart, starts_sweep) {
+            (true, true) => self.reduce(Action::Sweep(SweepAction::StartForm)),
+            (true, false) => self.reduce(Action::Run(RunAction::Start)),
+            _ => (self, None),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,232 @@
+//! Going on after a reload or a lost GPU device: what the browser's storage held at start (saved
+//! runs and sweeps, the interrupted run's checkpoint, the interrupted sweep's queue) becomes the
+//! library, the sweep on show and a resumed run; and a run a lost device ended goes on from its
+//! checkpoint.
+
+use super::PageState;
+use super::library::{FinishedRun, Kept};
+use super::run::{Resumable, RunStatus};
+use super::sweep::{SweepState, SweepStatus};
+use crate::engine::checkpoint::CheckpointMeta;
+use crate::page::storage::{SavedRun, SavedSweep, SweepProgress};
+use crate::protocol::Command;
+use std::rc::Rc;
+
+/// What the browser's storage held at start (already checked).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Restored {
+    /// Saved runs, oldest first.
+    pub runs: Vec<SavedRun>,
+    /// Saved sweeps.
+    pub sweeps: Vec<SavedSweep>,
+    /// Why some entries were skipped.
+    pub skipped: Vec<String>,
+    /// This visit's number (e.g. the time it began, in ms).
+    pub visit: u64,
+    /// The run a reload interrupted (its checkpoint's meta; the worker reads the weights).
+    pub interrupted_run: Option<CheckpointMeta>,
+    /// The sweep whose queue a reload interrupted.
+    pub interrupted_sweep: Option<SweepProgress>,
+}
+
+/// Going on after a reload or a lost device.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RestoreAction {
+    /// What the browser's storage held at start.
+    Restore(Box<Restored>),
+    /// Go on with the run a lost GPU device ended, from its checkpoint.
+    GoOn,
+}
+
+impl PageState {
+    pub(super) fn restore(mut self, change: RestoreAction) -> (Self, Option<Command>) {
+        let command = match change {
+            RestoreAction::Restore(restored) => return self.restored(*restored),
+            RestoreAction::GoOn if self.is_active() => None,
+            RestoreAction::GoOn => self.go_on(),
+        };
+        (self, command)
+    }
+
+    fn restored(mut self, restored: Restored) -> (Self, Option<Command>) {
+        let Restored {
+            runs,
+            sweeps,
+            skipped,
+            visit,
+            interrupted_run,
+            interrupted_sweep,
+        } = restored;
+        let library = Rc::make_mut(&mut self.library);
+        library.visit = visit;
+        if !skipped.is_empty() {
+            library.storage_error = Some(format!(
+                "{} saved entr{} could not be read and {} left out: {}",
+                skipped.len(),
+                if skipped.len() == 1 { "y" } else { "ies" },
+                if skipped.len() == 1 { "was" } else { "were" },
+                skipped.join("; ")
+            ));
+        }
+        // Saved runs go before this visit's (none yet, unless a link started a run at once):
+        // indices shift, so the parts that hold them move them.
+        let shift = library.prepend(
+            runs.into_iter()
+                .map(|saved| FinishedRun {
+                    name: saved.name,
+                    record: Rc::new(saved.record),
+                    history: Vec::new(),
+                    kept: Kept::Saved,
+                    sweep_key: saved.sweep,
+                })
+                .collect(),
+        );
+        Rc::make_mut(&mut self.inspector).shift(shift);
+        Rc::make_mut(&mut self.sweep).shift(shift);
+        // A link may have started a run or sweep before storage answered: that one goes on.
+        let busy = self.is_active() || self.sweep.running().is_some();
+        if busy && (interrupted_run.is_some() || interrupted_sweep.is_some()) {
+            self.notice(
+                "a reload had interrupted a run, but this link started another: the interrupted one was dropped"
+                    .into(),
+            );
+        } else if let Some(progress) = interrupted_sweep {
+            let command = self.resume_sweep(progress, interrupted_run);
+            return (self, command);
+        }
+        // The latest saved sweep shows in the sweep views, unless one is already on show.
+        if self.sweep.sweep.is_none()
+            && let Some(last) = self.library.runs[..shift]
+                .iter()
+                .rev()
+                .find_map(|r| r.sweep_key.clone())
+            && let Some(saved) = sweeps.iter().find(|s| s.id == last)
+        {
+            let done = (0..shift)
+                .filter(|&i| self.library.runs[i].sweep_key.as_deref() == Some(last.as_str()))
+                .collect();
+            Rc::make_mut(&mut self.sweep).sweep = Some(SweepState {
+                spec: saved.spec.clone(),
+                plan: Vec::new(),
+                done,
+                current: None,
+                status: SweepStatus::Saved,
+                lesson: saved.lesson.clone(),
+                key: saved.id.clone(),
+            });
+        }
+        let command = match interrupted_run {
+            Some(meta) if !busy => {
+                Rc::make_mut(&mut self.settings).replace(meta.config.clone());
+                Some(self.resume_run(meta))
+            }
+            _ => None,
+        };
+        (self, command)
+    }
+
+    /// Shows the run of a checkpoint that a reload interrupted, with its curves, and asks the worker
+    /// to go on with it.
+    fn resume_run(&mut self, meta: CheckpointMeta) -> Command {
+        self.prepare_run(&meta.config);
+        let run = Rc::make_mut(&mut self.run);
+        run.step = meta.step;
+        run.losses = meta.losses;
+        run.evaluations = meta.evaluations;
+        run.checkpoint_step = Some(meta.step);
+        let total = run.total_steps;
+        self.notice(format!(
+            "a reload interrupted a run at step {} of {total}: it goes on from there",
+            meta.step
+        ));
+        Command::ResumeSaved {
+            backend: self.backend_preference(),
+        }
+    }
+
+    /// Goes on with a sweep whose queue a reload interrupted: its finished runs (saved, in plan
+    /// order) count as done, and the queue goes on from the run in progress, from its checkpoint
+    /// when `run` is that run's, else from its start.
+    fn resume_sweep(
+        &mut self,
+        progress: SweepProgress,
+        run: Option<CheckpointMeta>,
+    ) -> Option<Command> {
+        let plan = match progress.spec.plan() {
+            Ok(plan) => plan,
+            Err(e) => {
+                self.notice(format!("the interrupted sweep cannot go on: {e}"));
+                return None;
+            }
+        };
+        let done: Vec<usize> = (0..self.library.runs.len())
+            .filter(|&i| self.library.runs[i].sweep_key.as_deref() == Some(progress.id.as_str()))
+            .collect();
+        // A run that finished and was saved just before the reload is not run again.
+        let next = progress.current.max(done.len());
+        let total = plan.len();
+        let resumable = run.filter(|meta| plan.get(next).is_some_and(|p| p.config == meta.config));
+        if !self.library.compare.is_empty() {
+            Rc::make_mut(&mut self.library).compare.clear();
+        }
+        Rc::make_mut(&mut self.sweep).sweep = Some(SweepState {
+            spec: progress.spec,
+            plan,
+            done,
+            current: next.checked_sub(1),
+            status: SweepStatus::Running,
+            lesson: progress.lesson,
+            key: progress.id,
+        });
+        if next >= total {
+            return self.next_sweep_run();
+        }
+        match resumable {
+            Some(meta) => {
+                self.notice(format!(
+                    "a reload interrupted a sweep at run {} of {total}: its queue goes on",
+                    next + 1
+                ));
+                if let Some(sweep) = &mut Rc::make_mut(&mut self.sweep).sweep {
+                    sweep.current = Some(next);
+                }
+                Some(self.resume_run(meta))
+            }
+            None => {
+                self.notice(format!(
+                    "a reload interrupted a sweep at run {} of {total}: that run starts again and the queue goes on",
+                    next + 1
+                ));
+                self.next_sweep_run()
+            }
+        }
+    }
+
+    /// Goes on with the run a lost GPU device ended, from its checkpoint (and its sweep's queue).
+    fn go_on(&mut self) -> Option<Command> {
+        let Resumable { step, sweep_run } = self.run.resumable?;
+        if let Some(index) = sweep_run
+            && let Some(sweep) = &mut Rc::make_mut(&mut self.sweep).sweep
+        {
+            sweep.status = SweepStatus::Running;
+            sweep.current = Some(index);
+        }
+        let run = Rc::make_mut(&mut self.run);
+        run.resumable = None;
+        // The curves after the checkpoint are trained again.
+        run.losses.retain(|p| p.step <= step);
+        run.evaluations.retain(|e| e.step <= step);
+        run.history.retain(|e| e.step <= step);
+        run.status = RunStatus::Starting;
+        run.backend = None;
+        run.error = None;
+        run.step = step;
+        run.checkpoint_step = Some(step);
+        self.notice(format!(
+            "the run goes on from step {step}, where it was last kept"
+        ));
+        Some(Command::ResumeSaved {
+            backend: self.backend_preference(),
+        })
+    }
+}

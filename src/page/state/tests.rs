@@ -1,0 +1,987 @@
+//! The reducer's tests: each part's actions, and the actions that cross parts.
+
+use super::inspector::InspectorAction;
+use super::lessons::LessonAction;
+use super::library::LibraryAction;
+use super::restore::{RestoreAction, Restored};
+use super::*;
+use crate::engine::metrics::{EvalSummary, LossPoint};
+use crate::page::inspect::RuleSort;
+use crate::protocol::{BackendInfo, BackendKind};
+use serde_json::Value;
+
+fn set_action(path: impl Into<String>, value: impl Into<Value>) -> Action {
+    Action::Settings(SettingsAction::Set(path.into(), value.into()))
+}
+
+fn load_preset(id: impl Into<String>) -> Action {
+    Action::Settings(SettingsAction::LoadPreset(id.into()))
+}
+
+fn force_cpu(on: bool) -> Action {
+    Action::Settings(SettingsAction::ForceCpu(on))
+}
+
+fn start_sweep(spec: Box<SweepSpec>, lesson: Option<String>) -> Action {
+    Action::Sweep(SweepAction::Start(spec, lesson))
+}
+
+fn edit_sweep(form: SweepForm) -> Action {
+    Action::Sweep(SweepAction::Edit(form))
+}
+
+fn import_failed(why: impl Into<String>) -> Action {
+    Action::Library(LibraryAction::ImportFailed(why.into()))
+}
+
+fn toggle_compare(index: usize) -> Action {
+    Action::Library(LibraryAction::ToggleCompare(index))
+}
+
+fn saved(indices: Vec<usize>, outcome: Result<(), String>) -> Action {
+    Action::Library(LibraryAction::Saved(indices, outcome))
+}
+
+fn storage_failed(why: impl Into<String>) -> Action {
+    Action::Library(LibraryAction::StorageFailed(why.into()))
+}
+
+fn sort_rules(key: RuleSort) -> Action {
+    Action::Inspector(InspectorAction::SortRules(key))
+}
+
+fn open_lesson(id: Option<String>) -> Action {
+    Action::Lesson(LessonAction::Open(id))
+}
+
+fn restore_action(restored: Restored) -> Action {
+    Action::Restore(RestoreAction::Restore(Box::new(restored)))
+}
+
+fn predict(choice: usize) -> Action {
+    Action::Lesson(LessonAction::Predict(choice))
+}
+
+fn reduce(state: PageState, action: Action) -> PageState {
+    state.reduce(action).0
+}
+
+fn running() -> PageState {
+    let (state, command) = PageState::default().reduce(Action::Run(RunAction::Start));
+    assert!(matches!(command, Some(Command::Start { .. })));
+    reduce(
+        state,
+        Action::Worker(Event::Backend(BackendInfo {
+            kind: BackendKind::Cpu,
+            description: "CPU".into(),
+        })),
+    )
+}
+
+#[test]
+fn start_sends_the_settings_and_the_backend_choice() {
+    let state = reduce(PageState::default(), force_cpu(true));
+    let (state, command) = state.reduce(Action::Run(RunAction::Start));
+    assert_eq!(state.run.status, RunStatus::Starting);
+    match command {
+        Some(Command::Start { config, backend }) => {
+            assert_eq!(*config, state.settings.config);
+            assert_eq!(backend, BackendPreference::Cpu);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn pause_resume_and_step_only_when_they_make_sense() {
+    let (state, command) = running().reduce(Action::Run(RunAction::Resume));
+    assert_eq!(command, None);
+    let (state, command) = state.reduce(Action::Run(RunAction::Pause));
+    assert_eq!(command, Some(Command::Pause));
+    let state = reduce(state, Action::Worker(Event::Paused { step: 7 }));
+    assert_eq!(state.run.status, RunStatus::Paused);
+    let (state, command) = state.reduce(Action::Run(RunAction::Step));
+    assert_eq!(
+        command,
+        Some(Command::Step {
+            steps: STEP_BUTTON_STEPS
+        })
+    );
+    let (state, command) = state.reduce(Action::Run(RunAction::Resume));
+    assert_eq!(command, Some(Command::Resume));
+    let (state, command) = state.reduce(Action::Run(RunAction::Stop));
+    assert_eq!(command, Some(Command::Stop));
+    assert_eq!(state.run.status, RunStatus::Idle);
+}
+
+#[test]
+fn locked_settings_and_panels_refuse_changes_and_presets_keep_them() {
+    let link = crate::page::link::parse(
+        "v=1&I=48&lock=I,backend&hide=model",
+        &PageState::default().settings.config,
+    );
+    let state = reduce(PageState::default(), Action::OpenLink(Box::new(link)));
+    assert_eq!(state.settings.config.task.instructions, 48);
+    // A locked key, and a hidden group (hidden means locked).
+    let refused = reduce(state.clone(), set_action("task.instructions", 64));
+    assert_eq!(refused.settings.config.task.instructions, 48);
+    assert_eq!(
+        refused.settings.error.as_ref().unwrap().setting,
+        "task.instructions"
+    );
+    let refused = reduce(state.clone(), set_action("model.layers", 3));
+    assert_eq!(
+        refused.settings.config.model.layers,
+        state.settings.config.model.layers
+    );
+    let allowed = reduce(state.clone(), set_action("train.steps", 500));
+    assert_eq!(allowed.settings.config.train.steps, 500);
+    assert!(!reduce(state.clone(), force_cpu(true)).settings.force_cpu);
+    // A preset loads around the locked settings.
+    let loaded = reduce(allowed.clone(), load_preset("skew"));
+    let skew = preset("skew").unwrap().sweep.base;
+    assert_eq!(loaded.settings.config.task.instructions, 48);
+    assert_eq!(loaded.settings.config.model, state.settings.config.model);
+    assert_ne!(skew.train, allowed.settings.config.train);
+    assert_eq!(loaded.settings.config.train, skew.train);
+    assert_eq!(loaded.settings.preset.as_deref(), Some("skew"));
+    // Locking the preset menu refuses presets altogether.
+    let link = crate::page::link::parse("lock=preset", &PageState::default().settings.config);
+    let state = reduce(PageState::default(), Action::OpenLink(Box::new(link)));
+    assert_eq!(
+        reduce(state.clone(), load_preset("skew")).settings.config,
+        state.settings.config
+    );
+}
+
+/// A finished run's record of a short run of the skew preset, with this seed and final loss.
+fn record_with(seed: u64, loss: f32) -> RunRecord {
+    let mut config = crate::study::presets::preset("skew").unwrap().sweep.base;
+    config.train.steps = 20;
+    config.train.warmup_steps = 2;
+    config.train.eval_every = 10;
+    config.validate().unwrap();
+    RunRecord {
+        labels: vec![format!("seed {seed}")],
+        config: ExperimentConfig {
+            seed,
+            ..config.clone()
+        },
+        instructions: config.task.instructions,
+        examples_per_rule: 1.0,
+        rules_with_examples: 1,
+        steps: 20,
+        result: EvalSummary {
+            step: 20,
+            seen_accuracy: 0.5,
+            unseen_accuracy: 0.25,
+            unseen_hasop_accuracy: 0.2,
+            noop_accuracy: 1.0,
+        },
+        final_loss: loss,
+        losses: vec![LossPoint { step: 20, loss }],
+        evaluations: Vec::new(),
+        seen_rules: Vec::new(),
+        unseen_rules: Vec::new(),
+        wall_seconds: 1.0,
+    }
+}
+
+fn finished_record(seed: u64) -> RunRecord {
+    record_with(seed, 0.5)
+}
+
+#[test]
+fn an_imported_file_shows_its_runs_and_a_start_replaces_it() {
+    let run = record_with;
+    let mut report = SweepReport::single(run(1, 0.5), "CPU");
+    report.runs.push(run(2, 0.25));
+    let state = reduce(PageState::default(), Action::Import(Box::new(report)));
+    assert_eq!(state.settings.config.seed, 1);
+    assert_eq!(
+        state.run.losses,
+        vec![LossPoint {
+            step: 20,
+            loss: 0.5
+        }]
+    );
+    assert_eq!(state.run.status, RunStatus::Idle);
+    assert_eq!(state.library.imported.as_ref().unwrap().1, 0);
+    let second = reduce(state, Action::ShowImported(1));
+    assert_eq!(second.settings.config.seed, 2);
+    assert_eq!(second.run.record.as_ref().unwrap().final_loss, 0.25);
+    let refused = reduce(second.clone(), import_failed("bad file"));
+    assert_eq!(refused.library.import_error.as_deref(), Some("bad file"));
+    assert_eq!(
+        refused.run.losses, second.run.losses,
+        "a refused file changed the curves"
+    );
+    let (started, command) = second.reduce(Action::Run(RunAction::Start));
+    assert!(command.is_some());
+    assert!(
+        started.library.imported.is_none()
+            && started.run.record.is_none()
+            && started.run.losses.is_empty()
+    );
+    // No import while training: the curves on show belong to the run.
+    let busy = reduce(
+        running(),
+        Action::Import(Box::new(SweepReport::single(run(3, 1.0), "CPU"))),
+    );
+    assert!(busy.library.imported.is_none() && busy.library.import_error.is_some());
+}
+
+#[test]
+fn opening_a_link_loads_its_settings_and_may_start() {
+    let mut config = PageState::default().settings.config.raw().clone();
+    config.task.instructions = 64;
+    let text = format!(
+        "{}&run=1&preset=nope",
+        crate::page::link::write(&config, None, true)
+    );
+    let link = crate::page::link::parse(&text, &PageState::default().settings.config);
+    let (state, command) = PageState::default().reduce(Action::OpenLink(Box::new(link)));
+    assert_eq!(state.settings.config.raw(), &config);
+    assert!(state.settings.force_cpu);
+    assert_eq!(state.settings.preset, None);
+    assert_eq!(state.run.status, RunStatus::Starting);
+    assert!(matches!(
+        command,
+        Some(Command::Start {
+            backend: BackendPreference::Cpu,
+            ..
+        })
+    ));
+    assert_eq!(state.notices.len(), 1, "{:?}", state.notices);
+    let state = reduce(state, Action::DismissNotices);
+    assert!(state.notices.is_empty());
+}
+
+fn tiny_sweep() -> SweepSpec {
+    let mut base = PageState::default().settings.config.raw().clone();
+    base.train.steps = 20;
+    base.train.warmup_steps = 2;
+    base.train.eval_every = 10;
+    SweepSpec {
+        base,
+        axes: vec![crate::study::sweep::Axis::values(
+            "instructions",
+            "task.instructions",
+            [4usize, 16, 64],
+        )],
+        seeds: vec![1],
+    }
+}
+
+/// Plays the worker's side of one run to its end: backend, progress, record, finished.
+fn finish_run(state: PageState, unseen: f64) -> (PageState, Option<Command>) {
+    let config = state.run.config.clone().expect("a run started");
+    let mut state = reduce(
+        state,
+        Action::Worker(Event::Backend(BackendInfo {
+            kind: BackendKind::Cpu,
+            description: "CPU".into(),
+        })),
+    );
+    state = reduce(
+        state,
+        Action::Worker(Event::Progress {
+            step: 20,
+            total_steps: 20,
+            loss: 0.5,
+            steps_per_second: 10.0,
+        }),
+    );
+    let record = RunRecord {
+        labels: Vec::new(),
+        instructions: config.task.instructions,
+        examples_per_rule: 1.0,
+        rules_with_examples: config.task.instructions,
+        steps: 20,
+        result: EvalSummary {
+            step: 20,
+            seen_accuracy: 0.9,
+            unseen_accuracy: unseen,
+            unseen_hasop_accuracy: unseen,
+            noop_accuracy: 1.0,
+        },
+        final_loss: 0.5,
+        losses: vec![LossPoint {
+            step: 20,
+            loss: 0.5,
+        }],
+        evaluations: Vec::new(),
+        seen_rules: Vec::new(),
+        unseen_rules: Vec::new(),
+        wall_seconds: 4.0,
+        config: config.raw().clone(),
+    };
+    state = reduce(
+        state,
+        Action::Worker(Event::Record {
+            record: Box::new(record),
+        }),
+    );
+    state.reduce(Action::Worker(Event::Finished { step: 20 }))
+}
+
+#[test]
+fn a_sweep_runs_its_plan_in_order_and_fills_its_grid() {
+    let (mut state, mut command) =
+        PageState::default().reduce(start_sweep(Box::new(tiny_sweep()), None));
+    let mut started = Vec::new();
+    for (k, unseen) in [0.0, 0.2, 0.6].into_iter().enumerate() {
+        match &command {
+            Some(Command::Start { config, .. }) => started.push(config.task.instructions),
+            other => panic!("run {k}: {other:?}"),
+        }
+        assert_eq!(state.sweep.sweep.as_ref().unwrap().current, Some(k));
+        assert_eq!(state.sweep.sweep.as_ref().unwrap().waiting(), 2 - k);
+        (state, command) = finish_run(state, unseen);
+        let sweep = state.sweep.sweep.as_ref().unwrap();
+        let grid = sweep.grid(&state.library.runs);
+        assert_eq!(grid.filled(), k + 1, "a cell per finished run");
+        assert_eq!(grid.curve().series[0].points.len(), k + 1);
+    }
+    assert_eq!(started, [4, 16, 64]);
+    assert!((0..3).all(|i| state.sweep.sweep.as_ref().unwrap().is_done(i)));
+    assert_eq!(command, None);
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert_eq!(sweep.status, SweepStatus::Done);
+    assert_eq!(state.library.runs.len(), 3);
+    assert_eq!(state.library.runs[2].record.labels, ["64"]);
+    assert_eq!(state.library.runs[2].name, "instructions 64");
+    assert_eq!(state.sweep_seconds_left(), None);
+}
+
+#[test]
+fn the_queue_estimates_time_left_from_finished_runs() {
+    let (state, _) = PageState::default().reduce(start_sweep(Box::new(tiny_sweep()), None));
+    let (state, _) = finish_run(state, 0.1);
+    // One run took 4 s for 20 steps; 40 steps are left (two runs, the second not begun).
+    assert_eq!(state.sweep_seconds_left(), Some(8.0));
+}
+
+#[test]
+fn cancelling_a_sweep_stops_the_run_and_keeps_the_finished_ones() {
+    let (state, _) = PageState::default().reduce(start_sweep(Box::new(tiny_sweep()), None));
+    let (state, _) = finish_run(state, 0.1);
+    let (state, command) = state.reduce(Action::Sweep(SweepAction::Cancel));
+    assert_eq!(command, Some(Command::Stop));
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert_eq!(sweep.status, SweepStatus::Cancelled);
+    assert_eq!(sweep.done.len(), 1);
+    assert!(sweep.is_done(0) && !sweep.is_done(1));
+    assert_eq!(sweep.waiting(), 0);
+    // A late Finished of the stopped run starts nothing.
+    let (_, command) = state.reduce(Action::Worker(Event::Finished { step: 20 }));
+    assert_eq!(command, None);
+}
+
+#[test]
+fn a_failed_run_ends_the_sweep_and_an_impossible_sweep_is_refused() {
+    let (state, _) = PageState::default().reduce(start_sweep(Box::new(tiny_sweep()), None));
+    let state = reduce(
+        state,
+        Action::Worker(Event::Error {
+            message: "device lost".into(),
+        }),
+    );
+    assert_eq!(
+        state.sweep.sweep.as_ref().unwrap().status,
+        SweepStatus::Failed
+    );
+    let mut bad = tiny_sweep();
+    bad.axes[0].points[0]
+        .set
+        .insert("task.alphabet".into(), serde_json::json!(99));
+    let (state, command) = PageState::default().reduce(start_sweep(Box::new(bad), None));
+    assert_eq!(command, None);
+    assert!(state.sweep.sweep.is_none());
+    assert!(
+        state
+            .sweep
+            .error
+            .as_ref()
+            .unwrap()
+            .contains("task.alphabet")
+    );
+}
+
+#[test]
+fn questions_are_checked_then_sent_with_the_inspected_runs_settings() {
+    let (state, command) = PageState::default().reduce(Action::Ask {
+        x: "a".into(),
+        y: "b".into(),
+        z: "abcd".into(),
+    });
+    assert_eq!(command, None);
+    assert!(
+        state.inspector.answer.as_ref().unwrap().is_err(),
+        "no run yet"
+    );
+    let state = running();
+    let (state, command) = state.reduce(Action::Ask {
+        x: "a".into(),
+        y: "b".into(),
+        z: "xyz".into(),
+    });
+    assert_eq!(command, None);
+    assert!(
+        state
+            .inspector
+            .answer
+            .clone()
+            .unwrap()
+            .unwrap_err()
+            .starts_with("z:")
+    );
+    let (state, command) = state.reduce(Action::Ask {
+        x: "a".into(),
+        y: "b".into(),
+        z: "abcd".into(),
+    });
+    match command {
+        Some(Command::Ask { config, question }) => {
+            assert_eq!(Some(&*config), state.run.config.as_deref());
+            assert_eq!(question.z, "abcd");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(state.inspector.asking);
+    let state = reduce(
+        state,
+        Action::Worker(Event::Answer {
+            answer: Err("gone".into()),
+        }),
+    );
+    assert!(!state.inspector.asking);
+    assert_eq!(state.inspector.answer, Some(Err("gone".into())));
+}
+
+#[test]
+fn a_lesson_loads_its_settings_and_runs_only_after_a_prediction() {
+    let state = reduce(
+        PageState::default(),
+        open_lesson(Some("phase-transition".into())),
+    );
+    let lesson = crate::study::lessons::lesson("phase-transition").unwrap();
+    assert_eq!(state.settings.config.raw(), &lesson.sweep.base);
+    let (state, command) = state.reduce(Action::Lesson(LessonAction::Run));
+    assert_eq!(command, None, "no prediction yet");
+    let state = reduce(state, predict(1));
+    let (state, command) = state.reduce(Action::Lesson(LessonAction::Run));
+    assert!(matches!(command, Some(Command::Start { .. })));
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert_eq!(sweep.lesson.as_deref(), Some("phase-transition"));
+    assert_eq!(sweep.plan.len(), 5);
+}
+
+#[test]
+fn finished_runs_can_be_opened_and_compared() {
+    let (state, _) = PageState::default().reduce(start_sweep(Box::new(tiny_sweep()), None));
+    let (state, _) = finish_run(state, 0.1);
+    let (state, _) = finish_run(state, 0.3);
+    let state = reduce(state, Action::Run(RunAction::Stop));
+    let state = reduce(state, toggle_compare(0));
+    let state = reduce(state, toggle_compare(1));
+    let state = reduce(state, toggle_compare(7));
+    assert_eq!(
+        state.library.compare.iter().copied().collect::<Vec<_>>(),
+        [0, 1]
+    );
+    let state = reduce(state, toggle_compare(0));
+    assert_eq!(state.library.compare.len(), 1);
+    let state = reduce(state, Action::OpenRun(Some(0)));
+    let (config, _) = state.inspected().unwrap();
+    assert_eq!(config.task.instructions, 4);
+    assert_eq!(
+        state.run.record.as_ref().unwrap().result.unseen_accuracy,
+        0.1
+    );
+    let state = reduce(state, sort_rules(RuleSort::Cases));
+    assert!(!state.inspector.rules.descending);
+    let state = reduce(state, sort_rules(RuleSort::Cases));
+    assert!(state.inspector.rules.descending);
+}
+
+#[test]
+fn saved_runs_are_listed_on_return_with_their_sweep_and_clear_removes_them() {
+    use crate::page::storage::{SavedRun, SavedSweep};
+    // A run finishes in this visit before the saved ones are read back.
+    let (state, _) = PageState::default().reduce(start_sweep(Box::new(tiny_sweep()), None));
+    let (state, _) = finish_run(state, 0.4);
+    assert_eq!(state.library.runs[0].kept, Kept::Pending);
+    let key = state.sweep.sweep.as_ref().unwrap().key.clone();
+    assert_eq!(
+        state.library.runs[0].sweep_key.as_deref(),
+        Some(key.as_str())
+    );
+    let state = reduce(state, toggle_compare(0));
+    let earlier = |labels: &str, unseen: f64| {
+        let (done, _) = finish_run(
+            PageState::default()
+                .reduce(start_sweep(Box::new(tiny_sweep()), None))
+                .0,
+            unseen,
+        );
+        SavedRun::new(
+            &format!("instructions {labels}"),
+            Some("old".into()),
+            done.library.runs[0]
+                .record
+                .as_ref()
+                .clone()
+                .with_labels(&[labels.to_string()]),
+        )
+    };
+    let state = reduce(
+        state,
+        restore_action(Restored {
+            runs: vec![earlier("4", 0.1), earlier("16", 0.5)],
+            sweeps: vec![SavedSweep::new("old", &tiny_sweep(), None)],
+            skipped: vec!["saved by another version".into()],
+            visit: 42,
+            interrupted_run: None,
+            interrupted_sweep: None,
+        }),
+    );
+    assert_eq!(state.library.visit, 42);
+    assert_eq!(state.library.runs.len(), 3);
+    assert_eq!(state.library.runs[0].kept, Kept::Saved);
+    assert_eq!(
+        state.library.runs[2].kept,
+        Kept::Pending,
+        "this visit's run moved after them"
+    );
+    assert_eq!(
+        state.library.compare.iter().copied().collect::<Vec<_>>(),
+        [2]
+    );
+    // The sweep of this visit stays on show, its run index shifted.
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert_eq!(sweep.key, key);
+    assert_eq!(sweep.done, [2]);
+    assert!(
+        state
+            .library
+            .storage_error
+            .as_ref()
+            .unwrap()
+            .contains("1 saved entry")
+    );
+
+    // Without a sweep on show, the latest saved sweep comes back with its runs in its grid.
+    let fresh = reduce(
+        PageState::default(),
+        restore_action(Restored {
+            runs: vec![earlier("4", 0.1), earlier("16", 0.5)],
+            sweeps: vec![SavedSweep::new("old", &tiny_sweep(), Some("x".into()))],
+            skipped: Vec::new(),
+            visit: 7,
+            interrupted_run: None,
+            interrupted_sweep: None,
+        }),
+    );
+    let sweep = fresh.sweep.sweep.as_ref().unwrap();
+    assert_eq!(sweep.status, SweepStatus::Saved);
+    assert_eq!(sweep.grid(&fresh.library.runs).filled(), 2);
+    assert!(fresh.library.storage_error.is_none());
+    // A new sweep gets a key of this visit.
+    let (started, _) = fresh
+        .clone()
+        .reduce(start_sweep(Box::new(tiny_sweep()), None));
+    assert_eq!(started.sweep.sweep.as_ref().unwrap().key, "sweep-7-1");
+
+    // A full quota marks the run and says so; the runs saved before stay listed.
+    let state = reduce(
+        state,
+        saved(
+            vec![2],
+            Err("the browser's storage for this page is full".into()),
+        ),
+    );
+    assert_eq!(state.library.runs[2].kept, Kept::Failed);
+    assert_eq!(state.library.runs[0].kept, Kept::Saved);
+    assert!(
+        state
+            .library
+            .storage_error
+            .as_ref()
+            .unwrap()
+            .contains("full")
+    );
+    let state = reduce(state, saved(vec![2], Ok(())));
+    assert_eq!(state.library.runs[2].kept, Kept::Saved);
+
+    // The sweep's second run is still training: stop it, then clear.
+    let cleared = reduce(
+        reduce(state, Action::Run(RunAction::Stop)),
+        Action::ClearSaved,
+    );
+    assert!(
+        cleared.library.runs.is_empty()
+            && cleared.sweep.sweep.is_none()
+            && cleared.library.compare.is_empty()
+    );
+    // Not while a run trains: the run in progress belongs to the list.
+    let busy = reduce(running(), Action::ClearSaved);
+    assert!(busy.library.storage_error.is_some());
+}
+
+#[test]
+fn a_link_can_open_a_lesson_which_waits_for_a_prediction() {
+    let text = format!(
+        "{}&lesson=no-ops&run=1",
+        crate::page::link::write(&PageState::default().settings.config, None, false)
+    );
+    let link = crate::page::link::parse(&text, &PageState::default().settings.config);
+    let (state, command) = PageState::default().reduce(Action::OpenLink(Box::new(link)));
+    assert_eq!(command, None);
+    assert_eq!(state.lesson.as_ref().unwrap().id, "no-ops");
+    assert_eq!(state.notices.len(), 1, "{:?}", state.notices);
+    // The link written from this page names the lesson again.
+    let again =
+        crate::page::link::write_with_view(&state.settings.config, None, false, &state.view);
+    assert!(again.ends_with("&lesson=no-ops"), "{again}");
+    let link = crate::page::link::parse("lesson=%3Cb%3E", &PageState::default().settings.config);
+    let state = reduce(PageState::default(), Action::OpenLink(Box::new(link)));
+    assert!(state.lesson.is_none());
+    assert!(state.notices[0].contains("unknown lesson `<b>`"));
+}
+
+#[test]
+fn a_link_with_a_sweep_fills_the_builder_and_starts_the_sweep() {
+    let link = crate::page::link::parse(
+        "v=1&steps=20&warmup=2&eval_every=10&sweep=instructions:4,16&seeds=2&run=1",
+        &PageState::default().settings.config,
+    );
+    let (state, command) = PageState::default().reduce(Action::OpenLink(Box::new(link)));
+    assert!(matches!(command, Some(Command::Start { .. })));
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert_eq!(sweep.plan.len(), 4);
+    assert_eq!(sweep.spec.seeds, [1, 2]);
+    assert_eq!(state.sweep.form.first_values, "4,16");
+    // A bad form is refused with the setting named, and nothing starts.
+    let form = SweepForm {
+        first_values: "4, lots".into(),
+        ..SweepForm::default()
+    };
+    let state = reduce(PageState::default(), edit_sweep(form));
+    let (state, command) = state.reduce(Action::Sweep(SweepAction::StartForm));
+    assert_eq!(command, None);
+    assert!(
+        state
+            .sweep
+            .error
+            .as_ref()
+            .unwrap()
+            .contains("sweep.instructions")
+    );
+}
+
+#[test]
+fn a_saved_checkpoint_resumes_with_its_curves_unless_a_run_already_started() {
+    let mut config = PageState::default().settings.config.raw().clone();
+    config.train.steps = 600;
+    let meta = crate::engine::checkpoint::CheckpointMeta::new(
+        config.validate().unwrap(),
+        200,
+        vec![LossPoint {
+            step: 200,
+            loss: 1.5,
+        }],
+        Vec::new(),
+    );
+    let interrupted = |meta: &crate::engine::checkpoint::CheckpointMeta| {
+        restore_action(Restored {
+            runs: Vec::new(),
+            sweeps: Vec::new(),
+            skipped: Vec::new(),
+            visit: 1,
+            interrupted_run: Some(meta.clone()),
+            interrupted_sweep: None,
+        })
+    };
+    let (state, command) = PageState::default().reduce(interrupted(&meta));
+    assert_eq!(
+        command,
+        Some(Command::ResumeSaved {
+            backend: BackendPreference::Auto
+        })
+    );
+    assert_eq!(state.run.status, RunStatus::Starting);
+    assert_eq!((state.run.step, state.run.total_steps), (200, 600));
+    assert_eq!(state.run.losses.len(), 1);
+    assert_eq!(state.settings.config.raw(), &config);
+    assert_eq!(state.run.config.as_deref(), Some(&config));
+    assert!(state.notices[0].contains("step 200 of 600"));
+    assert_eq!(state.run.checkpoint_cost, None);
+    let state = reduce(
+        state,
+        Action::Worker(Event::Checkpointed {
+            step: 260,
+            bytes: 2_000_000,
+            seconds: 0.5,
+        }),
+    );
+    assert_eq!(state.run.checkpoint_step, Some(260));
+    assert_eq!(state.run.checkpoint_cost, Some((2_000_000, 0.5)));
+    let (busy, command) = running().reduce(interrupted(&meta));
+    assert_eq!(command, None);
+    assert_eq!(busy.run.step, 0);
+    assert!(busy.notices.iter().any(|n| n.contains("was dropped")));
+}
+
+#[test]
+fn a_reload_during_a_sweep_goes_on_with_its_queue() {
+    use crate::engine::checkpoint::CheckpointMeta;
+    use crate::page::storage::{SavedRun, SavedSweep, SweepProgress};
+    // Before the reload: the first of three runs finished and the second is training.
+    let (state, _) = PageState::default().reduce(start_sweep(Box::new(tiny_sweep()), None));
+    assert_eq!(state.sweep_progress().unwrap().current, 0);
+    let (before, command) = finish_run(state, 0.1);
+    assert!(matches!(command, Some(Command::Start { .. })));
+    let progress = before.sweep_progress().expect("the queue is running");
+    assert_eq!(progress.current, 1);
+    let progress = SweepProgress::from_json(&progress.to_json()).unwrap();
+    let key = progress.id.clone();
+    let saved = |state: &PageState, i: usize| {
+        let run = &state.library.runs[i];
+        SavedRun::new(
+            &run.name,
+            run.sweep_key.clone(),
+            run.record.as_ref().clone(),
+        )
+    };
+    let first = saved(&before, 0);
+    let plan = tiny_sweep().plan().unwrap();
+    let checkpoint = |config: &crate::engine::config::ValidConfig| {
+        CheckpointMeta::new(
+            config.clone(),
+            10,
+            vec![LossPoint {
+                step: 10,
+                loss: 1.0,
+            }],
+            Vec::new(),
+        )
+    };
+    let reload = |runs: Vec<SavedRun>, run: Option<CheckpointMeta>, current: usize| {
+        PageState::default().reduce(restore_action(Restored {
+            runs,
+            sweeps: vec![SavedSweep::new(&key, &tiny_sweep(), None)],
+            skipped: Vec::new(),
+            visit: 9,
+            interrupted_run: run,
+            interrupted_sweep: Some(SweepProgress {
+                current,
+                ..progress.clone()
+            }),
+        }))
+    };
+    let instructions = |command: &Option<Command>| match command {
+        Some(Command::Start { config, .. }) => config.task.instructions,
+        other => panic!("expected a start, got {other:?}"),
+    };
+
+    // Its checkpoint: the second run goes on from step 10, then the queue goes on.
+    let (state, command) = reload(vec![first.clone()], Some(checkpoint(&plan[1].config)), 1);
+    assert!(matches!(command, Some(Command::ResumeSaved { .. })));
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert_eq!(
+        (
+            sweep.status,
+            sweep.current,
+            sweep.done.clone(),
+            sweep.waiting()
+        ),
+        (SweepStatus::Running, Some(1), vec![0], 1)
+    );
+    assert_eq!(sweep.key, key);
+    assert_eq!(state.run.step, 10);
+    assert!(
+        state
+            .notices
+            .iter()
+            .any(|n| n.contains("sweep at run 2 of 3"))
+    );
+    assert!(state.notices.iter().any(|n| n.contains("step 10 of 20")));
+    let (state, command) = finish_run(state, 0.3);
+    assert_eq!(instructions(&command), 64);
+    assert_eq!(
+        state.library.runs[1].sweep_key.as_deref(),
+        Some(key.as_str())
+    );
+    assert_eq!(state.sweep_progress().unwrap().current, 2);
+    let (state, command) = finish_run(state, 0.5);
+    assert_eq!(command, None);
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert_eq!(sweep.status, SweepStatus::Done);
+    assert_eq!(sweep.grid(&state.library.runs).filled(), 3);
+    assert_eq!(
+        state.sweep_progress(),
+        None,
+        "a finished sweep is not kept as running"
+    );
+
+    // No checkpoint yet (the reload came before the first one): the run starts again.
+    let (_, command) = reload(vec![first.clone()], None, 1);
+    assert_eq!(instructions(&command), 16);
+    // A checkpoint of another run is not this sweep's: its run starts again.
+    let (_, command) = reload(vec![first.clone()], Some(checkpoint(&plan[2].config)), 1);
+    assert_eq!(instructions(&command), 16);
+    // The second run finished and was saved before the queue's next run was noted: not again.
+    let (after_two, _) = finish_run(before.clone(), 0.3);
+    let second = saved(&after_two, 1);
+    let (state, command) = reload(vec![first.clone(), second.clone()], None, 1);
+    assert_eq!(instructions(&command), 64);
+    assert_eq!(state.sweep.sweep.as_ref().unwrap().done, [0, 1]);
+    // Every run saved: the sweep is complete and nothing starts.
+    let (after_three, _) = finish_run(after_two, 0.5);
+    let third = saved(&after_three, 2);
+    let (state, command) = reload(vec![first, second, third], None, 2);
+    assert_eq!(command, None);
+    assert_eq!(
+        state.sweep.sweep.as_ref().unwrap().status,
+        SweepStatus::Done
+    );
+}
+
+#[test]
+fn a_lost_device_leaves_the_run_to_go_on_from_its_checkpoint_and_its_sweep_with_it() {
+    let progress = |state: PageState, step: usize| {
+        reduce(
+            state,
+            Action::Worker(Event::Progress {
+                step,
+                total_steps: 20,
+                loss: 1.0,
+                steps_per_second: 1.0,
+            }),
+        )
+    };
+    let lost = || {
+        Action::Worker(Event::DeviceLost {
+            message: "the GPU device was lost (destroyed)".into(),
+        })
+    };
+    // Nothing kept yet: nothing to go on with.
+    let state = reduce(progress(running(), 3), lost());
+    assert_eq!(
+        (state.run.status, state.run.resumable),
+        (RunStatus::Failed, None)
+    );
+    assert_eq!(
+        state.clone().reduce(Action::Restore(RestoreAction::GoOn)).1,
+        None
+    );
+    // An error other than a lost device does not offer it either.
+    let kept = |state: PageState| {
+        reduce(
+            state,
+            Action::Worker(Event::Checkpointed {
+                step: 5,
+                bytes: 10,
+                seconds: 0.1,
+            }),
+        )
+    };
+    let state = reduce(
+        progress(kept(progress(running(), 5)), 8),
+        Action::Worker(Event::Error {
+            message: "crashed".into(),
+        }),
+    );
+    assert_eq!(state.run.resumable, None);
+
+    // In a sweep: the second run is kept at step 5 and its device is lost at step 8.
+    let (state, _) = PageState::default().reduce(start_sweep(Box::new(tiny_sweep()), None));
+    let (state, _) = finish_run(state, 0.1);
+    let state = progress(kept(progress(state, 5)), 8);
+    let state = reduce(state, lost());
+    assert_eq!(
+        state.run.resumable,
+        Some(Resumable {
+            step: 5,
+            sweep_run: Some(1)
+        })
+    );
+    assert_eq!(
+        state.sweep.sweep.as_ref().unwrap().status,
+        SweepStatus::Failed
+    );
+    assert_eq!(state.sweep_progress(), None);
+    let (state, command) = state.reduce(Action::Restore(RestoreAction::GoOn));
+    assert!(matches!(command, Some(Command::ResumeSaved { .. })));
+    assert_eq!(
+        (state.run.status, state.run.step, state.run.resumable),
+        (RunStatus::Starting, 5, None)
+    );
+    assert!(
+        state.run.losses.iter().all(|p| p.step <= 5),
+        "{:?}",
+        state.run.losses
+    );
+    assert_eq!(state.run.error, None);
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert_eq!(
+        (sweep.status, sweep.current),
+        (SweepStatus::Running, Some(1))
+    );
+    assert_eq!(state.sweep_progress().unwrap().current, 1);
+    // The queue goes on after it.
+    let (_, command) = finish_run(state, 0.3);
+    match command {
+        Some(Command::Start { config, .. }) => assert_eq!(config.task.instructions, 64),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_storage_failure_outside_a_save_is_shown() {
+    let state = reduce(
+        PageState::default(),
+        storage_failed("clearing saved runs failed"),
+    );
+    assert_eq!(
+        state.library.storage_error.as_deref(),
+        Some("clearing saved runs failed")
+    );
+}
+
+/// The state is copied at every dispatch (the page keeps the previous one): a worker event must
+/// copy only the live run, and share the library, however many finished runs it holds.
+#[test]
+fn a_worker_event_shares_every_part_but_the_live_run() {
+    let mut report = SweepReport::single(finished_record(1), "CPU");
+    report.runs = (1..=200).map(finished_record).collect();
+    let state = reduce(PageState::default(), Action::Import(Box::new(report)));
+    let state = reduce(state, Action::Run(RunAction::Start));
+    let before = reduce(
+        state,
+        Action::Worker(Event::Backend(BackendInfo {
+            kind: BackendKind::Cpu,
+            description: "CPU".into(),
+        })),
+    );
+    let after = reduce(
+        before.clone(),
+        Action::Worker(Event::Progress {
+            step: 5,
+            total_steps: 100,
+            loss: 1.0,
+            steps_per_second: 2.0,
+        }),
+    );
+    assert_eq!(after.run.step, 5);
+    assert_eq!(after.library.runs.len(), 200);
+    assert!(
+        Rc::ptr_eq(&before.library, &after.library),
+        "the library was copied"
+    );
+    assert!(Rc::ptr_eq(&before.settings, &after.settings));
+    assert!(Rc::ptr_eq(&before.sweep, &after.sweep));
+    assert!(Rc::ptr_eq(&before.inspector, &after.inspector));
+    assert!(!Rc::ptr_eq(&before.run, &after.run));
+}

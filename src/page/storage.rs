@@ -1,0 +1,254 @@
+//! What the page keeps in the browser's storage (IndexedDB) between visits: each finished run as its
+//! own entry, and each sweep's plan, so that a failed write (a full quota) loses only the entry being
+//! written. Entries are JSON text with a format tag, checked when read back like an imported file.
+
+use crate::study::record::RunRecord;
+use crate::study::sweep::SweepSpec;
+use serde::{Deserialize, Serialize};
+
+/// Format tag of saved entries; entries of another format are skipped, with a notice.
+pub const SAVED_FORMAT: &str = "idp-saved/1";
+
+/// A finished run as kept in the browser.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedRun {
+    /// Always [`SAVED_FORMAT`].
+    pub format: String,
+    /// Its name in the runs list.
+    pub name: String,
+    /// The sweep it belongs to (a key of the saved sweeps), if any.
+    pub sweep: Option<String>,
+    /// Settings, curves and final per-rule scores.
+    pub record: RunRecord,
+}
+
+/// A sweep as kept in the browser: what it varies, and the lesson that started it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedSweep {
+    /// Always [`SAVED_FORMAT`].
+    pub format: String,
+    /// Its key, shared by its runs.
+    pub id: String,
+    /// What was swept.
+    pub spec: SweepSpec,
+    /// The lesson that started it, if any.
+    pub lesson: Option<String>,
+}
+
+/// Reads a saved entry, checking its format tag and, for runs, the record itself.
+pub fn read_entry<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
+    match value.get("format").and_then(|f| f.as_str()) {
+        Some(SAVED_FORMAT) => {}
+        Some(other) => {
+            return Err(format!(
+                "saved by another version (format `{}`)",
+                crate::engine::settings::shorten(other)
+            ));
+        }
+        None => return Err("no format tag".into()),
+    }
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+impl SavedRun {
+    /// A run to save.
+    pub fn new(name: &str, sweep: Option<String>, record: RunRecord) -> Self {
+        Self {
+            format: SAVED_FORMAT.into(),
+            name: name.into(),
+            sweep,
+            record,
+        }
+    }
+
+    /// The entry's text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("records serialize")
+    }
+
+    /// Reads and checks an entry.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let run: Self = read_entry(text)?;
+        run.record.check().map_err(|e| e.to_string())?;
+        Ok(run)
+    }
+}
+
+impl SavedSweep {
+    /// A sweep to save.
+    pub fn new(id: &str, spec: &SweepSpec, lesson: Option<String>) -> Self {
+        Self {
+            format: SAVED_FORMAT.into(),
+            id: id.into(),
+            spec: spec.clone(),
+            lesson,
+        }
+    }
+
+    /// The entry's text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("specs serialize")
+    }
+
+    /// Reads and checks an entry.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let sweep: Self = read_entry(text)?;
+        sweep.spec.plan().map_err(|e| e.to_string())?;
+        Ok(sweep)
+    }
+}
+
+/// A sweep whose queue is running: what a reload needs to go on with it. The page keeps one, replaced
+/// as each run of the queue starts and removed when the sweep ends (done, cancelled or failed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepProgress {
+    /// Always [`SAVED_FORMAT`].
+    pub format: String,
+    /// The sweep's key, shared by its saved runs.
+    pub id: String,
+    /// What is swept (its plan is made again from it).
+    pub spec: SweepSpec,
+    /// The lesson that started it, if any.
+    pub lesson: Option<String>,
+    /// The plan index of the run in progress.
+    pub current: usize,
+}
+
+impl SweepProgress {
+    /// The progress of sweep `id` with plan run `current` in progress.
+    pub fn new(id: &str, spec: &SweepSpec, lesson: Option<String>, current: usize) -> Self {
+        Self {
+            format: SAVED_FORMAT.into(),
+            id: id.into(),
+            spec: spec.clone(),
+            lesson,
+            current,
+        }
+    }
+
+    /// The entry's text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("specs serialize")
+    }
+
+    /// Reads and checks an entry: format, a sweep that plans, a run within its plan.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let progress: Self = read_entry(text)?;
+        let runs = progress.spec.plan().map_err(|e| e.to_string())?.len();
+        if progress.current >= runs {
+            return Err(format!(
+                "run {} is past the sweep's {runs} runs",
+                progress.current + 1
+            ));
+        }
+        Ok(progress)
+    }
+}
+
+/// A storage failure in plain words. A full quota is said as such, with what is kept: storage
+/// writes are transactions, so a refused write leaves every earlier entry as it was.
+pub fn describe_failure(error_name: &str, detail: &str) -> String {
+    match error_name {
+        "QuotaExceededError" => "the browser's storage for this page is full: this run was not saved; runs saved earlier are kept. Clear saved runs, or free space in the browser's settings.".into(),
+        "" => format!("saving failed: {detail}"),
+        name => format!("saving failed ({name}): {detail}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::config::ExperimentConfig;
+    use crate::engine::metrics::{EvalSummary, LossPoint};
+
+    fn record() -> RunRecord {
+        RunRecord {
+            labels: vec!["16".into()],
+            config: ExperimentConfig::default(),
+            instructions: 1000,
+            examples_per_rule: 20.0,
+            rules_with_examples: 1000,
+            steps: 10,
+            result: EvalSummary {
+                step: 10,
+                seen_accuracy: 0.5,
+                unseen_accuracy: 0.25,
+                unseen_hasop_accuracy: 0.2,
+                noop_accuracy: 1.0,
+            },
+            final_loss: 0.5,
+            losses: vec![LossPoint {
+                step: 10,
+                loss: 0.5,
+            }],
+            evaluations: Vec::new(),
+            seen_rules: Vec::new(),
+            unseen_rules: Vec::new(),
+            wall_seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn saved_runs_and_sweeps_read_back_and_damage_is_refused() {
+        let run = SavedRun::new("instructions 16", Some("s1".into()), record());
+        assert_eq!(SavedRun::from_json(&run.to_json()).unwrap(), run);
+        let spec = crate::study::presets::preset("no-ops").unwrap().sweep;
+        let sweep = SavedSweep::new("s1", &spec, Some("no-ops".into()));
+        assert_eq!(SavedSweep::from_json(&sweep.to_json()).unwrap(), sweep);
+
+        let mut bad = run.clone();
+        bad.record.result.unseen_accuracy = 3.0;
+        assert!(
+            SavedRun::from_json(&bad.to_json())
+                .unwrap_err()
+                .contains("outside [0, 1]")
+        );
+        let other = run.to_json().replace(SAVED_FORMAT, "idp-saved/9");
+        assert!(
+            SavedRun::from_json(&other)
+                .unwrap_err()
+                .contains("another version")
+        );
+        assert!(SavedRun::from_json("{").unwrap_err().contains("not JSON"));
+        assert!(SavedRun::from_json("{}").unwrap_err().contains("no format"));
+    }
+
+    #[test]
+    fn a_sweeps_progress_reads_back_only_within_its_plan() {
+        let spec = crate::study::presets::preset("no-ops").unwrap().sweep;
+        let runs = spec.plan().unwrap().len();
+        let last = SweepProgress::new("s1", &spec, None, runs - 1);
+        assert_eq!(SweepProgress::from_json(&last.to_json()).unwrap(), last);
+        let past = SweepProgress::new("s1", &spec, None, runs);
+        let why = SweepProgress::from_json(&past.to_json()).unwrap_err();
+        assert!(
+            why.contains(&format!("past the sweep's {runs} runs")),
+            "{why}"
+        );
+        let mut unplannable = last.clone();
+        unplannable.spec.seeds.clear();
+        assert!(SweepProgress::from_json(&unplannable.to_json()).is_err());
+        let other = last.to_json().replace(SAVED_FORMAT, "idp-saved/0");
+        assert!(
+            SweepProgress::from_json(&other)
+                .unwrap_err()
+                .contains("another version")
+        );
+    }
+
+    #[test]
+    fn a_full_quota_is_named_and_says_earlier_runs_are_kept() {
+        let message = describe_failure("QuotaExceededError", "whatever");
+        assert!(
+            message.contains("full") && message.contains("kept"),
+            "{message}"
+        );
+        assert_eq!(
+            describe_failure("", "no database"),
+            "saving failed: no database"
+        );
+        assert!(describe_failure("InvalidStateError", "closed").contains("InvalidStateError"));
+    }
+}

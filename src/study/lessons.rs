@@ -1,0 +1,187 @@
+//! Guided lessons: a paragraph, a "predict before you run" question and a sweep sized for a browser
+//! tab, one per idea of the paper.
+//!
+//! Each lesson's sweep is a preset's (see [`crate::study::presets`]) with fewer steps: the presets are
+//! calibrated for the native CLI at 4,000 steps a run; a lesson must finish while a class watches.
+
+use crate::study::presets::preset;
+use crate::study::sweep::{Axis, SweepSpec};
+
+/// Steps of every lesson run (see the module docs).
+pub const LESSON_STEPS: usize = 1500;
+
+/// A guided lesson.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lesson {
+    /// Identifier, used by links (`lesson=phase-transition`).
+    pub id: &'static str,
+    /// Title for the menu.
+    pub title: &'static str,
+    /// One paragraph: what the experiment does and what to look at.
+    pub text: &'static str,
+    /// The question to answer before running.
+    pub question: &'static str,
+    /// Possible answers.
+    pub choices: &'static [&'static str],
+    /// Index of the answer the paper (and this page, run with the lesson's settings) supports.
+    pub answer: usize,
+    /// Why, shown once the runs are done.
+    pub explanation: &'static str,
+    /// The runs.
+    pub sweep: SweepSpec,
+}
+
+/// Identifiers of every lesson, in teaching order.
+pub const LESSON_IDS: [&str; 6] = [
+    "two-levels",
+    "model-a-vs-b",
+    "phase-transition",
+    "no-ops",
+    "skew",
+    "semantics",
+];
+
+/// A preset's sweep shortened to `steps` a run, by the one rule for that
+/// ([`crate::engine::config::ValidConfig::with_steps`]), as the CLI's `--steps` does.
+pub fn shortened(mut sweep: SweepSpec, steps: usize) -> SweepSpec {
+    sweep.base = sweep
+        .base
+        .validate()
+        .and_then(|base| base.with_steps(steps))
+        .expect("lessons shorten valid presets to a valid number of steps")
+        .into_raw();
+    sweep
+}
+
+fn preset_sweep(id: &str) -> SweepSpec {
+    shortened(
+        preset(id).expect("lessons use existing presets").sweep,
+        LESSON_STEPS,
+    )
+}
+
+/// The lesson with this identifier.
+pub fn lesson(id: &str) -> Option<Lesson> {
+    let lesson = match id {
+        "two-levels" => Lesson {
+            id: "two-levels",
+            title: "Two levels of generalization",
+            text: "A model can generalize in two ways: to new inputs of the rules it was trained on, and to rules it has never seen. Two models get the same 20,000 training examples; one sees only 4 distinct rules, the other 1,024. Both are then tested on new inputs of their own rules (seen rules) and on 100 rules neither has met (unseen rules).",
+            question: "What will the 4-rule model get right?",
+            choices: &[
+                "Neither its own rules on new inputs nor new rules",
+                "Its own rules on new inputs, but not new rules",
+                "New rules, but not its own rules on new inputs",
+                "Both, as well as the 1,024-rule model",
+            ],
+            answer: 1,
+            explanation: "New inputs of a known rule are easy for both models: seen-rule accuracy is high either way. Following a rule it has never seen takes many distinct rules in training: only the 1,024-rule model does it.",
+            sweep: {
+                let mut sweep = preset_sweep("phase-transition");
+                sweep.axes = vec![Axis::values(
+                    "instructions",
+                    "task.instructions",
+                    [4usize, 1024],
+                )];
+                sweep
+            },
+        },
+        "model-a-vs-b" => Lesson {
+            id: "model-a-vs-b",
+            title: "Model A vs model B",
+            text: "Model A is trained on a single rule with 200,000 examples. Model B is trained on 1,000 different rules with 20 examples each. Both are then asked to follow rules they have never seen.",
+            question: "Which model follows new rules better?",
+            choices: &[
+                "Model A: more examples make a better model",
+                "Model B: more distinct rules",
+                "Both about the same",
+            ],
+            answer: 1,
+            explanation: "A becomes perfect at its one rule and learns nothing about rules in general. B saw each rule only a few times, but so many different rules that it learned what a rule is.",
+            sweep: preset_sweep("model-a-vs-b"),
+        },
+        "phase-transition" => Lesson {
+            id: "phase-transition",
+            title: "The phase transition",
+            text: "Five models share one budget of 20,000 examples, spread over 4, 16, 64, 256 or 1,024 distinct rules. Watch the curve of unseen-rule accuracy against the number of rules (a log axis), and the cells of the phase diagram fill in as each run finishes.",
+            question: "How does accuracy on unseen rules change as the number of rules grows?",
+            choices: &[
+                "It rises steadily, a little with each doubling",
+                "It stays near zero with few rules, then climbs steeply once there are enough of them",
+                "It does not change: the budget is the same",
+                "It falls: fewer examples per rule",
+            ],
+            answer: 1,
+            explanation: "With few rules the model memorizes them and fails on new ones whatever the examples per rule. Once there are enough rules (at this scale, between 16 and 256; in the paper's larger task, a few hundred), following the rule is easier than memorizing each one, and unseen-rule accuracy climbs.",
+            sweep: preset_sweep("phase-transition"),
+        },
+        "no-ops" => Lesson {
+            id: "no-ops",
+            title: "No-op inputs",
+            text: "Sometimes x does not occur in the input, and the right answer is the input unchanged. Three models are trained with 0%, 25% or 50% of such no-op inputs, and tested on no-op inputs of unseen rules.",
+            question: "The model trained with no no-op inputs at all: what does it do when x is absent?",
+            choices: &[
+                "It copies the input unchanged, as it should",
+                "It rewrites something anyway, so it fails many no-op inputs",
+            ],
+            answer: 1,
+            explanation: "A model that never saw a no-op always rewrites: it has not learned to check whether x occurs. A share of no-op inputs teaches it to leave the input alone.",
+            sweep: preset_sweep("no-ops"),
+        },
+        "skew" => Lesson {
+            id: "skew",
+            title: "Skewed rule frequencies",
+            text: "Real instruction data is skewed: a few tasks are very common, most are rare. Four models get the same rules and budget, spread evenly (shape 1) or by steeper and steeper power laws (shapes 0.5, 0.2, 0.05), so that a few rules take most of the examples.",
+            question: "How does a steeper skew change accuracy on unseen rules?",
+            choices: &[
+                "It helps: the common rules are learned very well",
+                "It hurts, most at the steepest skew",
+                "No effect: the same rules are in the training set",
+            ],
+            answer: 1,
+            explanation: "Under a steep power law most rules get almost no examples: the training set holds far fewer distinct rules in practice, and generalization to new rules suffers. A mild skew costs little.",
+            sweep: preset_sweep("skew"),
+        },
+        "semantics" => Lesson {
+            id: "semantics",
+            title: "Restricted semantics",
+            text: "Here the training rules are not random: x and y are repeated letters (aaa), periodic patterns (abab) or mirrored ones (abba). The test rules are random. Three models train on repeated rules only, periodic rules only, or all three families.",
+            question: "Which training set transfers best to random rules?",
+            choices: &["Repeated only", "Periodic only", "All three families"],
+            answer: 2,
+            explanation: "Rules from one narrow family teach a narrow skill. Diversity across families, not just the number of rules, is what carries over to unstructured rules.",
+            sweep: preset_sweep("semantics"),
+        },
+        _ => return None,
+    };
+    Some(lesson)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_lesson_plans_short_valid_runs_and_a_fair_question() {
+        for id in LESSON_IDS {
+            let lesson = lesson(id).unwrap_or_else(|| panic!("{id}"));
+            assert_eq!(lesson.id, id);
+            assert!(lesson.answer < lesson.choices.len(), "{id}");
+            assert!(lesson.choices.len() >= 2, "{id}");
+            let runs = lesson.sweep.plan().unwrap_or_else(|e| panic!("{id}: {e}"));
+            assert!(runs.len() >= 2, "{id}");
+            assert!(
+                runs.iter().all(|r| r.config.train.steps == LESSON_STEPS),
+                "{id}"
+            );
+        }
+        assert!(lesson("nope").is_none());
+    }
+
+    #[test]
+    fn the_two_levels_lesson_contrasts_few_and_many_rules() {
+        let runs = lesson("two-levels").unwrap().sweep.plan().unwrap();
+        let rules: Vec<usize> = runs.iter().map(|r| r.config.task.instructions).collect();
+        assert_eq!(rules, [4, 1024]);
+    }
+}

@@ -1,0 +1,7 @@
+//! Many runs: sweeps and their plans, the presets, the guided lessons, and run records with their
+//! CSV and JSON files. Imports the engine only.
+
+pub mod lessons;
+pub mod presets;
+pub mod record;
+pub mod sweep;

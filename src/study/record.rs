@@ -1,0 +1,519 @@
+//! Results as data: one record per finished run, a sweep report, and their CSV / JSON forms.
+//! The browser imports the same JSON, so a large native sweep can be shown in the page.
+
+use crate::engine::config::{ConfigError, ExperimentConfig};
+use crate::engine::metrics::LossPoint;
+use crate::engine::metrics::{EvalSummary, RuleScore};
+#[cfg(feature = "compute")]
+use crate::engine::run::Run;
+use crate::study::sweep::SweepSpec;
+use serde::{Deserialize, Serialize};
+
+/// Format tag of sweep files; bump on incompatible changes.
+pub const SWEEP_FORMAT: &str = "idp-sweep/1";
+
+/// A finished run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The sweep labels of this run, one per axis (empty for a single run).
+    pub labels: Vec<String>,
+    /// The complete settings.
+    pub config: ExperimentConfig,
+    /// Distinct training rules `I`.
+    pub instructions: usize,
+    /// Training examples per rule, on average (`N / I`).
+    pub examples_per_rule: f64,
+    /// Training rules that got at least one example.
+    pub rules_with_examples: usize,
+    /// Steps trained.
+    pub steps: usize,
+    /// The last evaluation's headline numbers.
+    pub result: EvalSummary,
+    /// Mean loss of the last chunk.
+    pub final_loss: f32,
+    /// The loss curve.
+    pub losses: Vec<LossPoint>,
+    /// Every evaluation's headline numbers.
+    pub evaluations: Vec<EvalSummary>,
+    /// Per-rule accuracy of seen rules at the end.
+    pub seen_rules: Vec<RuleScore>,
+    /// Per-rule accuracy of held-out rules at the end.
+    pub unseen_rules: Vec<RuleScore>,
+    /// Wall-clock time of the run.
+    pub wall_seconds: f64,
+}
+
+impl RunRecord {
+    /// The record of a finished run and its final evaluation.
+    #[cfg(feature = "compute")]
+    pub fn new(run: &Run, last: crate::engine::metrics::Evaluation, wall_seconds: f64) -> Self {
+        let config = run.config().raw().clone();
+        let total = config.task.budget.total(config.task.instructions);
+        Self {
+            labels: Vec::new(),
+            instructions: config.task.instructions,
+            examples_per_rule: total as f64 / config.task.instructions as f64,
+            rules_with_examples: run.dataset().rules_with_examples(),
+            steps: run.step(),
+            result: last.summary(),
+            final_loss: run.losses().last().map(|p| p.loss).unwrap_or(f32::NAN),
+            losses: run.losses().to_vec(),
+            evaluations: run.evaluations().to_vec(),
+            seen_rules: last.seen.per_rule,
+            unseen_rules: last.unseen.per_rule,
+            wall_seconds,
+            config,
+        }
+    }
+
+    /// Checks what a record read from a file or the browser's storage claims: settings the page
+    /// accepts, accuracies in [0, 1], finite losses.
+    ///
+    /// # Errors
+    /// A [`RecordError`] saying which claim fails.
+    pub fn check(&self) -> Result<(), RecordError> {
+        self.config.validate()?;
+        let accuracies = self.evaluations.iter().chain([&self.result]).flat_map(|e| {
+            [
+                e.seen_accuracy,
+                e.unseen_accuracy,
+                e.unseen_hasop_accuracy,
+                e.noop_accuracy,
+            ]
+        });
+        if let Some(bad) = accuracies.into_iter().find(|a| !(0.0..=1.0).contains(a)) {
+            return Err(RecordError::Accuracy(bad));
+        }
+        if let Some(bad) = self.losses.iter().find(|p| !p.loss.is_finite()) {
+            return Err(RecordError::Loss {
+                step: bad.step,
+                loss: bad.loss,
+            });
+        }
+        Ok(())
+    }
+
+    /// The same record with sweep labels.
+    pub fn with_labels(mut self, labels: &[String]) -> Self {
+        self.labels = labels.to_vec();
+        self
+    }
+}
+
+/// Why a run record cannot be right.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RecordError {
+    /// Settings the page does not accept.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// An accuracy outside [0, 1].
+    #[error("an accuracy of {0} is outside [0, 1]")]
+    Accuracy(f64),
+    /// A loss that is not a finite number.
+    #[error("the loss at step {step} is {loss}")]
+    Loss {
+        /// Its step.
+        step: usize,
+        /// Its value.
+        loss: f32,
+    },
+}
+
+/// A sweep and its finished runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepReport {
+    /// Always [`SWEEP_FORMAT`].
+    pub format: String,
+    /// Backend the runs trained on, in words.
+    pub backend: String,
+    /// What was swept.
+    pub spec: SweepSpec,
+    /// Finished runs, in plan order.
+    pub runs: Vec<RunRecord>,
+}
+
+impl SweepReport {
+    /// An empty report for a sweep.
+    pub fn new(spec: &SweepSpec, backend: &str) -> Self {
+        Self {
+            format: SWEEP_FORMAT.into(),
+            backend: backend.into(),
+            spec: spec.clone(),
+            runs: Vec::new(),
+        }
+    }
+
+    /// Names of the axes, for column headers.
+    pub fn axis_names(&self) -> Vec<String> {
+        self.spec.axes.iter().map(|a| a.name.clone()).collect()
+    }
+
+    /// One CSV row per run: the axis labels (columns `axis_<name>`), then the fixed columns.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::new();
+        // Axis columns are prefixed so they never collide with a fixed column of the same name.
+        let mut header: Vec<String> = self
+            .axis_names()
+            .iter()
+            .map(|n| csv_field(&format!("axis_{}", n.replace(' ', "_"))))
+            .collect();
+        header.extend(CSV_COLUMNS.iter().map(|c| c.to_string()));
+        out.push_str(&header.join(","));
+        out.push('\n');
+        for run in &self.runs {
+            let mut row: Vec<String> = run.labels.iter().map(|l| csv_field(l)).collect();
+            row.extend([
+                run.instructions.to_string(),
+                format!("{:.2}", run.examples_per_rule),
+                run.config.seed.to_string(),
+                run.steps.to_string(),
+                format!("{:.4}", run.result.seen_accuracy),
+                format!("{:.4}", run.result.unseen_accuracy),
+                format!("{:.4}", run.result.unseen_hasop_accuracy),
+                format!("{:.4}", run.result.noop_accuracy),
+                format!("{:.4}", run.final_loss),
+                run.rules_with_examples.to_string(),
+                format!("{:.1}", run.wall_seconds),
+            ]);
+            out.push_str(&row.join(","));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Why a results file cannot be shown.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ImportError {
+    /// Not JSON, or JSON of another shape.
+    #[error("this is not a results file of this page or of `idp sweep` ({0})")]
+    Unreadable(String),
+    /// A results file of a format this version does not read.
+    #[error("this results file has format `{0}`; this page reads `{SWEEP_FORMAT}`")]
+    WrongFormat(String),
+    /// A file with no run in it.
+    #[error("this results file holds no finished run")]
+    Empty,
+    /// A run whose settings or numbers cannot be right.
+    #[error("run {index} of this results file is damaged: {why}")]
+    Damaged {
+        /// Position of the run in the file, from 1.
+        index: usize,
+        /// What is wrong.
+        why: RecordError,
+    },
+}
+
+impl SweepReport {
+    /// The report of one run made in the page: a sweep with no axis and one seed, so the page's export
+    /// and `idp sweep`'s output are one format.
+    pub fn single(record: RunRecord, backend: &str) -> Self {
+        let spec = SweepSpec {
+            base: record.config.clone(),
+            axes: Vec::new(),
+            seeds: vec![record.config.seed],
+        };
+        Self {
+            runs: vec![record],
+            ..Self::new(&spec, backend)
+        }
+    }
+
+    /// The report as JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("reports serialize")
+    }
+
+    /// Reads and checks a results file (the page's export or `idp sweep`'s `sweep.json`): the format
+    /// tag, at least one run, settings the page accepts, accuracies in [0, 1], finite losses.
+    pub fn from_json(text: &str) -> Result<Self, ImportError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| ImportError::Unreadable(e.to_string()))?;
+        match value.get("format").and_then(|f| f.as_str()) {
+            Some(SWEEP_FORMAT) => {}
+            Some(other) => {
+                return Err(ImportError::WrongFormat(crate::engine::settings::shorten(
+                    other,
+                )));
+            }
+            None => return Err(ImportError::Unreadable("it has no `format` tag".into())),
+        }
+        let report: Self =
+            serde_json::from_value(value).map_err(|e| ImportError::Unreadable(e.to_string()))?;
+        if report.runs.is_empty() {
+            return Err(ImportError::Empty);
+        }
+        for (i, run) in report.runs.iter().enumerate() {
+            run.check()
+                .map_err(|why| ImportError::Damaged { index: i + 1, why })?;
+        }
+        Ok(report)
+    }
+}
+
+/// Columns of [`metrics_csv`].
+pub const METRICS_COLUMNS: [&str; 6] = [
+    "step",
+    "loss",
+    "seen_accuracy",
+    "unseen_accuracy",
+    "unseen_hasop_accuracy",
+    "noop_accuracy",
+];
+
+/// The curves of one run as CSV: a row per step with a loss reading or an evaluation (empty cells
+/// where a step has only one of them), in step order.
+pub fn metrics_csv(losses: &[LossPoint], evaluations: &[EvalSummary]) -> String {
+    let mut steps: Vec<usize> = losses
+        .iter()
+        .map(|p| p.step)
+        .chain(evaluations.iter().map(|e| e.step))
+        .collect();
+    steps.sort_unstable();
+    steps.dedup();
+    let mut out = METRICS_COLUMNS.join(",");
+    out.push('\n');
+    for step in steps {
+        let loss = losses
+            .iter()
+            .rfind(|p| p.step == step)
+            .map(|p| format!("{}", p.loss))
+            .unwrap_or_default();
+        let accuracies = match evaluations.iter().rfind(|e| e.step == step) {
+            Some(e) => [
+                e.seen_accuracy,
+                e.unseen_accuracy,
+                e.unseen_hasop_accuracy,
+                e.noop_accuracy,
+            ]
+            .map(|a| format!("{a}"))
+            .join(","),
+            None => ",,,".into(),
+        };
+        out.push_str(&format!("{step},{loss},{accuracies}\n"));
+    }
+    out
+}
+
+/// The fixed CSV columns, after one column per sweep axis.
+pub const CSV_COLUMNS: [&str; 11] = [
+    "instructions",
+    "examples_per_rule",
+    "seed",
+    "steps",
+    "seen_accuracy",
+    "unseen_accuracy",
+    "unseen_hasop_accuracy",
+    "noop_accuracy",
+    "final_loss",
+    "rules_with_examples",
+    "wall_seconds",
+];
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// One line of the results table.
+pub fn table_row(run: &RunRecord) -> String {
+    let labels = if run.labels.is_empty() {
+        String::from("-")
+    } else {
+        run.labels.join(" / ")
+    };
+    format!(
+        "{labels:>16} {:>6} {:>9.1} {:>5} {:>6} {:>6.3} {:>7.3} {:>7.3} {:>6.3} {:>7.4} {:>7.1}",
+        run.instructions,
+        run.examples_per_rule,
+        run.config.seed,
+        run.steps,
+        run.result.seen_accuracy,
+        run.result.unseen_accuracy,
+        run.result.unseen_hasop_accuracy,
+        run.result.noop_accuracy,
+        run.final_loss,
+        run.wall_seconds,
+    )
+}
+
+/// A results table with a header.
+pub fn table(runs: &[RunRecord], axis_names: &[String]) -> String {
+    let axes = if axis_names.is_empty() {
+        "run".to_string()
+    } else {
+        axis_names.join(" / ")
+    };
+    let mut out = format!(
+        "{axes:>16} {:>6} {:>9} {:>5} {:>6} {:>6} {:>7} {:>7} {:>6} {:>7} {:>7}\n",
+        "I", "ex/rule", "seed", "steps", "seen", "unseen", "has-op", "no-op", "loss", "wall s"
+    );
+    for run in runs {
+        out.push_str(&table_row(run));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(step: usize, unseen: f64) -> EvalSummary {
+        EvalSummary {
+            step,
+            seen_accuracy: 0.5,
+            unseen_accuracy: unseen,
+            unseen_hasop_accuracy: unseen,
+            noop_accuracy: 1.0,
+        }
+    }
+
+    fn record() -> RunRecord {
+        let config = crate::study::presets::preset("phase-transition")
+            .unwrap()
+            .sweep
+            .base;
+        RunRecord {
+            labels: Vec::new(),
+            instructions: config.task.instructions,
+            examples_per_rule: 19.5,
+            rules_with_examples: 1000,
+            steps: 20,
+            result: summary(20, 0.25),
+            final_loss: 0.7,
+            losses: vec![
+                LossPoint {
+                    step: 10,
+                    loss: 1.5,
+                },
+                LossPoint {
+                    step: 20,
+                    loss: 0.7,
+                },
+            ],
+            evaluations: vec![summary(20, 0.25)],
+            seen_rules: Vec::new(),
+            unseen_rules: Vec::new(),
+            wall_seconds: 3.0,
+            config,
+        }
+    }
+
+    #[test]
+    fn a_page_export_reads_back_the_same() {
+        let report = SweepReport::single(record(), "CPU: test");
+        let again = SweepReport::from_json(&report.to_json()).unwrap();
+        assert_eq!(again, report);
+        assert_eq!(again.format, SWEEP_FORMAT);
+        assert!(again.spec.axes.is_empty());
+    }
+
+    #[test]
+    fn wrong_or_damaged_files_are_refused_with_the_reason() {
+        let good = SweepReport::single(record(), "CPU");
+        let refuse = |text: &str| SweepReport::from_json(text).unwrap_err();
+        assert!(matches!(refuse("not json"), ImportError::Unreadable(_)));
+        assert!(matches!(refuse("{\"a\": 1}"), ImportError::Unreadable(_)));
+        let json = good.to_json();
+        assert_eq!(
+            refuse(&json.replace(SWEEP_FORMAT, "idp-sweep/9")),
+            ImportError::WrongFormat("idp-sweep/9".into())
+        );
+        assert!(matches!(
+            refuse(&json[..json.len() / 2]),
+            ImportError::Unreadable(_)
+        ));
+        let mut empty = good.clone();
+        empty.runs.clear();
+        assert_eq!(refuse(&empty.to_json()), ImportError::Empty);
+        let mut bad = good.clone();
+        bad.runs[0].evaluations[0].unseen_accuracy = 1.5;
+        assert!(
+            refuse(&bad.to_json())
+                .to_string()
+                .contains("outside [0, 1]")
+        );
+        let mut bad = good.clone();
+        bad.runs[0].config.model.heads = 5;
+        let error = refuse(&bad.to_json()).to_string();
+        assert!(
+            error.contains("run 1") && error.contains("model"),
+            "{error}"
+        );
+        let mut bad = good;
+        bad.runs[0].losses[0].loss = f32::INFINITY;
+        // JSON has no infinity: serde writes null, which is not a loss.
+        assert!(matches!(refuse(&bad.to_json()), ImportError::Unreadable(_)));
+    }
+
+    #[test]
+    fn metrics_csv_merges_losses_and_evaluations_by_step() {
+        let csv = metrics_csv(
+            &[
+                LossPoint {
+                    step: 10,
+                    loss: 1.5,
+                },
+                LossPoint {
+                    step: 20,
+                    loss: 0.75,
+                },
+            ],
+            &[summary(0, 0.0), summary(20, 0.25)],
+        );
+        assert_eq!(
+            csv,
+            "step,loss,seen_accuracy,unseen_accuracy,unseen_hasop_accuracy,noop_accuracy\n\
+             0,,0.5,0,0,1\n\
+             10,1.5,,,,\n\
+             20,0.75,0.5,0.25,0.25,1\n"
+        );
+    }
+
+    #[test]
+    fn csv_quotes_labels_with_commas() {
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("256"), "256");
+    }
+
+    #[test]
+    fn csv_has_the_promised_columns() {
+        let spec = crate::study::presets::preset("phase-transition")
+            .unwrap()
+            .sweep;
+        let report = SweepReport::new(&spec, "test");
+        let header = report.to_csv();
+        let columns: Vec<&str> = header.lines().next().unwrap().split(',').collect();
+        let unique: std::collections::HashSet<&&str> = columns.iter().collect();
+        assert_eq!(
+            unique.len(),
+            columns.len(),
+            "duplicate columns in {columns:?}"
+        );
+        assert_eq!(columns[0], "axis_instructions");
+        for column in [
+            "instructions",
+            "examples_per_rule",
+            "seed",
+            "steps",
+            "seen_accuracy",
+            "unseen_accuracy",
+            "noop_accuracy",
+        ] {
+            assert!(
+                header
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .split(',')
+                    .any(|c| c == column),
+                "{column}"
+            );
+        }
+    }
+}
