@@ -124,10 +124,92 @@ impl CheckpointMeta {
     }
 }
 
+/// The magic line that starts a checkpoint file.
+const FILE_MAGIC: &[u8] = b"idp-checkpoint/1\n";
+
+impl Checkpoint {
+    /// The checkpoint as one file's bytes: a magic line, then the meta (JSON), the model and the
+    /// optimizer state, each after its length (8 bytes, little-endian). One file, so that writing it
+    /// atomically (temporary file, then rename) never leaves a meta beside another run's tensors.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let meta = self.meta.to_json();
+        let mut out = Vec::with_capacity(
+            FILE_MAGIC.len() + 24 + meta.len() + self.model.len() + self.optimizer.len(),
+        );
+        out.extend_from_slice(FILE_MAGIC);
+        for part in [meta.as_bytes(), &self.model, &self.optimizer] {
+            out.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            out.extend_from_slice(part);
+        }
+        out
+    }
+
+    /// Reads the bytes of [`Self::to_bytes`], checking the meta.
+    ///
+    /// # Errors
+    /// [`CheckpointError::Unreadable`] for a file cut short or of another kind; the meta's own errors.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CheckpointError> {
+        let rest = bytes
+            .strip_prefix(FILE_MAGIC)
+            .ok_or_else(|| CheckpointError::Unreadable("not a checkpoint file".into()))?;
+        let mut parts = Vec::with_capacity(3);
+        let mut rest = rest;
+        for name in ["meta", "model", "optimizer"] {
+            let cut =
+                || CheckpointError::Unreadable(format!("the file is cut short in its {name}"));
+            let (length, tail) = rest.split_first_chunk::<8>().ok_or_else(cut)?;
+            let length = usize::try_from(u64::from_le_bytes(*length)).map_err(|_| cut())?;
+            if tail.len() < length {
+                return Err(cut());
+            }
+            let (part, tail) = tail.split_at(length);
+            parts.push(part.to_vec());
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            return Err(CheckpointError::Unreadable(
+                "the file has bytes after its optimizer state".into(),
+            ));
+        }
+        let optimizer = parts.pop().expect("three parts");
+        let model = parts.pop().expect("three parts");
+        let meta = String::from_utf8(parts.pop().expect("three parts"))
+            .map_err(|_| CheckpointError::Unreadable("the meta is not text".into()))?;
+        Ok(Self {
+            meta: CheckpointMeta::from_json(&meta)?,
+            model,
+            optimizer,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::config::ExperimentConfig;
+
+    #[test]
+    fn a_checkpoint_file_reads_back_and_a_cut_file_is_refused() {
+        let checkpoint = Checkpoint {
+            meta: CheckpointMeta::new(ValidConfig::default(), 5, Vec::new(), Vec::new()),
+            model: vec![1, 2, 3],
+            optimizer: vec![4; 10],
+        };
+        let bytes = checkpoint.to_bytes();
+        assert_eq!(Checkpoint::from_bytes(&bytes).unwrap(), checkpoint);
+        for cut in [0, 5, bytes.len() / 2, bytes.len() - 1] {
+            assert!(
+                matches!(
+                    Checkpoint::from_bytes(&bytes[..cut]),
+                    Err(CheckpointError::Unreadable(_))
+                ),
+                "cut at {cut}"
+            );
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(Checkpoint::from_bytes(&longer).is_err());
+    }
 
     #[test]
     fn a_meta_reads_back_and_every_kind_of_damage_is_named() {

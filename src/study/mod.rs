@@ -2,6 +2,7 @@
 //! CSV and JSON files. Imports the engine only.
 
 pub mod lessons;
+pub mod plan;
 pub mod presets;
 pub mod record;
 pub mod sweep;

@@ -36,6 +36,47 @@ pub const PRESET_IDS: [&str; 6] = [
     "occurrences",
 ];
 
+/// Presets at the papers' scale, for a cluster (`idp plan --preset paper`): too large for a tab,
+/// so the page's menu does not list them.
+pub const CLUSTER_PRESET_IDS: [&str; 1] = ["paper"];
+
+/// The papers' ladder of rule counts (arXiv 2402.10891, figure 2).
+pub const PAPER_RULE_COUNTS: [usize; 16] = [
+    10, 20, 50, 100, 200, 300, 400, 500, 600, 1_000, 2_000, 2_500, 5_000, 10_000, 100_000,
+    1_000_000,
+];
+
+/// The papers' setting (section 3): a GPT-2-style decoder of 6 layers, width 256 and 4 heads;
+/// inputs of up to 50 letters and patterns of up to 20; a budget of 10^6 examples; AdamW at lr 1e-3
+/// with a linear schedule for 50 epochs (at batch 256, 195,313 steps). Not stated in the papers and
+/// chosen here: the alphabet (26 letters), the replacement's length (0 to 20), the batch size, the
+/// warm-up (1,000 steps) and the evaluation sets.
+pub fn paper_config() -> ExperimentConfig {
+    let mut config = ExperimentConfig::default();
+    config.task.alphabet = 26;
+    config.task.x_len = Span::new(1, 20);
+    config.task.y_len = Span::new(0, 20);
+    config.task.z_len = Span::new(20, 50);
+    config.task.budget = Budget::Total(1_000_000);
+    config.task.instructions = 1_000;
+    config.model.layers = 6;
+    config.model.width = 256;
+    config.model.heads = 4;
+    config.model.ff_width = 1024;
+    config.model.max_len = 256;
+    config.train.batch_size = 256;
+    config.train.steps = 50 * 1_000_000_usize.div_ceil(256);
+    config.train.learning_rate = 1e-3;
+    config.train.warmup_steps = 1_000;
+    config.train.final_lr_ratio = 0.0;
+    config.train.eval_every = 10_000;
+    config.eval.test_rules = 200;
+    config.eval.seen_examples = 1_000;
+    config.eval.unseen_examples = 1_000;
+    config.eval.noop_examples = 500;
+    config
+}
+
 /// Steps of every preset run.
 pub const PRESET_STEPS: usize = 4000;
 
@@ -219,6 +260,20 @@ pub fn preset(id: &str) -> Option<Preset> {
                 seeds: one_seed,
             },
         },
+        "paper" => Preset {
+            id: "paper",
+            title: "The papers' scale",
+            summary: "The phase transition at the papers' scale: 6 layers of width 256, 10^6 examples, 16 rule counts from 10 to 10^6, 3 seeds. For a cluster.",
+            sweep: SweepSpec {
+                axes: vec![Axis::values(
+                    "instructions",
+                    "task.instructions",
+                    PAPER_RULE_COUNTS,
+                )],
+                base: paper_config(),
+                seeds: vec![1, 2, 3],
+            },
+        },
         _ => return None,
     };
     Some(preset)
@@ -230,7 +285,7 @@ mod tests {
 
     #[test]
     fn every_preset_plans_valid_runs() {
-        for id in PRESET_IDS {
+        for id in PRESET_IDS.into_iter().chain(CLUSTER_PRESET_IDS) {
             let preset = preset(id).unwrap();
             assert_eq!(preset.id, id);
             let runs = preset.sweep.plan().unwrap_or_else(|e| panic!("{id}: {e}"));
@@ -249,5 +304,33 @@ mod tests {
         assert!(budgets.iter().all(|&b| b == PRESET_BUDGET));
         let rules: Vec<usize> = runs.iter().map(|r| r.config.task.instructions).collect();
         assert!(rules.windows(2).all(|w| w[0] < w[1]));
+    }
+}
+
+#[cfg(test)]
+mod paper {
+    use super::*;
+
+    #[test]
+    fn the_paper_preset_is_the_papers_setting() {
+        let runs = preset("paper").unwrap().sweep.plan().unwrap();
+        assert_eq!(runs.len(), 16 * 3);
+        let rules: Vec<usize> = runs[..16]
+            .iter()
+            .map(|r| r.config.task.instructions)
+            .collect();
+        assert_eq!(rules, PAPER_RULE_COUNTS);
+        let config = &runs[15].config;
+        assert_eq!(
+            (config.model.layers, config.model.width, config.model.heads),
+            (6, 256, 4)
+        );
+        assert_eq!((config.task.x_len.max, config.task.z_len.max), (20, 50));
+        assert_eq!(
+            config.task.budget.total(config.task.instructions),
+            1_000_000
+        );
+        // 50 epochs of the budget.
+        assert!(config.train.steps * config.train.batch_size >= 50 * 1_000_000);
     }
 }

@@ -150,19 +150,17 @@ impl SweepReport {
 
     /// One CSV row per run: the axis labels (columns `axis_<name>`), then the fixed columns.
     pub fn to_csv(&self) -> String {
-        let mut out = String::new();
+        let mut out = csv::Writer::from_writer(Vec::new());
         // Axis columns are prefixed so they never collide with a fixed column of the same name.
-        let mut header: Vec<String> = self
+        let header: Vec<String> = self
             .axis_names()
             .iter()
-            .map(|n| csv_field(&format!("axis_{}", n.replace(' ', "_"))))
+            .map(|n| format!("axis_{}", n.replace(' ', "_")))
+            .chain(CSV_COLUMNS.iter().map(|c| c.to_string()))
             .collect();
-        header.extend(CSV_COLUMNS.iter().map(|c| c.to_string()));
-        out.push_str(&header.join(","));
-        out.push('\n');
+        out.write_record(header).expect("writing to memory");
         for run in &self.runs {
-            let mut row: Vec<String> = run.labels.iter().map(|l| csv_field(l)).collect();
-            row.extend([
+            let row = run.labels.iter().cloned().chain([
                 run.instructions.to_string(),
                 format!("{:.2}", run.examples_per_rule),
                 run.config.seed.to_string(),
@@ -175,11 +173,16 @@ impl SweepReport {
                 run.rules_with_examples.to_string(),
                 format!("{:.1}", run.wall_seconds),
             ]);
-            out.push_str(&row.join(","));
-            out.push('\n');
+            out.write_record(row).expect("writing to memory");
         }
-        out
+        csv_text(out)
     }
+}
+
+/// The text a CSV writer made in memory.
+fn csv_text(writer: csv::Writer<Vec<u8>>) -> String {
+    let bytes = writer.into_inner().expect("writing to memory");
+    String::from_utf8(bytes).expect("the fields are text")
 }
 
 /// Why a results file cannot be shown.
@@ -271,8 +274,9 @@ pub fn metrics_csv(losses: &[LossPoint], evaluations: &[EvalSummary]) -> String 
         .collect();
     steps.sort_unstable();
     steps.dedup();
-    let mut out = METRICS_COLUMNS.join(",");
-    out.push('\n');
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(METRICS_COLUMNS)
+        .expect("writing to memory");
     for step in steps {
         let loss = losses
             .iter()
@@ -286,13 +290,13 @@ pub fn metrics_csv(losses: &[LossPoint], evaluations: &[EvalSummary]) -> String 
                 e.unseen_hasop_accuracy,
                 e.noop_accuracy,
             ]
-            .map(|a| format!("{a}"))
-            .join(","),
-            None => ",,,".into(),
+            .map(|a| format!("{a}")),
+            None => Default::default(),
         };
-        out.push_str(&format!("{step},{loss},{accuracies}\n"));
+        let row = [step.to_string(), loss].into_iter().chain(accuracies);
+        out.write_record(row).expect("writing to memory");
     }
-    out
+    csv_text(out)
 }
 
 /// The fixed CSV columns, after one column per sweep axis.
@@ -309,14 +313,6 @@ pub const CSV_COLUMNS: [&str; 11] = [
     "rules_with_examples",
     "wall_seconds",
 ];
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
 
 /// One line of the results table.
 pub fn table_row(run: &RunRecord) -> String {
@@ -475,10 +471,16 @@ mod tests {
     }
 
     #[test]
-    fn csv_quotes_labels_with_commas() {
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("256"), "256");
+    fn csv_quotes_labels_with_commas_and_quotes() {
+        let mut report = SweepReport::single(record(), "CPU");
+        report.spec.axes = vec![crate::study::sweep::Axis::values("model", "seed", [1u64])];
+        report.runs[0].labels = vec!["A, then \"B\"".into()];
+        let csv = report.to_csv();
+        let row = csv.lines().nth(1).unwrap();
+        assert!(row.starts_with("\"A, then \"\"B\"\"\","), "{row}");
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let first = reader.records().next().unwrap().unwrap();
+        assert_eq!(&first[0], "A, then \"B\"");
     }
 
     #[test]

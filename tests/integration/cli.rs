@@ -170,3 +170,285 @@ fn typos_in_a_config_file_are_named_and_nothing_runs() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Settings of a sweep that trains in a second: a tiny model, 40 steps, tiny evaluation sets.
+const TINY: [&str; 7] = [
+    "--backend",
+    "cpu",
+    "--steps",
+    "40",
+    "--set",
+    r#"model={"layers":1,"width":16,"heads":2,"ff_width":32,"max_len":64}"#,
+    "--set",
+];
+const TINY_EVAL: &str =
+    r#"eval={"test_rules":4,"seen_examples":8,"unseen_examples":8,"noop_examples":4}"#;
+
+/// `idp <command> <tiny settings> <more>`.
+fn idp_tiny(command: &str, more: &[&str]) -> Output {
+    let mut args = vec![command];
+    args.extend(TINY);
+    args.push(TINY_EVAL);
+    args.extend(more);
+    idp(&args)
+}
+
+/// The rows of a sweep's CSV without the wall-time column (the only one that may differ between
+/// two runs of the same cells).
+fn rows_without_wall_time(dir: &std::path::Path) -> Vec<String> {
+    let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
+    csv.lines()
+        .map(|line| line.rsplit_once(',').unwrap().0.to_string())
+        .collect()
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("idp-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn plan_cells_and_merge_make_the_sweep_that_one_process_makes() {
+    let (one, split) = (temp_dir("one-process"), temp_dir("split"));
+    let axes = ["--instructions", "2,8", "--seeds", "1,2"];
+    let run = |command: &str, dir: &std::path::Path, more: &[&str]| {
+        let mut args: Vec<&str> = axes.to_vec();
+        args.extend(["--out", dir.to_str().unwrap()]);
+        args.extend(more);
+        idp_tiny(command, &args)
+    };
+    let output = run("sweep", &one, &["--jobs", "2"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = run("plan", &split, &["--no-estimate"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("planned 4 cells"));
+    let split_arg = split.to_str().unwrap();
+    // The cells in another order than the plan's, one of them twice: it is skipped.
+    for index in ["3", "0", "2", "0"] {
+        let output = idp(&["cell", split_arg, "--index", index, "--backend", "cpu"]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let again = idp(&["cell", split_arg, "--index", "0", "--backend", "cpu"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already has a result"));
+    // One cell missing: the merge writes what there is, names the cell, and exits with 3.
+    let output = idp(&["merge", split_arg]);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("1 cell(s) have no result yet: 1"),
+        "{stderr}"
+    );
+    assert_eq!(
+        rows_without_wall_time(&split).len(),
+        4,
+        "a header and three rows"
+    );
+    let missing = idp(&["merge", split_arg, "--missing"]);
+    assert_eq!(String::from_utf8_lossy(&missing.stdout).trim(), "1");
+    let output = idp(&["cell", split_arg, "--index", "1", "--backend", "cpu"]);
+    assert!(output.status.success());
+    let output = idp(&["merge", split_arg]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(rows_without_wall_time(&split), rows_without_wall_time(&one));
+    let json = |dir: &std::path::Path| {
+        let mut report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap())
+                .unwrap();
+        for run in report["runs"].as_array_mut().unwrap() {
+            run["wall_seconds"] = 0.into();
+        }
+        report
+    };
+    assert_eq!(
+        json(&split),
+        json(&one),
+        "the same sweep.json, wall times aside"
+    );
+    // A cell past the plan, and a folder with no plan, are named errors.
+    assert_clean_error(&idp(&["cell", split_arg, "--index", "9"]), "no cell 9");
+    let nowhere = temp_dir("no-plan");
+    assert_clean_error(&idp(&["merge", nowhere.to_str().unwrap()]), "idp plan");
+    // Another sweep into a folder of this one is refused, and nothing there changes.
+    let output = idp_tiny("sweep", &["--instructions", "2,16", "--out", split_arg]);
+    assert_clean_error(&output, "another sweep");
+    assert_eq!(rows_without_wall_time(&split), rows_without_wall_time(&one));
+    for dir in [one, split] {
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
+
+/// The issue's case: a file-size limit kills the sweep in the middle of writing its merged files.
+/// Every file is written atomically, so the folder keeps its last complete files, and the same
+/// command run again trains only what is missing and ends with the results of an uninterrupted run.
+#[cfg(unix)]
+#[test]
+fn a_sweep_killed_while_writing_keeps_its_files_and_goes_on_with_what_is_missing() {
+    let (dir, clean) = (temp_dir("killed"), temp_dir("clean"));
+    let axes = ["--instructions", "4,8,16"];
+    let args = |dir: &std::path::Path| {
+        let mut args: Vec<String> = vec!["sweep".into()];
+        args.extend(TINY.iter().map(|s| s.to_string()));
+        args.push(TINY_EVAL.into());
+        args.extend(axes.iter().map(|s| s.to_string()));
+        args.extend(["--jobs", "1", "--out"].map(String::from));
+        args.push(dir.to_str().unwrap().into());
+        args
+    };
+    let output = Command::new(env!("CARGO_BIN_EXE_idp"))
+        .args(args(&clean))
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let full = std::fs::metadata(clean.join("sweep.json")).unwrap().len();
+    // Two cells first, so the limit can sit between the merged file of two runs and of three.
+    let output = Command::new(env!("CARGO_BIN_EXE_idp"))
+        .args(args(&dir))
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    std::fs::remove_file(dir.join("cells/2.json")).unwrap();
+    let output = idp(&["merge", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(3));
+    let two = std::fs::metadata(dir.join("sweep.json")).unwrap().len();
+    assert!(two < full, "{two} < {full}");
+    let limit_kib = two.div_ceil(1024) + 1;
+    assert!(
+        limit_kib * 1024 < full,
+        "the limit must cut the three-run file"
+    );
+    let script = format!("ulimit -f {limit_kib}; exec \"$0\" \"$@\"");
+    let killed = Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_idp"))
+        .args(&args(&dir)[..])
+        .output()
+        .unwrap();
+    assert!(
+        !killed.status.success(),
+        "the file-size limit stops the sweep"
+    );
+    // The merged file is the last complete one (two runs), not half of the next one.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap())
+            .expect("sweep.json is whole");
+    assert_eq!(report["runs"].as_array().unwrap().len(), 2);
+    assert!(
+        dir.join("cells/2.json").exists(),
+        "the cell's own result was written first"
+    );
+    // Run again: nothing is trained again, and the files are those of the uninterrupted sweep.
+    let again = Command::new(env!("CARGO_BIN_EXE_idp"))
+        .args(args(&dir))
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("3 already done"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    assert_eq!(rows_without_wall_time(&dir), rows_without_wall_time(&clean));
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".tmp"))
+        .collect();
+    assert!(
+        leftovers.len() <= 1,
+        "at most the killed write's temporary file: {leftovers:?}"
+    );
+    for dir in [dir, clean] {
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
+
+/// A sweep stopped by the scheduler (SIGTERM) checkpoints its cells; run again, they go on from
+/// their checkpoints and end where an uninterrupted sweep ends.
+#[cfg(unix)]
+#[test]
+fn a_stopped_sweep_checkpoints_its_cells_and_goes_on_from_them() {
+    let (dir, clean) = (temp_dir("stopped"), temp_dir("unstopped"));
+    let sweep = |dir: &std::path::Path| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_idp"));
+        command.args(["sweep", "--backend", "cpu", "--steps", "1500", "--set"]);
+        command.args([
+            TINY[5],
+            "--set",
+            TINY_EVAL,
+            "--instructions",
+            "4,8",
+            "--jobs",
+            "2",
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        command
+    };
+    assert!(sweep(&clean).output().unwrap().status.success());
+    let child = sweep(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until training is under way (the plan is written), then stop it as Slurm would.
+    let started = std::time::Instant::now();
+    while !dir.join("plan.json").exists() && started.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("checkpointed"), "{stderr}");
+    assert!(dir.join("cells/0.checkpoint").exists() || dir.join("cells/0.json").exists());
+    let again = sweep(&dir).output().unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("goes on from its checkpoint"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    assert_eq!(rows_without_wall_time(&dir), rows_without_wall_time(&clean));
+    assert!(
+        !dir.join("cells/0.checkpoint").exists(),
+        "a finished cell's checkpoint is removed"
+    );
+    for dir in [dir, clean] {
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

@@ -1,10 +1,15 @@
-//! `idp`: run experiments and sweeps of the Instruction Diversity Playground natively.
-//! Thin glue over the core: argument parsing, backend choice, progress bars and files.
+//! `idp`: run experiments and sweeps of the Instruction Diversity Playground natively, on one machine
+//! or, cell by cell, on a cluster. Thin glue over the library: argument parsing, backend choice,
+//! progress bars and files.
 
 #[cfg(not(target_arch = "wasm32"))]
 mod backend;
 #[cfg(not(target_arch = "wasm32"))]
 mod bench;
+#[cfg(not(target_arch = "wasm32"))]
+mod files;
+#[cfg(not(target_arch = "wasm32"))]
+mod runner;
 
 /// Training allocates and frees megabyte-sized tensors at every op; glibc's allocator hands those
 /// back to the OS and page-faults them in again each time (a third of the CPU time in profiles).
@@ -20,22 +25,45 @@ fn main() -> std::process::ExitCode {
     cli::main()
 }
 
+/// A user-facing failure: printed as one line.
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Config(#[from] instruction_diversity::engine::config::ConfigError),
+    #[error("{0}")]
+    Run(#[from] instruction_diversity::engine::run::RunError),
+    #[error("{0}")]
+    Other(String),
+    /// Stopped by a signal, with what was kept.
+    #[error("{0}")]
+    Stopped(String),
+    /// A merge with cells still missing (its files are written).
+    #[error("{0}")]
+    Incomplete(String),
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
-    use crate::backend::BackendChoice;
+    use crate::CliError;
+    use crate::backend::{BackendChoice, Selected};
     use crate::bench;
+    use crate::files::SweepDir;
+    use crate::runner::{self, Checkpointing, Display, Outcome, say};
     use clap::{Args, Parser, Subcommand};
     use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-    use instruction_diversity::engine::config::{ConfigError, ExperimentConfig, ValidConfig};
-    use instruction_diversity::engine::run::{Run, RunError};
+    use instruction_diversity::engine::config::{ExperimentConfig, ValidConfig};
     use instruction_diversity::engine::settings::apply_settings;
-    use instruction_diversity::study::presets::{PRESET_IDS, preset};
-    use instruction_diversity::study::record::{self, RunRecord, SweepReport};
-    use instruction_diversity::study::sweep::{Axis, SweepSpec};
+    use instruction_diversity::study::plan::{CellResult, Plan};
+    use instruction_diversity::study::presets::{CLUSTER_PRESET_IDS, PRESET_IDS, preset};
+    use instruction_diversity::study::record;
+    use instruction_diversity::study::sweep::{Axis, SweepSetting, SweepSpec};
     use std::collections::BTreeMap;
     use std::path::PathBuf;
     use std::process::ExitCode;
-    use std::time::Instant;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
 
     #[derive(Parser, Debug)]
     #[command(
@@ -58,22 +86,52 @@ mod cli {
             #[arg(long)]
             json: Option<PathBuf>,
         },
-        /// Run a sweep (a preset's, or one over --instructions / --per-rule) and write CSV and JSON.
+        /// Run a sweep (a preset's, or one over --instructions / --per-rule / --vary) in this process
+        /// and write its folder: plan, cells, sweep.csv and sweep.json. The same command run again
+        /// (or after an interruption) goes on with the cells not yet done.
         Sweep {
             #[command(flatten)]
-            settings: SettingsArgs,
-            /// Rule counts I to sweep (comma-separated); replaces the preset's axes.
-            #[arg(long, value_delimiter = ',')]
-            instructions: Vec<usize>,
-            /// Examples per rule S to sweep (comma-separated), crossed with --instructions.
-            #[arg(long, value_delimiter = ',')]
-            per_rule: Vec<usize>,
-            /// Seeds to repeat every point with (comma-separated).
-            #[arg(long, value_delimiter = ',')]
-            seeds: Vec<u64>,
-            /// Folder for sweep.csv and sweep.json.
-            #[arg(long, default_value = "runs/sweep")]
-            out: PathBuf,
+            sweep: SweepArgs,
+            /// Cells trained at once (default: the machine's cores on the CPU, 1 on a GPU).
+            #[arg(long)]
+            jobs: Option<usize>,
+            /// Minutes between checkpoints of each cell in progress.
+            #[arg(long, default_value_t = 5.0)]
+            checkpoint_minutes: f64,
+        },
+        /// Write a sweep's plan (every cell's settings) into a folder, for `idp cell` on a cluster,
+        /// and estimate the compute it needs from a short timing on this machine.
+        Plan {
+            #[command(flatten)]
+            sweep: SweepArgs,
+            /// Skip the timing (the estimate of compute hours).
+            #[arg(long)]
+            no_estimate: bool,
+        },
+        /// Run one cell of a planned sweep (a Slurm array task runs one each). A cell with a result
+        /// is skipped; one interrupted goes on from its checkpoint.
+        Cell {
+            /// The sweep's folder (made by `idp plan`).
+            dir: PathBuf,
+            /// The cell's index in the plan (0 to cells - 1).
+            #[arg(long)]
+            index: usize,
+            /// Compute backend: cpu, wgpu, or auto.
+            #[arg(long, default_value = "auto")]
+            backend: BackendChoice,
+            /// Minutes between checkpoints.
+            #[arg(long, default_value_t = 5.0)]
+            checkpoint_minutes: f64,
+        },
+        /// Gather a planned sweep's cell results into sweep.csv and sweep.json, naming the cells
+        /// still missing (exit code 3 when some are).
+        Merge {
+            /// The sweep's folder.
+            dir: PathBuf,
+            /// Only print the cells with no result, as ranges (`0-3,7`: a Slurm --array list), and
+            /// write nothing.
+            #[arg(long)]
+            missing: bool,
         },
         /// List the presets.
         Presets,
@@ -91,7 +149,7 @@ mod cli {
         /// Start from a preset (see `idp presets`).
         #[arg(long)]
         preset: Option<String>,
-        /// Start from a JSON config file (missing keys take their defaults).
+        /// Start from a JSON config file (missing keys take their defaults; unknown keys are refused).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Override one setting by dotted path, e.g. --set task.instructions=256 --set train.steps=500.
@@ -100,7 +158,7 @@ mod cli {
         /// Override the experiment seed.
         #[arg(long)]
         seed: Option<u64>,
-        /// Override the number of training steps.
+        /// Override the number of training steps (warm-up and evaluations keep their share).
         #[arg(long)]
         steps: Option<usize>,
         /// Compute backend: cpu, wgpu (Vulkan/Metal/DX12), or auto (a GPU adapter if one exists).
@@ -108,15 +166,26 @@ mod cli {
         backend: BackendChoice,
     }
 
-    /// A user-facing failure: printed as one line, exit code 2.
-    #[derive(Debug, thiserror::Error)]
-    enum CliError {
-        #[error("{0}")]
-        Config(#[from] ConfigError),
-        #[error("{0}")]
-        Run(#[from] RunError),
-        #[error("{0}")]
-        Other(String),
+    #[derive(Args, Debug, Clone)]
+    struct SweepArgs {
+        #[command(flatten)]
+        settings: SettingsArgs,
+        /// Rule counts I to sweep (comma-separated); replaces the preset's axes.
+        #[arg(long, value_delimiter = ',')]
+        instructions: Vec<usize>,
+        /// Examples per rule S to sweep (comma-separated), crossed with --instructions.
+        #[arg(long, value_delimiter = ',')]
+        per_rule: Vec<usize>,
+        /// Vary a sweepable setting, e.g. --vary noop-share=0,0.25,0.5 (instructions, per-rule,
+        /// noop-share, skew, occurrences); repeat for a grid. Replaces the preset's axes.
+        #[arg(long = "vary", value_name = "SETTING=VALUES")]
+        vary: Vec<String>,
+        /// Seeds to repeat every point with (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        seeds: Vec<u64>,
+        /// The sweep's folder: plan.json, cells/, sweep.csv and sweep.json.
+        #[arg(long, default_value = "runs/sweep")]
+        out: PathBuf,
     }
 
     impl SettingsArgs {
@@ -131,8 +200,9 @@ mod cli {
                 (Some(id), None) => {
                     let preset = preset(id).ok_or_else(|| {
                         CliError::Other(format!(
-                            "unknown preset `{id}`; presets: {}",
-                            PRESET_IDS.join(", ")
+                            "unknown preset `{id}`; presets: {}, {}",
+                            PRESET_IDS.join(", "),
+                            CLUSTER_PRESET_IDS.join(", ")
                         ))
                     })?;
                     let base = preset.sweep.base.clone();
@@ -178,22 +248,84 @@ mod cli {
         }
     }
 
+    impl SweepArgs {
+        /// The sweep: the preset's, or the base run, with the axes and seeds asked for.
+        fn spec(&self) -> Result<SweepSpec, CliError> {
+            let (preset_sweep, base) = self.settings.resolve()?;
+            let mut spec = preset_sweep.unwrap_or_else(|| SweepSpec {
+                base: base.raw().clone(),
+                axes: Vec::new(),
+                seeds: vec![base.seed],
+            });
+            if !self.instructions.is_empty() || !self.per_rule.is_empty() || !self.vary.is_empty() {
+                spec.axes.clear();
+                if !self.instructions.is_empty() {
+                    spec.axes.push(Axis::values(
+                        "instructions",
+                        "task.instructions",
+                        self.instructions.clone(),
+                    ));
+                }
+                if !self.per_rule.is_empty() {
+                    spec.axes
+                        .push(Axis::examples_per_rule(self.per_rule.clone()));
+                }
+                for item in &self.vary {
+                    let (id, values) = item.split_once('=').ok_or_else(|| {
+                        CliError::Other(format!("--vary wants SETTING=VALUES, got `{item}`"))
+                    })?;
+                    let setting = SweepSetting::from_id(id.trim()).ok_or_else(|| {
+                        let known: Vec<&str> = SweepSetting::all().map(|s| s.id()).collect();
+                        CliError::Other(format!(
+                            "--vary: unknown setting `{id}`; sweepable: {}",
+                            known.join(", ")
+                        ))
+                    })?;
+                    spec.axes.push(setting.axis(values)?);
+                }
+            }
+            if !self.seeds.is_empty() {
+                spec.seeds = self.seeds.clone();
+            }
+            Ok(spec)
+        }
+    }
+
+    /// Stops on Ctrl-C or the scheduler's SIGTERM: the flag is set and the cells in progress
+    /// checkpoint; a second signal ends the process at once.
+    fn stop_flag() -> Arc<AtomicBool> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let flag = Arc::new(AtomicBool::new(false));
+        for signal in [SIGINT, SIGTERM] {
+            // The conditional shutdown first: it acts only once the flag is already set.
+            let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone());
+            let _ = signal_hook::flag::register(signal, flag.clone());
+        }
+        flag
+    }
+
     /// Entry point of the `idp` binary.
     pub(crate) fn main() -> ExitCode {
         let cli = Cli::parse();
         let outcome = match cli.command {
             Command::Run { settings, json } => run_one(&settings, json),
             Command::Sweep {
-                settings,
-                instructions,
-                per_rule,
-                seeds,
-                out,
-            } => run_sweep(&settings, instructions, per_rule, seeds, out),
+                sweep,
+                jobs,
+                checkpoint_minutes,
+            } => run_sweep(&sweep, jobs, checkpoint_minutes),
+            Command::Plan { sweep, no_estimate } => plan(&sweep, no_estimate),
+            Command::Cell {
+                dir,
+                index,
+                backend,
+                checkpoint_minutes,
+            } => cell(&dir, index, backend, checkpoint_minutes),
+            Command::Merge { dir, missing } => merge(&dir, missing),
             Command::Presets => {
-                for id in PRESET_IDS {
+                for id in PRESET_IDS.into_iter().chain(CLUSTER_PRESET_IDS) {
                     let p = preset(id).expect("listed presets exist");
-                    let runs = p.sweep.plan().map(|r| r.len()).unwrap_or(0);
+                    let runs = p.sweep.run_count();
                     println!("{:<18} {:<26} {runs} runs  {}", p.id, p.title, p.summary);
                 }
                 Ok(())
@@ -210,91 +342,38 @@ mod cli {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
-                ExitCode::from(2)
+                ExitCode::from(match e {
+                    CliError::Stopped(_) => 130,
+                    CliError::Incomplete(_) => 3,
+                    _ => 2,
+                })
             }
         }
-    }
-
-    fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
-        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
-    }
-
-    /// Prints above the progress bars, or plainly when they are hidden (output is not a terminal).
-    fn say(bars: &MultiProgress, line: &str) {
-        if bars.is_hidden() {
-            println!("{line}");
-        } else {
-            bars.println(line).ok();
-        }
-    }
-
-    fn bar_style() -> ProgressStyle {
-        ProgressStyle::with_template(
-            "{prefix:>22} [{bar:30}] {pos:>5}/{len} steps {per_sec:>10} eta {eta:>4}  {msg}",
-        )
-        .expect("valid template")
-        .progress_chars("=> ")
-    }
-
-    /// Trains one run to the end with a progress bar, returning its record.
-    fn train_with_progress(
-        label: &str,
-        config: &ValidConfig,
-        device: &burn::prelude::Device,
-        bars: &MultiProgress,
-        verbose: bool,
-    ) -> Result<RunRecord, CliError> {
-        let started = Instant::now();
-        let mut run = Run::new(config, device)?;
-        let bar = bars.add(ProgressBar::new(config.train.steps as u64));
-        bar.set_style(bar_style());
-        bar.set_prefix(label.to_string());
-        let mut last = None;
-        loop {
-            let advance = pollster::block_on(run.advance(25))?;
-            bar.set_position(run.step() as u64);
-            bar.set_message(format!("loss {:.3}", advance.loss.loss));
-            if let Some(evaluation) = advance.evaluation {
-                let s = evaluation.summary();
-                if verbose {
-                    say(
-                        bars,
-                        &format!(
-                            "  step {:>6}  loss {:.4}  seen {:.3}  unseen {:.3}  (has-op {:.3}, no-op {:.3})",
-                            s.step,
-                            advance.loss.loss,
-                            s.seen_accuracy,
-                            s.unseen_accuracy,
-                            s.unseen_hasop_accuracy,
-                            s.noop_accuracy
-                        ),
-                    );
-                }
-                last = Some(evaluation);
-            }
-            if advance.finished {
-                break;
-            }
-        }
-        bar.finish_and_clear();
-        let evaluation = last.expect("the last chunk always evaluates");
-        Ok(RunRecord::new(
-            &run,
-            evaluation,
-            started.elapsed().as_secs_f64(),
-        ))
     }
 
     fn run_one(settings: &SettingsArgs, json: Option<PathBuf>) -> Result<(), CliError> {
         let (_, config) = settings.resolve()?;
         let device = settings.backend.device().map_err(CliError::Other)?;
         let bars = MultiProgress::new();
-        let record = train_with_progress("run", &config, &device.device, &bars, true)?;
+        let display = Display {
+            label: "run",
+            bars: &bars,
+            verbose: true,
+        };
+        let stop = stop_flag();
+        let record = match runner::train(&config, &device.device, &display, None, &stop)? {
+            Outcome::Finished(record) => *record,
+            Outcome::Stopped { step } => {
+                return Err(CliError::Stopped(format!("stopped at step {step}")));
+            }
+        };
         println!("{}", record::table(std::slice::from_ref(&record), &[]));
         if let Some(path) = json {
-            write_file(
+            crate::files::write_atomically(
                 &path,
-                &serde_json::to_string_pretty(&record).expect("records serialize"),
+                serde_json::to_string_pretty(&record)
+                    .expect("records serialize")
+                    .as_bytes(),
             )
             .map_err(CliError::Other)?;
             println!("wrote {}", path.display());
@@ -302,80 +381,420 @@ mod cli {
         Ok(())
     }
 
-    fn run_sweep(
-        settings: &SettingsArgs,
-        instructions: Vec<usize>,
-        per_rule: Vec<usize>,
-        seeds: Vec<u64>,
-        out: PathBuf,
+    /// What running a cell came to.
+    enum CellOutcome {
+        /// It had a result already.
+        AlreadyDone,
+        /// It ran to its end; its result is written.
+        Finished(Box<CellResult>),
+        /// It was stopped (and checkpointed) at this step.
+        Stopped(usize),
+    }
+
+    /// What running the cells of a sweep folder needs.
+    struct Cells<'a> {
+        dir: &'a SweepDir,
+        plan: &'a Plan,
+        device: &'a Selected,
+        bars: &'a MultiProgress,
+        /// Time between checkpoints.
+        every: Duration,
+        stop: &'a AtomicBool,
+    }
+
+    impl Cells<'_> {
+        /// Runs cell `index`, unless it has a result: resumed from its checkpoint when there is one,
+        /// checkpointed every so often and when stopped, its result written atomically.
+        fn run(&self, index: usize, verbose: bool) -> Result<CellOutcome, CliError> {
+            run_cell(self, index, verbose)
+        }
+    }
+
+    fn run_cell(cells: &Cells, index: usize, verbose: bool) -> Result<CellOutcome, CliError> {
+        let Cells {
+            dir,
+            plan,
+            device,
+            bars,
+            every,
+            stop,
+        } = *cells;
+        if dir
+            .read_result(plan, index)
+            .map_err(CliError::Other)?
+            .is_some()
+        {
+            return Ok(CellOutcome::AlreadyDone);
+        }
+        let cell = plan
+            .cell(index)
+            .map_err(|e| CliError::Other(e.to_string()))?;
+        let label = format!(
+            "cell {index}: {} seed {}",
+            cell.labels.join(" / "),
+            cell.seed
+        );
+        let checkpoint = dir.checkpoint_path(index);
+        let checkpointing = Checkpointing {
+            path: &checkpoint,
+            every,
+        };
+        let display = Display {
+            label: &label,
+            bars,
+            verbose,
+        };
+        match runner::train(
+            &cell.config,
+            &device.device,
+            &display,
+            Some(&checkpointing),
+            stop,
+        )? {
+            Outcome::Stopped { step } => Ok(CellOutcome::Stopped(step)),
+            Outcome::Finished(record) => {
+                let result =
+                    CellResult::new(index, &device.description, record.with_labels(&cell.labels));
+                dir.write_result(&result).map_err(CliError::Other)?;
+                // The result is written: the checkpoint is of no more use.
+                let _ = std::fs::remove_file(&checkpoint);
+                Ok(CellOutcome::Finished(Box::new(result)))
+            }
+        }
+    }
+
+    fn minutes(value: f64) -> Result<Duration, CliError> {
+        Duration::try_from_secs_f64(value * 60.0)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                CliError::Other(format!(
+                    "--checkpoint-minutes must be a positive number, got {value}"
+                ))
+            })
+    }
+
+    fn cell(
+        dir: &std::path::Path,
+        index: usize,
+        backend: BackendChoice,
+        checkpoint_minutes: f64,
     ) -> Result<(), CliError> {
-        let (preset_sweep, base) = settings.resolve()?;
-        let mut spec = preset_sweep.unwrap_or_else(|| SweepSpec {
-            base: base.raw().clone(),
-            axes: Vec::new(),
-            seeds: vec![base.seed],
-        });
-        if !instructions.is_empty() || !per_rule.is_empty() {
-            spec.axes.clear();
-            if !instructions.is_empty() {
-                spec.axes.push(Axis::values(
-                    "instructions",
-                    "task.instructions",
-                    instructions,
-                ));
+        // First: a signal from here on checkpoints instead of killing.
+        let stop = stop_flag();
+        let every = minutes(checkpoint_minutes)?;
+        let dir = SweepDir::new(dir);
+        let plan = dir.read_plan().map_err(CliError::Other)?;
+        plan.cell(index)
+            .map_err(|e| CliError::Other(e.to_string()))?;
+        let device = backend.device().map_err(CliError::Other)?;
+        let bars = MultiProgress::new();
+        let cells = Cells {
+            dir: &dir,
+            plan: &plan,
+            device: &device,
+            bars: &bars,
+            every,
+            stop: &stop,
+        };
+        match cells.run(index, true)? {
+            CellOutcome::AlreadyDone => {
+                println!(
+                    "cell {index} already has a result ({}): nothing to do",
+                    dir.result_path(index).display()
+                );
+                Ok(())
             }
-            if !per_rule.is_empty() {
-                spec.axes.push(Axis::examples_per_rule(per_rule));
+            CellOutcome::Finished(result) => {
+                println!("{}", record::table_row(&result.record));
+                println!("wrote {}", dir.result_path(index).display());
+                Ok(())
             }
+            CellOutcome::Stopped(step) => Err(CliError::Stopped(format!(
+                "cell {index} stopped at step {step} and was checkpointed ({}): run it again to go on",
+                dir.checkpoint_path(index).display()
+            ))),
         }
-        if !seeds.is_empty() {
-            spec.seeds = seeds;
+    }
+
+    /// Indices as ranges: `0-3,7,9-10`.
+    fn ranges(indices: &[usize]) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        let mut i = 0;
+        while i < indices.len() {
+            let start = indices[i];
+            while i + 1 < indices.len() && indices[i + 1] == indices[i] + 1 {
+                i += 1;
+            }
+            parts.push(if indices[i] == start {
+                start.to_string()
+            } else {
+                format!("{start}-{}", indices[i])
+            });
+            i += 1;
         }
-        let plan = spec.plan()?;
-        let device = settings.backend.device().map_err(CliError::Other)?;
-        std::fs::create_dir_all(&out)
-            .map_err(|e| CliError::Other(format!("cannot create {}: {e}", out.display())))?;
-        let axis_names: Vec<String> = spec.axes.iter().map(|a| a.name.clone()).collect();
+        parts.join(",")
+    }
+
+    fn merge(dir: &std::path::Path, only_missing: bool) -> Result<(), CliError> {
+        let dir = SweepDir::new(dir);
+        let plan = dir.read_plan().map_err(CliError::Other)?;
+        if only_missing {
+            let done: Vec<usize> = dir
+                .results(&plan)
+                .map_err(CliError::Other)?
+                .iter()
+                .map(|r| r.index)
+                .collect();
+            let missing: Vec<usize> = (0..plan.cells.len())
+                .filter(|i| !done.contains(i))
+                .collect();
+            println!("{}", ranges(&missing));
+            return Ok(());
+        }
+        let (report, missing) = dir.merge(&plan).map_err(CliError::Other)?;
+        let axis_names = report.axis_names();
+        println!("{}", record::table(&report.runs, &axis_names));
         println!(
-            "sweep: {} runs of {} steps on {} -> {}",
-            plan.len(),
-            spec.base.train.steps,
+            "merged {} of {} cells into {} and {}",
+            report.runs.len(),
+            plan.cells.len(),
+            dir.root().join("sweep.csv").display(),
+            dir.root().join("sweep.json").display()
+        );
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(CliError::Incomplete(missing_cells(&dir, &missing)))
+        }
+    }
+
+    fn missing_cells(dir: &SweepDir, missing: &[usize]) -> String {
+        format!(
+            "{} cell(s) have no result yet: {} (run `idp cell {} --index I` for each, or the sweep again)",
+            missing.len(),
+            ranges(missing),
+            dir.root().display()
+        )
+    }
+
+    /// Seconds one cell's run takes on this machine's backend, estimated from one timed training
+    /// step (after one untimed) and one timed forward pass over a decoding batch: an evaluation
+    /// decodes each of its examples one answer token at a time, each token a forward pass over at
+    /// most the whole sequence, so the estimate of evaluations errs on the long side.
+    fn time_cell(config: &ValidConfig, device: &Selected) -> Result<f64, CliError> {
+        use burn::prelude::{Int, Module as _, Tensor};
+        use burn::tensor::TensorData;
+        use instruction_diversity::engine::eval::DECODE_BATCH;
+        use instruction_diversity::engine::task::Dataset;
+        use instruction_diversity::engine::tokenizer::SequenceLayout;
+        use instruction_diversity::engine::train::Trainer;
+        let failed = |e: &dyn std::fmt::Debug| CliError::Other(format!("the timing failed: {e:?}"));
+        let dataset = Dataset::generate(config)?;
+        let mut trainer = Trainer::new(config, &dataset, &device.device);
+        let read = |loss: Tensor<1>| {
+            pollster::block_on(loss.into_scalar_async::<f32>()).map_err(|e| failed(&e))
+        };
+        read(trainer.train_chunk(&dataset, 1).1)?;
+        let started = Instant::now();
+        read(trainer.train_chunk(&dataset, 1).1)?;
+        let per_step = started.elapsed().as_secs_f64();
+        let layout = SequenceLayout::new(&config.task);
+        let examples =
+            config.eval.seen_examples + config.eval.unseen_examples + config.eval.noop_examples;
+        let rows = DECODE_BATCH.min(examples);
+        let tokens = Tensor::<2, Int>::from_data(
+            TensorData::new(
+                vec![0i64; rows * layout.sequence_len()],
+                [rows, layout.sequence_len()],
+            ),
+            &device.device.clone().without_autodiff(),
+        );
+        let model = trainer.model().valid();
+        let started = Instant::now();
+        let logits = model.forward(tokens);
+        pollster::block_on(logits.into_data_async()).map_err(|e| failed(&e))?;
+        let per_forward = started.elapsed().as_secs_f64();
+        let per_evaluation =
+            per_forward * layout.answer_width as f64 * examples.div_ceil(rows) as f64;
+        let evaluations = config.train.steps.div_ceil(config.train.eval_every);
+        Ok(per_step * config.train.steps as f64 + per_evaluation * evaluations as f64)
+    }
+
+    fn plan(args: &SweepArgs, no_estimate: bool) -> Result<(), CliError> {
+        let plan = Plan::new(args.spec()?)?;
+        let dir = SweepDir::new(&args.out);
+        dir.prepare(&plan).map_err(CliError::Other)?;
+        let done = dir.results(&plan).map_err(CliError::Other)?.len();
+        let cells = plan.cells.len();
+        println!(
+            "planned {cells} cells ({} steps each) in {}{}",
+            plan.spec.base.train.steps,
+            dir.root().display(),
+            if done > 0 {
+                format!(", {done} already done")
+            } else {
+                String::new()
+            }
+        );
+        if !no_estimate {
+            let device = args.settings.backend.device().map_err(CliError::Other)?;
+            println!(
+                "timing two training steps and one decoding pass of cell 0 on {} (--no-estimate skips this)...",
+                device.description
+            );
+            // Every cell of a sweep has the model, batch and steps of the first, or close to it:
+            // the first cell's timing stands for all of them.
+            let seconds = time_cell(&plan.cells[0].config, &device)?;
+            let total: f64 = plan
+                .cells
+                .iter()
+                .map(|c| {
+                    seconds * c.config.train.steps as f64 / plan.cells[0].config.train.steps as f64
+                })
+                .sum();
+            println!(
+                "estimated compute: {:.1} hours on {} ({:.2} hours for cell 0); a GPU takes less",
+                total / 3600.0,
+                device.description,
+                seconds / 3600.0
+            );
+        }
+        println!(
+            "next: `idp cell {} --index I` for I in 0..{cells}, `scripts/slurm/submit {}` on a Slurm cluster, then `idp merge {}`",
+            dir.root().display(),
+            dir.root().display(),
+            dir.root().display()
+        );
+        Ok(())
+    }
+
+    fn run_sweep(
+        args: &SweepArgs,
+        jobs: Option<usize>,
+        checkpoint_minutes: f64,
+    ) -> Result<(), CliError> {
+        // First: a signal from here on checkpoints instead of killing.
+        let stop = stop_flag();
+        let every = minutes(checkpoint_minutes)?;
+        let plan = Plan::new(args.spec()?)?;
+        let dir = SweepDir::new(&args.out);
+        dir.prepare(&plan).map_err(CliError::Other)?;
+        let device = args.settings.backend.device().map_err(CliError::Other)?;
+        let on_gpu = !device.description.starts_with("CPU");
+        let jobs = jobs
+            .unwrap_or_else(|| {
+                if on_gpu {
+                    1
+                } else {
+                    std::thread::available_parallelism().map_or(1, |n| n.get())
+                }
+            })
+            .max(1);
+        let mut pending = Vec::new();
+        for index in 0..plan.cells.len() {
+            if dir
+                .read_result(&plan, index)
+                .map_err(CliError::Other)?
+                .is_none()
+            {
+                pending.push(index);
+            }
+        }
+        let done = plan.cells.len() - pending.len();
+        println!(
+            "sweep: {} cells of {} steps on {} -> {}{}, {} at a time",
+            plan.cells.len(),
+            plan.spec.base.train.steps,
             device.description,
-            out.display()
+            dir.root().display(),
+            if done > 0 {
+                format!(" ({done} already done)")
+            } else {
+                String::new()
+            },
+            jobs.min(pending.len().max(1))
         );
         let bars = MultiProgress::new();
-        let overall = bars.add(ProgressBar::new(plan.len() as u64));
+        let overall = bars.add(ProgressBar::new(plan.cells.len() as u64));
         overall.set_style(
             ProgressStyle::with_template(
-                "{prefix:>22} [{bar:30}] {pos}/{len} runs, elapsed {elapsed}",
+                "{prefix:>22} [{bar:30}] {pos}/{len} cells, elapsed {elapsed}",
             )
             .expect("valid template"),
         );
         overall.set_prefix("sweep");
-        let mut sweep_report = SweepReport::new(&spec, &device.description);
-        for planned in &plan {
-            let label = format!("{} seed {}", planned.labels.join(" / "), planned.seed);
-            let record =
-                train_with_progress(&label, &planned.config, &device.device, &bars, false)?
-                    .with_labels(&planned.labels);
-            say(&bars, &record::table_row(&record));
-            sweep_report.runs.push(record);
-            // Written after every run, so an interrupted sweep keeps what it finished.
-            write_file(&out.join("sweep.csv"), &sweep_report.to_csv()).map_err(CliError::Other)?;
-            write_file(
-                &out.join("sweep.json"),
-                &serde_json::to_string_pretty(&sweep_report).expect("reports serialize"),
-            )
-            .map_err(CliError::Other)?;
-            overall.inc(1);
-        }
+        overall.set_position(done as u64);
+        let cells = Cells {
+            dir: &dir,
+            plan: &plan,
+            device: &device,
+            bars: &bars,
+            every,
+            stop: &stop,
+        };
+        let next = AtomicUsize::new(0);
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let mut failures = Vec::new();
+        let mut stopped = Vec::new();
+        std::thread::scope(|scope| {
+            for _ in 0..jobs.min(pending.len()) {
+                let sender = sender.clone();
+                let (cells, next, pending) = (&cells, &next, &pending);
+                scope.spawn(move || {
+                    while !cells.stop.load(Ordering::SeqCst) {
+                        let Some(&index) = pending.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                            break;
+                        };
+                        let outcome = cells.run(index, false);
+                        if sender.send((index, outcome)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(sender);
+            // Each finished cell is merged at once, so the folder's sweep.csv and sweep.json always
+            // hold every run finished so far.
+            for (index, outcome) in receiver {
+                match outcome {
+                    Ok(CellOutcome::Finished(result)) => {
+                        say(&bars, &record::table_row(&result.record));
+                        overall.inc(1);
+                        if let Err(e) = dir.merge(&plan) {
+                            failures.push(e);
+                        }
+                    }
+                    Ok(CellOutcome::AlreadyDone) => overall.inc(1),
+                    Ok(CellOutcome::Stopped(step)) => stopped.push((index, step)),
+                    Err(e) => failures.push(format!("cell {index}: {e}")),
+                }
+            }
+        });
         overall.finish_and_clear();
-        println!("{}", record::table(&sweep_report.runs, &axis_names));
+        let (report, missing) = dir.merge(&plan).map_err(CliError::Other)?;
+        println!("{}", record::table(&report.runs, &report.axis_names()));
         println!(
             "wrote {} and {}",
-            out.join("sweep.csv").display(),
-            out.join("sweep.json").display()
+            dir.root().join("sweep.csv").display(),
+            dir.root().join("sweep.json").display()
         );
+        if !stopped.is_empty() {
+            let kept: Vec<String> = stopped
+                .iter()
+                .map(|(i, step)| format!("cell {i} at step {step}"))
+                .collect();
+            return Err(CliError::Stopped(format!(
+                "stopped; checkpointed {}: run the same command again to go on",
+                kept.join(", ")
+            )));
+        }
+        if !failures.is_empty() {
+            return Err(CliError::Other(failures.join("; ")));
+        }
+        if !missing.is_empty() {
+            return Err(CliError::Incomplete(missing_cells(&dir, &missing)));
+        }
         Ok(())
     }
 }

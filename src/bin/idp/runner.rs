@@ -1,0 +1,172 @@
+//! Training one run to its end with a progress bar: checkpointed every few minutes (and when asked
+//! to stop), resumed from its checkpoint when one of the same settings exists.
+
+use crate::CliError;
+use crate::files::write_atomically;
+use burn::prelude::Device;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use instruction_diversity::engine::checkpoint::Checkpoint;
+use instruction_diversity::engine::config::ValidConfig;
+use instruction_diversity::engine::run::Run;
+use instruction_diversity::study::record::RunRecord;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Prints above the progress bars, or plainly when they are hidden (output is not a terminal).
+pub fn say(bars: &MultiProgress, line: &str) {
+    if bars.is_hidden() {
+        println!("{line}");
+    } else {
+        bars.println(line).ok();
+    }
+}
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{prefix:>22} [{bar:30}] {pos:>5}/{len} steps {per_sec:>10} eta {eta:>4}  {msg}",
+    )
+    .expect("valid template")
+    .progress_chars("=> ")
+}
+
+/// Where and how often a run is checkpointed.
+pub struct Checkpointing<'a> {
+    /// The checkpoint file (written atomically).
+    pub path: &'a Path,
+    /// Time between checkpoints.
+    pub every: Duration,
+}
+
+/// How a run ended.
+pub enum Outcome {
+    /// Every step taken; the record of the run.
+    Finished(Box<RunRecord>),
+    /// Asked to stop (Ctrl-C, the scheduler's SIGTERM); checkpointed at this step when a
+    /// checkpoint file was given.
+    Stopped { step: usize },
+}
+
+/// What the run may say: `verbose` prints each evaluation.
+pub struct Display<'a> {
+    pub label: &'a str,
+    pub bars: &'a MultiProgress,
+    pub verbose: bool,
+}
+
+fn save(run: &Run, checkpointing: &Checkpointing) -> Result<(), CliError> {
+    let checkpoint = pollster::block_on(run.checkpoint())
+        .map_err(|e| CliError::Other(format!("checkpointing failed: {e}")))?;
+    write_atomically(checkpointing.path, &checkpoint.to_bytes()).map_err(CliError::Other)
+}
+
+/// The run of `config`: resumed from the checkpoint file when it holds a run of these settings,
+/// else new.
+fn start(
+    config: &ValidConfig,
+    device: &Device,
+    checkpointing: Option<&Checkpointing>,
+    display: &Display,
+) -> Result<Run, CliError> {
+    if let Some(c) = checkpointing
+        && let Ok(bytes) = std::fs::read(c.path)
+    {
+        match Checkpoint::from_bytes(&bytes) {
+            Ok(saved) if saved.meta.config == *config => {
+                let step = saved.meta.step;
+                let run = Run::resume(saved, device)?;
+                say(
+                    display.bars,
+                    &format!(
+                        "{}: goes on from its checkpoint at step {step}",
+                        display.label
+                    ),
+                );
+                return Ok(run);
+            }
+            Ok(_) => say(
+                display.bars,
+                &format!(
+                    "{}: {} holds another run's checkpoint; starting afresh",
+                    display.label,
+                    c.path.display()
+                ),
+            ),
+            Err(e) => say(
+                display.bars,
+                &format!(
+                    "{}: {} cannot be used ({e}); starting afresh",
+                    display.label,
+                    c.path.display()
+                ),
+            ),
+        }
+    }
+    Ok(Run::new(config, device)?)
+}
+
+/// Trains `config` to the end, or until `stop` is set.
+pub fn train(
+    config: &ValidConfig,
+    device: &Device,
+    display: &Display,
+    checkpointing: Option<&Checkpointing>,
+    stop: &AtomicBool,
+) -> Result<Outcome, CliError> {
+    let started = Instant::now();
+    let mut run = start(config, device, checkpointing, display)?;
+    let bar = display
+        .bars
+        .add(ProgressBar::new(config.train.steps as u64));
+    bar.set_style(bar_style());
+    bar.set_prefix(display.label.to_string());
+    bar.set_position(run.step() as u64);
+    let mut last_checkpoint = Instant::now();
+    let mut last = None;
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            bar.finish_and_clear();
+            if let Some(c) = checkpointing {
+                save(&run, c)?;
+            }
+            return Ok(Outcome::Stopped { step: run.step() });
+        }
+        let advance = pollster::block_on(run.advance(25))?;
+        bar.set_position(run.step() as u64);
+        bar.set_message(format!("loss {:.3}", advance.loss.loss));
+        if let Some(evaluation) = advance.evaluation {
+            let s = evaluation.summary();
+            if display.verbose {
+                say(
+                    display.bars,
+                    &format!(
+                        "  step {:>6}  loss {:.4}  seen {:.3}  unseen {:.3}  (has-op {:.3}, no-op {:.3})",
+                        s.step,
+                        advance.loss.loss,
+                        s.seen_accuracy,
+                        s.unseen_accuracy,
+                        s.unseen_hasop_accuracy,
+                        s.noop_accuracy
+                    ),
+                );
+            }
+            last = Some(evaluation);
+        }
+        if advance.finished {
+            break;
+        }
+        if let Some(c) = checkpointing
+            && last_checkpoint.elapsed() >= c.every
+        {
+            save(&run, c)?;
+            last_checkpoint = Instant::now();
+        }
+    }
+    bar.finish_and_clear();
+    let evaluation = last.expect("the last chunk always evaluates");
+    Ok(Outcome::Finished(Box::new(RunRecord::new(
+        &run,
+        evaluation,
+        started.elapsed().as_secs_f64(),
+    ))))
+}
