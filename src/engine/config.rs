@@ -129,6 +129,37 @@ pub struct TaskConfig {
     pub occurrences: Vec<usize>,
     /// Restricted semantics, or `None` for unrestricted random rules.
     pub semantics: Option<SemanticsConfig>,
+    /// How an input holding `x` is drawn.
+    pub inputs: InputSampling,
+    /// How the rule, input and answer are laid out in a sequence.
+    pub format: SequenceFormat,
+}
+
+/// How an input that holds `x` (a has-op input) is drawn. (Inputs without `x` are drawn letter by
+/// letter, never completing `x`, either way.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputSampling {
+    /// `x` occurs exactly as many times as `task.occurrences` draws: `x` is cut into a filler that
+    /// holds no `x`, and the input is drawn again if the seams make another occurrence.
+    #[default]
+    Exact,
+    /// A random string of a length in `task.z_len`, with `x` written over it at a uniform position:
+    /// `x` may occur more than once, and the leftmost occurrence is rewritten. (An independent
+    /// implementation of the papers' task draws inputs this way.)
+    Overwrite,
+}
+
+/// How a sequence lays out the rule, the input and the answer (see [`crate::engine::tokenizer`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SequenceFormat {
+    /// Every field padded to its longest length: the answer always starts at the same position.
+    #[default]
+    Fields,
+    /// No padding inside: `BOS x > y | z =` then the answer and `EOS`, padded on the right only, so
+    /// the answer starts where the prompt ends.
+    Packed,
 }
 
 impl Default for TaskConfig {
@@ -144,6 +175,8 @@ impl Default for TaskConfig {
             frequency: RuleFrequency::Uniform,
             occurrences: vec![1],
             semantics: None,
+            inputs: InputSampling::Exact,
+            format: SequenceFormat::Fields,
         }
     }
 }
@@ -162,6 +195,25 @@ pub struct ModelConfig {
     pub ff_width: usize,
     /// Size of the learned position table: the longest sequence the model accepts.
     pub max_len: usize,
+    /// How the initial weights are drawn.
+    pub init: Init,
+}
+
+/// How a model's initial weights are drawn (from the experiment's `"init"` stream either way).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    /// GPT-2's (Radford et al. 2019; nanoGPT): every weight N(0, 0.02), the residual output
+    /// projections scaled by `1/sqrt(2 * layers)`, zero biases. The default of files and links that
+    /// do not name it: the runs made before this setting existed used it.
+    #[default]
+    Gpt2,
+    /// PyTorch's defaults for the same layers: embeddings N(0, 1); linear layers Kaiming-uniform
+    /// (`U(-1/sqrt(fan_in), 1/sqrt(fan_in))`) with biases drawn the same way; the fused query, key
+    /// and value projection Xavier-uniform and the attention's biases zero, as
+    /// `nn.MultiheadAttention` does. Small models learn this task much faster from it (see the
+    /// README's ablation); every preset uses it.
+    Pytorch,
 }
 
 impl Default for ModelConfig {
@@ -172,6 +224,7 @@ impl Default for ModelConfig {
             heads: 4,
             ff_width: 256,
             max_len: 64,
+            init: Init::Gpt2,
         }
     }
 }
@@ -196,6 +249,19 @@ pub struct TrainConfig {
     pub grad_clip: Option<f64>,
     /// Evaluate every this many steps (and always at the end).
     pub eval_every: usize,
+    /// How batches are drawn from the training set.
+    pub sampling: BatchSampling,
+}
+
+/// How each step's batch is drawn from the training examples (from the `"batches"` stream).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchSampling {
+    /// Epochs: every example once, in a new shuffled order each epoch.
+    #[default]
+    Epochs,
+    /// Each example of each batch drawn uniformly, with replacement.
+    Replacement,
 }
 
 impl Default for TrainConfig {
@@ -209,6 +275,7 @@ impl Default for TrainConfig {
             weight_decay: 0.01,
             grad_clip: Some(1.0),
             eval_every: 250,
+            sampling: BatchSampling::Epochs,
         }
     }
 }
@@ -507,6 +574,13 @@ impl ExperimentConfig {
         check(!task.occurrences.is_empty(), "task.occurrences", || {
             "needs at least one allowed number of occurrences".into()
         })?;
+        check(
+            task.inputs == InputSampling::Exact || task.occurrences == [1],
+            "task.inputs",
+            || {
+                "`overwrite` writes x once over a random string (it may then occur more often): set task.occurrences to [1], or use `exact`".into()
+            },
+        )?;
         let needed = task.x_len.max * task.max_occurrences();
         check(needed <= task.z_len.max, "task.x_len", || {
             format!(

@@ -6,7 +6,7 @@ pub use crate::engine::metrics::{
 use crate::engine::model::Transformer;
 use crate::engine::question::{Answer, AttentionMap, Question, RuleOrigin};
 use crate::engine::task::{Dataset, EvalSplit, Example};
-use crate::engine::tokenizer::SequenceLayout;
+use crate::engine::tokenizer::{PAD, SequenceLayout};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 
@@ -21,38 +21,74 @@ pub const DECODE_BATCH: usize = 256;
 /// Generates `layout.answer_width` tokens after each prompt, always taking the most likely token.
 /// The whole loop stays on the device; the tokens are read back once, asynchronously, at the end.
 ///
+/// Prompts of one length (the `fields` format) decode by appending a column a step. Prompts of
+/// several lengths (the `packed` format) are padded on the right to the longest, and row `r` reads
+/// its logits at its own last position and writes its next token after it: with causal attention
+/// the padding after a row's end never reaches its earlier positions.
+///
 /// # Shapes
-/// - each prompt: `prompt_len` tokens -> each answer: `answer_width` tokens
+/// - each prompt: its own length, at most `P` -> each answer: `answer_width` (`A`) tokens
+///
+/// # Errors
+/// A [`BackendError`] when the tokens cannot be read back (a lost GPU device).
 pub async fn greedy_decode(
     model: &Transformer,
     layout: &SequenceLayout,
     prompts: &[Vec<u32>],
     device: &Device,
 ) -> Result<Vec<Vec<u32>>, BackendError> {
+    let a = layout.answer_width;
     let mut answers = Vec::with_capacity(prompts.len());
     for chunk in prompts.chunks(DECODE_BATCH) {
-        let (b, p) = (chunk.len(), layout.prompt_len());
-        let flat: Vec<i64> = chunk.iter().flatten().map(|&t| t as i64).collect();
+        let b = chunk.len();
+        let lengths: Vec<usize> = chunk.iter().map(Vec::len).collect();
+        let p = lengths.iter().copied().max().unwrap_or(0);
+        let flat: Vec<i64> = chunk
+            .iter()
+            .flat_map(|prompt| {
+                let padding = std::iter::repeat_n(i64::from(PAD), p - prompt.len());
+                prompt.iter().map(|&t| i64::from(t)).chain(padding)
+            })
+            .collect();
         let mut tokens = Tensor::<2, Int>::from_data(TensorData::new(flat, [b, p]), device); // (B, P)
-        for _ in 0..layout.answer_width {
-            let [_, len] = tokens.dims();
+        let aligned = lengths.iter().all(|&l| l == p);
+        for k in 0..a {
+            let [_, len] = tokens.dims(); // len = P + k
             let logits = model.forward(tokens.clone()); // (B, len, V)
-            let next = logits.narrow(1, len - 1, 1).argmax(2).reshape([b, 1]); // (B, 1)
-            tokens = Tensor::cat(vec![tokens, next], 1); // (B, len + 1)
+            if aligned {
+                let next = logits.narrow(1, len - 1, 1).argmax(2).reshape([b, 1]); // (B, 1)
+                tokens = Tensor::cat(vec![tokens, next], 1); // (B, len + 1)
+                continue;
+            }
+            // Row r reads position l_r - 1 + k and writes position l_r + k.
+            let read: Vec<f32> = lengths
+                .iter()
+                .flat_map(|&l| (0..len).map(move |j| f32::from(u8::from(j + 1 == l + k))))
+                .collect();
+            let read = Tensor::<3>::from_data(TensorData::new(read, [b, len, 1]), device); // (B, len, 1)
+            let next = (logits * read).sum_dim(1).argmax(2).reshape([b, 1]); // (B, 1)
+            let write: Vec<bool> = lengths
+                .iter()
+                .flat_map(|&l| (0..=len).map(move |j| j == l + k))
+                .collect();
+            let write = Tensor::<2, Bool>::from_data(TensorData::new(write, [b, len + 1]), device);
+            let padding = Tensor::<2, Int>::full([b, 1], i64::from(PAD), device); // (B, 1)
+            let widened = Tensor::cat(vec![tokens, padding], 1); // (B, len + 1)
+            tokens = widened.mask_where(write, next.expand([b, len + 1]));
         }
-        let generated = tokens.narrow(1, p, layout.answer_width); // (B, A)
-        let data = generated
+        let data = tokens // (B, P + A)
             .into_data_async()
             .await
             .map_err(|e| BackendError(format!("reading generated tokens back failed: {e:?}")))?;
         let values = data.convert::<i64>().try_to_vec::<i64>().map_err(|e| {
             BackendError(format!("generated tokens have an unexpected type: {e:?}"))
         })?;
-        answers.extend(
-            values
-                .chunks(layout.answer_width)
-                .map(|row| row.iter().map(|&t| t as u32).collect()),
-        );
+        answers.extend(values.chunks(p + a).zip(&lengths).map(|(row, &l)| {
+            row[l..l + a]
+                .iter()
+                .map(|&t| t as u32)
+                .collect::<Vec<u32>>()
+        }));
     }
     Ok(answers)
 }

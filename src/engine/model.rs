@@ -8,13 +8,16 @@
 //!
 //! Weights are drawn from the experiment's `"init"` stream (see [`crate::engine::rng`]) on the host and
 //! uploaded, rather than by the backend's own generator: the same seed then gives the same initial
-//! model on the CPU and on WebGPU, natively and in wasm. GPT-2's scheme: N(0, 0.02) everywhere, the
-//! residual output projections scaled by `1/sqrt(2 * layers)`, zero biases.
+//! model on the CPU and on WebGPU, natively and in wasm. Two schemes ([`Init`]): GPT-2's (N(0, 0.02)
+//! everywhere, the residual output projections scaled by `1/sqrt(2 * layers)`, zero biases) and
+//! PyTorch's defaults for these layers (N(0, 1) embeddings, Kaiming-uniform linear layers with
+//! uniform biases, a Xavier-uniform query/key/value projection and zero attention biases, as
+//! `nn.Embedding`, `nn.Linear` and `nn.MultiheadAttention` initialise themselves).
 //!
 //! Shape letters: `B` batch, `T` tokens, `D` width, `H` heads, `S = D / H` head size, `F` feed-forward
 //! width, `V` vocabulary.
 
-use crate::engine::config::ModelConfig;
+use crate::engine::config::{Init, ModelConfig};
 use crate::engine::rng::SeededRng;
 use burn::module::Param;
 use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
@@ -114,13 +117,61 @@ fn normal_matrix(
     Param::from_data(TensorData::new(values, [rows, cols]), device)
 }
 
-fn linear(d_in: usize, d_out: usize, std: f64, rng: &mut SeededRng, device: &Device) -> Linear {
+/// `n` draws from `U(-bound, bound)`.
+fn uniform(n: usize, bound: f64, rng: &mut SeededRng) -> Vec<f32> {
+    (0..n)
+        .map(|_| ((2.0 * rng.unit_f64() - 1.0) * bound) as f32)
+        .collect()
+}
+
+/// How one linear layer's weights and bias are drawn.
+#[derive(Clone, Copy)]
+enum LinearInit {
+    /// Weights N(0, std), bias zero (GPT-2).
+    Normal(f64),
+    /// PyTorch's `nn.Linear`: weights and bias `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` (Kaiming-uniform
+    /// with `a = sqrt(5)`).
+    Kaiming,
+    /// Kaiming-uniform weights and a zero bias (`nn.MultiheadAttention`'s output projection).
+    KaimingZeroBias,
+    /// `U(-sqrt(6 / (fan_in + fan_out)), +...)` weights and a zero bias (`nn.MultiheadAttention`'s
+    /// fused input projection).
+    XavierZeroBias,
+}
+
+/// A linear layer `[d_in, d_out]` (burn's layout: `y = x W + b`).
+fn linear(
+    d_in: usize,
+    d_out: usize,
+    init: LinearInit,
+    rng: &mut SeededRng,
+    device: &Device,
+) -> Linear {
+    let kaiming = 1.0 / (d_in as f64).sqrt();
+    let (weight, bias) = match init {
+        LinearInit::Normal(std) => (
+            normal_matrix(d_in, d_out, std, rng, device),
+            vec![0f32; d_out],
+        ),
+        LinearInit::Kaiming | LinearInit::KaimingZeroBias | LinearInit::XavierZeroBias => {
+            let bound = match init {
+                LinearInit::XavierZeroBias => (6.0 / (d_in + d_out) as f64).sqrt(),
+                _ => kaiming,
+            };
+            let weight = Param::from_data(
+                TensorData::new(uniform(d_in * d_out, bound, rng), [d_in, d_out]),
+                device,
+            );
+            let bias = match init {
+                LinearInit::Kaiming => uniform(d_out, kaiming, rng),
+                _ => vec![0f32; d_out],
+            };
+            (weight, bias)
+        }
+    };
     Linear {
-        weight: normal_matrix(d_in, d_out, std, rng, device),
-        bias: Some(Param::from_data(
-            TensorData::new(vec![0f32; d_out], [d_out]),
-            device,
-        )),
+        weight,
+        bias: Some(Param::from_data(TensorData::new(bias, [d_out]), device)),
     }
 }
 
@@ -134,23 +185,38 @@ impl Transformer {
         device: &Device,
     ) -> Self {
         let (d, f) = (config.width, config.ff_width);
-        let residual_std = INIT_STD / ((2 * config.layers) as f64).sqrt();
         let norm = || LayerNormConfig::new(d).init(device);
-        let token_embedding = Embedding {
-            weight: normal_matrix(vocab_size, d, INIT_STD, rng, device),
+        // Per layer kind: (embedding std, qkv, attention output, MLP in, MLP out, head).
+        let (embedding_std, qkv, proj, fc, fc_out, head) = match config.init {
+            Init::Gpt2 => {
+                let residual = LinearInit::Normal(INIT_STD / ((2 * config.layers) as f64).sqrt());
+                let normal = LinearInit::Normal(INIT_STD);
+                (INIT_STD, normal, residual, normal, residual, normal)
+            }
+            Init::Pytorch => (
+                1.0,
+                LinearInit::XavierZeroBias,
+                LinearInit::KaimingZeroBias,
+                LinearInit::Kaiming,
+                LinearInit::Kaiming,
+                LinearInit::Kaiming,
+            ),
         };
-        let position_embedding = normal_matrix(config.max_len, d, INIT_STD, rng, device);
+        let token_embedding = Embedding {
+            weight: normal_matrix(vocab_size, d, embedding_std, rng, device),
+        };
+        let position_embedding = normal_matrix(config.max_len, d, embedding_std, rng, device);
         let blocks = (0..config.layers)
             .map(|_| Block {
                 attn_norm: norm(),
                 attn: CausalSelfAttention {
-                    qkv: linear(d, 3 * d, INIT_STD, rng, device),
-                    proj: linear(d, d, residual_std, rng, device),
+                    qkv: linear(d, 3 * d, qkv, rng, device),
+                    proj: linear(d, d, proj, rng, device),
                     heads: config.heads,
                 },
                 mlp_norm: norm(),
-                fc: linear(d, f, INIT_STD, rng, device),
-                fc_out: linear(f, d, residual_std, rng, device),
+                fc: linear(d, f, fc, rng, device),
+                fc_out: linear(f, d, fc_out, rng, device),
             })
             .collect();
         Self {
@@ -158,7 +224,7 @@ impl Transformer {
             position_embedding,
             blocks,
             final_norm: norm(),
-            head: linear(d, vocab_size, INIT_STD, rng, device),
+            head: linear(d, vocab_size, head, rng, device),
         }
     }
 
@@ -206,6 +272,7 @@ mod tests {
             heads: 2,
             ff_width: 32,
             max_len: 12,
+            init: Init::Gpt2,
         }
     }
 
@@ -273,6 +340,57 @@ mod tests {
                 assert!(row[q + 1..].iter().all(|&p| p == 0.0));
             }
         }
+    }
+
+    /// Each scheme draws the spread it promises: GPT-2's N(0, 0.02) against PyTorch's N(0, 1)
+    /// embeddings and `U(±1/sqrt(fan_in))` linear layers (standard deviation `bound / sqrt(3)`).
+    #[test]
+    fn each_initialisation_draws_the_spread_it_promises() {
+        let device = Device::flex();
+        let config = |init| ModelConfig {
+            width: 64,
+            ff_width: 256,
+            init,
+            ..tiny()
+        };
+        let std = |t: Tensor<2>| {
+            let v = t.into_data().try_to_vec::<f32>().unwrap();
+            let mean = v.iter().sum::<f32>() / v.len() as f32;
+            (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / v.len() as f32).sqrt()
+        };
+        let gpt2 = Transformer::new(
+            &config(Init::Gpt2),
+            10,
+            &mut SeededRng::from_seed(1),
+            &device,
+        );
+        let torch = Transformer::new(
+            &config(Init::Pytorch),
+            10,
+            &mut SeededRng::from_seed(1),
+            &device,
+        );
+        let close = |got: f32, want: f64| (got as f64 - want).abs() < 0.1 * want;
+        assert!(close(std(gpt2.position_embedding.val()), 0.02));
+        assert!(close(std(torch.position_embedding.val()), 1.0));
+        assert!(close(std(gpt2.blocks[0].fc.weight.val()), 0.02));
+        let kaiming = 1.0 / 64f64.sqrt() / 3f64.sqrt();
+        assert!(close(std(torch.blocks[0].fc.weight.val()), kaiming));
+        let xavier = (6.0 / (64.0 + 192.0f64)).sqrt() / 3f64.sqrt();
+        assert!(close(std(torch.blocks[0].attn.qkv.weight.val()), xavier));
+        // The attention's biases start at zero, the MLP's do not.
+        let bias = |l: &Linear| {
+            l.bias
+                .as_ref()
+                .unwrap()
+                .val()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
+        assert!(bias(&torch.blocks[0].attn.qkv).iter().all(|&b| b == 0.0));
+        assert!(bias(&torch.blocks[0].fc).iter().any(|&b| b != 0.0));
+        assert!(bias(&gpt2.blocks[0].fc).iter().all(|&b| b == 0.0));
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! Characters plus special tokens, and the one sequence format of the project.
+//! Characters plus special tokens, and the project's two sequence formats.
 //!
-//! A training sequence has fixed-width fields, so every prompt has the same length and the answer
-//! always starts at the same position (batched greedy decoding then needs no per-row offsets):
+//! With [`SequenceFormat::Fields`] (the presets'), a training sequence has fixed-width fields, so every
+//! prompt has the same length and the answer always starts at the same position:
 //!
 //! ```text
 //! BOS  x x x .  >  y y y  |  z z z z z z z z z z z z  =  a a a a a a a a a a a a a a EOS . .
@@ -9,10 +9,11 @@
 //! ```
 //!
 //! Each field is padded on the right with `PAD` (`.` above) to the longest length the task allows.
-//! The loss covers only the answer letters and the `EOS` after them: never the prompt, never the
-//! padding after `EOS`.
+//! With [`SequenceFormat::Packed`] nothing inside is padded (`BOS x > y | z = answer EOS`, then `PAD`
+//! to the longest sequence), so the answer starts where each prompt ends. Either way the loss covers
+//! only the answer letters and the `EOS` after them: never the prompt, never the padding.
 
-use crate::engine::config::TaskConfig;
+use crate::engine::config::{SequenceFormat, TaskConfig};
 
 /// Padding inside fields and after the answer.
 pub const PAD: u32 = 0;
@@ -42,6 +43,20 @@ pub struct SequenceLayout {
     pub z_width: usize,
     /// Width of the answer field, `EOS` included.
     pub answer_width: usize,
+    /// Fields padded inside the prompt, or packed.
+    pub format: SequenceFormat,
+}
+
+/// A training sequence: its tokens (`sequence_len()` of them), where its answer starts, and how many
+/// tokens the loss covers there (the answer letters and `EOS`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Encoded {
+    /// The tokens.
+    pub tokens: Vec<u32>,
+    /// Tokens before the answer.
+    pub prompt_len: usize,
+    /// Tokens the loss covers, from `prompt_len` on.
+    pub loss_len: usize,
 }
 
 impl SequenceLayout {
@@ -53,6 +68,7 @@ impl SequenceLayout {
             y_width: task.y_len.max,
             z_width: task.z_len.max,
             answer_width: task.max_answer_len() + 1,
+            format: task.format,
         }
     }
 
@@ -61,7 +77,7 @@ impl SequenceLayout {
         FIRST_LETTER as usize + self.alphabet
     }
 
-    /// Tokens before the answer: `BOS x > y | z =`.
+    /// Tokens before the answer in the longest prompt, `BOS x > y | z =` (every prompt's, with fields).
     pub fn prompt_len(&self) -> usize {
         1 + self.x_width + 1 + self.y_width + 1 + self.z_width + 1
     }
@@ -87,10 +103,12 @@ impl SequenceLayout {
             "{text:?} is wider than its field ({width})"
         );
         out.extend(text.chars().map(|c| self.letter(c)));
-        out.extend(std::iter::repeat_n(PAD, width - text.len()));
+        if self.format == SequenceFormat::Fields {
+            out.extend(std::iter::repeat_n(PAD, width - text.len()));
+        }
     }
 
-    /// The prompt `BOS x > y | z =`, `prompt_len()` tokens.
+    /// The prompt `BOS x > y | z =`: `prompt_len()` tokens with fields, fewer when packed.
     pub fn encode_prompt(&self, x: &str, y: &str, z: &str) -> Vec<u32> {
         let mut out = Vec::with_capacity(self.sequence_len());
         out.push(BOS);
@@ -103,15 +121,23 @@ impl SequenceLayout {
         out
     }
 
-    /// A whole training sequence (`sequence_len()` tokens) and the number of tokens the loss covers
-    /// (answer letters plus `EOS`), which start at `prompt_len()`.
-    pub fn encode_example(&self, x: &str, y: &str, z: &str, answer: &str) -> (Vec<u32>, usize) {
-        let mut out = self.encode_prompt(x, y, z);
-        self.push_field(&mut out, answer, self.answer_width - 1);
-        // EOS goes right after the answer, so shift the padding behind it.
-        let answer_end = self.prompt_len() + answer.len();
-        out.insert(answer_end, EOS);
-        (out, answer.len() + 1)
+    /// A whole training sequence: the prompt, the answer and `EOS`, padded to `sequence_len()`.
+    pub fn encode_example(&self, x: &str, y: &str, z: &str, answer: &str) -> Encoded {
+        let mut tokens = self.encode_prompt(x, y, z);
+        let prompt_len = tokens.len();
+        assert!(
+            answer.len() < self.answer_width,
+            "{answer:?} is wider than the answer field ({})",
+            self.answer_width - 1
+        );
+        tokens.extend(answer.chars().map(|c| self.letter(c)));
+        tokens.push(EOS);
+        tokens.resize(self.sequence_len(), PAD);
+        Encoded {
+            tokens,
+            prompt_len,
+            loss_len: answer.len() + 1,
+        }
     }
 
     /// Reads generated answer tokens up to `EOS`. `None` when no `EOS` came or a non-letter token
@@ -181,11 +207,25 @@ mod tests {
         let l = layout();
         assert_eq!(l.prompt_len(), 1 + 2 + 1 + 2 + 1 + 5 + 1);
         assert_eq!(l.answer_width, 5 + 2 - 1 + 1);
-        let (tokens, loss_len) = l.encode_example("ab", "", "cabd", "cd");
-        let text: String = tokens.iter().map(|&t| l.token_label(t)).collect();
+        let encoded = l.encode_example("ab", "", "cabd", "cd");
+        let text: String = encoded.tokens.iter().map(|&t| l.token_label(t)).collect();
         assert_eq!(text, "^ab>··|cabd·=cd$····");
-        assert_eq!(loss_len, 3);
-        assert_eq!(tokens.len(), l.sequence_len());
+        assert_eq!((encoded.prompt_len, encoded.loss_len), (l.prompt_len(), 3));
+        assert_eq!(encoded.tokens.len(), l.sequence_len());
+    }
+
+    #[test]
+    fn packed_sequences_have_no_padding_inside() {
+        let l = SequenceLayout {
+            format: SequenceFormat::Packed,
+            ..layout()
+        };
+        let encoded = l.encode_example("ab", "", "cabd", "cd");
+        let text: String = encoded.tokens.iter().map(|&t| l.token_label(t)).collect();
+        assert_eq!(text, "^ab>|cabd=cd$·······");
+        assert_eq!((encoded.prompt_len, encoded.loss_len), (10, 3));
+        assert_eq!(encoded.tokens.len(), l.sequence_len());
+        assert_eq!(l.encode_prompt("ab", "", "cabd").len(), 10);
     }
 
     #[test]
@@ -204,12 +244,16 @@ mod tests {
         ) {
             let l = layout();
             let answer = crate::engine::task::Rule::new(x.clone(), y.clone()).apply(&z);
-            let (tokens, loss_len) = l.encode_example(&x, &y, &z, &answer);
-            prop_assert_eq!(tokens.len(), l.sequence_len());
-            prop_assert_eq!(loss_len, answer.len() + 1);
-            let decoded = l.decode_answer(&tokens[l.prompt_len()..]);
-            prop_assert_eq!(decoded, Some(answer));
-            prop_assert_eq!(&tokens[..l.prompt_len()], &l.encode_prompt(&x, &y, &z)[..]);
+            for format in [SequenceFormat::Fields, SequenceFormat::Packed] {
+                let l = SequenceLayout { format, ..l };
+                let encoded = l.encode_example(&x, &y, &z, &answer);
+                let p = encoded.prompt_len;
+                prop_assert_eq!(encoded.tokens.len(), l.sequence_len());
+                prop_assert_eq!(encoded.loss_len, answer.len() + 1);
+                let decoded = l.decode_answer(&encoded.tokens[p..]);
+                prop_assert_eq!(decoded, Some(answer.clone()));
+                prop_assert_eq!(&encoded.tokens[..p], &l.encode_prompt(&x, &y, &z)[..]);
+            }
         }
     }
 }

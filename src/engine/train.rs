@@ -6,7 +6,7 @@
 //! lets the browser worker drive training on WebGPU.
 
 use crate::engine::checkpoint::CheckpointError;
-use crate::engine::config::{TrainConfig, ValidConfig};
+use crate::engine::config::{BatchSampling, TrainConfig, ValidConfig};
 use crate::engine::model::Transformer;
 use crate::engine::rng::SeededRng;
 use crate::engine::task::Dataset;
@@ -62,15 +62,14 @@ impl Batcher {
         for (row, &index) in indices.iter().enumerate() {
             let example = &dataset.train[index as usize];
             let rule = &dataset.train_rules[example.rule as usize];
-            let (tokens, loss_len) =
-                layout.encode_example(&rule.x, &rule.y, &example.z, &example.answer);
-            inputs.extend(tokens[..t].iter().map(|&tok| tok as i64));
+            let encoded = layout.encode_example(&rule.x, &rule.y, &example.z, &example.answer);
+            inputs.extend(encoded.tokens[..t].iter().map(|&tok| tok as i64));
             // Target position j predicts token j + 1; the answer starts at token prompt_len.
-            let first = layout.prompt_len() - 1;
-            for j in first..first + loss_len {
-                targets[(row * t + j) * v + tokens[j + 1] as usize] = 1.0;
+            let first = encoded.prompt_len - 1;
+            for j in first..first + encoded.loss_len {
+                targets[(row * t + j) * v + encoded.tokens[j + 1] as usize] = 1.0;
             }
-            loss_tokens += loss_len;
+            loss_tokens += encoded.loss_len;
         }
         Batch {
             inputs: Tensor::from_data(TensorData::new(inputs, [b, t]), device),
@@ -96,26 +95,35 @@ pub fn masked_cross_entropy(
         .div_scalar(loss_tokens.max(1) as f64) // (1)
 }
 
-/// Epoch-wise shuffled order over the training examples, from the `"batches"` stream.
+/// The order batches visit the training examples in, from the `"batches"` stream: epochs (each
+/// example once, reshuffled each epoch) or uniform draws with replacement.
 #[derive(Clone, Debug)]
 pub struct BatchOrder {
     rng: SeededRng,
     order: Vec<u32>,
     cursor: usize,
+    sampling: BatchSampling,
 }
 
 impl BatchOrder {
     /// An order over `examples` training examples.
-    pub fn new(seed: u64, examples: usize) -> Self {
+    pub fn new(seed: u64, examples: usize, sampling: BatchSampling) -> Self {
         Self {
             rng: SeededRng::named(seed, "batches"),
             order: (0..examples as u32).collect(),
             cursor: examples, // forces a shuffle before the first batch
+            sampling,
         }
     }
 
-    /// The next `batch_size` example indices, reshuffling at each epoch boundary.
+    /// The next `batch_size` example indices.
     pub fn next_batch(&mut self, batch_size: usize) -> Vec<u32> {
+        if self.sampling == BatchSampling::Replacement {
+            let examples = self.order.len();
+            return (0..batch_size)
+                .map(|_| self.rng.index(examples) as u32)
+                .collect();
+        }
         let mut out = Vec::with_capacity(batch_size);
         while out.len() < batch_size {
             if self.cursor == self.order.len() {
@@ -164,7 +172,7 @@ impl Trainer {
             optimizer,
             config: config.train.clone(),
             batcher: Batcher { layout },
-            order: BatchOrder::new(config.seed, dataset.train.len()),
+            order: BatchOrder::new(config.seed, dataset.train.len(), config.train.sampling),
             device,
             step: 0,
         }
@@ -435,8 +443,25 @@ mod tests {
     }
 
     #[test]
+    fn drawn_with_replacement_batches_repeat_examples_and_replay_from_the_seed() {
+        let mut order = BatchOrder::new(3, 10, BatchSampling::Replacement);
+        let draws: Vec<u32> = (0..20).flat_map(|_| order.next_batch(4)).collect();
+        assert!(draws.iter().all(|&i| i < 10));
+        let mut seen = draws.clone();
+        seen.sort_unstable();
+        seen.dedup();
+        assert!(
+            seen.len() < draws.len(),
+            "80 draws of 10 examples repeat some"
+        );
+        let mut again = BatchOrder::new(3, 10, BatchSampling::Replacement);
+        assert_eq!(again.next_batch(4), draws[..4]);
+    }
+
+    #[test]
     fn batch_order_visits_every_example_once_per_epoch() {
-        let mut order = BatchOrder::new(3, 10);
+        let epochs = |seed| BatchOrder::new(seed, 10, BatchSampling::Epochs);
+        let mut order = epochs(3);
         let mut first: Vec<u32> = [
             order.next_batch(4),
             order.next_batch(4),
@@ -445,8 +470,8 @@ mod tests {
         .concat();
         first.sort_unstable();
         assert_eq!(first, (0..10).collect::<Vec<_>>());
-        let mut again = BatchOrder::new(3, 10);
-        assert_eq!(again.next_batch(7), BatchOrder::new(3, 10).next_batch(7));
-        assert_ne!(again.next_batch(10), BatchOrder::new(4, 10).next_batch(10));
+        let mut again = epochs(3);
+        assert_eq!(again.next_batch(7), epochs(3).next_batch(7));
+        assert_ne!(again.next_batch(10), epochs(4).next_batch(10));
     }
 }

@@ -481,25 +481,48 @@ mod tests {
         config.eval.seen_examples = 44;
         config.eval.unseen_examples = 55;
         config.eval.noop_examples = 66;
+        let flip = |c: &mut ExperimentConfig| {
+            use crate::engine::config::{BatchSampling, Init, SequenceFormat};
+            c.task.format = match c.task.format {
+                SequenceFormat::Fields => SequenceFormat::Packed,
+                SequenceFormat::Packed => SequenceFormat::Fields,
+            };
+            c.model.init = match c.model.init {
+                Init::Gpt2 => Init::Pytorch,
+                Init::Pytorch => Init::Gpt2,
+            };
+            c.train.sampling = match c.train.sampling {
+                BatchSampling::Epochs => BatchSampling::Replacement,
+                BatchSampling::Replacement => BatchSampling::Epochs,
+            };
+        };
+        flip(&mut config);
         config.validate().unwrap();
-        // Every table key differs from the base, so a key the writer forgot would show.
+        // Overwritten inputs need one occurrence: a second config changes them.
+        let mut overwritten = base();
+        overwritten.task.inputs = crate::engine::config::InputSampling::Overwrite;
+        overwritten.validate().unwrap();
+        // Every table key differs from the base in one of them, so a key the writer forgot would show.
         let defaults = serde_json::to_value(base()).unwrap();
-        let changed = serde_json::to_value(&config).unwrap();
+        let changed = [&config, &overwritten].map(|c| serde_json::to_value(c).unwrap());
         for k in SETTINGS {
-            assert_ne!(
-                get_path(&defaults, k.path),
-                get_path(&changed, k.path),
+            assert!(
+                changed
+                    .iter()
+                    .any(|c| get_path(&defaults, k.path) != get_path(c, k.path)),
                 "{} unchanged",
                 k.path
             );
         }
-        let text = write(&config, Some("skew"), true);
-        let link = parse(&text, &base());
-        assert_eq!(link.notices, Vec::<String>::new(), "{text}");
-        assert_eq!(link.config, config);
-        assert_eq!(link.preset.as_deref(), Some("skew"));
-        assert!(link.force_cpu);
-        assert!(!link.autostart);
+        for config in [config, overwritten] {
+            let text = write(&config, Some("skew"), true);
+            let link = parse(&text, &base());
+            assert_eq!(link.notices, Vec::<String>::new(), "{text}");
+            assert_eq!(link.config, config);
+            assert_eq!(link.preset.as_deref(), Some("skew"));
+            assert!(link.force_cpu);
+            assert!(!link.autostart);
+        }
     }
 
     #[test]
@@ -590,15 +613,39 @@ mod tests {
     /// every later version of the page.
     const FORMAT_1_LINK: &str = "v=1&preset=phase-transition&seed=1&I=1024&budget=total:20000&alphabet=8&x=1-2&y=0-2&z=4-10&noop=0.1&freq=uniform&occ=1&sem=none&layers=2&width=64&heads=4&ff=256&maxlen=64&steps=4000&batch=64&lr=0.003&warmup=200&lr_end=0.1&wd=0.01&clip=1&eval_every=1000&test_rules=100&n_seen=400&n_unseen=400&n_noop=200";
 
+    /// The settings the frozen link was written from: the phase-transition preset of its day. The
+    /// settings added since (input sampling, sequence format, initialisation, batch sampling) take
+    /// the values every run had before they existed.
+    fn format_1_settings() -> ExperimentConfig {
+        let mut config = base();
+        config.task.x_len = Span::new(1, 2);
+        config.task.y_len = Span::new(0, 2);
+        config.task.z_len = Span::new(4, 10);
+        config.task.instructions = 1024;
+        config.task.budget = Budget::Total(20_000);
+        config.train.steps = 4000;
+        config.train.learning_rate = 0.003;
+        config.train.warmup_steps = 200;
+        config.train.eval_every = 1000;
+        config.train.final_lr_ratio = 0.1;
+        config.train.grad_clip = Some(1.0);
+        config.model = crate::engine::config::ModelConfig::default();
+        config.task.inputs = Default::default();
+        config.task.format = Default::default();
+        config.train.sampling = Default::default();
+        config
+    }
+
     #[test]
     fn a_format_1_link_still_opens() {
         let link = parse(FORMAT_1_LINK, &ExperimentConfig::default());
         assert!(link.notices.is_empty(), "{:?}", link.notices);
-        assert_eq!(link.config, base());
-        assert_eq!(
-            write(&base(), Some("phase-transition"), false),
-            FORMAT_1_LINK
-        );
+        assert_eq!(link.config, format_1_settings());
+        assert_eq!(link.config.model.init, crate::engine::config::Init::Gpt2);
+        // Written again, it carries the keys added since, and opens the same settings.
+        let again = write(&link.config, Some("phase-transition"), false);
+        assert!(again.contains("&init=gpt2"), "{again}");
+        assert_eq!(parse(&again, &base()).config, link.config);
     }
 
     #[test]

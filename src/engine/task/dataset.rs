@@ -9,7 +9,8 @@
 //! 4. `"eval"`: the evaluation inputs. Seen-rule evaluation inputs are never in the training set.
 
 use crate::engine::config::{
-    Budget, ConfigError, ExperimentConfig, RuleFrequency, SemanticsConfig, Span, ValidConfig,
+    Budget, ConfigError, ExperimentConfig, InputSampling, RuleFrequency, SemanticsConfig, Span,
+    ValidConfig,
 };
 use crate::engine::rng::SeededRng;
 use crate::engine::task::rule::{Rule, count_occurrences};
@@ -372,6 +373,8 @@ impl<'a> InputSampler<'a> {
         let z = if noop {
             let len = rng.range_inclusive(task.z_len.min, task.z_len.max);
             self.filler_without(x, len, rng)
+        } else if task.inputs == InputSampling::Overwrite {
+            self.overwritten(x, rng)
         } else {
             let k = task.occurrences[rng.index(task.occurrences.len())];
             self.with_occurrences(x, k, rng).ok_or_else(|| {
@@ -392,6 +395,19 @@ impl<'a> InputSampler<'a> {
             z,
             answer,
         })
+    }
+
+    /// A random string of a length in `task.z_len` (at least `x`'s) with `x` written over it at a
+    /// uniform position; `x` may occur elsewhere too.
+    fn overwritten(&self, x: &[u8], rng: &mut SeededRng) -> Vec<u8> {
+        let task = &self.config.task;
+        let len = rng.range_inclusive(task.z_len.min.max(x.len()), task.z_len.max);
+        let mut z: Vec<u8> = (0..len)
+            .map(|_| b'a' + rng.index(task.alphabet) as u8)
+            .collect();
+        let at = rng.index(len - x.len() + 1);
+        z[at..at + x.len()].copy_from_slice(x);
+        z
     }
 
     /// An input holding exactly `k` (possibly overlapping-counted) occurrences of `x`.
@@ -519,6 +535,27 @@ mod tests {
             }
         }
         assert!(data.noop.examples.iter().all(|e| e.noop));
+    }
+
+    #[test]
+    fn overwritten_inputs_hold_x_at_least_once_and_rewrite_the_leftmost() {
+        let mut config = small_config(100);
+        config.task.inputs = InputSampling::Overwrite;
+        let data = Dataset::generate(&config.validate().unwrap()).unwrap();
+        let mut several = 0;
+        for e in data.train.iter().filter(|e| !e.noop) {
+            let rule = &data.train_rules[e.rule as usize];
+            let occurrences = count_occurrences(&rule.x, &e.z);
+            assert!(occurrences >= 1, "{rule} in {}", e.z);
+            several += usize::from(occurrences > 1);
+            assert_eq!(e.answer, rule.apply(&e.z));
+            assert!(config.task.z_len.contains(e.z.len()));
+        }
+        assert!(several > 0, "some inputs hold x more than once");
+        let mut exact = small_config(100);
+        exact.task.occurrences = vec![1, 2];
+        exact.task.inputs = InputSampling::Overwrite;
+        assert_eq!(exact.validate().unwrap_err().setting, "task.inputs");
     }
 
     #[test]
