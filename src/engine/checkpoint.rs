@@ -112,8 +112,8 @@ impl CheckpointMeta {
         // valid): read them first, so a refused setting is named as such.
         let config = value.get("config").cloned().unwrap_or_default();
         crate::engine::config::ExperimentConfig::from_value(config)?.validate()?;
-        let meta: Self = serde_json::from_value(value)
-            .map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
+        let meta: Self =
+            crate::engine::config::read_json_value(value).map_err(CheckpointError::Unreadable)?;
         if meta.step > meta.config.train.steps {
             return Err(CheckpointError::PastTheEnd {
                 step: meta.step,

@@ -475,6 +475,25 @@ impl ValidConfig {
     }
 }
 
+/// Reads any of the project's JSON files into `T`, naming where a key or value is wrong
+/// (`runs.0.config.train.learning_rat: unknown field ...`), so a typo in a file written by hand (or
+/// by another version) is reported by name.
+///
+/// # Errors
+/// The place and what the parser expected there, in words.
+pub fn read_json_value<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.into_inner().to_string()
+        } else {
+            format!("at `{path}`: {}", e.into_inner())
+        }
+    })
+}
+
 /// Collects the dotted paths of `value`'s keys that `template` (a serialized default config) does not
 /// have, each with the keys known at its place, walking the config's groups and spans. Values whose
 /// shape depends on their variant (the budget, the rule frequencies, the semantics) are left to the

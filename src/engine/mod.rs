@@ -1,8 +1,8 @@
 //! The engine: one run, from settings to result.
 //!
 //! The settings ([`settings`], [`config`]), seeded randomness ([`rng`]), the task and its data
-//! ([`task`]), the sequence format ([`tokenizer`]), what an evaluation reports ([`metrics`]) and
-//! typed questions ([`question`]) are plain Rust; with the `compute` feature come the tensor code:
+//! ([`task`]), the sequence format ([`tokenizer`]), what an evaluation reports ([`metrics`]), typed
+//! questions ([`question`]) and the memory a run needs ([`memory`]) are plain Rust; with the `compute` feature come the tensor code:
 //! the transformer ([`model`]), training ([`train`]), evaluation ([`eval`]), checkpoints' tensors and
 //! a run advanced chunk by chunk ([`run`]). The engine imports nothing from `study` or `page`, and
 //! no web crate: it builds and is tested natively, and runs unchanged in the browser's worker.
@@ -11,6 +11,7 @@ pub mod checkpoint;
 pub mod config;
 #[cfg(feature = "compute")]
 pub mod eval;
+pub mod memory;
 pub mod metrics;
 #[cfg(feature = "compute")]
 pub mod model;

@@ -289,6 +289,17 @@ mod tests {
             &device,
         );
         assert_eq!(model.num_params(), 105_998);
+        // The memory estimate counts the same parameters, for any shape.
+        let mut config = crate::engine::config::ExperimentConfig::default();
+        config.model.layers = 3;
+        config.model.width = 48;
+        config.model.ff_width = 80;
+        let vocab = crate::engine::tokenizer::SequenceLayout::new(&config.task).vocab_size();
+        let model = Transformer::new(&config.model, vocab, &mut SeededRng::from_seed(0), &device);
+        assert_eq!(
+            model.num_params() as u64,
+            crate::engine::memory::parameter_count(&config)
+        );
     }
 
     #[test]

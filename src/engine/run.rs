@@ -30,6 +30,9 @@ pub enum RunError {
     /// A checkpoint could not be made or resumed.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The run would not fit the backend's memory.
+    #[error(transparent)]
+    Memory(#[from] crate::engine::memory::MemoryError),
 }
 
 /// What one call to [`Run::advance`] did.
@@ -54,6 +57,19 @@ pub struct Run {
 }
 
 impl Run {
+    /// Checks that the run fits `limits` (see [`crate::engine::memory`]), then makes it.
+    ///
+    /// # Errors
+    /// [`RunError::Memory`] with the estimate and the limit when it does not fit; else as [`Self::new`].
+    pub fn within(
+        config: &ValidConfig,
+        device: &Device,
+        limits: &crate::engine::memory::MemoryLimits,
+    ) -> Result<Self, RunError> {
+        crate::engine::memory::check(config, limits)?;
+        Self::new(config, device)
+    }
+
     /// Draws the data and initialises the model on `device`.
     ///
     /// # Errors

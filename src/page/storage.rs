@@ -49,7 +49,7 @@ pub fn read_entry<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, String>
         }
         None => return Err("no format tag".into()),
     }
-    serde_json::from_value(value).map_err(|e| e.to_string())
+    crate::engine::config::read_json_value(value)
 }
 
 impl SavedRun {
@@ -194,6 +194,15 @@ mod tests {
     fn saved_runs_and_sweeps_read_back_and_damage_is_refused() {
         let run = SavedRun::new("instructions 16", Some("s1".into()), record());
         assert_eq!(SavedRun::from_json(&run.to_json()).unwrap(), run);
+        // An entry with a key this version does not know is refused by name, not half read.
+        let typo = run
+            .to_json()
+            .replacen("\"batch_size\"", "\"batch_sise\"", 1);
+        let why = SavedRun::from_json(&typo).unwrap_err();
+        assert!(
+            why.contains("batch_sise") && why.contains("record.config.train"),
+            "{why}"
+        );
         let spec = crate::study::presets::preset("no-ops").unwrap().sweep;
         let sweep = SavedSweep::new("s1", &spec, Some("no-ops".into()));
         assert_eq!(SavedSweep::from_json(&sweep.to_json()).unwrap(), sweep);

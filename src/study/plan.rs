@@ -76,7 +76,7 @@ fn read_tagged<T: for<'de> Deserialize<'de>>(
         }
         None => return Err(PlanError::Unreadable("it has no `format` tag".into())),
     }
-    serde_json::from_value(value).map_err(|e| PlanError::Unreadable(e.to_string()))
+    crate::engine::config::read_json_value(value).map_err(PlanError::Unreadable)
 }
 
 /// A sweep's plan: the spec and every cell, in run order.

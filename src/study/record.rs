@@ -242,7 +242,7 @@ impl SweepReport {
             None => return Err(ImportError::Unreadable("it has no `format` tag".into())),
         }
         let report: Self =
-            serde_json::from_value(value).map_err(|e| ImportError::Unreadable(e.to_string()))?;
+            crate::engine::config::read_json_value(value).map_err(ImportError::Unreadable)?;
         if report.runs.is_empty() {
             return Err(ImportError::Empty);
         }
@@ -406,6 +406,19 @@ mod tests {
         assert_eq!(again, report);
         assert_eq!(again.format, SWEEP_FORMAT);
         assert!(again.spec.axes.is_empty());
+    }
+
+    #[test]
+    fn a_typo_in_an_imported_file_is_named_with_its_place() {
+        let good = SweepReport::single(record(), "CPU").to_json();
+        let typo = good.replacen("\"learning_rate\"", "\"learning_rat\"", 1);
+        match SweepReport::from_json(&typo) {
+            Err(ImportError::Unreadable(why)) => {
+                assert!(why.contains("learning_rat"), "{why}");
+                assert!(why.contains("spec.base.train"), "the place is named: {why}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -452,3 +452,31 @@ fn a_stopped_sweep_checkpoints_its_cells_and_goes_on_from_them() {
         std::fs::remove_dir_all(dir).ok();
     }
 }
+
+/// Settings each within the form's bounds that no machine here can hold are refused before anything
+/// is allocated, with the estimate, the limit and the settings to lower; not a crash.
+#[test]
+fn an_oversized_model_is_refused_with_its_estimate_before_it_allocates() {
+    let output = idp(&[
+        "run",
+        "--backend",
+        "cpu",
+        "--set",
+        "model.layers=12",
+        "--set",
+        "model.width=1024",
+        "--set",
+        "model.heads=8",
+        "--set",
+        "model.ff_width=8192",
+        "--set",
+        "train.batch_size=4096",
+    ]);
+    assert_clean_error(&output, "train.batch_size");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("this run needs about") && stderr.contains("this machine's memory"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("memory allocation"), "{stderr}");
+}

@@ -1,6 +1,7 @@
 //! Choosing the compute backend natively: the CPU (burn's flex backend) or wgpu on a GPU adapter.
 
 use burn::prelude::Device;
+use instruction_diversity::engine::memory::MemoryLimits;
 use std::sync::OnceLock;
 
 /// The `--backend` flag.
@@ -18,12 +19,22 @@ pub enum BackendChoice {
 pub struct Selected {
     pub device: Device,
     pub description: String,
+    /// What a run on it may take.
+    pub limits: MemoryLimits,
+}
+
+/// This machine's memory, the limit of a run on the CPU.
+fn machine_memory() -> Option<(u64, String)> {
+    let mut system = sysinfo::System::new().ok()?;
+    system.refresh_memory();
+    let bytes = system.total_memory();
+    (bytes > 0).then(|| (bytes, "this machine's memory".to_string()))
 }
 
 /// The wgpu device and adapter description, or why there is none. wgpu initialises once per
 /// process, so the outcome is kept.
-fn wgpu_device() -> &'static Result<(Device, String, bool), String> {
-    static WGPU: OnceLock<Result<(Device, String, bool), String>> = OnceLock::new();
+fn wgpu_device() -> &'static Result<(Device, String, bool, u64), String> {
+    static WGPU: OnceLock<Result<(Device, String, bool, u64), String>> = OnceLock::new();
     WGPU.get_or_init(|| {
         // Some drivers panic instead of returning an error: treat that as "no adapter" too.
         let attempt = std::panic::catch_unwind(|| Device::wgpu_options().init_with_setup());
@@ -31,10 +42,15 @@ fn wgpu_device() -> &'static Result<(Device, String, bool), String> {
             Ok(Ok((device, setup))) => {
                 let info = setup.adapter.get_info();
                 let emulated = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu;
+                let limits = setup.adapter.limits();
+                let buffer = limits
+                    .max_buffer_size
+                    .min(u64::from(limits.max_storage_buffer_binding_size));
                 Ok((
                     device,
                     format!("wgpu: {} ({:?})", info.name, info.backend),
                     emulated,
+                    buffer,
                 ))
             }
             Ok(Err(e)) => Err(format!("no wgpu adapter: {e}")),
@@ -51,6 +67,21 @@ fn cpu(reason: Option<&str>) -> Selected {
     Selected {
         device: Device::flex(),
         description,
+        limits: MemoryLimits {
+            total: machine_memory(),
+            buffer: None,
+        },
+    }
+}
+
+fn gpu(device: &Device, description: &str, buffer: u64) -> Selected {
+    Selected {
+        device: device.clone(),
+        description: description.to_string(),
+        limits: MemoryLimits {
+            total: machine_memory(),
+            buffer: Some((buffer, "the GPU adapter's largest buffer".into())),
+        },
     }
 }
 
@@ -60,20 +91,14 @@ impl BackendChoice {
         let selected = match self {
             BackendChoice::Cpu => cpu(None),
             BackendChoice::Wgpu => match wgpu_device() {
-                Ok((device, description, _)) => Selected {
-                    device: device.clone(),
-                    description: description.clone(),
-                },
+                Ok((device, description, _, buffer)) => gpu(device, description, *buffer),
                 Err(why) => return Err(format!("--backend wgpu: {why}")),
             },
             BackendChoice::Auto => match wgpu_device() {
-                Ok((_, description, true)) => cpu(Some(&format!(
+                Ok((_, description, true, _)) => cpu(Some(&format!(
                     "the only wgpu adapter is a CPU emulator ({description})"
                 ))),
-                Ok((device, description, false)) => Selected {
-                    device: device.clone(),
-                    description: description.clone(),
-                },
+                Ok((device, description, false, buffer)) => gpu(device, description, *buffer),
                 Err(why) => cpu(Some(why)),
             },
         };

@@ -361,7 +361,7 @@ mod cli {
             verbose: true,
         };
         let stop = stop_flag();
-        let record = match runner::train(&config, &device.device, &display, None, &stop)? {
+        let record = match runner::train(&config, &device, &display, None, &stop)? {
             Outcome::Finished(record) => *record,
             Outcome::Stopped { step } => {
                 return Err(CliError::Stopped(format!("stopped at step {step}")));
@@ -444,13 +444,7 @@ mod cli {
             bars,
             verbose,
         };
-        match runner::train(
-            &cell.config,
-            &device.device,
-            &display,
-            Some(&checkpointing),
-            stop,
-        )? {
+        match runner::train(&cell.config, device, &display, Some(&checkpointing), stop)? {
             Outcome::Stopped { step } => Ok(CellOutcome::Stopped(step)),
             Outcome::Finished(record) => {
                 let result =

@@ -2,8 +2,8 @@
 //! to stop), resumed from its checkpoint when one of the same settings exists.
 
 use crate::CliError;
+use crate::backend::Selected;
 use crate::files::write_atomically;
-use burn::prelude::Device;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use instruction_diversity::engine::checkpoint::Checkpoint;
 use instruction_diversity::engine::config::ValidConfig;
@@ -64,10 +64,14 @@ fn save(run: &Run, checkpointing: &Checkpointing) -> Result<(), CliError> {
 /// else new.
 fn start(
     config: &ValidConfig,
-    device: &Device,
+    selected: &Selected,
     checkpointing: Option<&Checkpointing>,
     display: &Display,
 ) -> Result<Run, CliError> {
+    // Refused before anything is allocated when it cannot fit.
+    instruction_diversity::engine::memory::check(config, &selected.limits)
+        .map_err(instruction_diversity::engine::run::RunError::from)?;
+    let device = &selected.device;
     if let Some(c) = checkpointing
         && let Ok(bytes) = std::fs::read(c.path)
     {
@@ -108,13 +112,13 @@ fn start(
 /// Trains `config` to the end, or until `stop` is set.
 pub fn train(
     config: &ValidConfig,
-    device: &Device,
+    selected: &Selected,
     display: &Display,
     checkpointing: Option<&Checkpointing>,
     stop: &AtomicBool,
 ) -> Result<Outcome, CliError> {
     let started = Instant::now();
-    let mut run = start(config, device, checkpointing, display)?;
+    let mut run = start(config, selected, checkpointing, display)?;
     let bar = display
         .bars
         .add(ProgressBar::new(config.train.steps as u64));

@@ -3,6 +3,7 @@ use burn::prelude::Device;
 use instruction_diversity::engine::checkpoint::{Checkpoint, CheckpointMeta};
 use instruction_diversity::engine::config::{ExperimentConfig, ValidConfig};
 use instruction_diversity::engine::eval::answer_question;
+use instruction_diversity::engine::memory::MemoryLimits;
 use instruction_diversity::engine::model::Transformer;
 use instruction_diversity::engine::question::{Answer, Question, RuleOrigin, check_question};
 use instruction_diversity::engine::run::{Run, RunError};
@@ -136,12 +137,29 @@ pub fn start() {
     post(&Event::Ready);
 }
 
+/// A WebGPU device, its adapter's name, and its largest buffer in bytes.
+type WebGpu = (Device, String, u64);
+
 thread_local! {
     /// The WebGPU device, or why there is none. wgpu initialises once per worker.
-    static WEBGPU: RefCell<Option<Result<(Device, String), String>>> = const { RefCell::new(None) };
+    static WEBGPU: RefCell<Option<Result<WebGpu, String>>> = const { RefCell::new(None) };
 }
 
-async fn webgpu() -> Result<(Device, String), String> {
+/// The adapter's largest buffer a run can use: the smaller of `maxBufferSize` and
+/// `maxStorageBufferBindingSize` (WebGPU's defaults: 256 MiB and 128 MiB).
+fn largest_buffer(adapter: &JsValue) -> u64 {
+    let limits = Reflect::get(adapter, &JsValue::from_str("limits")).unwrap_or(JsValue::UNDEFINED);
+    let limit = |name: &str, default: f64| {
+        Reflect::get(&limits, &JsValue::from_str(name))
+            .ok()
+            .and_then(|v| v.as_f64())
+            .unwrap_or(default)
+    };
+    limit("maxBufferSize", 268_435_456.0).min(limit("maxStorageBufferBindingSize", 134_217_728.0))
+        as u64
+}
+
+async fn webgpu() -> Result<WebGpu, String> {
     if let Some(known) = WEBGPU.with(|cell| cell.borrow().clone()) {
         return known;
     }
@@ -169,7 +187,7 @@ async fn webgpu() -> Result<(Device, String), String> {
                     // wgpu leaves the name empty in browsers: ask the browser itself.
                     None => browser_adapter_name(&adapter),
                 };
-                Ok((device, name))
+                Ok((device, name, largest_buffer(&adapter)))
             }
             Err(e) => Err(format!("no WebGPU adapter could be opened ({e})")),
         }
@@ -222,17 +240,23 @@ fn browser_adapter_name(adapter: &JsValue) -> String {
     name
 }
 
-async fn choose_backend(preference: BackendPreference) -> (Device, BackendInfo) {
+/// The backend asked for (or the CPU, saying why), and what a run on it may take in memory.
+async fn choose_backend(preference: BackendPreference) -> (Device, BackendInfo, MemoryLimits) {
     let why = match preference {
         BackendPreference::Cpu => "the CPU was chosen".to_string(),
         BackendPreference::Auto => match webgpu().await {
-            Ok((device, name)) => {
+            Ok((device, name, buffer)) => {
+                let limits = MemoryLimits {
+                    total: None,
+                    buffer: Some((buffer, "this WebGPU adapter's largest buffer".into())),
+                };
                 return (
                     device,
                     BackendInfo {
                         kind: BackendKind::WebGpu,
                         description: format!("WebGPU: {name}"),
                     },
+                    limits,
                 );
             }
             Err(why) => format!("WebGPU unavailable because {why}"),
@@ -244,6 +268,7 @@ async fn choose_backend(preference: BackendPreference) -> (Device, BackendInfo) 
             kind: BackendKind::Cpu,
             description: format!("CPU: {why}"),
         },
+        MemoryLimits::wasm_tab(),
     )
 }
 
@@ -370,9 +395,9 @@ async fn train(
 ) -> Option<Command> {
     // The checkpoint of an earlier run must not outlive it: a reload would resume the wrong run.
     forget_checkpoint().await;
-    let (device, info) = choose_backend(preference).await;
+    let (device, info, limits) = choose_backend(preference).await;
     post(&Event::Backend(info.clone()));
-    match Run::new(&config, &device) {
+    match Run::within(&config, &device, &limits) {
         Ok(run) => drive(inbox, run, info).await,
         Err(e) => {
             post(&Event::Error {
@@ -398,9 +423,17 @@ async fn resume_saved(inbox: &Inbox, preference: BackendPreference) -> Option<Co
             "the saved run could not be read ({name} {message})"
         )),
     };
-    let (device, info) = choose_backend(preference).await;
+    let (device, info, limits) = choose_backend(preference).await;
     post(&Event::Backend(info.clone()));
-    match saved.and_then(|c| Run::resume(c, &device).map_err(|e| e.to_string())) {
+    let fits = |c: Checkpoint| {
+        instruction_diversity::engine::memory::check(&c.meta.config, &limits)
+            .map(|_| c)
+            .map_err(|e| e.to_string())
+    };
+    match saved
+        .and_then(fits)
+        .and_then(|c| Run::resume(c, &device).map_err(|e| e.to_string()))
+    {
         Ok(run) => drive(inbox, run, info).await,
         Err(why) => {
             // Before the page hears: it replaces this worker at once.
