@@ -44,7 +44,15 @@ pub enum Command {
     },
     /// End the run; what was measured stays with the page.
     Stop,
-    /// Go on with the run saved in the browser's storage (the worker reads the checkpoint itself).
+    /// The worker's tab: its checkpoints are kept under this owner id in the browser's storage (so
+    /// two tabs keep two runs). Sent before any other command; the worker keeps no checkpoint
+    /// before it.
+    Own {
+        /// The tab's owner id.
+        owner: String,
+    },
+    /// Go on with the run saved in the browser's storage under the worker's owner id (the worker
+    /// reads the checkpoint itself).
     ResumeSaved {
         /// The backend asked for.
         backend: BackendPreference,
@@ -252,6 +260,9 @@ mod tests {
             Command::Start {
                 config: Box::default(),
                 backend: BackendPreference::Auto,
+            },
+            Command::Own {
+                owner: "19a2b-00f3c1".into(),
             },
             Command::Pause,
             Command::Resume,

@@ -1,20 +1,35 @@
 // Offline support: once the page has loaded, it opens and trains without a network.
 // Install precaches the page and every file it names (Trunk hashes the app's file names, so they are
-// read from index.html) plus the worker's fixed files. Requests then go to the network first, so a new
-// build is always picked up online, and fall back to the cache when the network fails.
+// read from index.html) plus the worker's fixed files, each under its own URL, the page under its
+// folder's URL. The worker answers only for those: a navigation to the page itself (its folder, or
+// index.html in it) or a request for a file it cached; anything else (another page of the same
+// folder, a file of the site) goes to the network untouched. Requests go to the network first, so a
+// new build is always picked up online, and fall back to the cache when the network fails. A cache
+// that cannot be written (a full quota) never turns the network's answer into an error.
 'use strict';
-const CACHE = 'idp-offline-v1';
+const CACHE = 'idp-offline-v2';
 const WORKER_FILES = ['worker-loader.js', 'worker.js', 'worker_bg.wasm', 'boot.js'];
+
+/** The page's own URL: its folder (the worker's scope). */
+const page = () => new URL('./', self.registration.scope).href;
+
+/** The URL a request is cached under, or null when the request is not for the page itself. */
+function pageKey(url) {
+  const u = new URL(url);
+  u.search = '';
+  u.hash = '';
+  return u.href === page() || u.href === new URL('index.html', page()).href ? page() : null;
+}
 
 async function precache() {
   const cache = await caches.open(CACHE);
-  const index = await fetch('./', { cache: 'no-cache' });
+  const index = await fetch(page(), { cache: 'no-cache' });
   if (!index.ok) throw new Error(`index.html: HTTP ${index.status}`);
   const html = await index.clone().text();
   const named = [...html.matchAll(/(?:href|src|content|data-wasm)="([^"]+\.(?:js|wasm|css))"/g)].map((m) => m[1]);
-  await cache.put('./', index);
-  // addAll refuses duplicates, and `/boot.js` and `boot.js` are one URL: compare absolute URLs.
-  const urls = new Set([...named, ...WORKER_FILES].map((u) => new URL(u, self.registration.scope).href));
+  await cache.put(page(), index);
+  // addAll refuses duplicates, and `./boot.js` and `boot.js` are one URL: compare absolute URLs.
+  const urls = new Set([...named, ...WORKER_FILES].map((u) => new URL(u, page()).href));
   await cache.addAll([...urls]);
 }
 
@@ -32,14 +47,24 @@ self.addEventListener('activate', (event) => {
 self.addEventListener('fetch', (event) => {
   const request = event.request;
   if (request.method !== 'GET' || new URL(request.url).origin !== self.location.origin) return;
+  const key = pageKey(request.url);
+  // Another page of the site (a sibling in the same folder, say) is not this worker's to answer.
+  if (request.mode === 'navigate' && key === null) return;
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
+    const ours = key ?? ((await cache.match(request, { ignoreSearch: true })) ? request.url : null);
     try {
       const response = await fetch(request);
-      if (response.ok) await cache.put(request.mode === 'navigate' ? './' : request, response.clone());
+      if (response.ok && ours !== null) {
+        try {
+          await cache.put(ours, response.clone());
+        } catch (full) {
+          // A full quota: the page still gets the network's answer, the cache keeps its old copy.
+        }
+      }
       return response;
     } catch (offline) {
-      const cached = await cache.match(request.mode === 'navigate' ? './' : request, { ignoreSearch: true });
+      const cached = ours !== null && (await cache.match(ours, { ignoreSearch: true }));
       if (cached) return cached;
       throw offline;
     }

@@ -216,6 +216,11 @@ impl Grid {
 }
 
 /// Colour of held-out-rule accuracy on every chart.
+/// Text in the colour of unseen-rule accuracy, dark enough to read on white (contrast 4.5:1 and
+/// more, WCAG AA).
+pub const UNSEEN_TEXT_COLOR: &str = "#b3261e";
+/// Text in the colour of seen-rule accuracy, dark enough to read on white.
+pub const SEEN_TEXT_COLOR: &str = "#1b6e2b";
 pub const UNSEEN_COLOR: &str = "#d62728";
 /// Colour of training-rule accuracy on every chart.
 pub const SEEN_COLOR: &str = "#2ca02c";

@@ -20,31 +20,64 @@ const TYPES = {
   '.webmanifest': 'application/manifest+json',
 };
 
-/** Serves `dist` on a free local port. Resolves to `{ url, close }`. */
-async function serve(dist = DIST) {
+/**
+ * Serves `dist` on a free local port, as a static host would: a folder's URL without its trailing
+ * slash is redirected to it. Options: `prefix` serves the build from a folder (`playground`) rather
+ * than the root; `extra` adds files (`{ 'notes.html': '<p>notes</p>' }`, beside index.html); `omit`
+ * answers 404 for the build's files whose names match it. Resolves to `{ url, close }`, `url` being
+ * the page's folder (with its slash).
+ */
+async function serve(dist = DIST, { prefix = '', extra = {}, omit = null } = {}) {
   if (!fs.existsSync(path.join(dist, 'index.html'))) {
     throw new Error(`no built page in ${dist}: run \`trunk build --release\` first`);
   }
+  const base = prefix ? `/${prefix}/` : '/';
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://localhost');
-    let file = path.normalize(path.join(dist, decodeURIComponent(url.pathname)));
+    const pathname = decodeURIComponent(url.pathname);
+    if (prefix && pathname === `/${prefix}`) {
+      res.writeHead(301, { Location: `${base}${url.search}` }).end();
+      return;
+    }
+    if (!pathname.startsWith(base)) {
+      res.writeHead(404).end();
+      return;
+    }
+    const relative = pathname.slice(base.length);
+    const name = relative === '' ? 'index.html' : relative;
+    if (Object.hasOwn(extra, name)) {
+      res.writeHead(200, { 'Content-Type': TYPES[path.extname(name)] || 'text/plain' });
+      res.end(extra[name]);
+      return;
+    }
+    if (omit && omit.test(name)) {
+      res.writeHead(404).end();
+      return;
+    }
+    let file = path.normalize(path.join(dist, relative));
     if (!file.startsWith(dist)) {
       res.writeHead(403).end();
       return;
     }
-    if (url.pathname.endsWith('/')) file = path.join(file, 'index.html');
-    fs.readFile(file, (err, data) => {
-      if (err) {
-        res.writeHead(404).end();
+    if (relative === '' || relative.endsWith('/')) file = path.join(file, 'index.html');
+    fs.stat(file, (statError, stat) => {
+      if (!statError && stat.isDirectory()) {
+        res.writeHead(301, { Location: `${pathname}/` }).end();
         return;
       }
-      res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream' });
-      res.end(data);
+      fs.readFile(file, (err, data) => {
+        if (err) {
+          res.writeHead(404).end();
+          return;
+        }
+        res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream' });
+        res.end(data);
+      });
     });
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${server.address().port}/`,
+    url: `http://127.0.0.1:${server.address().port}${base}`,
     // Also ends kept-alive connections: a test that stops the server means the network is gone.
     close: () => new Promise((resolve) => {
       server.close(resolve);
@@ -83,6 +116,11 @@ async function launch({ webgpu }) {
 /** Opens the page; `log` collects console lines and page errors for failure messages. */
 async function open(context, url) {
   const page = await context.newPage();
+  return openIn(page, url);
+}
+
+/** Opens the page in an existing tab (see `open`). */
+async function openIn(page, url) {
   const log = [];
   page.on('console', (m) => log.push(`console.${m.type()}: ${m.text().slice(0, 500)}`));
   page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
@@ -119,6 +157,25 @@ async function steps(page) {
 
 async function status(page) {
   return text(page, '#status');
+}
+
+/**
+ * Runs axe-core on the page as it is and fails on any serious or critical violation, naming each
+ * with the elements it found. (Evaluated, not injected as a script tag: the page's Content Security
+ * Policy allows no inline script.)
+ */
+async function assertAccessible(page, state) {
+  const source = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+  const violations = await page.evaluate(async (axeSource) => {
+    if (!window.axe) (0, eval)(axeSource);
+    const results = await window.axe.run(document, { resultTypes: ['violations'] });
+    return results.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')})`);
+  }, source);
+  if (violations.length > 0) {
+    throw new Error(`accessibility, ${state}:\n${violations.join('\n')}`);
+  }
 }
 
 /** Waits until a condition on the page holds, with a message that says what did not happen. */
@@ -195,6 +252,6 @@ const TINY = 'v=1&seed=7&I=16&budget=total:1000&alphabet=6&x=1-2&y=0-2&z=4-8&noo
 
 module.exports = {
   TINY, withPage, servePerFile,
-  DIST, ROOT, serve, launch, open, set, setAll, text, steps, status, waitFor, waitForSteps, waitForStatus,
-  recordLosses, losses,
+  DIST, ROOT, serve, launch, open, openIn, set, setAll, text, steps, status, waitFor, waitForSteps, waitForStatus,
+  recordLosses, losses, assertAccessible,
 };

@@ -168,7 +168,7 @@ test('once loaded, the page opens and trains offline', async () => {
     const { page } = await h.open(browser.context, `${own.url}#${TINY}&backend=cpu`);
     // (waitForFunction would take the returned promise itself as a truthy answer: poll instead.)
     const cached = () => page.evaluate(async () => {
-      const cache = await caches.open('idp-offline-v1');
+      const cache = await caches.open('idp-offline-v2');
       return !!(await cache.match('worker_bg.wasm')) && !!(await cache.match('./'));
     });
     const deadline = Date.now() + 30_000;

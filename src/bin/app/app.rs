@@ -9,13 +9,14 @@ use crate::store;
 use crate::worker_link::{SharedLink, WorkerLink, spawn_worker};
 use instruction_diversity::engine::checkpoint::CheckpointMeta;
 use instruction_diversity::page::link;
-use instruction_diversity::page::state::library::LibraryAction;
+use instruction_diversity::page::state::library::{LibraryAction, Orphan};
 use instruction_diversity::page::state::restore::{RestoreAction, Restored};
 use instruction_diversity::page::state::run::RunStatus;
-use instruction_diversity::page::state::{Action, PageState};
+use instruction_diversity::page::state::{Action, PageState, PendingChoice};
 use instruction_diversity::page::storage::{SavedRun, SavedSweep, SweepProgress, describe_failure};
 use instruction_diversity::protocol::Command;
 use std::rc::Rc;
+use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use yew::prelude::*;
 
@@ -52,9 +53,43 @@ pub fn on_click(dispatch: &Dispatch, action: Action) -> Callback<MouseEvent> {
     Callback::from(move |_: MouseEvent| dispatch.dispatch(action.clone()))
 }
 
-/// Reads what the browser's storage holds from earlier visits: saved runs and sweeps, and the run
-/// and sweep a reload interrupted. Entries that cannot be read are skipped and said why.
-async fn read_storage() -> Restored {
+/// A tab's run in progress and sweep progress, as kept in the browser's storage; what cannot be read
+/// is skipped, and said why in `skipped`.
+async fn read_in_progress(
+    owner: &str,
+    skipped: &mut Vec<String>,
+) -> (Option<CheckpointMeta>, Option<SweepProgress>) {
+    let mut interrupted = |what: &str, read: Result<Option<String>, store::Failure>| match read {
+        Ok(text) => text,
+        Err((name, message)) => {
+            skipped.push(format!(
+                "the interrupted {what} could not be read ({name} {message})"
+            ));
+            None
+        }
+    };
+    let run = interrupted("run", store::read_checkpoint_meta(owner).await);
+    let sweep = interrupted(
+        "sweep",
+        store::get(store::CHECKPOINT, &store::sweep_key(owner)).await,
+    );
+    let run = run.and_then(|text| {
+        CheckpointMeta::from_json(&text)
+            .map_err(|why| skipped.push(format!("the interrupted run: {why}")))
+            .ok()
+    });
+    let sweep = sweep.and_then(|text| {
+        SweepProgress::from_json(&text)
+            .map_err(|why| skipped.push(format!("the interrupted sweep: {why}")))
+            .ok()
+    });
+    (run, sweep)
+}
+
+/// Reads what the browser's storage holds from earlier visits: saved runs and sweeps, this tab's
+/// run and sweep a reload interrupted, and those of tabs that are gone. Entries that cannot be read
+/// are skipped and said why.
+async fn read_storage(owner: String) -> Restored {
     let visit = js_sys::Date::now() as u64;
     let (runs, sweeps) = (
         store::read_all(store::RUNS).await,
@@ -79,32 +114,39 @@ async fn read_storage() -> Restored {
         .iter()
         .filter_map(|t| SavedSweep::from_json(t).map_err(|e| skipped.push(e)).ok())
         .collect();
-    // A run or sweep that a reload interrupted goes on (the worker reads the run's weights itself).
-    let mut interrupted = |what: &str, read: Result<Option<String>, store::Failure>| match read {
-        Ok(text) => text,
+    // This tab's run or sweep that a reload interrupted goes on (the worker reads the run's weights
+    // itself); those of tabs that are gone can be resumed here; those of living tabs are theirs.
+    let (interrupted_run, interrupted_sweep) = read_in_progress(&owner, &mut skipped).await;
+    let mut orphans = Vec::new();
+    let others = match store::checkpoint_owners().await {
+        Ok(owners) => owners.into_iter().filter(|o| *o != owner).collect(),
         Err((name, message)) => {
             skipped.push(format!(
-                "the interrupted {what} could not be read ({name} {message})"
+                "other tabs' runs could not be listed ({name} {message})"
             ));
-            None
+            Vec::new()
         }
     };
-    let run = interrupted("run", store::read_checkpoint_meta().await);
-    let sweep = interrupted(
-        "sweep",
-        store::get(store::CHECKPOINT, store::SWEEP_PROGRESS).await,
-    );
-    let interrupted_run = run.and_then(|text| {
-        CheckpointMeta::from_json(&text)
-            .map_err(|why| skipped.push(format!("the interrupted run: {why}")))
-            .ok()
-    });
-    let interrupted_sweep = sweep.and_then(|text| {
-        SweepProgress::from_json(&text)
-            .map_err(|why| skipped.push(format!("the interrupted sweep: {why}")))
-            .ok()
-    });
+    if !others.is_empty() {
+        // Without Web Locks nothing tells a gone tab from a living one: nothing is adopted.
+        let alive = crate::tab::alive().await;
+        for other in others {
+            if alive.as_ref().is_none_or(|alive| alive.contains(&other)) {
+                continue;
+            }
+            let (run, sweep) = read_in_progress(&other, &mut skipped).await;
+            if run.is_some() || sweep.is_some() {
+                orphans.push(Orphan {
+                    owner: other,
+                    run,
+                    sweep,
+                });
+            }
+        }
+    }
     Restored {
+        owner,
+        orphans,
         runs,
         sweeps,
         skipped,
@@ -137,11 +179,14 @@ pub fn app() -> Html {
         });
     }
     {
-        // Runs and sweeps of earlier visits, read back once.
+        // This tab's owner id (its lock taken), then runs and sweeps of earlier visits, read back once.
         let dispatch = state.dispatcher();
+        let link = link.clone();
         use_effect_with((), move |_| {
             wasm_bindgen_futures::spawn_local(async move {
-                let restored = read_storage().await;
+                let owner = crate::tab::owner().await;
+                let restored = read_storage(owner.clone()).await;
+                link.borrow_mut().own(&owner);
                 dispatch.dispatch(Action::Restore(RestoreAction::Restore(Box::new(restored))));
             });
             || ()
@@ -214,16 +259,15 @@ pub fn app() -> Html {
         // at start (a visit number is set then), so that an interrupted sweep is read before this
         // replaces or removes it.
         let progress = (state.page.library.visit != 0).then(|| state.page.sweep_progress());
+        let owner = state.page.library.owner.clone();
         let dispatch = state.dispatcher();
         use_effect_with(progress, move |progress| {
             if let Some(progress) = progress.clone() {
                 wasm_bindgen_futures::spawn_local(async move {
+                    let key = store::sweep_key(&owner);
                     let written = match progress {
-                        Some(p) => {
-                            store::put(store::CHECKPOINT, Some(store::SWEEP_PROGRESS), &p.to_json())
-                                .await
-                        }
-                        None => store::delete(store::CHECKPOINT, store::SWEEP_PROGRESS).await,
+                        Some(p) => store::put(store::CHECKPOINT, Some(&key), &p.to_json()).await,
+                        None => store::delete(store::CHECKPOINT, &key).await,
                     };
                     if let Err((name, message)) = written {
                         dispatch.dispatch(Action::Library(LibraryAction::StorageFailed(format!(
@@ -235,8 +279,11 @@ pub fn app() -> Html {
             || ()
         });
     }
+    // The fragment last written to the address bar: a change to anything else came from outside.
+    let written = use_mut_ref(String::new);
     {
-        // The address bar is always a link to the current settings (replaced, so Back still leaves).
+        // The address bar is always a link to the current settings (replaced, so Back still leaves),
+        // and again when a link that changed it waits for the reader's choice.
         let page = &state.page;
         let fragment = crate::run_panel::share_fragment(
             &page.settings,
@@ -245,16 +292,48 @@ pub fn app() -> Html {
             &page.sweep.form,
             crate::run_panel::LinkStarts::Nothing,
         );
-        use_effect_with(fragment, |fragment| {
-            if let Some(w) = web_sys::window()
-                && let Ok(history) = w.history()
-            {
-                let _ = history.replace_state_with_url(
-                    &JsValue::NULL,
-                    "",
-                    Some(&format!("#{fragment}")),
+        let written = written.clone();
+        use_effect_with(
+            (fragment, page.pending_link.is_some()),
+            move |(fragment, _)| {
+                if let Some(w) = web_sys::window()
+                    && let Ok(history) = w.history()
+                {
+                    let _ = history.replace_state_with_url(
+                        &JsValue::NULL,
+                        "",
+                        Some(&format!("#{fragment}")),
+                    );
+                    *written.borrow_mut() = format!("#{fragment}");
+                }
+                || ()
+            },
+        );
+    }
+    {
+        // A link typed or pasted into the address bar, clicked, or reached by Back and Forward: the
+        // page follows it (or asks, while a run trains), so the two never disagree.
+        let dispatch = state.dispatcher();
+        let written = written.clone();
+        use_effect_with((), move |_| {
+            let on_change = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
+                let hash = web_sys::window()
+                    .and_then(|w| w.location().hash().ok())
+                    .unwrap_or_default();
+                if hash == *written.borrow() {
+                    return;
+                }
+                let opened = link::parse(&hash, &PageState::default().settings.config);
+                dispatch.dispatch(Action::LinkChanged(Box::new(opened)));
+            });
+            if let Some(w) = web_sys::window() {
+                let _ = w.add_event_listener_with_callback(
+                    "hashchange",
+                    on_change.as_ref().unchecked_ref(),
                 );
             }
+            // The listener lives as long as the page.
+            on_change.forget();
             || ()
         });
     }
@@ -294,6 +373,22 @@ pub fn app() -> Html {
                         <ul>{ for page.notices.iter().map(|n| html! { <li>{ n }</li> }) }</ul>
                         <button onclick={on_click(&dispatch, Action::DismissNotices)}>{ "Dismiss" }</button>
                     </section>
+                }
+                if let Some(pending) = &page.pending_link {
+                    <section class="notices" role="alertdialog" aria-label="Another link" id="pending-link">
+                        if pending.deferred {
+                            <p>{ "The link you opened opens when this run ends." }
+                                <button onclick={on_click(&dispatch, Action::PendingLink(PendingChoice::Forget))}>{ "Forget it" }</button></p>
+                        } else {
+                            <p>{ "You opened another link while a run trains. The address bar keeps this run's link until you choose:" }</p>
+                            <button id="pending-open-now" onclick={on_click(&dispatch, Action::PendingLink(PendingChoice::OpenNow))}>{ "Stop the run and open it" }</button>
+                            <button id="pending-open-after" onclick={on_click(&dispatch, Action::PendingLink(PendingChoice::OpenAfter))}>{ "Open it when the run ends" }</button>
+                            <button id="pending-forget" onclick={on_click(&dispatch, Action::PendingLink(PendingChoice::Forget))}>{ "Keep the run, forget the link" }</button>
+                        }
+                    </section>
+                }
+                if !active && !page.library.orphans.is_empty() {
+                    <Orphans orphans={page.library.orphans.clone()} owner={page.library.owner.clone()} dispatch={dispatch.clone()} />
                 }
                 if !view.hides("settings") {
                     <section class="panel settings" aria-label="Settings">
@@ -338,5 +433,57 @@ pub fn app() -> Html {
                 }
             </div>
         </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct OrphansProps {
+    orphans: Vec<Orphan>,
+    /// This tab's owner id.
+    owner: String,
+    dispatch: Dispatch,
+}
+
+/// Runs of tabs that are gone, each with a button that resumes it here.
+#[function_component(Orphans)]
+fn orphans(props: &OrphansProps) -> Html {
+    html! {
+        <section class="notices" role="status" id="orphans">
+            { for props.orphans.iter().map(|orphan| {
+                let what = match (&orphan.run, &orphan.sweep) {
+                    (Some(meta), _) => format!(
+                        "A run of a tab that is now closed stopped at step {} of {} (I = {}).",
+                        meta.step, meta.config.train.steps, meta.config.task.instructions
+                    ),
+                    (None, Some(sweep)) => format!(
+                        "A sweep of a tab that is now closed stopped at run {} of {}.",
+                        sweep.current + 1,
+                        sweep.spec.run_count()
+                    ),
+                    (None, None) => String::new(),
+                };
+                let adopt = {
+                    let (from, to) = (orphan.owner.clone(), props.owner.clone());
+                    let dispatch = props.dispatch.clone();
+                    Callback::from(move |_: MouseEvent| {
+                        let (from, to, dispatch) = (from.clone(), to.clone(), dispatch.clone());
+                        wasm_bindgen_futures::spawn_local(async move {
+                            // Its entries become this tab's first: the worker reads them as its own.
+                            match store::adopt(&from, &to).await {
+                                Ok(()) => dispatch.dispatch(Action::Restore(RestoreAction::Adopt(from))),
+                                Err((name, message)) => dispatch.dispatch(Action::Library(
+                                    LibraryAction::StorageFailed(format!(
+                                        "the closed tab's run could not be taken over ({name} {message})"
+                                    )),
+                                )),
+                            }
+                        });
+                    })
+                };
+                html! {
+                    <p>{ what }{ " " }<button class="resume-here" onclick={adopt}>{ "Resume it here" }</button></p>
+                }
+            }) }
+        </section>
     }
 }

@@ -9,7 +9,7 @@ use instruction_diversity::engine::question::{Answer, AttentionMap};
 use instruction_diversity::engine::task::rule::leftmost_occurrence;
 use instruction_diversity::page::chart::{LineChart, Series};
 use instruction_diversity::page::heatmap::{
-    ColorScale, SEEN_COLOR, UNSEEN_COLOR, differing_settings,
+    ColorScale, SEEN_TEXT_COLOR, UNSEEN_TEXT_COLOR, differing_settings,
 };
 use instruction_diversity::page::inspect::{
     RuleCase, RuleGroup, RuleSort, rule_cases, rule_rows, sort_rows,
@@ -102,7 +102,9 @@ pub fn lessons(props: &LessonsProps) -> Html {
                     <span class="muted">{ " Choose an answer first." }</span>
                 }
                 if let (Some(sweep), Some(choice)) = (&props.queue.sweep, opened.prediction) {
-                    if sweep.lesson.as_deref() == Some(lesson.id) && sweep.status == SweepStatus::Done {
+                    // Its runs done here, or kept from an earlier visit.
+                    if sweep.lesson.as_deref() == Some(lesson.id)
+                        && matches!(sweep.status, SweepStatus::Done | SweepStatus::Saved) {
                         <div class="reveal" id="lesson-reveal" role="status">
                             <p><b>{ if choice == lesson.answer { "Your prediction matches. " } else { "Not quite. " } }</b>
                                 { format!("You predicted: “{}”. The paper's answer: “{}”.", lesson.choices[choice], lesson.choices[lesson.answer]) }</p>
@@ -252,7 +254,9 @@ fn sweep_views(props: &SweepViewsProps) -> Html {
                         <tbody>
                             { for (0..grid.rows.len()).rev().map(|row| html! {
                                 <tr>
-                                    <th scope="row">{ &grid.rows[row] }</th>
+                                    <th scope="row">
+                                        if grid.rows[row].is_empty() { <span class="visually-hidden">{ "all runs" }</span> } else { { &grid.rows[row] } }
+                                    </th>
                                     { for (0..grid.columns.len()).map(|column| {
                                         let cell = grid.cell(row, column);
                                         let value = cell.unseen.map(|s| s.mean);
@@ -428,7 +432,7 @@ pub fn inspector_panel(props: &InspectorProps) -> Html {
                         <button class="close" onclick={{ let dispatch = dispatch.clone(); Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::Inspector(InspectorAction::InspectRule(None)))) }}>{ "Close" }</button></h3>
                     <div class="table-scroll">
                     <table class="predictions">
-                        <thead><tr><th>{ "input" }</th><th>{ "expected" }</th><th>{ "model (latest)" }</th><th>{ "answers at each evaluation" }</th><th></th></tr></thead>
+                        <thead><tr><th>{ "input" }</th><th>{ "expected" }</th><th>{ "model (latest)" }</th><th>{ "answers at each evaluation" }</th><th><span class="visually-hidden">{ "attention" }</span></th></tr></thead>
                         <tbody>
                             { for cases.iter().map(|case| {
                                 let latest_output = case.latest().unwrap_or_default().to_string();
@@ -563,7 +567,7 @@ fn attention_view(
         <div class="attention" id="attention">
             { for (0..map.layers).map(|layer| html! {
                 <div class="attention-layer">
-                    <h4>{ format!("Layer {}", layer + 1) }</h4>
+                    <h3>{ format!("Layer {}", layer + 1) }</h3>
                     <div class="heads">
                     { for (0..map.heads).map(|head| html! {
                         <table class="attention-head" aria-label={format!("layer {} head {}", layer + 1, head + 1)}>
@@ -587,7 +591,7 @@ fn attention_view(
                                     </tr>
                                     }
                                 }) }
-                                <tr><th></th>{ for map.columns.iter().enumerate().map(|(i, c)| html! {
+                                <tr><th><span class="visually-hidden">{ "token" }</span></th>{ for map.columns.iter().enumerate().map(|(i, c)| html! {
                                     <th class={classes!("mono", "column", marked.contains(&i).then_some("x-match"))}>{ c }</th>
                                 }) }</tr>
                             </tbody>
@@ -710,7 +714,7 @@ pub fn compare(props: &CompareProps) -> Html {
             { storage_error }
             <div class="table-scroll">
             <table class="predictions runs" id="runs-table">
-                <thead><tr><th>{ "compare" }</th><th>{ "#" }</th><th>{ "run" }</th><th>{ "seen" }</th><th>{ "unseen" }</th><th>{ "steps" }</th><th>{ "time" }</th><th>{ "kept" }</th><th></th></tr></thead>
+                <thead><tr><th>{ "compare" }</th><th>{ "#" }</th><th>{ "run" }</th><th>{ "seen" }</th><th>{ "unseen" }</th><th>{ "steps" }</th><th>{ "time" }</th><th>{ "kept" }</th><th><span class="visually-hidden">{ "inspect" }</span></th></tr></thead>
                 <tbody>
                     { for library.runs.iter().enumerate().map(|(i, run)| {
                         let toggle = { let dispatch = dispatch.clone(); Callback::from(move |_: Event| dispatch.dispatch(Action::Library(LibraryAction::ToggleCompare(i)))) };
@@ -720,8 +724,8 @@ pub fn compare(props: &CompareProps) -> Html {
                                 <td><input type="checkbox" class="compare-pick" aria-label={format!("compare {}", run.name)} checked={library.compare.contains(&i)} onchange={toggle} /></td>
                                 <td>{ format!("#{}", i + 1) }</td>
                                 <td>{ &run.name }</td>
-                                <td style={format!("color:{SEEN_COLOR}")}>{ percent(run.record.result.seen_accuracy) }</td>
-                                <td style={format!("color:{UNSEEN_COLOR}")}>{ percent(run.record.result.unseen_accuracy) }</td>
+                                <td style={format!("color:{SEEN_TEXT_COLOR}")}>{ percent(run.record.result.seen_accuracy) }</td>
+                                <td style={format!("color:{UNSEEN_TEXT_COLOR}")}>{ percent(run.record.result.unseen_accuracy) }</td>
                                 <td>{ run.record.steps }</td>
                                 <td>{ format_duration(run.record.wall_seconds) }</td>
                                 <td class="kept">{ match run.kept {

@@ -19,6 +19,8 @@ mod settings_form;
 #[allow(dead_code)]
 mod store;
 #[cfg(target_arch = "wasm32")]
+mod tab;
+#[cfg(target_arch = "wasm32")]
 mod worker_link;
 
 #[cfg(target_arch = "wasm32")]

@@ -1,9 +1,10 @@
 //! The browser's IndexedDB, as the page and the worker use it: two object stores of JSON text (`runs`,
 //! keyed by an increasing number; `sweeps`, keyed by the sweep's key) and `checkpoint`, what a reload
-//! needs to go on: the run in progress (its meta as JSON text and the model's and optimizer's bytes,
-//! written by the worker) and the running sweep's progress (JSON text, written by the page), each
-//! under its own key. Each request is wrapped in a promise, and every failure comes back as
-//! `(error name, message)` so the page can say what happened in plain words (see
+//! needs to go on. Every tab of the page owns its entries there (see `tab.rs`): its run in progress
+//! (`run:<owner>`: the meta as JSON text and the model's and optimizer's bytes, written by the
+//! worker) and its running sweep's progress (`sweep:<owner>`, JSON text, written by the page), so two
+//! tabs train two runs and keep both. Each request is wrapped in a promise, and every failure comes
+//! back as `(error name, message)` so the page can say what happened in plain words (see
 //! `storage::describe_failure`).
 
 use js_sys::{Array, Promise, Reflect};
@@ -17,10 +18,27 @@ const VERSION: u32 = 2;
 pub const RUNS: &str = "runs";
 pub const SWEEPS: &str = "sweeps";
 pub const CHECKPOINT: &str = "checkpoint";
-/// The run in progress, in [`CHECKPOINT`].
-const CURRENT: &str = "current";
-/// The running sweep's progress, in [`CHECKPOINT`].
-pub const SWEEP_PROGRESS: &str = "sweep";
+/// The key of the run in progress that pages before per-tab keys wrote: read as an entry of a tab
+/// that is gone.
+pub const LEGACY_OWNER: &str = "legacy";
+
+/// The key of a tab's run in progress, in [`CHECKPOINT`].
+pub fn run_key(owner: &str) -> String {
+    if owner == LEGACY_OWNER {
+        "current".into()
+    } else {
+        format!("run:{owner}")
+    }
+}
+
+/// The key of a tab's running sweep's progress, in [`CHECKPOINT`].
+pub fn sweep_key(owner: &str) -> String {
+    if owner == LEGACY_OWNER {
+        "sweep".into()
+    } else {
+        format!("sweep:{owner}")
+    }
+}
 
 /// A failure: the DOMException's name (`QuotaExceededError`, ...) and its message.
 pub type Failure = (String, String);
@@ -173,8 +191,59 @@ pub async fn clear() -> Result<(), Failure> {
     Ok(())
 }
 
-/// Saves the run in progress, replacing the previous checkpoint in one transaction.
-pub async fn put_checkpoint(meta: &str, model: &[u8], optimizer: &[u8]) -> Result<(), Failure> {
+/// Every tab with entries in [`CHECKPOINT`]: its run in progress or its sweep's progress.
+pub async fn checkpoint_owners() -> Result<Vec<String>, Failure> {
+    let database = open().await?;
+    let request = store(&database, CHECKPOINT, IdbTransactionMode::Readonly)?
+        .get_all_keys()
+        .map_err(failure)?;
+    let keys: Array = finish(&request).await?.unchecked_into();
+    let mut owners: Vec<String> = keys
+        .iter()
+        .filter_map(|k| k.as_string())
+        .filter_map(|k| match k.as_str() {
+            "current" | "sweep" => Some(LEGACY_OWNER.to_string()),
+            k => k
+                .strip_prefix("run:")
+                .or_else(|| k.strip_prefix("sweep:"))
+                .map(str::to_string),
+        })
+        .collect();
+    owners.sort();
+    owners.dedup();
+    Ok(owners)
+}
+
+/// Moves a gone tab's entries (its run and its sweep's progress) to `to`, in one transaction: the
+/// tab that resumes them owns them from now on.
+pub async fn adopt(from: &str, to: &str) -> Result<(), Failure> {
+    let database = open().await?;
+    let store = store(&database, CHECKPOINT, IdbTransactionMode::Readwrite)?;
+    for (old, new) in [
+        (run_key(from), run_key(to)),
+        (sweep_key(from), sweep_key(to)),
+    ] {
+        let value = finish(&store.get(&JsValue::from_str(&old)).map_err(failure)?).await?;
+        if !value.is_undefined() && !value.is_null() {
+            finish(
+                &store
+                    .put_with_key(&value, &JsValue::from_str(&new))
+                    .map_err(failure)?,
+            )
+            .await?;
+            finish(&store.delete(&JsValue::from_str(&old)).map_err(failure)?).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Saves a tab's run in progress, replacing its previous checkpoint in one transaction.
+pub async fn put_checkpoint(
+    owner: &str,
+    meta: &str,
+    model: &[u8],
+    optimizer: &[u8],
+) -> Result<(), Failure> {
     let database = open().await?;
     let value = js_sys::Object::new();
     let set = |key: &str, v: &JsValue| Reflect::set(&value, &JsValue::from_str(key), v);
@@ -182,16 +251,16 @@ pub async fn put_checkpoint(meta: &str, model: &[u8], optimizer: &[u8]) -> Resul
     set("model", &js_sys::Uint8Array::from(model)).map_err(failure)?;
     set("optimizer", &js_sys::Uint8Array::from(optimizer)).map_err(failure)?;
     let request = store(&database, CHECKPOINT, IdbTransactionMode::Readwrite)?
-        .put_with_key(&value, &JsValue::from_str(CURRENT))
+        .put_with_key(&value, &JsValue::from_str(&run_key(owner)))
         .map_err(failure)?;
     finish(&request).await.map(|_| ())
 }
 
-/// The stored checkpoint object (`meta`, `model`, `optimizer`), if any.
-async fn checkpoint_value() -> Result<Option<JsValue>, Failure> {
+/// A tab's stored checkpoint object (`meta`, `model`, `optimizer`), if any.
+async fn checkpoint_value(owner: &str) -> Result<Option<JsValue>, Failure> {
     let database = open().await?;
     let request = store(&database, CHECKPOINT, IdbTransactionMode::Readonly)?
-        .get(&JsValue::from_str(CURRENT))
+        .get(&JsValue::from_str(&run_key(owner)))
         .map_err(failure)?;
     let value = finish(&request).await?;
     Ok((!value.is_undefined() && !value.is_null()).then_some(value))
@@ -201,17 +270,18 @@ fn field(value: &JsValue, key: &str) -> JsValue {
     Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// The meta text of the checkpoint, if any: what the page shows before the worker resumes. The
+/// The meta text of a tab's checkpoint, if any: what the page shows before the worker resumes. The
 /// weights stay in JavaScript; only the worker copies them.
-pub async fn read_checkpoint_meta() -> Result<Option<String>, Failure> {
-    Ok(checkpoint_value()
+pub async fn read_checkpoint_meta(owner: &str) -> Result<Option<String>, Failure> {
+    Ok(checkpoint_value(owner)
         .await?
         .and_then(|value| field(&value, "meta").as_string()))
 }
 
-/// The checkpoint of the run in progress, if any: its meta text, the model's and optimizer's bytes.
-pub async fn read_checkpoint() -> Result<Option<(String, Vec<u8>, Vec<u8>)>, Failure> {
-    let Some(value) = checkpoint_value().await? else {
+/// A tab's checkpoint of its run in progress, if any: its meta text, the model's and optimizer's
+/// bytes.
+pub async fn read_checkpoint(owner: &str) -> Result<Option<(String, Vec<u8>, Vec<u8>)>, Failure> {
+    let Some(value) = checkpoint_value(owner).await? else {
         return Ok(None);
     };
     let bytes = |key: &str| {
@@ -225,7 +295,7 @@ pub async fn read_checkpoint() -> Result<Option<(String, Vec<u8>, Vec<u8>)>, Fai
         .map(|meta| (meta, bytes("model"), bytes("optimizer"))))
 }
 
-/// Forgets the checkpoint (the run finished, stopped or was replaced).
-pub async fn delete_checkpoint() -> Result<(), Failure> {
-    delete(CHECKPOINT, CURRENT).await
+/// Forgets a tab's checkpoint (its run finished, stopped or was replaced).
+pub async fn delete_checkpoint(owner: &str) -> Result<(), Failure> {
+    delete(CHECKPOINT, &run_key(owner)).await
 }

@@ -2,7 +2,7 @@
 
 use crate::app::Dispatch;
 use instruction_diversity::page::state::Action;
-use instruction_diversity::protocol::Event as WorkerEvent;
+use instruction_diversity::protocol::{Command, Event as WorkerEvent};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
@@ -16,15 +16,17 @@ pub struct WorkerLink {
     /// Counts the workers started, so the handlers of a replaced worker ignore what it still says.
     generation: u64,
     is_ready: bool,
+    /// The tab's owner id, once known: every worker hears it before any other command.
+    owner: Option<String>,
     waiting: Vec<String>,
 }
 
 impl WorkerLink {
-    /// Posts a message now, or once the worker is ready.
+    /// Posts a message now, or once the worker is ready and knows its tab.
     pub fn send(&mut self, message: String) -> Result<(), String> {
         match &self.worker {
             None => Err("it is not running; reload the page to try again".into()),
-            Some(_) if !self.is_ready => {
+            Some(_) if !self.is_ready || self.owner.is_none() => {
                 self.waiting.push(message);
                 Ok(())
             }
@@ -34,12 +36,27 @@ impl WorkerLink {
         }
     }
 
+    /// The tab's owner id is known: the worker hears it, then what waited.
+    pub fn own(&mut self, owner: &str) {
+        self.owner = Some(owner.to_string());
+        self.flush();
+    }
+
     fn ready(&mut self) {
         self.is_ready = true;
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        let (Some(w), true, Some(owner)) = (&self.worker, self.is_ready, &self.owner) else {
+            return;
+        };
+        let own = Command::Own {
+            owner: owner.clone(),
+        };
+        let _ = w.post_message(&JsValue::from_str(&own.to_json()));
         for message in std::mem::take(&mut self.waiting) {
-            if let Some(w) = &self.worker {
-                let _ = w.post_message(&JsValue::from_str(&message));
-            }
+            let _ = w.post_message(&JsValue::from_str(&message));
         }
     }
 }

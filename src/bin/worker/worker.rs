@@ -58,6 +58,15 @@ pub fn gpu_device_lost(reason: String, message: String) {
 }
 
 thread_local! {
+    /// This worker's tab (its owner id in the browser's storage), once the page has said.
+    static OWNER: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+fn owner() -> Option<String> {
+    OWNER.with(|owner| owner.borrow().clone())
+}
+
+thread_local! {
     /// Set once a GPU device of this worker is lost; the worker is replaced after that.
     static DEVICE_LOST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
@@ -378,6 +387,10 @@ async fn serve(inbox: &Inbox) {
                 answer_from_kept(&config, &question).await;
                 None
             }
+            Command::Own { owner } => {
+                OWNER.with(|o| *o.borrow_mut() = Some(owner));
+                None
+            }
             // Pause, resume, step or stop with no run: nothing to act on.
             _ => None,
         };
@@ -410,7 +423,7 @@ async fn train(
 
 /// Goes on with the run checkpointed in the browser's storage (a reload interrupted it).
 async fn resume_saved(inbox: &Inbox, preference: BackendPreference) -> Option<Command> {
-    let saved = match store::read_checkpoint().await {
+    let saved = match store::read_checkpoint(&owner().unwrap_or_default()).await {
         Ok(Some((meta, model, optimizer))) => CheckpointMeta::from_json(&meta)
             .map(|meta| Checkpoint {
                 meta,
@@ -446,9 +459,11 @@ async fn resume_saved(inbox: &Inbox, preference: BackendPreference) -> Option<Co
     }
 }
 
-/// Deletes the checkpoint; a failure leaves one that the next run's first checkpoint replaces.
+/// Deletes the tab's checkpoint; a failure leaves one that the next run's first checkpoint replaces.
 async fn forget_checkpoint() {
-    let _ = store::delete_checkpoint().await;
+    if let Some(owner) = owner() {
+        let _ = store::delete_checkpoint(&owner).await;
+    }
 }
 
 /// Deletes the checkpoint of a run that ended, unless a lost GPU device ended it: then the page
@@ -462,9 +477,11 @@ async fn forget_checkpoint_unless_lost() {
 /// Saves the run to the browser's storage, so a reload resumes it here (on either backend: the
 /// weights and optimizer state are read back asynchronously, in one transaction).
 async fn save_checkpoint(run: &Run) {
+    // Before the page has said whose tab this is, there is nowhere to keep it.
+    let Some(owner) = owner() else { return };
     let started = now_seconds();
     let saved = match run.checkpoint().await {
-        Ok(c) => store::put_checkpoint(&c.meta.to_json(), &c.model, &c.optimizer)
+        Ok(c) => store::put_checkpoint(&owner, &c.meta.to_json(), &c.model, &c.optimizer)
             .await
             .map(|()| c.model.len() + c.optimizer.len())
             .map_err(|(name, message)| describe_failure(&name, &message)),
@@ -510,6 +527,7 @@ async fn drive(inbox: &Inbox, mut run: Run, info: BackendInfo) -> Option<Command
                 }
                 Command::Step { steps } => single_steps += steps,
                 Command::Stop => return None,
+                Command::Own { owner } => OWNER.with(|o| *o.borrow_mut() = Some(owner)),
                 start @ (Command::Start { .. } | Command::ResumeSaved { .. }) => {
                     return Some(start);
                 }

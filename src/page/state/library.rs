@@ -54,6 +54,21 @@ pub struct Library {
     pub storage_error: Option<String>,
     /// Identifies this visit in storage keys (set when saved runs are read back at start).
     pub visit: u64,
+    /// This tab's owner id in the browser's storage (its checkpoint and sweep progress).
+    pub owner: String,
+    /// Runs in progress of tabs that are gone, which this tab can resume.
+    pub orphans: Vec<Orphan>,
+}
+
+/// What a gone tab left in the browser's storage: its run in progress and its sweep's progress.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Orphan {
+    /// The gone tab's owner id.
+    pub owner: String,
+    /// Its run's checkpoint meta.
+    pub run: Option<crate::engine::checkpoint::CheckpointMeta>,
+    /// Its sweep's progress.
+    pub sweep: Option<crate::page::storage::SweepProgress>,
 }
 
 /// A change to the library alone.

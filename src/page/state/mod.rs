@@ -62,6 +62,29 @@ pub struct PageState {
     pub inspector: Rc<Inspector>,
     /// The lesson open, if any.
     pub lesson: Option<LessonState>,
+    /// A link opened in the address bar while a run trains, waiting for the reader's choice (or, when
+    /// `deferred`, for the run to end): the address bar shows the page's own link meanwhile.
+    pub pending_link: Option<PendingLink>,
+}
+
+/// A link that arrived while a run trains.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingLink {
+    /// What it opens.
+    pub link: Rc<Link>,
+    /// Open it once the run (and its sweep) ends, rather than asking.
+    pub deferred: bool,
+}
+
+/// What to do with a link that arrived while a run trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PendingChoice {
+    /// Stop the run (and its sweep) and open the link now.
+    OpenNow,
+    /// Open it once the run ends.
+    OpenAfter,
+    /// Keep the run and forget the link.
+    Forget,
 }
 
 /// The run controls.
@@ -99,6 +122,11 @@ pub enum Action {
     Settings(SettingsAction),
     /// Open a share link: its settings, backend choice and notices; it may start the run.
     OpenLink(Box<Link>),
+    /// The address bar changed to another link (typed, pasted, a clicked link, Back or Forward):
+    /// opened at once when nothing trains, else held for the reader's choice.
+    LinkChanged(Box<Link>),
+    /// The reader's choice about the link held while a run trains.
+    PendingLink(PendingChoice),
     /// Hide the notices.
     DismissNotices,
     /// A run control.
@@ -253,6 +281,36 @@ impl PageState {
                 None
             }
             Action::OpenLink(link) => return self.open_link(*link),
+            Action::LinkChanged(link) if self.is_active() || self.sweep.running().is_some() => {
+                self.pending_link = Some(PendingLink {
+                    link: Rc::new(*link),
+                    deferred: false,
+                });
+                None
+            }
+            Action::LinkChanged(link) => return self.open_link(*link),
+            Action::PendingLink(choice) => {
+                let Some(pending) = self.pending_link.take() else {
+                    return (self, None);
+                };
+                match choice {
+                    PendingChoice::Forget => None,
+                    PendingChoice::OpenAfter => {
+                        self.pending_link = Some(PendingLink {
+                            deferred: true,
+                            ..pending
+                        });
+                        None
+                    }
+                    PendingChoice::OpenNow => {
+                        let (stopped, command) = self.reduce(Action::Run(RunAction::Stop));
+                        let (opened, start) =
+                            stopped.open_link(Rc::unwrap_or_clone(pending.link));
+                        // The stop reaches the worker first; a start the link asks for replaces it.
+                        return (opened, start.or(command));
+                    }
+                }
+            }
             Action::DismissNotices => {
                 self.notices = Rc::default();
                 None
@@ -370,6 +428,15 @@ impl PageState {
             Action::Lesson(change) => return self.lesson_action(change),
             Action::Restore(change) => return self.restore(change),
         };
+        // A link the reader chose to open once the run ends opens now that it has.
+        if self.pending_link.as_ref().is_some_and(|p| p.deferred)
+            && !self.is_active()
+            && self.sweep.running().is_none()
+            && command.is_none()
+        {
+            let pending = self.pending_link.take().expect("checked");
+            return self.open_link(Rc::unwrap_or_clone(pending.link));
+        }
         (self, command)
     }
 

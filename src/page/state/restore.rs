@@ -4,7 +4,7 @@
 //! checkpoint.
 
 use super::PageState;
-use super::library::{FinishedRun, Kept};
+use super::library::{FinishedRun, Kept, Orphan};
 use super::run::{Resumable, RunStatus};
 use super::sweep::{SweepState, SweepStatus};
 use crate::engine::checkpoint::CheckpointMeta;
@@ -15,6 +15,10 @@ use std::rc::Rc;
 /// What the browser's storage held at start (already checked).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Restored {
+    /// This tab's owner id (kept across reloads of the tab).
+    pub owner: String,
+    /// Runs in progress of tabs that are gone (no tab holds their owner's lock).
+    pub orphans: Vec<Orphan>,
     /// Saved runs, oldest first.
     pub runs: Vec<SavedRun>,
     /// Saved sweeps.
@@ -23,9 +27,9 @@ pub struct Restored {
     pub skipped: Vec<String>,
     /// This visit's number (e.g. the time it began, in ms).
     pub visit: u64,
-    /// The run a reload interrupted (its checkpoint's meta; the worker reads the weights).
+    /// This tab's run a reload interrupted (its checkpoint's meta; the worker reads the weights).
     pub interrupted_run: Option<CheckpointMeta>,
-    /// The sweep whose queue a reload interrupted.
+    /// This tab's sweep whose queue a reload interrupted.
     pub interrupted_sweep: Option<SweepProgress>,
 }
 
@@ -36,6 +40,9 @@ pub enum RestoreAction {
     Restore(Box<Restored>),
     /// Go on with the run a lost GPU device ended, from its checkpoint.
     GoOn,
+    /// Resume here the run (and sweep) of a gone tab, whose entries were just moved to this tab's
+    /// owner id.
+    Adopt(String),
 }
 
 impl PageState {
@@ -44,12 +51,26 @@ impl PageState {
             RestoreAction::Restore(restored) => return self.restored(*restored),
             RestoreAction::GoOn if self.is_active() => None,
             RestoreAction::GoOn => self.go_on(),
+            RestoreAction::Adopt(_) if self.is_active() || self.sweep.running().is_some() => {
+                self.notice("stop the run in progress before resuming another tab's".into());
+                None
+            }
+            RestoreAction::Adopt(owner) => {
+                let library = Rc::make_mut(&mut self.library);
+                let Some(at) = library.orphans.iter().position(|o| o.owner == owner) else {
+                    return (self, None);
+                };
+                let orphan = library.orphans.remove(at);
+                return self.resume_interrupted(orphan.run, orphan.sweep, "a closed tab");
+            }
         };
         (self, command)
     }
 
     fn restored(mut self, restored: Restored) -> (Self, Option<Command>) {
         let Restored {
+            owner,
+            orphans,
             runs,
             sweeps,
             skipped,
@@ -59,6 +80,8 @@ impl PageState {
         } = restored;
         let library = Rc::make_mut(&mut self.library);
         library.visit = visit;
+        library.owner = owner;
+        library.orphans = orphans;
         if !skipped.is_empty() {
             library.storage_error = Some(format!(
                 "{} saved entr{} could not be read and {} left out: {}",
@@ -90,9 +113,8 @@ impl PageState {
                 "a reload had interrupted a run, but this link started another: the interrupted one was dropped"
                     .into(),
             );
-        } else if let Some(progress) = interrupted_sweep {
-            let command = self.resume_sweep(progress, interrupted_run);
-            return (self, command);
+        } else if interrupted_sweep.is_some() {
+            return self.resume_interrupted(interrupted_run, interrupted_sweep, "a reload");
         }
         // The latest saved sweep shows in the sweep views, unless one is already on show.
         if self.sweep.sweep.is_none()
@@ -115,19 +137,33 @@ impl PageState {
                 key: saved.id.clone(),
             });
         }
-        let command = match interrupted_run {
-            Some(meta) if !busy => {
+        if busy {
+            return (self, None);
+        }
+        self.resume_interrupted(interrupted_run, None, "a reload")
+    }
+
+    /// Goes on with an interrupted sweep (and its run) or run, saying what interrupted it.
+    fn resume_interrupted(
+        mut self,
+        run: Option<CheckpointMeta>,
+        sweep: Option<SweepProgress>,
+        cause: &str,
+    ) -> (Self, Option<Command>) {
+        let command = match (sweep, run) {
+            (Some(progress), run) => self.resume_sweep(progress, run, cause),
+            (None, Some(meta)) => {
                 Rc::make_mut(&mut self.settings).replace(meta.config.clone());
-                Some(self.resume_run(meta))
+                Some(self.resume_run(meta, cause))
             }
-            _ => None,
+            (None, None) => None,
         };
         (self, command)
     }
 
     /// Shows the run of a checkpoint that a reload interrupted, with its curves, and asks the worker
     /// to go on with it.
-    fn resume_run(&mut self, meta: CheckpointMeta) -> Command {
+    fn resume_run(&mut self, meta: CheckpointMeta, cause: &str) -> Command {
         self.prepare_run(&meta.config);
         let run = Rc::make_mut(&mut self.run);
         run.step = meta.step;
@@ -136,7 +172,7 @@ impl PageState {
         run.checkpoint_step = Some(meta.step);
         let total = run.total_steps;
         self.notice(format!(
-            "a reload interrupted a run at step {} of {total}: it goes on from there",
+            "{cause} interrupted a run at step {} of {total}: it goes on from there",
             meta.step
         ));
         Command::ResumeSaved {
@@ -151,6 +187,7 @@ impl PageState {
         &mut self,
         progress: SweepProgress,
         run: Option<CheckpointMeta>,
+        cause: &str,
     ) -> Option<Command> {
         let plan = match progress.spec.plan() {
             Ok(plan) => plan,
@@ -184,17 +221,17 @@ impl PageState {
         match resumable {
             Some(meta) => {
                 self.notice(format!(
-                    "a reload interrupted a sweep at run {} of {total}: its queue goes on",
+                    "{cause} interrupted a sweep at run {} of {total}: its queue goes on",
                     next + 1
                 ));
                 if let Some(sweep) = &mut Rc::make_mut(&mut self.sweep).sweep {
                     sweep.current = Some(next);
                 }
-                Some(self.resume_run(meta))
+                Some(self.resume_run(meta, cause))
             }
             None => {
                 self.notice(format!(
-                    "a reload interrupted a sweep at run {} of {total}: that run starts again and the queue goes on",
+                    "{cause} interrupted a sweep at run {} of {total}: that run starts again and the queue goes on",
                     next + 1
                 ));
                 self.next_sweep_run()

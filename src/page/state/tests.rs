@@ -544,6 +544,7 @@ fn saved_runs_are_listed_on_return_with_their_sweep_and_clear_removes_them() {
             visit: 42,
             interrupted_run: None,
             interrupted_sweep: None,
+            ..Restored::default()
         }),
     );
     assert_eq!(state.library.visit, 42);
@@ -581,6 +582,7 @@ fn saved_runs_are_listed_on_return_with_their_sweep_and_clear_removes_them() {
             visit: 7,
             interrupted_run: None,
             interrupted_sweep: None,
+            ..Restored::default()
         }),
     );
     let sweep = fresh.sweep.sweep.as_ref().unwrap();
@@ -701,6 +703,7 @@ fn a_saved_checkpoint_resumes_with_its_curves_unless_a_run_already_started() {
             visit: 1,
             interrupted_run: Some(meta.clone()),
             interrupted_sweep: None,
+            ..Restored::default()
         })
     };
     let (state, command) = PageState::default().reduce(interrupted(&meta));
@@ -778,6 +781,7 @@ fn a_reload_during_a_sweep_goes_on_with_its_queue() {
                 current,
                 ..progress.clone()
             }),
+            ..Restored::default()
         }))
     };
     let instructions = |command: &Option<Command>| match command {
@@ -984,4 +988,92 @@ fn a_worker_event_shares_every_part_but_the_live_run() {
     assert!(Rc::ptr_eq(&before.sweep, &after.sweep));
     assert!(Rc::ptr_eq(&before.inspector, &after.inspector));
     assert!(!Rc::ptr_eq(&before.run, &after.run));
+}
+
+/// Another tab's run is never taken while that tab lives (the page lists only gone tabs' runs); a
+/// gone tab's run is offered, and resumed here only when asked and when nothing else runs.
+#[test]
+fn a_gone_tabs_run_is_offered_and_resumed_only_when_asked() {
+    let mut config = PageState::default().settings.config.raw().clone();
+    config.train.steps = 600;
+    let meta = crate::engine::checkpoint::CheckpointMeta::new(
+        config.validate().unwrap(),
+        300,
+        vec![LossPoint {
+            step: 300,
+            loss: 1.0,
+        }],
+        Vec::new(),
+    );
+    let orphan = library::Orphan {
+        owner: "gone".into(),
+        run: Some(meta),
+        sweep: None,
+    };
+    let (state, command) = PageState::default().reduce(restore_action(Restored {
+        owner: "me".into(),
+        orphans: vec![orphan],
+        visit: 5,
+        ..Restored::default()
+    }));
+    assert_eq!(command, None, "nothing is resumed without being asked");
+    assert_eq!(state.library.owner, "me");
+    assert_eq!(state.library.orphans.len(), 1);
+    assert_eq!(state.run.status, RunStatus::Idle);
+    // While a run trains here, the offer waits.
+    let (busy, command) = running().reduce(Action::Restore(RestoreAction::Adopt("gone".into())));
+    assert_eq!(command, None);
+    assert!(busy.notices.iter().any(|n| n.contains("stop the run")));
+    let (adopted, command) = state.reduce(Action::Restore(RestoreAction::Adopt("gone".into())));
+    assert!(matches!(command, Some(Command::ResumeSaved { .. })), "{command:?}");
+    assert!(adopted.library.orphans.is_empty());
+    assert_eq!((adopted.run.step, adopted.run.total_steps), (300, 600));
+    assert!(adopted.notices.iter().any(|n| n.contains("a closed tab interrupted")));
+    // An owner with nothing left to adopt changes nothing.
+    let (again, command) = adopted
+        .clone()
+        .reduce(Action::Restore(RestoreAction::Adopt("gone".into())));
+    assert_eq!(command, None);
+    assert_eq!(again.run, adopted.run);
+}
+
+/// A link changed in the address bar opens at once when nothing trains; while a run trains it waits
+/// for the reader: open it now (the run stops), once the run ends, or forget it.
+#[test]
+fn a_link_pasted_into_the_open_tab_opens_or_waits_for_the_readers_choice() {
+    let base = PageState::default().settings.config.raw().clone();
+    let link = |text: &str| Box::new(crate::page::link::parse(text, &base));
+    let idle = reduce(PageState::default(), Action::LinkChanged(link("v=1&I=12&seed=8")));
+    assert_eq!(
+        (idle.settings.config.task.instructions, idle.settings.config.seed),
+        (12, 8)
+    );
+    assert!(idle.pending_link.is_none());
+    // While a run trains: held, the settings unchanged.
+    let busy = reduce(running(), Action::LinkChanged(link("v=1&I=12&seed=8")));
+    assert!(busy.pending_link.is_some());
+    assert_eq!(busy.settings.config.task.instructions, base.task.instructions);
+    assert_eq!(busy.run.status, RunStatus::Running);
+    // Forget: nothing changes.
+    let kept = reduce(busy.clone(), Action::PendingLink(PendingChoice::Forget));
+    assert!(kept.pending_link.is_none());
+    assert_eq!(kept.run.status, RunStatus::Running);
+    // Open now: the run stops and the link opens (and starts, when it says so).
+    let (now, command) = busy
+        .clone()
+        .reduce(Action::PendingLink(PendingChoice::OpenNow));
+    assert_eq!(command, Some(Command::Stop));
+    assert_eq!(now.settings.config.task.instructions, 12);
+    assert_eq!(now.run.status, RunStatus::Idle);
+    let starting = reduce(running(), Action::LinkChanged(link("v=1&I=12&run=1")));
+    let (started, command) = starting.reduce(Action::PendingLink(PendingChoice::OpenNow));
+    assert!(matches!(command, Some(Command::Start { .. })), "{command:?}");
+    assert_eq!(started.run.config.as_ref().unwrap().task.instructions, 12);
+    // Open once the run ends: still held while it trains, opened when it finishes.
+    let later = reduce(busy, Action::PendingLink(PendingChoice::OpenAfter));
+    assert!(later.pending_link.as_ref().unwrap().deferred);
+    assert_eq!(later.settings.config.task.instructions, base.task.instructions);
+    let (ended, _) = finish_run(later, 0.5);
+    assert!(ended.pending_link.is_none());
+    assert_eq!(ended.settings.config.task.instructions, 12);
 }
