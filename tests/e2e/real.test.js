@@ -160,6 +160,14 @@ test('offline, the playground\'s address opens the playground, not a sibling pag
       assert.ok(Date.now() < deadline, 'the offline cache never held the page and the worker');
       await page.waitForTimeout(200);
     }
+    // A cache that cannot be written (a full quota) never turns the network's answer into an error.
+    const [worker] = browser.context.serviceWorkers();
+    assert.ok(worker, 'no service worker');
+    await worker.evaluate(() => {
+      Cache.prototype.put = () => Promise.reject(new DOMException('The quota has been exceeded.', 'QuotaExceededError'));
+    });
+    await page.reload();
+    await page.waitForSelector('#start', { timeout: 30_000 });
     await page.goto(`${server.url}notes.html`);
     assert.equal(await h.text(page, '#notes'), 'course notes');
     const keys = await page.evaluate(async () => (await (await caches.open('idp-offline-v2')).keys()).map((r) => r.url));
