@@ -292,6 +292,10 @@ pub struct EvalConfig {
     pub unseen_examples: usize,
     /// No-op examples of held-out rules (`x` absent), to score no-ops even when training has none.
     pub noop_examples: usize,
+    /// Examples per split of every evaluation but the last (the first ones of each split), so that
+    /// frequent evaluations stay cheap; the last evaluation always uses the whole sets. 0: every
+    /// evaluation uses the whole sets.
+    pub interim_examples: usize,
 }
 
 impl Default for EvalConfig {
@@ -301,6 +305,7 @@ impl Default for EvalConfig {
             seen_examples: 400,
             unseen_examples: 400,
             noop_examples: 200,
+            interim_examples: 0,
         }
     }
 }

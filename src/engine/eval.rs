@@ -93,17 +93,22 @@ pub async fn greedy_decode(
     Ok(answers)
 }
 
-/// Decodes and scores one split.
+/// Decodes and scores one split, or its first `limit` examples.
+///
+/// # Errors
+/// A [`BackendError`] when the answers cannot be read back.
 pub async fn evaluate_split(
     model: &Transformer,
     layout: &SequenceLayout,
     dataset: &Dataset,
     split: &EvalSplit,
+    limit: Option<usize>,
     device: &Device,
 ) -> Result<SplitReport, BackendError> {
     let rule_of = |e: &Example| dataset.rule(split.rules, e.rule);
-    let prompts: Vec<Vec<u32>> = split
-        .examples
+    let examples =
+        &split.examples[..limit.map_or(split.examples.len(), |n| n.min(split.examples.len()))];
+    let prompts: Vec<Vec<u32>> = examples
         .iter()
         .map(|e| {
             let rule = rule_of(e);
@@ -121,7 +126,7 @@ pub async fn evaluate_split(
         predictions: Vec::with_capacity(split.examples.len()),
     };
     let mut per_rule: std::collections::BTreeMap<u32, Tally> = Default::default();
-    for (example, tokens) in split.examples.iter().zip(outputs) {
+    for (example, tokens) in examples.iter().zip(outputs) {
         let correct = layout.decode_answer(&tokens).as_deref() == Some(example.answer.as_str());
         report.all.add(correct);
         if example.noop {
@@ -150,19 +155,24 @@ pub async fn evaluate_split(
     Ok(report)
 }
 
-/// Evaluates a model (without autodiff) on the three splits of a dataset.
+/// Evaluates a model (without autodiff) on the three splits of a dataset, each whole or its first
+/// `limit` examples (an interim evaluation).
+///
+/// # Errors
+/// A [`BackendError`] when the answers cannot be read back.
 pub async fn evaluate(
     model: &Transformer,
     layout: &SequenceLayout,
     dataset: &Dataset,
     step: usize,
+    limit: Option<usize>,
     device: &Device,
 ) -> Result<Evaluation, BackendError> {
     Ok(Evaluation {
         step,
-        seen: evaluate_split(model, layout, dataset, &dataset.seen, device).await?,
-        unseen: evaluate_split(model, layout, dataset, &dataset.unseen, device).await?,
-        noop: evaluate_split(model, layout, dataset, &dataset.noop, device).await?,
+        seen: evaluate_split(model, layout, dataset, &dataset.seen, limit, device).await?,
+        unseen: evaluate_split(model, layout, dataset, &dataset.unseen, limit, device).await?,
+        noop: evaluate_split(model, layout, dataset, &dataset.noop, limit, device).await?,
     })
 }
 

@@ -194,8 +194,10 @@ impl Run {
             self.losses.push(point);
         }
         let finished = self.is_finished();
-        let evaluation = if step.is_multiple_of(every) || finished {
+        let evaluation = if finished {
             Some(self.evaluate().await?)
+        } else if step.is_multiple_of(every) {
+            Some(self.evaluate_interim().await?)
         } else {
             None
         };
@@ -206,12 +208,33 @@ impl Run {
         })
     }
 
-    /// Evaluates the current model on every split and records its summary.
+    /// Evaluates the current model on the whole of every split and records its summary.
+    ///
+    /// # Errors
+    /// [`RunError::Backend`] when the answers cannot be read back.
     pub async fn evaluate(&mut self) -> Result<Evaluation, RunError> {
+        self.evaluate_on(None).await
+    }
+
+    /// An evaluation before the last: on the first `eval.interim_examples` of each split when that
+    /// setting is not 0, else on the whole of every split.
+    async fn evaluate_interim(&mut self) -> Result<Evaluation, RunError> {
+        let limit = self.config.eval.interim_examples;
+        self.evaluate_on((limit > 0).then_some(limit)).await
+    }
+
+    async fn evaluate_on(&mut self, limit: Option<usize>) -> Result<Evaluation, RunError> {
         let model = self.inference_model();
         let device = self.inference_device();
-        let evaluation =
-            evaluate(&model, &self.layout, &self.dataset, self.step(), &device).await?;
+        let evaluation = evaluate(
+            &model,
+            &self.layout,
+            &self.dataset,
+            self.step(),
+            limit,
+            &device,
+        )
+        .await?;
         let summary = evaluation.summary();
         if self.evaluations.last().map(|e| e.step) != Some(summary.step) {
             self.evaluations.push(summary);

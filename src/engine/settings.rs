@@ -537,6 +537,17 @@ pub const SETTINGS: &[Setting] = &[
         advanced: false,
         sweep: None,
     },
+    Setting {
+        path: "eval.interim_examples",
+        key: "n_interim",
+        codec: Codec::Int,
+        group: Group::Eval,
+        label: "Tests per interim evaluation",
+        hint: "Inputs per split of every evaluation but the last, which uses all; 0: all every time.",
+        bounds: whole(0, 100_000),
+        advanced: true,
+        sweep: None,
+    },
 ];
 
 /// The setting at a dotted path (`task.x_len`), or the one whose value holds it (`task.x_len.max`).

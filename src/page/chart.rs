@@ -36,6 +36,8 @@ pub struct LineChart {
     pub log_x: bool,
     /// Named x ticks `(x, label)` in place of numeric ones (a sweep over semantic families, say).
     pub x_labels: Vec<(f64, String)>,
+    /// A second line of text under some x ticks (what a sweep's point learned, say).
+    pub x_notes: Vec<(f64, String)>,
 }
 
 /// Escapes text for SVG/XML content and attribute values.
@@ -90,7 +92,142 @@ const MARGIN_RIGHT: f64 = 12.0;
 const MARGIN_TOP: f64 = 28.0;
 const MARGIN_BOTTOM: f64 = 40.0;
 
+/// Where a chart's data sit in its pixels: the ranges shown and the plot's size.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Frame {
+    x_min: f64,
+    x_max: f64,
+    y_min: f64,
+    y_max: f64,
+    plot_w: f64,
+    plot_h: f64,
+    log_x: bool,
+}
+
+impl Frame {
+    /// The pixel column of an x value.
+    fn sx(&self, x: f64) -> f64 {
+        let x = if self.log_x { x.log10() } else { x };
+        MARGIN_LEFT + (x - self.x_min) / (self.x_max - self.x_min) * self.plot_w
+    }
+
+    /// The pixel row of a y value.
+    fn sy(&self, y: f64) -> f64 {
+        MARGIN_TOP + (1.0 - (y - self.y_min) / (self.y_max - self.y_min)) * self.plot_h
+    }
+}
+
+/// The values of a chart at one x: what the page shows under the pointer or at the focused point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Readout {
+    /// The x value.
+    pub x: f64,
+    /// Its pixel column in a chart of the size asked for.
+    pub px: f64,
+    /// Each series with a point there: its name, colour and y value.
+    pub values: Vec<(String, String, f64)>,
+}
+
+impl Readout {
+    /// In words: `step 1200: seen rules 0.62, unseen rules 0.31`.
+    pub fn text(&self, x_label: &str) -> String {
+        let values: Vec<String> = self
+            .values
+            .iter()
+            .map(|(name, _, y)| format!("{name} {}", format_value(*y)))
+            .collect();
+        format!("{x_label} {}: {}", format_value(self.x), values.join(", "))
+    }
+}
+
+/// A value in a readout: whole numbers as they are, others to three significant places.
+fn format_value(value: f64) -> String {
+    if (value - value.round()).abs() < 1e-9 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else if value.abs() >= 100.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.3}")
+    }
+}
+
 impl LineChart {
+    /// Every x value with a point, in order, once each: the places a keyboard steps through.
+    pub fn x_values(&self) -> Vec<f64> {
+        let mut xs: Vec<f64> = self.points().map(|(x, _)| x).collect();
+        xs.sort_by(f64::total_cmp);
+        xs.dedup();
+        xs
+    }
+
+    /// The values at `x` (each series' point with that x), placed in a chart of this size.
+    pub fn readout(&self, width: f64, height: f64, x: f64) -> Option<Readout> {
+        let frame = self.frame(width, height)?;
+        let values: Vec<(String, String, f64)> = self
+            .series
+            .iter()
+            .filter_map(|s| {
+                let (_, y) = s
+                    .points
+                    .iter()
+                    .find(|(px, py)| *px == x && py.is_finite())?;
+                Some((s.name.clone(), s.color.clone(), *y))
+            })
+            .collect();
+        (!values.is_empty()).then(|| Readout {
+            x,
+            px: frame.sx(x),
+            values,
+        })
+    }
+
+    /// The values at the x with a point nearest pixel column `px` of a chart of this size: what the
+    /// page shows under the pointer.
+    pub fn readout_near(&self, width: f64, height: f64, px: f64) -> Option<Readout> {
+        let frame = self.frame(width, height)?;
+        let x = self.x_values().into_iter().min_by(|a, b| {
+            (frame.sx(*a) - px)
+                .abs()
+                .total_cmp(&(frame.sx(*b) - px).abs())
+        })?;
+        self.readout(width, height, x)
+    }
+
+    /// The frame of a chart of this size, `None` when it has no point to show.
+    fn frame(&self, width: f64, height: f64) -> Option<Frame> {
+        let points: Vec<(f64, f64)> = self.points().collect();
+        if points.is_empty() {
+            return None;
+        }
+        let fold = |f: fn(f64, f64) -> f64, init: f64, pick: fn(&(f64, f64)) -> f64| {
+            points.iter().map(pick).fold(init, f)
+        };
+        let (mut x_min, mut x_max) = (
+            self.x_value(fold(f64::min, f64::INFINITY, |p| p.0)),
+            self.x_value(fold(f64::max, f64::NEG_INFINITY, |p| p.0)),
+        );
+        let (y_min, mut y_max) = self.y_range.unwrap_or((
+            fold(f64::min, f64::INFINITY, |p| p.1).min(0.0),
+            fold(f64::max, f64::NEG_INFINITY, |p| p.1),
+        ));
+        if x_max <= x_min {
+            x_min -= 0.5;
+            x_max += 0.5;
+        }
+        if y_max <= y_min {
+            y_max = y_min + 1.0;
+        }
+        Some(Frame {
+            x_min,
+            x_max,
+            y_min,
+            y_max,
+            plot_w: width - MARGIN_LEFT - MARGIN_RIGHT,
+            plot_h: height - MARGIN_TOP - MARGIN_BOTTOM,
+            log_x: self.log_x,
+        })
+    }
+
     fn points(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
         self.series
             .iter()
@@ -115,40 +252,26 @@ impl LineChart {
             r#"<rect width="{width}" height="{height}" fill="white"/><text x="{MARGIN_LEFT}" y="16" font-size="13" font-weight="600">{}</text>"#,
             escape_xml(&self.title)
         );
-        let points: Vec<(f64, f64)> = self.points().collect();
-        let (plot_w, plot_h) = (
-            width - MARGIN_LEFT - MARGIN_RIGHT,
-            height - MARGIN_TOP - MARGIN_BOTTOM,
-        );
-        if points.is_empty() {
+        let Some(frame) = self.frame(width, height) else {
             let _ = write!(
                 svg,
-                r##"<text x="{}" y="{}" text-anchor="middle" fill="#777">no data yet</text></svg>"##,
-                MARGIN_LEFT + plot_w / 2.0,
-                MARGIN_TOP + plot_h / 2.0
+                r##"<text x="{}" y="{}" text-anchor="middle" fill="#555">no data yet</text></svg>"##,
+                MARGIN_LEFT + (width - MARGIN_LEFT - MARGIN_RIGHT) / 2.0,
+                MARGIN_TOP + (height - MARGIN_TOP - MARGIN_BOTTOM) / 2.0
             );
             return svg;
-        }
-        let fold = |f: fn(f64, f64) -> f64, init: f64, pick: fn(&(f64, f64)) -> f64| {
-            points.iter().map(pick).fold(init, f)
         };
-        let (mut x_min, mut x_max) = (
-            self.x_value(fold(f64::min, f64::INFINITY, |p| p.0)),
-            self.x_value(fold(f64::max, f64::NEG_INFINITY, |p| p.0)),
-        );
-        let (y_min, mut y_max) = self.y_range.unwrap_or((
-            fold(f64::min, f64::INFINITY, |p| p.1).min(0.0),
-            fold(f64::max, f64::NEG_INFINITY, |p| p.1),
-        ));
-        if x_max <= x_min {
-            x_min -= 0.5;
-            x_max += 0.5;
-        }
-        if y_max <= y_min {
-            y_max = y_min + 1.0;
-        }
-        let sx = |x: f64| MARGIN_LEFT + (self.x_value(x) - x_min) / (x_max - x_min) * plot_w;
-        let sy = |y: f64| MARGIN_TOP + (1.0 - (y - y_min) / (y_max - y_min)) * plot_h;
+        let Frame {
+            x_min,
+            x_max,
+            y_min,
+            y_max,
+            plot_w,
+            plot_h,
+            ..
+        } = frame;
+        let sx = |x: f64| frame.sx(x);
+        let sy = |y: f64| frame.sy(y);
 
         // Axes and grid.
         for tick in nice_ticks(y_min, y_max, 4) {
@@ -181,6 +304,18 @@ impl LineChart {
                 r##"<text x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#555">{}</text>"##,
                 MARGIN_TOP + plot_h + 14.0,
                 escape_xml(&label)
+            );
+        }
+        for (x, note) in &self.x_notes {
+            if !(x.is_finite() && (!self.log_x || *x > 0.0)) {
+                continue;
+            }
+            let _ = write!(
+                svg,
+                r##"<text class="note" x="{:.1}" y="{:.1}" text-anchor="middle" font-size="9" fill="#444">{}</text>"##,
+                sx(*x),
+                MARGIN_TOP + plot_h + 24.0,
+                escape_xml(note)
             );
         }
         let _ = write!(
@@ -265,6 +400,46 @@ impl LineChart {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_readout_gives_every_series_at_the_x_nearest_the_pointer() {
+        let chart = LineChart {
+            title: "accuracy".into(),
+            x_label: "step".into(),
+            series: vec![
+                Series {
+                    name: "seen".into(),
+                    color: "green".into(),
+                    points: vec![(0.0, 0.1), (100.0, 0.5), (200.0, 0.9)],
+                    ..Series::default()
+                },
+                Series {
+                    name: "unseen".into(),
+                    color: "red".into(),
+                    points: vec![(100.0, 0.2), (200.0, 0.3)],
+                    ..Series::default()
+                },
+            ],
+            y_range: Some((0.0, 1.0)),
+            ..LineChart::default()
+        };
+        assert_eq!(chart.x_values(), [0.0, 100.0, 200.0]);
+        let (w, h) = (400.0, 200.0);
+        let at_100 = chart.readout(w, h, 100.0).unwrap();
+        assert_eq!(at_100.values.len(), 2);
+        assert_eq!(at_100.text("step"), "step 100: seen 0.500, unseen 0.200");
+        // The plot spans MARGIN_LEFT to w - MARGIN_RIGHT: x = 100 sits in its middle.
+        assert!((at_100.px - (MARGIN_LEFT + (w - MARGIN_LEFT - MARGIN_RIGHT) / 2.0)).abs() < 1e-9);
+        assert_eq!(chart.readout_near(w, h, at_100.px + 20.0).unwrap().x, 100.0);
+        assert_eq!(chart.readout_near(w, h, 0.0).unwrap().x, 0.0);
+        assert_eq!(chart.readout_near(w, h, w).unwrap().values.len(), 2);
+        assert_eq!(
+            chart.readout(w, h, 0.0).unwrap().values.len(),
+            1,
+            "only seen has x = 0"
+        );
+        assert!(LineChart::default().readout_near(w, h, 10.0).is_none());
+    }
 
     fn chart(points: Vec<(f64, f64)>) -> LineChart {
         LineChart {

@@ -70,6 +70,16 @@ pub struct Grid {
     pub unplaced: usize,
 }
 
+impl Cell {
+    /// What its runs learned (from their mean accuracies), once it has a run.
+    pub fn verdict(&self) -> Option<crate::study::verdict::Verdict> {
+        Some(crate::study::verdict::Verdict::of(
+            self.seen?.mean,
+            self.unseen?.mean,
+        ))
+    }
+}
+
 impl Grid {
     /// Bins `runs` (records of `spec`'s sweep, placed by their axis labels). Axes past the second are
     /// folded into the cells like seeds.
@@ -211,16 +221,23 @@ impl Grid {
                 .copied()
                 .zip(self.columns.iter().cloned())
                 .collect(),
+            // With one row, what each point's runs learned, under its label.
+            x_notes: match self.row_axis {
+                None => (0..self.columns.len())
+                    .filter_map(|c| Some((xs[c], self.cell(0, c).verdict()?.label().to_string())))
+                    .collect(),
+                Some(_) => Vec::new(),
+            },
         }
     }
 }
 
-/// Colour of held-out-rule accuracy on every chart.
 /// Text in the colour of unseen-rule accuracy, dark enough to read on white (contrast 4.5:1 and
 /// more, WCAG AA).
 pub const UNSEEN_TEXT_COLOR: &str = "#b3261e";
 /// Text in the colour of seen-rule accuracy, dark enough to read on white.
 pub const SEEN_TEXT_COLOR: &str = "#1b6e2b";
+/// Colour of held-out-rule accuracy on every chart.
 pub const UNSEEN_COLOR: &str = "#d62728";
 /// Colour of training-rule accuracy on every chart.
 pub const SEEN_COLOR: &str = "#2ca02c";
@@ -499,5 +516,36 @@ mod tests {
         assert_eq!(rows[2].1, ["1000", "16"]);
         assert_eq!(rows[1].1, [r#"{"total":20000}"#, r#"{"per_rule":40}"#]);
         assert!(differing_settings(&[&a, &a]).is_empty());
+    }
+
+    #[test]
+    fn each_point_of_a_one_axis_sweep_says_what_its_runs_learned() {
+        let records = [
+            record(&["4"], 1, 0.05, 0.95),
+            record(&["16"], 1, 0.3, 0.2),
+            record(&["64"], 1, 0.8, 0.9),
+        ];
+        let grid = Grid::bin(&spec(false), records.iter());
+        let verdicts: Vec<Option<&str>> = (0..3)
+            .map(|c| grid.cell(0, c).verdict().map(|v| v.label()))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                Some("memorized"),
+                Some("not learned yet"),
+                Some("generalized")
+            ]
+        );
+        let curve = grid.curve();
+        let notes: Vec<&str> = curve.x_notes.iter().map(|(_, n)| n.as_str()).collect();
+        assert_eq!(notes, ["memorized", "not learned yet", "generalized"]);
+        assert!(curve.to_svg(480.0, 260.0).contains(">generalized</text>"));
+        assert!(
+            Grid::bin(&spec(true), records.iter())
+                .curve()
+                .x_notes
+                .is_empty()
+        );
     }
 }

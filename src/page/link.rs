@@ -481,6 +481,7 @@ mod tests {
         config.eval.seen_examples = 44;
         config.eval.unseen_examples = 55;
         config.eval.noop_examples = 66;
+        config.eval.interim_examples = 7;
         let flip = |c: &mut ExperimentConfig| {
             use crate::engine::config::{BatchSampling, Init, SequenceFormat};
             c.task.format = match c.task.format {
@@ -630,6 +631,7 @@ mod tests {
         config.train.final_lr_ratio = 0.1;
         config.train.grad_clip = Some(1.0);
         config.model = crate::engine::config::ModelConfig::default();
+        config.eval.interim_examples = 0;
         config.task.inputs = Default::default();
         config.task.format = Default::default();
         config.train.sampling = Default::default();

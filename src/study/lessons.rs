@@ -10,6 +10,10 @@ use crate::study::sweep::{Axis, SweepSpec};
 /// Steps of every lesson run (see the module docs).
 pub const LESSON_STEPS: usize = 1500;
 
+/// Steps between a lesson run's evaluations (interim ones on a few inputs, see the presets), so its
+/// accuracy curve moves within seconds.
+pub const LESSON_EVAL_EVERY: usize = 100;
+
 /// A guided lesson.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Lesson {
@@ -53,11 +57,16 @@ pub fn shortened(mut sweep: SweepSpec, steps: usize) -> SweepSpec {
     sweep
 }
 
+/// A preset's sweep as a lesson runs it: shortened to [`LESSON_STEPS`], evaluated every
+/// [`LESSON_EVAL_EVERY`] steps.
+fn lesson_sweep(spec: SweepSpec) -> SweepSpec {
+    let mut sweep = shortened(spec, LESSON_STEPS);
+    sweep.base.train.eval_every = LESSON_EVAL_EVERY;
+    sweep
+}
+
 fn preset_sweep(id: &str) -> SweepSpec {
-    shortened(
-        preset(id).expect("lessons use existing presets").sweep,
-        LESSON_STEPS,
-    )
+    lesson_sweep(preset(id).expect("lessons use existing presets").sweep)
 }
 
 /// The lesson with this identifier.

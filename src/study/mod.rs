@@ -6,3 +6,4 @@ pub mod plan;
 pub mod presets;
 pub mod record;
 pub mod sweep;
+pub mod verdict;

@@ -383,3 +383,30 @@ fn each_fidelity_choice_trains_and_replays_from_its_seed() {
         assert_eq!(evaluation.unseen.all.total, 64, "variant {k}");
     }
 }
+
+/// Interim evaluations score the first examples of each split (cheap enough to run often); the last
+/// evaluation always scores the whole sets.
+#[test]
+fn interim_evaluations_use_the_first_examples_and_the_last_the_whole_sets() {
+    let mut config = small_config(4);
+    config.train.steps = 60;
+    config.train.eval_every = 20;
+    config.eval.interim_examples = 8;
+    let mut run = Run::new(&config.validate().unwrap(), &Device::flex()).unwrap();
+    let mut sizes = Vec::new();
+    loop {
+        let advance = pollster::block_on(run.advance(20)).unwrap();
+        if let Some(e) = advance.evaluation {
+            sizes.push((
+                e.step,
+                e.seen.all.total,
+                e.unseen.all.total,
+                e.noop.all.total,
+            ));
+        }
+        if advance.finished {
+            break;
+        }
+    }
+    assert_eq!(sizes, [(20, 8, 8, 8), (40, 8, 8, 8), (60, 64, 64, 32)]);
+}

@@ -96,25 +96,7 @@ impl Dataset {
     /// rules, inputs that cannot hold the occurrences asked for, no fresh input for a seen rule).
     pub fn generate(config: &ValidConfig) -> Result<Self, ConfigError> {
         let task = &config.task;
-        let sampler = RuleSampler::new(config);
-        let mut taken: HashSet<Rule> = HashSet::new();
-
-        let mut test_rng = SeededRng::named(config.seed, "test-rules");
-        let test_rules = sampler.draw_distinct(
-            config.eval.test_rules,
-            RuleSet::Test,
-            &mut taken,
-            &mut test_rng,
-            "eval.test_rules",
-        )?;
-        let mut rule_rng = SeededRng::named(config.seed, "rules");
-        let train_rules = sampler.draw_distinct(
-            task.instructions,
-            RuleSet::Train,
-            &mut taken,
-            &mut rule_rng,
-            "task.instructions",
-        )?;
+        let (test_rules, train_rules) = draw_rules(config)?;
 
         let train_counts = examples_per_rule(task.budget, task.frequency, task.instructions);
         let inputs = InputSampler::new(config);
@@ -204,6 +186,72 @@ impl Dataset {
             },
         })
     }
+}
+
+/// The held-out rules, then the training rules, of an experiment: the first draws of
+/// [`Dataset::generate`], from the same streams.
+fn draw_rules(config: &ValidConfig) -> Result<(Vec<Rule>, Vec<Rule>), ConfigError> {
+    let sampler = RuleSampler::new(config);
+    let mut taken: HashSet<Rule> = HashSet::new();
+    let mut test_rng = SeededRng::named(config.seed, "test-rules");
+    let test_rules = sampler.draw_distinct(
+        config.eval.test_rules,
+        RuleSet::Test,
+        &mut taken,
+        &mut test_rng,
+        "eval.test_rules",
+    )?;
+    let mut rule_rng = SeededRng::named(config.seed, "rules");
+    let train_rules = sampler.draw_distinct(
+        config.task.instructions,
+        RuleSet::Train,
+        &mut taken,
+        &mut rule_rng,
+        "task.instructions",
+    )?;
+    Ok((test_rules, train_rules))
+}
+
+/// One instance of the task, to show: a rule, an input that holds its pattern, and the answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkedCase {
+    /// The rule.
+    pub rule: Rule,
+    /// The input.
+    pub z: String,
+    /// Where the leftmost occurrence of `x` starts in `z` (a byte offset).
+    pub at: usize,
+    /// `z` with that occurrence replaced by `y`.
+    pub answer: String,
+}
+
+/// A worked example of an experiment's task: one of its training rules and one of its held-out
+/// rules (the very rules a run of these settings draws), each on an input that holds its pattern.
+/// `draw` picks which (0, 1, 2, ... give different ones).
+///
+/// # Errors
+/// A [`ConfigError`] when the settings allow too few rules or inputs to draw (as
+/// [`Dataset::generate`] would report).
+pub fn worked_example(
+    config: &ValidConfig,
+    draw: u64,
+) -> Result<(WorkedCase, WorkedCase), ConfigError> {
+    let (test_rules, train_rules) = draw_rules(config)?;
+    let inputs = InputSampler::new(config);
+    let mut rng = SeededRng::named(config.seed ^ draw, "worked-example");
+    let mut case = |rules: &[Rule]| -> Result<WorkedCase, ConfigError> {
+        let rule = &rules[rng.index(rules.len())];
+        let example = inputs.example(0, rule, false, &mut rng)?;
+        let at = crate::engine::task::rule::leftmost_occurrence(&rule.x, &example.z)
+            .expect("a has-op input holds x");
+        Ok(WorkedCase {
+            rule: rule.clone(),
+            z: example.z,
+            at,
+            answer: example.answer,
+        })
+    };
+    Ok((case(&train_rules)?, case(&test_rules)?))
 }
 
 /// Splits a budget over `instructions` rules.
@@ -556,6 +604,34 @@ mod tests {
         exact.task.occurrences = vec![1, 2];
         exact.task.inputs = InputSampling::Overwrite;
         assert_eq!(exact.validate().unwrap_err().setting, "task.inputs");
+    }
+
+    #[test]
+    fn a_worked_example_shows_one_training_rule_and_one_held_out_rule_of_the_run() {
+        let config = small_config(20).validate().unwrap();
+        let data = Dataset::generate(&config).unwrap();
+        let (seen, unseen) = worked_example(&config, 0).unwrap();
+        assert!(data.train_rules.contains(&seen.rule));
+        assert!(data.test_rules.contains(&unseen.rule));
+        for case in [&seen, &unseen] {
+            assert_eq!(case.rule.apply(&case.z), case.answer);
+            assert_eq!(&case.z[case.at..case.at + case.rule.x.len()], case.rule.x);
+            assert!(
+                !case.z[..case.at].contains(case.rule.x.as_str()),
+                "the leftmost occurrence"
+            );
+        }
+        assert_eq!(
+            worked_example(&config, 0).unwrap(),
+            (seen.clone(), unseen.clone())
+        );
+        let others: Vec<_> = (1..8)
+            .map(|d| worked_example(&config, d).unwrap())
+            .collect();
+        assert!(
+            others.iter().any(|o| *o != (seen.clone(), unseen.clone())),
+            "a new draw shows another"
+        );
     }
 
     #[test]

@@ -4,6 +4,6 @@ pub mod dataset;
 pub mod rule;
 pub mod semantics;
 
-pub use dataset::{Dataset, EvalSplit, Example, RuleSet};
+pub use dataset::{Dataset, EvalSplit, Example, RuleSet, WorkedCase, worked_example};
 pub use rule::Rule;
 pub use semantics::Family;

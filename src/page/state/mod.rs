@@ -304,8 +304,7 @@ impl PageState {
                     }
                     PendingChoice::OpenNow => {
                         let (stopped, command) = self.reduce(Action::Run(RunAction::Stop));
-                        let (opened, start) =
-                            stopped.open_link(Rc::unwrap_or_clone(pending.link));
+                        let (opened, start) = stopped.open_link(Rc::unwrap_or_clone(pending.link));
                         // The stop reaches the worker first; a start the link asks for replaces it.
                         return (opened, start.or(command));
                     }

@@ -1025,10 +1025,18 @@ fn a_gone_tabs_run_is_offered_and_resumed_only_when_asked() {
     assert_eq!(command, None);
     assert!(busy.notices.iter().any(|n| n.contains("stop the run")));
     let (adopted, command) = state.reduce(Action::Restore(RestoreAction::Adopt("gone".into())));
-    assert!(matches!(command, Some(Command::ResumeSaved { .. })), "{command:?}");
+    assert!(
+        matches!(command, Some(Command::ResumeSaved { .. })),
+        "{command:?}"
+    );
     assert!(adopted.library.orphans.is_empty());
     assert_eq!((adopted.run.step, adopted.run.total_steps), (300, 600));
-    assert!(adopted.notices.iter().any(|n| n.contains("a closed tab interrupted")));
+    assert!(
+        adopted
+            .notices
+            .iter()
+            .any(|n| n.contains("a closed tab interrupted"))
+    );
     // An owner with nothing left to adopt changes nothing.
     let (again, command) = adopted
         .clone()
@@ -1043,16 +1051,25 @@ fn a_gone_tabs_run_is_offered_and_resumed_only_when_asked() {
 fn a_link_pasted_into_the_open_tab_opens_or_waits_for_the_readers_choice() {
     let base = PageState::default().settings.config.raw().clone();
     let link = |text: &str| Box::new(crate::page::link::parse(text, &base));
-    let idle = reduce(PageState::default(), Action::LinkChanged(link("v=1&I=12&seed=8")));
+    let idle = reduce(
+        PageState::default(),
+        Action::LinkChanged(link("v=1&I=12&seed=8")),
+    );
     assert_eq!(
-        (idle.settings.config.task.instructions, idle.settings.config.seed),
+        (
+            idle.settings.config.task.instructions,
+            idle.settings.config.seed
+        ),
         (12, 8)
     );
     assert!(idle.pending_link.is_none());
     // While a run trains: held, the settings unchanged.
     let busy = reduce(running(), Action::LinkChanged(link("v=1&I=12&seed=8")));
     assert!(busy.pending_link.is_some());
-    assert_eq!(busy.settings.config.task.instructions, base.task.instructions);
+    assert_eq!(
+        busy.settings.config.task.instructions,
+        base.task.instructions
+    );
     assert_eq!(busy.run.status, RunStatus::Running);
     // Forget: nothing changes.
     let kept = reduce(busy.clone(), Action::PendingLink(PendingChoice::Forget));
@@ -1067,12 +1084,18 @@ fn a_link_pasted_into_the_open_tab_opens_or_waits_for_the_readers_choice() {
     assert_eq!(now.run.status, RunStatus::Idle);
     let starting = reduce(running(), Action::LinkChanged(link("v=1&I=12&run=1")));
     let (started, command) = starting.reduce(Action::PendingLink(PendingChoice::OpenNow));
-    assert!(matches!(command, Some(Command::Start { .. })), "{command:?}");
+    assert!(
+        matches!(command, Some(Command::Start { .. })),
+        "{command:?}"
+    );
     assert_eq!(started.run.config.as_ref().unwrap().task.instructions, 12);
     // Open once the run ends: still held while it trains, opened when it finishes.
     let later = reduce(busy, Action::PendingLink(PendingChoice::OpenAfter));
     assert!(later.pending_link.as_ref().unwrap().deferred);
-    assert_eq!(later.settings.config.task.instructions, base.task.instructions);
+    assert_eq!(
+        later.settings.config.task.instructions,
+        base.task.instructions
+    );
     let (ended, _) = finish_run(later, 0.5);
     assert!(ended.pending_link.is_none());
     assert_eq!(ended.settings.config.task.instructions, 12);
