@@ -10,9 +10,15 @@ use crate::study::sweep::{Axis, SweepSpec};
 /// Steps of every lesson run (see the module docs).
 pub const LESSON_STEPS: usize = 1500;
 
-/// Steps between a lesson run's evaluations (interim ones on a few inputs, see the presets), so its
-/// accuracy curve moves within seconds.
-pub const LESSON_EVAL_EVERY: usize = 100;
+/// Steps between a lesson run's evaluations, so its accuracy curve moves within seconds: the first
+/// comes about 13 s after the click on the CPU fallback of a 2-core machine (6.5 steps a second in
+/// headless Chromium; `tests/e2e/first-view.test.js` holds it under 20 s).
+pub const LESSON_EVAL_EVERY: usize = 80;
+
+/// Inputs of each split a lesson's interim evaluation scores (the last one scores the whole sets).
+/// With [`LESSON_EVAL_EVERY`], the interim evaluations cost about 6% of the training time and the
+/// last one about 3% (measured with `cargo run --release --example eval_cost`).
+pub const LESSON_INTERIM_EXAMPLES: usize = 32;
 
 /// A guided lesson.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,10 +64,11 @@ pub fn shortened(mut sweep: SweepSpec, steps: usize) -> SweepSpec {
 }
 
 /// A preset's sweep as a lesson runs it: shortened to [`LESSON_STEPS`], evaluated every
-/// [`LESSON_EVAL_EVERY`] steps.
+/// [`LESSON_EVAL_EVERY`] steps on [`LESSON_INTERIM_EXAMPLES`] inputs of each split.
 fn lesson_sweep(spec: SweepSpec) -> SweepSpec {
     let mut sweep = shortened(spec, LESSON_STEPS);
     sweep.base.train.eval_every = LESSON_EVAL_EVERY;
+    sweep.base.eval.interim_examples = LESSON_INTERIM_EXAMPLES;
     sweep
 }
 
@@ -183,6 +190,18 @@ mod tests {
                 runs.iter().all(|r| r.config.train.steps == LESSON_STEPS),
                 "{id}"
             );
+            // Live from the first seconds: often, on a few inputs; the last evaluation whole.
+            for run in &runs {
+                assert_eq!(run.config.train.eval_every, LESSON_EVAL_EVERY, "{id}");
+                assert_eq!(
+                    run.config.eval.interim_examples, LESSON_INTERIM_EXAMPLES,
+                    "{id}"
+                );
+                assert!(
+                    run.config.eval.seen_examples > LESSON_INTERIM_EXAMPLES,
+                    "{id}"
+                );
+            }
         }
         assert!(lesson("nope").is_none());
     }

@@ -131,13 +131,23 @@ async function openIn(page, url) {
   return { page, log, firstPaintMs: Date.now() - started };
 }
 
+/**
+ * Opens every collapsed <details> around the element `selector` names (the settings drawer, a group's
+ * "more settings", the export menu), outermost first, as a person clicking their summaries would.
+ */
+async function reveal(page, selector) {
+  await page.evaluate((selector) => {
+    const closed = [];
+    for (let d = document.querySelector(selector)?.closest('details'); d; d = d.parentElement?.closest('details')) {
+      if (!d.open) closed.unshift(d);
+    }
+    for (const d of closed) d.querySelector(':scope > summary').click();
+  }, selector);
+}
+
 /** Sets a numeric setting by its element id, as a person typing and leaving the field would. */
 async function set(page, id, value) {
-  // Some settings sit in a collapsed <details>: open it first, as a person clicking its summary would.
-  await page.evaluate((id) => {
-    const details = document.getElementById(id)?.closest('details');
-    if (details && !details.open) details.querySelector('summary').click();
-  }, id);
+  await reveal(page, `#${id}`);
   await page.fill(`#${id}`, String(value));
   await page.dispatchEvent(`#${id}`, 'change');
 }
@@ -252,6 +262,6 @@ const TINY = 'v=1&seed=7&I=16&budget=total:1000&alphabet=6&x=1-2&y=0-2&z=4-8&noo
 
 module.exports = {
   TINY, withPage, servePerFile,
-  DIST, ROOT, serve, launch, open, openIn, set, setAll, text, steps, status, waitFor, waitForSteps, waitForStatus,
+  DIST, ROOT, serve, launch, open, openIn, reveal, set, setAll, text, steps, status, waitFor, waitForSteps, waitForStatus,
   recordLosses, losses, assertAccessible,
 };

@@ -40,8 +40,24 @@ test('a sweep over I fills the curve and the heatmap run by run; a cell opens th
     assert.deepEqual(await counts(page, 'cells'), [0, 1, 2, 3]);
     assert.deepEqual(await counts(page, 'markers'), [0, 2, 4, 6]);
     assert.equal(await page.locator('#sweep-queue li.done').count(), 3);
+    // Each cell, and each point of the curve, says what its run learned.
+    const verdict = /^(not learned yet|memorized|generalized)$/;
     const cells = await page.locator('#heatmap button.cell.filled').allTextContents();
-    assert.ok(cells.every((t) => /^\d+%$/.test(t)), cells.join(' '));
+    assert.ok(cells.every((t) => /^\d+%(not learned yet|memorized|generalized)$/.test(t)), cells.join(' | '));
+    const classes = await page.locator('#heatmap button.cell.filled').evaluateAll((cs) => cs.map((c) => c.className));
+    assert.ok(classes.every((c) => /\b(not-learned|memorized|generalized)\b/.test(c)), classes.join(' | '));
+    const notes = await page.locator('#sweep-curve text.note').allTextContents();
+    assert.equal(notes.length, 3, notes.join(' | '));
+    assert.ok(notes.every((n) => verdict.test(n)), notes.join(' | '));
+
+    // The keyboard reads the curve: End focuses its last point (I = 16), Home its first.
+    await page.focus('#sweep-curve');
+    await page.keyboard.press('End');
+    assert.match(await h.text(page, '#sweep-curve .readout'), /^instructions 16: unseen rules \d.*, seen rules \d/);
+    await page.keyboard.press('Home');
+    assert.match(await h.text(page, '#sweep-curve .readout'), /^instructions 4: /);
+    await page.keyboard.press('Escape');
+    assert.equal(await page.locator('#sweep-curve .readout').count(), 0);
 
     // A cell opens its run: the inspector lists its rules.
     await page.click('#heatmap button.cell.filled[data-column="1"]');
@@ -112,7 +128,11 @@ test('a sweep with bad values is refused with a message; a lesson waits for a pr
     assert.match(await h.text(page, '#sweep-error'), /`many` is not a whole number/);
     assert.equal(await h.text(page, '#status'), 'idle');
 
-    await page.selectOption('#lesson', 'phase-transition');
+    // The primary action opens the phase transition at the top, its prediction first.
+    await page.click('#primary');
+    await page.waitForSelector('#lesson');
+    assert.match(await h.text(page, '#lesson h2'), /phase transition/i);
+    assert.equal(await page.locator('#primary').count(), 0);
     assert.ok(await page.isDisabled('#run-lesson'), 'no prediction yet');
     // The lesson's settings load into the controls.
     assert.equal(await page.inputValue('#task-instructions'), '1024');
@@ -123,7 +143,13 @@ test('a sweep with bad values is refused with a message; a lesson waits for a pr
     await h.waitFor(page, 'the lesson in the address', () => location.hash.includes('&lesson=phase-transition'), null, 5000);
   });
   await withPage('lesson=no-ops&hide=settings', async (page) => {
-    assert.equal(await page.inputValue('#lesson'), 'no-ops');
+    await page.waitForSelector('#lesson');
+    assert.match(await h.text(page, '#lesson h2'), /no-op/i);
+    assert.ok(await page.isDisabled('#lesson-card-no-ops'), 'the open lesson\'s card opens it again');
+    // Another card opens its lesson in the same place.
+    await page.click('#lesson-card-skew');
+    await h.waitFor(page, 'the skew lesson', () => /skew/i.test(document.querySelector('#lesson h2')?.textContent ?? ''), null, 5000);
+    assert.ok(await page.isEnabled('#lesson-card-no-ops'));
     assert.ok(await page.isDisabled('#run-lesson'));
     assert.equal(await page.locator('#task-instructions').count(), 0, 'settings hidden');
   });

@@ -111,6 +111,8 @@ test('a finished run exports CSV, JSON and SVG; the JSON imports back; a damaged
     await h.waitForStatus(page, 'finished', 120_000);
     const accuracy = await h.text(page, '#accuracy');
     const save = async (id) => {
+      // The exports sit in one menu: open it, as a reader would.
+      await h.reveal(page, `#${id}`);
       const [download] = await Promise.all([page.waitForEvent('download'), page.click(`#${id}`)]);
       const file = await download.path();
       return { name: download.suggestedFilename(), file, text: fs.readFileSync(file, 'utf8') };

@@ -369,14 +369,12 @@ fn each_fidelity_choice_trains_and_replays_from_its_seed() {
         );
         let mut run = Run::new(&config.validate().unwrap(), &Device::flex()).unwrap();
         let first = pollster::block_on(run.advance(10)).unwrap().loss.loss;
-        let mut last = None;
-        loop {
+        let last = loop {
             let advance = pollster::block_on(run.advance(30)).unwrap();
             if advance.finished {
-                last = advance.evaluation.map(|e| (advance.loss.loss, e));
-                break;
+                break advance.evaluation.map(|e| (advance.loss.loss, e));
             }
-        }
+        };
         let (loss, evaluation) = last.expect("the last chunk evaluates");
         assert!(loss < 0.8 * first, "variant {k}: loss {first} -> {loss}");
         assert_eq!(evaluation.seen.all.total, 64, "variant {k}");

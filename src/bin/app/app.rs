@@ -2,6 +2,7 @@
 //! bar) and the page's layout. Each component below gets the parts of the state it shows.
 
 use crate::files::Results;
+use crate::hero::Hero;
 use crate::lab;
 use crate::run_panel::{Charts, Predictions, RunControls, Share, Status};
 use crate::settings_form::SettingsForm;
@@ -15,6 +16,7 @@ use instruction_diversity::page::state::run::RunStatus;
 use instruction_diversity::page::state::{Action, PageState, PendingChoice};
 use instruction_diversity::page::storage::{SavedRun, SavedSweep, SweepProgress, describe_failure};
 use instruction_diversity::protocol::Command;
+use instruction_diversity::study::presets::preset;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -360,44 +362,61 @@ pub fn app() -> Html {
         view.hides("settings").then_some("no-settings")
     );
     let inspected_config = page.inspected().map(|(config, _)| config.clone());
+    let config = &page.settings.config;
+    let synopsis = format!(
+        "{} · {} rules · {} steps",
+        page.settings
+            .preset
+            .as_deref()
+            .and_then(preset)
+            .map_or("Custom", |p| p.title),
+        config.task.instructions,
+        config.train.steps
+    );
     html! {
         <div class={page_class}>
             <header>
                 <h1>{ "Instruction Diversity Playground" }</h1>
-                <p class="lede">{ "A tiny transformer learns string-rewrite rules x → y. Does it follow rules it has never seen? Train it here, in your browser." }</p>
             </header>
+            if !page.notices.is_empty() {
+                <section class="notices" role="status" id="notices">
+                    <p>{ "This link had settings the page could not use; it kept the defaults for them:" }</p>
+                    <ul>{ for page.notices.iter().map(|n| html! { <li>{ n }</li> }) }</ul>
+                    <button onclick={on_click(&dispatch, Action::DismissNotices)}>{ "Dismiss" }</button>
+                </section>
+            }
+            if let Some(pending) = &page.pending_link {
+                <section class="notices" role="alertdialog" aria-label="Another link" id="pending-link">
+                    if pending.deferred {
+                        <p>{ "The link you opened opens when this run ends." }
+                            <button onclick={on_click(&dispatch, Action::PendingLink(PendingChoice::Forget))}>{ "Forget it" }</button></p>
+                    } else {
+                        <p>{ "You opened another link while a run trains. The address bar keeps this run's link until you choose:" }</p>
+                        <button id="pending-open-now" onclick={on_click(&dispatch, Action::PendingLink(PendingChoice::OpenNow))}>{ "Stop the run and open it" }</button>
+                        <button id="pending-open-after" onclick={on_click(&dispatch, Action::PendingLink(PendingChoice::OpenAfter))}>{ "Open it when the run ends" }</button>
+                        <button id="pending-forget" onclick={on_click(&dispatch, Action::PendingLink(PendingChoice::Forget))}>{ "Keep the run, forget the link" }</button>
+                    }
+                </section>
+            }
+            if !active && !page.library.orphans.is_empty() {
+                <Orphans orphans={page.library.orphans.clone()} owner={page.library.owner.clone()} dispatch={dispatch.clone()} />
+            }
+            <Hero config={config.clone()} lesson={page.lesson.clone()} queue={page.sweep.clone()} library={page.library.clone()}
+                run={page.run.clone()} {active} show_lesson={!view.hides("lessons")} dispatch={dispatch.clone()} />
             <main>
-                if !page.notices.is_empty() {
-                    <section class="notices" role="status" id="notices">
-                        <p>{ "This link had settings the page could not use; it kept the defaults for them:" }</p>
-                        <ul>{ for page.notices.iter().map(|n| html! { <li>{ n }</li> }) }</ul>
-                        <button onclick={on_click(&dispatch, Action::DismissNotices)}>{ "Dismiss" }</button>
-                    </section>
-                }
-                if let Some(pending) = &page.pending_link {
-                    <section class="notices" role="alertdialog" aria-label="Another link" id="pending-link">
-                        if pending.deferred {
-                            <p>{ "The link you opened opens when this run ends." }
-                                <button onclick={on_click(&dispatch, Action::PendingLink(PendingChoice::Forget))}>{ "Forget it" }</button></p>
-                        } else {
-                            <p>{ "You opened another link while a run trains. The address bar keeps this run's link until you choose:" }</p>
-                            <button id="pending-open-now" onclick={on_click(&dispatch, Action::PendingLink(PendingChoice::OpenNow))}>{ "Stop the run and open it" }</button>
-                            <button id="pending-open-after" onclick={on_click(&dispatch, Action::PendingLink(PendingChoice::OpenAfter))}>{ "Open it when the run ends" }</button>
-                            <button id="pending-forget" onclick={on_click(&dispatch, Action::PendingLink(PendingChoice::Forget))}>{ "Keep the run, forget the link" }</button>
-                        }
-                    </section>
-                }
-                if !active && !page.library.orphans.is_empty() {
-                    <Orphans orphans={page.library.orphans.clone()} owner={page.library.owner.clone()} dispatch={dispatch.clone()} />
-                }
                 if !view.hides("settings") {
-                    <section class="panel settings" aria-label="Settings">
+                    // The whole form one click away; closed at first so the page opens on the
+                    // experiment, not on twenty fields.
+                    <details class="panel drawer settings" id="settings-drawer">
+                        <summary><span class="drawer-title">{ "Settings" }</span>
+                            <span class="muted" id="settings-synopsis">{ format!(" {synopsis}") }</span></summary>
                         <SettingsForm settings={page.settings.clone()} view={view.clone()} {active} dispatch={dispatch.clone()} />
-                    </section>
+                    </details>
                 }
-                <section class="panel run" aria-label="Run">
-                    <RunControls run={page.run.clone()} force_cpu={page.settings.force_cpu} view={view.clone()} dispatch={dispatch.clone()} />
-                    <Status run={page.run.clone()} />
+                <section class="panel run" aria-labelledby="run-title">
+                    <h2 id="run-title">{ "One run, step by step" }</h2>
+                    <RunControls run={page.run.clone()} config={config.clone()} force_cpu={page.settings.force_cpu} view={view.clone()} dispatch={dispatch.clone()} />
+                    <Status run={page.run.clone()} configured_steps={config.train.steps} />
                     if !view.hides("share") {
                         <Share settings={page.settings.clone()} view={view.clone()} lesson={page.lesson.as_ref().map(|l| l.id.clone())}
                             form={page.sweep.form.clone()}
@@ -416,7 +435,7 @@ pub fn app() -> Html {
             </main>
             <div class="lab">
                 if !view.hides("lessons") {
-                    <lab::Lessons lesson={page.lesson.clone()} queue={page.sweep.clone()} {active} dispatch={dispatch.clone()} />
+                    <lab::Lessons open={page.lesson.as_ref().map(|l| l.id.clone())} {active} dispatch={dispatch.clone()} />
                 }
                 if !view.hides("sweep") {
                     <lab::Sweeps queue={page.sweep.clone()} library={page.library.clone()} preset={page.settings.preset.clone()}

@@ -169,7 +169,10 @@ pub fn results(props: &ResultsProps) -> Html {
     };
     html! {
         <div class="results">
-            <span class="name">{ "Export" }</span>
+            // The exports and the import in one menu, so they never push the charts down.
+            <details class="menu" id="files-menu">
+            <summary>{ "Export and import" }</summary>
+            <div class="menu-items">
             <button id="export-csv" disabled={!has_metrics} onclick={export("metrics.csv", "text/csv", |run| metrics_csv(&run.losses, &run.evaluations))}>{ "Metrics CSV" }</button>
             <button id="export-json" disabled={run.record.is_none()} title="The settings, seed, curves and per-rule results of a finished run"
                 onclick={export("run.json", "application/json", |run| {
@@ -184,6 +187,8 @@ pub fn results(props: &ResultsProps) -> Html {
                 <span class="name">{ "Import results" }</span>
                 <input id="import-file" type="file" accept=".json,application/json" disabled={run.is_active() || props.locked} onchange={on_file} />
             </label>
+            </div>
+            </details>
             if let Some((report, shown)) = &library.imported {
                 <label class="field" for="imported-run">
                     <span class="name">{ format!("Imported: {} run(s), trained on {}", report.runs.len(), report.backend) }</span>

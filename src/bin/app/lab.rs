@@ -3,7 +3,8 @@
 //! rendering of the core's data (`heatmap`, `inspect`, `lessons`) and dispatches reducer actions.
 
 use crate::app::{Dispatch, on_click};
-use crate::run_panel::{diff_html, event_value, format_duration, svg_html};
+use crate::chart_view::ChartView;
+use crate::run_panel::{diff_html, event_value, format_duration};
 use instruction_diversity::engine::config::ExperimentConfig;
 use instruction_diversity::engine::question::{Answer, AttentionMap};
 use instruction_diversity::engine::task::rule::leftmost_occurrence;
@@ -15,10 +16,10 @@ use instruction_diversity::page::inspect::{
     RuleCase, RuleGroup, RuleSort, rule_cases, rule_rows, sort_rows,
 };
 use instruction_diversity::page::state::inspector::{Inspector, InspectorAction};
-use instruction_diversity::page::state::lessons::{LessonAction, LessonState};
+use instruction_diversity::page::state::lessons::LessonAction;
 use instruction_diversity::page::state::library::{Kept, Library, LibraryAction};
 use instruction_diversity::page::state::run::LiveRun;
-use instruction_diversity::page::state::sweep::{SweepForm, SweepQueue, SweepStatus};
+use instruction_diversity::page::state::sweep::{SweepField, SweepQueue, SweepStatus};
 use instruction_diversity::page::state::{Action, SweepAction, inspected};
 use instruction_diversity::study::lessons::{LESSON_IDS, lesson};
 use instruction_diversity::study::presets::preset;
@@ -33,87 +34,41 @@ const CHART_SIZE: (f64, f64) = (480.0, 260.0);
 /// Rules listed at first in the inspector; more on request.
 const RULE_PAGE: usize = 60;
 
-fn svg(chart: &LineChart) -> Html {
-    svg_html(chart, CHART_SIZE)
-}
-
 fn percent(value: f64) -> String {
     format!("{:.0}%", 100.0 * value)
 }
 
 #[derive(Properties, PartialEq)]
 pub struct LessonsProps {
-    pub lesson: Option<LessonState>,
-    pub queue: Rc<SweepQueue>,
+    /// The open lesson's identifier.
+    pub open: Option<String>,
     pub active: bool,
     pub dispatch: Dispatch,
 }
 
-/// Guided lessons: a paragraph, a question to answer before running, and one click to run.
+/// Every lesson but the primary one as a card: its title, its question and its cost. Opening one
+/// puts it at the top of the page, in place of the primary action, with its prediction to make.
 #[function_component(Lessons)]
 pub fn lessons(props: &LessonsProps) -> Html {
-    let dispatch = props.dispatch.clone();
-    let open = props
-        .lesson
-        .as_ref()
-        .and_then(|l| Some((l, lesson(&l.id)?)));
-    let on_pick = {
-        let dispatch = dispatch.clone();
-        Callback::from(move |e: Event| {
-            let id = e.target_unchecked_into::<HtmlSelectElement>().value();
-            dispatch.dispatch(Action::Lesson(LessonAction::Open(
-                (!id.is_empty()).then_some(id),
-            )));
-        })
-    };
     html! {
-        <section class="panel lessons" aria-label="Lessons" id="lessons">
-            <h2>{ "Lessons" }</h2>
-            <label class="field" for="lesson">
-                <span class="name">{ "Pick a lesson: read, predict, then run" }</span>
-                <select id="lesson" onchange={on_pick}>
-                    <option value="" selected={open.is_none()}>{ "—" }</option>
-                    { for LESSON_IDS.iter().filter_map(|id| lesson(id)).map(|l| html! {
-                        <option value={l.id} selected={props.lesson.as_ref().is_some_and(|o| o.id == l.id)}>{ l.title }</option>
-                    }) }
-                </select>
-            </label>
-            if let Some((opened, lesson)) = open {
-                <p class="lesson-text">{ lesson.text }</p>
-                <fieldset class="predict">
-                    <legend>{ format!("Predict before you run: {}", lesson.question) }</legend>
-                    { for lesson.choices.iter().enumerate().map(|(i, choice)| {
-                        let dispatch = dispatch.clone();
-                        html! {
-                            <label class="check choice">
-                                <input type="radio" name="lesson-choice" id={format!("lesson-choice-{i}")}
-                                    checked={opened.prediction == Some(i)}
-                                    onchange={Callback::from(move |_: Event| dispatch.dispatch(Action::Lesson(LessonAction::Predict(i))))} />
-                                { format!(" {choice}") }
-                            </label>
-                        }
-                    }) }
-                </fieldset>
-                <button id="run-lesson" disabled={opened.prediction.is_none() || props.active}
-                    onclick={on_click(&dispatch, Action::Lesson(LessonAction::Run))}>
-                    { format!("Run the lesson ({} runs of {} steps)", lesson.sweep.run_count(), lesson.sweep.base.train.steps) }
-                </button>
-                if opened.prediction.is_none() {
-                    <span class="muted">{ " Choose an answer first." }</span>
-                }
-                if let (Some(sweep), Some(choice)) = (&props.queue.sweep, opened.prediction) {
-                    // Its runs done here, or kept from an earlier visit.
-                    if sweep.lesson.as_deref() == Some(lesson.id)
-                        && matches!(sweep.status, SweepStatus::Done | SweepStatus::Saved) {
-                        <div class="reveal" id="lesson-reveal" role="status">
-                            <p><b>{ if choice == lesson.answer { "Your prediction matches. " } else { "Not quite. " } }</b>
-                                { format!("You predicted: “{}”. The paper's answer: “{}”.", lesson.choices[choice], lesson.choices[lesson.answer]) }</p>
-                            <p>{ lesson.explanation }</p>
-                            <p class="muted">{ "Check it against the curve and the phase diagram below: these are the runs you just trained." }</p>
-                        </div>
+        <section class="panel lessons" aria-labelledby="lessons-title" id="lessons">
+            <h2 id="lessons-title">{ "More lessons: read, predict, then run" }</h2>
+            <ul class="cards">
+                { for LESSON_IDS.iter().filter(|id| **id != crate::hero::PRIMARY_LESSON).filter_map(|id| lesson(id)).map(|l| {
+                    let open = props.open.as_deref() == Some(l.id);
+                    html! {
+                        <li class={classes!("card", open.then_some("open"))}>
+                            <h3>{ l.title }</h3>
+                            <p>{ l.question }</p>
+                            <p class="muted">{ format!("{} runs of {} steps", l.sweep.run_count(), l.sweep.base.train.steps) }</p>
+                            <button class="secondary" id={format!("lesson-card-{}", l.id)} disabled={props.active || open}
+                                onclick={on_click(&props.dispatch, Action::Lesson(LessonAction::Open(Some(l.id.to_string()))))}>
+                                { if open { "Open at the top" } else { "Open" } }
+                            </button>
+                        </li>
                     }
-                }
-            }
+                }) }
+            </ul>
         </section>
     }
 }
@@ -135,13 +90,13 @@ pub fn sweeps(props: &SweepsProps) -> Html {
     let dispatch = props.dispatch.clone();
     let form = &props.queue.form;
     // Each field edits a copy of the form; the reducer keeps it (and links carry it).
-    let edit = |change: fn(&mut SweepForm, String)| {
-        let form = form.clone();
+    let edit = |field: SweepField| {
         let dispatch = dispatch.clone();
         Callback::from(move |e: Event| {
-            let mut form = form.clone();
-            change(&mut form, event_value(&e));
-            dispatch.dispatch(Action::Sweep(SweepAction::Edit(form)));
+            dispatch.dispatch(Action::Sweep(SweepAction::EditField(
+                field,
+                event_value(&e),
+            )));
         })
     };
     let on_start = on_click(&dispatch, Action::Sweep(SweepAction::StartForm));
@@ -162,17 +117,17 @@ pub fn sweeps(props: &SweepsProps) -> Html {
             <p class="muted">{ "Runs the current settings once per value (and per seed), one after another, and plots the final accuracy of each. Put examples per rule on the second axis for the I × S phase diagram." }</p>
             <div class="sweep-form">
                 <label class="field" for="sweep-axis"><span class="name">{ "Vary" }</span>
-                    <select id="sweep-axis" onchange={edit(|f, v| if let Some(s) = SweepSetting::from_id(&v) { f.first = s })}>{ options(Some(form.first), false) }</select></label>
+                    <select id="sweep-axis" onchange={edit(SweepField::Axis)}>{ options(Some(form.first), false) }</select></label>
                 <label class="field" for="sweep-values"><span class="name">{ "Values" }</span>
-                    <input id="sweep-values" type="text" value={form.first_values.clone()} onchange={edit(|f, v| f.first_values = v)} /></label>
+                    <input id="sweep-values" type="text" value={form.first_values.clone()} onchange={edit(SweepField::Values)} /></label>
                 <label class="field" for="sweep-axis2"><span class="name">{ "Second axis" }</span>
-                    <select id="sweep-axis2" onchange={edit(|f, v| f.second = SweepSetting::from_id(&v))}>{ options(form.second, true) }</select></label>
+                    <select id="sweep-axis2" onchange={edit(SweepField::Axis2)}>{ options(form.second, true) }</select></label>
                 if form.second.is_some() {
                     <label class="field" for="sweep-values2"><span class="name">{ "Values" }</span>
-                        <input id="sweep-values2" type="text" value={form.second_values.clone()} onchange={edit(|f, v| f.second_values = v)} /></label>
+                        <input id="sweep-values2" type="text" value={form.second_values.clone()} onchange={edit(SweepField::Values2)} /></label>
                 }
                 <label class="field" for="sweep-seeds"><span class="name">{ "Seeds" }</span>
-                    <input id="sweep-seeds" type="number" min="1" max="5" value={form.seeds.clone()} onchange={edit(|f, v| f.seeds = v)} /></label>
+                    <input id="sweep-seeds" type="number" min="1" max="5" value={form.seeds.clone()} onchange={edit(SweepField::Seeds)} /></label>
             </div>
             <div class="controls">
                 <button id="start-sweep" onclick={on_start} disabled={props.active}>{ "Start sweep" }</button>
@@ -246,7 +201,6 @@ fn sweep_views(props: &SweepViewsProps) -> Html {
                 </ol>
             }
             <div class="charts">
-                <figure id="sweep-curve">{ svg(&grid.curve()) }</figure>
                 <figure id="heatmap-figure">
                     <figcaption>{ format!("Phase diagram: unseen-rule accuracy by {}{}", grid.column_axis, grid.row_axis.as_ref().map(|r| format!(" and {r}")).unwrap_or_default()) }</figcaption>
                     <div class="table-scroll">
@@ -261,15 +215,23 @@ fn sweep_views(props: &SweepViewsProps) -> Html {
                                         let cell = grid.cell(row, column);
                                         let value = cell.unseen.map(|s| s.mean);
                                         let style = format!("background:{};color:{}", ColorScale::color(value), ColorScale::text_color(value));
+                                        let verdict = cell.verdict();
                                         let title = match cell.unseen {
-                                            Some(s) if s.count > 1 => format!("{} runs: mean {}, {} to {}", s.count, percent(s.mean), percent(s.min), percent(s.max)),
+                                            Some(s) if s.count > 1 => format!("{} runs: unseen mean {}, {} to {}", s.count, percent(s.mean), percent(s.min), percent(s.max)),
                                             Some(s) => format!("unseen {}, seen {}", percent(s.mean), cell.seen.map(|s| percent(s.mean)).unwrap_or_default()),
                                             None => "not run yet".into(),
                                         };
+                                        let title = match verdict {
+                                            Some(v) => format!("{}: {title}", v.label()),
+                                            None => title,
+                                        };
                                         match cell.runs.first() {
                                             Some(&k) => html! {
-                                                <td><button class="cell filled" {style} {title} data-row={row.to_string()} data-column={column.to_string()}
-                                                    onclick={open(sweep.done[k])}>{ value.map(percent).unwrap_or_default() }</button></td>
+                                                <td><button class={classes!("cell", "filled", verdict.map(|v| v.class()))} {style} {title} data-row={row.to_string()} data-column={column.to_string()}
+                                                    onclick={open(sweep.done[k])}>
+                                                    { value.map(percent).unwrap_or_default() }
+                                                    if let Some(v) = verdict { <small class="cell-verdict">{ v.label() }</small> }
+                                                </button></td>
                                             },
                                             None => html! { <td><span class="cell" {style} {title}>{ "·" }</span></td> },
                                         }
@@ -744,8 +706,8 @@ pub fn compare(props: &CompareProps) -> Html {
             { clear }
             if picked.len() >= 2 {
                 <div class="charts" id="compare-charts">
-                    <figure id="compare-accuracy">{ svg(&accuracy) }</figure>
-                    <figure id="compare-loss">{ svg(&loss) }</figure>
+                    <ChartView chart={accuracy} size={CHART_SIZE} id="compare-accuracy" />
+                    <ChartView chart={loss} size={CHART_SIZE} id="compare-loss" />
                 </div>
                 <table class="predictions" id="compare-table">
                     <caption>{ if differences.is_empty() { "These runs have the same settings." } else { "Settings that differ" } }</caption>

@@ -1,6 +1,8 @@
 //! The run panel: controls, status, the share box, the live charts and sample predictions.
 
 use crate::app::{Dispatch, on_click};
+use crate::chart_view::ChartView;
+use instruction_diversity::engine::config::ValidConfig;
 use instruction_diversity::page::chart::{LineChart, Series};
 use instruction_diversity::page::diff::{DiffKind, char_diff};
 use instruction_diversity::page::link;
@@ -64,6 +66,8 @@ fn share_url(fragment: &str) -> String {
 #[derive(Properties, PartialEq)]
 pub struct RunControlsProps {
     pub run: Rc<LiveRun>,
+    /// The settings Start trains on: its label says what it starts.
+    pub config: ValidConfig,
     pub force_cpu: bool,
     pub view: Rc<link::View>,
     pub dispatch: Dispatch,
@@ -85,7 +89,10 @@ pub fn run_controls(props: &RunControlsProps) -> Html {
     html! {
         <>
             <div class="controls" role="toolbar" aria-label="Run controls">
-                <button id="start" onclick={act(RunAction::Start)} disabled={run.is_active()}>{ "Start" }</button>
+                <button id="start" onclick={act(RunAction::Start)} disabled={run.is_active()}
+                    title="One run on the settings above (not a lesson's or a sweep's several runs)">
+                    { format!("Start one run ({} rules, {} steps)", props.config.task.instructions, props.config.train.steps) }
+                </button>
                 <button id="pause" onclick={act(RunAction::Pause)} disabled={run.status != RunStatus::Running}>{ "Pause" }</button>
                 <button id="resume" onclick={act(RunAction::Resume)} disabled={run.status != RunStatus::Paused}>{ "Resume" }</button>
                 <button id="step" onclick={act(RunAction::Step)} disabled={run.status != RunStatus::Paused}>{ "Step" }</button>
@@ -231,9 +238,21 @@ pub struct RunProps {
     pub run: Rc<LiveRun>,
 }
 
+#[derive(Properties, PartialEq)]
+pub struct StatusProps {
+    pub run: Rc<LiveRun>,
+    /// The steps the next run trains for, shown while none has started.
+    pub configured_steps: usize,
+}
+
 #[function_component(Status)]
-pub fn status(props: &RunProps) -> Html {
+pub fn status(props: &StatusProps) -> Html {
     let run = &props.run;
+    let total = if run.total_steps > 0 {
+        run.total_steps
+    } else {
+        props.configured_steps
+    };
     let (badge_class, badge) = match &run.backend {
         Some(info) if info.kind == BackendKind::WebGpu => ("badge gpu", info.description.clone()),
         Some(info) => ("badge cpu", info.description.clone()),
@@ -249,11 +268,11 @@ pub fn status(props: &RunProps) -> Html {
     html! {
         <div class="status" aria-live="polite">
             <span id="backend" class={badge_class}>{ badge }</span>
-            <div class="progress" role="progressbar" aria-label="Training progress" aria-valuemin="0" aria-valuemax={run.total_steps.to_string()} aria-valuenow={run.step.to_string()}>
+            <div class="progress" role="progressbar" aria-label="Training progress" aria-valuemin="0" aria-valuemax={total.to_string()} aria-valuenow={run.step.to_string()}>
                 <div class="bar" style={format!("width: {:.1}%", 100.0 * fraction)}></div>
             </div>
             <p class="numbers">
-                <span>{ "step " }<b id="step-count">{ run.step }</b>{ format!(" / {}", run.total_steps) }</span>
+                <span>{ "step " }<b id="step-count">{ run.step }</b>{ format!(" / {total}") }</span>
                 <span>{ format!("{:.2} steps/s", run.steps_per_second) }</span>
                 <span>{ run.seconds_left().map(|s| format!("{} left", format_duration(s))).unwrap_or_default() }</span>
                 <span id="loss">{ run.losses.last().map(|p| format!("loss {:.4}", p.loss)).unwrap_or_default() }</span>
@@ -270,6 +289,11 @@ pub fn status(props: &RunProps) -> Html {
             if let Some(e) = latest {
                 <p class="accuracy" id="accuracy">
                     { format!("seen rules {:.1}% · unseen rules {:.1}% · no-ops {:.1}%", 100.0 * e.seen_accuracy, 100.0 * e.unseen_accuracy, 100.0 * e.noop_accuracy) }
+                </p>
+                // What the run has learned so far, from its latest evaluation; final once it ends.
+                <p class="verdict-line">
+                    { if run.is_active() { "So far: " } else { "This run: " } }
+                    { crate::hero::verdict_badge(e.seen_accuracy, e.unseen_accuracy, Some("verdict")) }
                 </p>
             }
             if let Some(message) = &run.error {
@@ -331,13 +355,10 @@ pub const CHART_SIZE: (f64, f64) = (480.0, 240.0);
 
 #[function_component(Charts)]
 pub fn charts(props: &RunProps) -> Html {
-    let loss = loss_chart(&props.run);
-    let accuracy = accuracy_chart(&props.run);
-    let svg = |chart: &LineChart| svg_html(chart, CHART_SIZE);
     html! {
         <div class="charts">
-            <figure id="loss-chart">{ svg(&loss) }</figure>
-            <figure id="accuracy-chart">{ svg(&accuracy) }</figure>
+            <ChartView chart={loss_chart(&props.run)} size={CHART_SIZE} id="loss-chart" />
+            <ChartView chart={accuracy_chart(&props.run)} size={CHART_SIZE} id="accuracy-chart" />
         </div>
     }
 }

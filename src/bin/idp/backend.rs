@@ -45,7 +45,7 @@ fn wgpu_device() -> &'static Result<(Device, String, bool, u64), String> {
                 let limits = setup.adapter.limits();
                 let buffer = limits
                     .max_buffer_size
-                    .min(u64::from(limits.max_storage_buffer_binding_size));
+                    .min(limits.max_storage_buffer_binding_size);
                 Ok((
                     device,
                     format!("wgpu: {} ({:?})", info.name, info.backend),

@@ -40,7 +40,40 @@ impl Default for SweepForm {
     }
 }
 
+/// One field of the sweep builder, as its input names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SweepField {
+    /// The first axis's setting, by its identifier (`instructions`).
+    Axis,
+    /// The first axis's values.
+    Values,
+    /// The second axis's setting, or none (an empty or unknown identifier).
+    Axis2,
+    /// The second axis's values.
+    Values2,
+    /// The number of seeds.
+    Seeds,
+}
+
 impl SweepForm {
+    /// The form with one field set to what was typed or picked. A field is changed alone, on the
+    /// form as it is now, so two edits in quick succession both stay (an edit carrying a whole
+    /// form copied at the last render would undo the one before it).
+    pub fn with(mut self, field: SweepField, value: String) -> Self {
+        match field {
+            SweepField::Axis => {
+                if let Some(setting) = SweepSetting::from_id(&value) {
+                    self.first = setting;
+                }
+            }
+            SweepField::Values => self.first_values = value,
+            SweepField::Axis2 => self.second = SweepSetting::from_id(&value),
+            SweepField::Values2 => self.second_values = value,
+            SweepField::Seeds => self.seeds = value,
+        }
+        self
+    }
+
     /// The sweep over `base`: seeds `base.seed`, `base.seed + 1`, ...; every run's settings checked.
     ///
     /// # Errors

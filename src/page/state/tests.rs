@@ -8,6 +8,7 @@ use super::*;
 use crate::engine::metrics::{EvalSummary, LossPoint};
 use crate::page::inspect::RuleSort;
 use crate::protocol::{BackendInfo, BackendKind};
+use crate::study::sweep::SweepSetting;
 use serde_json::Value;
 
 fn set_action(path: impl Into<String>, value: impl Into<Value>) -> Action {
@@ -680,6 +681,40 @@ fn a_link_with_a_sweep_fills_the_builder_and_starts_the_sweep() {
             .unwrap()
             .contains("sweep.instructions")
     );
+}
+
+#[test]
+fn sweep_builder_edits_change_one_field_each_so_quick_edits_all_stay() {
+    let edits = [
+        (SweepField::Values, "4 8"),
+        (SweepField::Seeds, "2"),
+        (SweepField::Axis2, "per-rule"),
+        (SweepField::Values2, "5, 20"),
+        (SweepField::Axis, "noop-share"),
+        // An unknown first axis keeps the one chosen; an unknown second axis means none.
+        (SweepField::Axis, "bogus"),
+    ];
+    let state = edits
+        .iter()
+        .fold(PageState::default(), |state, (field, value)| {
+            reduce(
+                state,
+                Action::Sweep(SweepAction::EditField(*field, value.to_string())),
+            )
+        });
+    let form = &state.sweep.form;
+    assert_eq!(form.first_values, "4 8");
+    assert_eq!(form.seeds, "2");
+    assert_eq!(form.first, SweepSetting::from_id("noop-share").unwrap());
+    assert_eq!(form.second, SweepSetting::from_id("per-rule"));
+    assert!(form.second.is_some());
+    assert_eq!(form.second_values, "5, 20");
+    let state = reduce(
+        state,
+        Action::Sweep(SweepAction::EditField(SweepField::Axis2, String::new())),
+    );
+    assert_eq!(state.sweep.form.second, None);
+    assert_eq!(state.sweep.form.seeds, "2");
 }
 
 #[test]

@@ -1,0 +1,211 @@
+//! The top of the page: the papers' question, the task shown on a rule the model trains on and one
+//! it never sees, the one primary action (the phase transition, its prediction first), and right
+//! there its curve, filling in as runs finish, beside the accuracy of the run in training.
+
+use crate::app::{Dispatch, on_click};
+use crate::chart_view::ChartView;
+use crate::run_panel::{CHART_SIZE, accuracy_chart};
+use instruction_diversity::engine::config::ValidConfig;
+use instruction_diversity::engine::task::{WorkedCase, worked_example};
+use instruction_diversity::page::chart::LineChart;
+use instruction_diversity::page::state::Action;
+use instruction_diversity::page::state::lessons::{LessonAction, LessonState};
+use instruction_diversity::page::state::library::Library;
+use instruction_diversity::page::state::run::LiveRun;
+use instruction_diversity::page::state::sweep::{SweepQueue, SweepStatus};
+use instruction_diversity::study::lessons::lesson;
+use instruction_diversity::study::verdict::Verdict;
+use std::rc::Rc;
+use yew::prelude::*;
+
+/// The lesson the primary action opens.
+pub const PRIMARY_LESSON: &str = "phase-transition";
+
+/// The papers' question, in one sentence.
+const QUESTION: &str = "Trained on enough different instructions, does a model follow instructions it has never seen, even with fewer examples of each?";
+
+#[derive(Properties, PartialEq)]
+pub struct HeroProps {
+    /// The settings of the next run: the example is drawn from them.
+    pub config: ValidConfig,
+    pub lesson: Option<LessonState>,
+    pub queue: Rc<SweepQueue>,
+    pub library: Rc<Library>,
+    pub run: Rc<LiveRun>,
+    pub active: bool,
+    /// False where a link hides the lessons: then there is no primary action either.
+    pub show_lesson: bool,
+    pub dispatch: Dispatch,
+}
+
+#[function_component(Hero)]
+pub fn hero(props: &HeroProps) -> Html {
+    let draw = use_state(|| 0u64);
+    let example = {
+        let key = (props.config.clone(), *draw);
+        use_memo(key, |(config, draw)| worked_example(config, *draw).ok())
+    };
+    let redraw = {
+        let draw = draw.clone();
+        Callback::from(move |_: MouseEvent| draw.set(*draw + 1))
+    };
+    let curve = props
+        .queue
+        .sweep
+        .as_ref()
+        .map(|s| s.grid(&props.library.runs).curve());
+    html! {
+        <section class="hero" aria-labelledby="question">
+            <div class="task">
+                <p class="question" id="question">{ QUESTION }</p>
+                <p class="muted">{ "An instruction is a rule x → y: write the input with the leftmost x replaced by y (the input unchanged when x is absent)." }</p>
+                <div class="examples" id="worked-example">
+                    if let Some((seen, unseen)) = &*example {
+                        { case_card("trained on", "A rule of the training set", seen) }
+                        { case_card("never seen", "A held-out rule: never in a training batch", unseen) }
+                    }
+                </div>
+                <button class="secondary" id="redraw-example" onclick={redraw}>{ "Another example" }</button>
+                if props.show_lesson {
+                    <LessonBox lesson={props.lesson.clone()} queue={props.queue.clone()} active={props.active} dispatch={props.dispatch.clone()} />
+                }
+            </div>
+            <div class="figures">
+                {
+                    match curve {
+                        Some(chart) if !chart.x_values().is_empty() => html! {
+                            <ChartView chart={chart} size={CHART_SIZE} id="sweep-curve" />
+                        },
+                        _ => html! {
+                            <figure id="sweep-curve" class="placeholder">
+                                <p>{ "The curve of seen- and unseen-rule accuracy against the number of rules appears here, one point per run as the runs finish." }</p>
+                            </figure>
+                        },
+                    }
+                }
+                if !props.run.evaluations.is_empty() {
+                    <ChartView chart={live_chart(&props.run)} size={CHART_SIZE} id="live-accuracy" />
+                }
+            </div>
+        </section>
+    }
+}
+
+/// The accuracy curve of the run in training, titled with the rule count it trains on.
+fn live_chart(run: &LiveRun) -> LineChart {
+    let mut chart = accuracy_chart(run);
+    if let Some(config) = &run.config {
+        chart.title = format!("This run: {} rules", config.task.instructions);
+    }
+    chart
+}
+
+/// One worked instance: the rule, the input with its leftmost `x` marked, the answer.
+fn case_card(title: &str, hint: &str, case: &WorkedCase) -> Html {
+    let x_end = case.at + case.rule.x.len();
+    let y = if case.rule.y.is_empty() {
+        "∅".to_string()
+    } else {
+        case.rule.y.clone()
+    };
+    html! {
+        <div class="case">
+            <h2>{ title }</h2>
+            <p class="muted">{ hint }</p>
+            <p class="mono rule">{ format!("{} → {y}", case.rule.x) }</p>
+            <p><span class="muted">{ "input " }</span>
+                <span class="mono">{ &case.z[..case.at] }<mark>{ &case.z[case.at..x_end] }</mark>{ &case.z[x_end..] }</span></p>
+            <p><span class="muted">{ "answer " }</span><span class="mono">{ &case.answer }</span></p>
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct LessonBoxProps {
+    pub lesson: Option<LessonState>,
+    pub queue: Rc<SweepQueue>,
+    pub active: bool,
+    pub dispatch: Dispatch,
+}
+
+/// The primary action, or the open lesson: its paragraph, the prediction to make, one button to
+/// run it, and the answer once its runs are done.
+#[function_component(LessonBox)]
+pub fn lesson_box(props: &LessonBoxProps) -> Html {
+    let dispatch = &props.dispatch;
+    // A lesson opened from its card further down comes up here: bring it into view.
+    use_effect_with(props.lesson.as_ref().map(|l| l.id.clone()), |id| {
+        if id.is_some()
+            && let Some(element) = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.get_element_by_id("lesson"))
+        {
+            element.scroll_into_view();
+        }
+        || ()
+    });
+    let Some((opened, lesson)) = props
+        .lesson
+        .as_ref()
+        .and_then(|l| Some((l, lesson(&l.id)?)))
+    else {
+        let primary = lesson(PRIMARY_LESSON).expect("the primary lesson exists");
+        return html! {
+            <div class="primary">
+                <button id="primary" disabled={props.active}
+                    onclick={on_click(dispatch, Action::Lesson(LessonAction::Open(Some(PRIMARY_LESSON.into()))))}>
+                    { "Run the phase transition" }
+                </button>
+                <span class="muted">{ format!(" {} runs of {} steps, one budget spread over more and more rules; first make your prediction.",
+                    primary.sweep.run_count(), primary.sweep.base.train.steps) }</span>
+            </div>
+        };
+    };
+    let done = props.queue.sweep.as_ref().is_some_and(|s| {
+        s.lesson.as_deref() == Some(lesson.id)
+            && matches!(s.status, SweepStatus::Done | SweepStatus::Saved)
+    });
+    html! {
+        <div class="lesson" id="lesson">
+            <h2>{ lesson.title }
+                <button class="close" onclick={on_click(dispatch, Action::Lesson(LessonAction::Open(None)))} aria-label="Close the lesson">{ "×" }</button></h2>
+            <p class="lesson-text">{ lesson.text }</p>
+            <fieldset class="predict">
+                <legend>{ format!("Predict before you run: {}", lesson.question) }</legend>
+                { for lesson.choices.iter().enumerate().map(|(i, choice)| {
+                    let dispatch = dispatch.clone();
+                    html! {
+                        <label class="check choice">
+                            <input type="radio" name="lesson-choice" id={format!("lesson-choice-{i}")}
+                                checked={opened.prediction == Some(i)}
+                                onchange={Callback::from(move |_: Event| dispatch.dispatch(Action::Lesson(LessonAction::Predict(i))))} />
+                            { format!(" {choice}") }
+                        </label>
+                    }
+                }) }
+            </fieldset>
+            <button id="run-lesson" disabled={opened.prediction.is_none() || props.active}
+                onclick={on_click(dispatch, Action::Lesson(LessonAction::Run))}>
+                { format!("Run the lesson ({} runs of {} steps)", lesson.sweep.run_count(), lesson.sweep.base.train.steps) }
+            </button>
+            if opened.prediction.is_none() {
+                <span class="muted">{ " Choose an answer first." }</span>
+            }
+            if let (true, Some(choice)) = (done, opened.prediction) {
+                <div class="reveal" id="lesson-reveal" role="status">
+                    <p><b>{ if choice == lesson.answer { "Your prediction matches. " } else { "Not quite. " } }</b>
+                        { format!("You predicted: “{}”. The paper's answer: “{}”.", lesson.choices[choice], lesson.choices[lesson.answer]) }</p>
+                    <p>{ lesson.explanation }</p>
+                </div>
+            }
+        </div>
+    }
+}
+
+/// A run's label, what it learned, as a badge.
+pub fn verdict_badge(seen: f64, unseen: f64, id: Option<&'static str>) -> Html {
+    let verdict = Verdict::of(seen, unseen);
+    html! {
+        <span id={id} class={classes!("verdict", verdict.class())} title={verdict.explain()}>{ verdict.label() }</span>
+    }
+}
