@@ -310,10 +310,17 @@ impl LineChart {
             if !(x.is_finite() && (!self.log_x || *x > 0.0)) {
                 continue;
             }
+            // Kept inside the chart: a note wider than the room left at either edge is anchored to
+            // that edge (about 5 units a character at this size).
+            let half = 2.5 * note.chars().count() as f64;
+            let (at, anchor) = match sx(*x) {
+                px if px + half > width - 1.0 => (width - 1.0, "end"),
+                px if px - half < 1.0 => (1.0, "start"),
+                px => (px, "middle"),
+            };
             let _ = write!(
                 svg,
-                r##"<text class="note" x="{:.1}" y="{:.1}" text-anchor="middle" font-size="9" fill="#444">{}</text>"##,
-                sx(*x),
+                r##"<text class="note" x="{at:.1}" y="{:.1}" text-anchor="{anchor}" font-size="9" fill="#444">{}</text>"##,
                 MARGIN_TOP + plot_h + 24.0,
                 escape_xml(note)
             );
@@ -480,6 +487,44 @@ mod tests {
             !svg.contains(">16<"),
             "named ticks replace the numeric ones"
         );
+    }
+
+    #[test]
+    fn notes_under_the_axis_stay_inside_the_chart() {
+        let mut c = chart(vec![(4.0, 0.1), (16.0, 0.2), (1024.0, 0.6)]);
+        c.log_x = true;
+        let note = "not learned yet at all";
+        c.x_notes = vec![
+            (4.0, note.into()),
+            (16.0, "x".into()),
+            (1024.0, note.into()),
+        ];
+        let width = 300.0;
+        let svg = c.to_svg(width, 200.0);
+        let notes: Vec<(f64, &str)> = svg
+            .split("<text class=\"note\" x=\"")
+            .skip(1)
+            .map(|rest| {
+                let x = rest.split('"').next().unwrap().parse().unwrap();
+                let anchor = rest.split("text-anchor=\"").nth(1).unwrap();
+                (x, anchor.split('"').next().unwrap())
+            })
+            .collect();
+        assert_eq!(notes.len(), 3, "{svg}");
+        // The long note at the right edge ends inside it; the short one in the middle is centred.
+        assert_eq!(notes[2].1, "end");
+        assert!(notes[2].0 <= width);
+        assert_eq!(notes[1].1, "middle");
+        // Extent of each note, about 5 units a character: within [0, width].
+        for ((x, anchor), text) in notes.iter().zip([note, "x", note]) {
+            let w = 5.0 * text.len() as f64;
+            let (left, right) = match *anchor {
+                "end" => (x - w, *x),
+                "start" => (*x, x + w),
+                _ => (x - w / 2.0, x + w / 2.0),
+            };
+            assert!(left >= 0.0 && right <= width, "{text} at {x} ({anchor})");
+        }
     }
 
     #[test]
