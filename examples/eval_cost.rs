@@ -1,85 +1,103 @@
-//! What evaluating often costs a lesson's run: the same run trained with and without its interim
-//! evaluations, on the CPU backend, and the cost of its one full evaluation at the end.
+//! What evaluating often costs a lesson's run, on the CPU backend: its interim evaluations and its
+//! one full evaluation at the end, as shares of its training time.
 //!
 //! Lessons evaluate every `train.eval_every` steps on the first `eval.interim_examples` inputs of
 //! each split, so the page's accuracy curves move within seconds, and on the whole sets at the end.
-//! Run with `cargo run --release --example eval_cost [lesson-id] [steps]` (default: the phase
-//! transition's first and last runs, 600 steps each, timed twice: about six minutes). The ratio is
-//! measured in the same process, so the machine's speed cancels out.
+//! Each cost is timed directly, as the median of seven timings: a training step (in chunks of 20)
+//! and an evaluation on the interim inputs and on the whole sets, each after 100 steps of training.
+//! (Timing a whole run with and without its evaluations measured the difference of two totals that
+//! vary by 10% from one run to the next on a shared machine: the shares came out between -4% and 9%.)
+//! Run with `cargo run --release --example eval_cost [lesson-id]` (default: the phase transition's
+//! first and last runs; about a minute). The shares are measured in one process, so the machine's
+//! speed cancels out.
 
 // Native only: it blocks on the engine's futures with pollster, which a wasm32 build lacks.
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use burn::prelude::Device;
+    use instruction_diversity::engine::config::ValidConfig;
+    use instruction_diversity::engine::eval::evaluate;
     use instruction_diversity::engine::run::Run;
     use instruction_diversity::study::lessons::lesson;
     use std::time::Instant;
 
-    /// Trains `config` to the end, returning the wall seconds and the number of evaluations made.
-    fn train(config: &instruction_diversity::engine::config::ValidConfig) -> (f64, usize) {
-        let mut run = Run::new(config, &Device::flex()).expect("a lesson's run builds");
-        let started = Instant::now();
-        while !run.is_finished() {
-            pollster::block_on(run.advance(usize::MAX)).expect("the run trains");
-        }
-        (started.elapsed().as_secs_f64(), run.evaluations().len())
+    /// The median of `times` timings of `f`, in seconds.
+    fn median(times: usize, mut f: impl FnMut()) -> f64 {
+        let mut seconds: Vec<f64> = (0..times)
+            .map(|_| {
+                let started = Instant::now();
+                f();
+                started.elapsed().as_secs_f64()
+            })
+            .collect();
+        seconds.sort_by(f64::total_cmp);
+        seconds[times / 2]
+    }
+
+    /// Seconds a training step takes (the median of chunks of 20 steps, after `warm` steps so the
+    /// model has left its first, cheaper, all-alike outputs), and an evaluation on the first
+    /// `limit` inputs of each split (or all of them).
+    fn costs(config: &ValidConfig, warm: usize, limit: Option<usize>) -> (f64, f64) {
+        let mut raw = config.raw().clone();
+        // No evaluation inside the timed chunks.
+        raw.train.eval_every = raw.train.steps;
+        let mut run = Run::new(&raw.validate().expect("valid"), &Device::flex()).expect("builds");
+        pollster::block_on(run.advance(warm)).expect("trains");
+        let step = median(7, || {
+            pollster::block_on(run.advance(20)).expect("trains");
+        }) / 20.0;
+        let (model, device) = (run.inference_model(), run.inference_device());
+        let evaluation = median(7, || {
+            pollster::block_on(evaluate(
+                &model,
+                run.layout(),
+                run.dataset(),
+                run.step(),
+                limit,
+                &device,
+            ))
+            .expect("evaluates");
+        });
+        (step, evaluation)
     }
 
     pub fn main() {
-        let mut args = std::env::args().skip(1);
-        let id = args.next().unwrap_or_else(|| "phase-transition".into());
-        let steps: usize = args
-            .next()
-            .map(|s| s.parse().expect("steps: a whole number"))
-            .unwrap_or(600);
+        let id = std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "phase-transition".into());
         let lesson = lesson(&id).unwrap_or_else(|| panic!("no lesson `{id}`"));
         let plan = lesson.sweep.plan().expect("lessons plan");
-        let picks = [plan.first(), plan.last()];
+        let base = &lesson.sweep.base;
+        let (steps, every, interim) = (
+            base.train.steps,
+            base.train.eval_every,
+            base.eval.interim_examples,
+        );
+        // Evaluations before the last: at every multiple of `every` below `steps`.
+        let count = (steps - 1) / every;
         println!(
-            "lesson {id}: {} runs of {} steps, evaluated every {} steps on {} inputs per split; {steps} steps measured",
-            plan.len(),
-            lesson.sweep.base.train.steps,
-            lesson.sweep.base.train.eval_every,
-            lesson.sweep.base.eval.interim_examples,
+            "lesson {id}: {} runs of {steps} steps; {count} interim evaluations on {interim} inputs per split, then one on the whole sets",
+            plan.len()
         );
         println!(
-            "| run | interim evaluations | training alone (s) | their cost (s) | cost / training | full evaluation (s) | full / training |"
+            "| run | step (ms) | interim evaluation (ms) | full evaluation (ms) | interim / training | full / training | all / training |"
         );
-        println!("|---|---|---|---|---|---|---|");
-        for planned in picks.into_iter().flatten() {
-            // The lesson's own evaluation schedule over `steps` steps; the baseline trains the same
-            // steps with one evaluation, the last (a full one), which both pay. Each is timed twice,
-            // alternately, and the faster time kept, so a busy moment of the machine counts less.
-            let mut raw = planned
-                .config
-                .with_steps(steps)
-                .expect("shortened")
-                .into_raw();
-            raw.train.eval_every = lesson.sweep.base.train.eval_every.min(steps);
-            let with = raw.clone().validate().expect("valid");
-            raw.train.eval_every = steps;
-            let without = raw.validate().expect("valid");
-            let mut best = [(f64::INFINITY, 0), (f64::INFINITY, 0)];
-            for _ in 0..2 {
-                for (k, config) in [&without, &with].into_iter().enumerate() {
-                    let (seconds, evaluations) = train(config);
-                    best[k] = (best[k].0.min(seconds), evaluations);
-                }
-            }
-            let [(t_without, n_without), (t_with, n_with)] = best;
-            // The full evaluation alone, on the trained model.
-            let mut run = Run::new(&without, &Device::flex()).expect("builds");
-            let started = Instant::now();
-            pollster::block_on(run.evaluate()).expect("evaluates");
-            let full = started.elapsed().as_secs_f64();
-            let train_only = t_without - full;
+        println!("|---|---:|---:|---:|---:|---:|---:|");
+        for planned in [plan.first(), plan.last()].into_iter().flatten() {
+            let (step, partial) = costs(&planned.config, 100, Some(interim));
+            let (_, full) = costs(&planned.config, 100, None);
+            let training = step * steps as f64;
+            let interim_share = count as f64 * partial / training;
+            let full_share = full / training;
             println!(
-                "| {} | {} | {train_only:.1} | {:.1} | {:.1}% | {full:.2} | {:.1}% |",
+                "| {} | {:.1} | {:.0} | {:.0} | {:.1}% | {:.1}% | {:.1}% |",
                 planned.labels.join(" / "),
-                n_with - n_without,
-                t_with - t_without,
-                100.0 * (t_with - t_without) / train_only,
-                100.0 * full / train_only,
+                1e3 * step,
+                1e3 * partial,
+                1e3 * full,
+                100.0 * interim_share,
+                100.0 * full_share,
+                100.0 * (interim_share + full_share),
             );
         }
     }

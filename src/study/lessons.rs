@@ -16,7 +16,7 @@ pub const LESSON_STEPS: usize = 1500;
 pub const LESSON_EVAL_EVERY: usize = 80;
 
 /// Inputs of each split a lesson's interim evaluation scores (the last one scores the whole sets).
-/// With [`LESSON_EVAL_EVERY`], the interim evaluations cost about 6% of the training time and the
+/// With [`LESSON_EVAL_EVERY`], the interim evaluations cost about 4% of the training time and the
 /// last one about 3% (measured with `cargo run --release --example eval_cost`).
 pub const LESSON_INTERIM_EXAMPLES: usize = 32;
 
