@@ -35,9 +35,9 @@ mod native {
     }
 
     /// Seconds a training step takes (the median of chunks of 20 steps, after `warm` steps so the
-    /// model has left its first, cheaper, all-alike outputs), and an evaluation on the first
-    /// `limit` inputs of each split (or all of them).
-    fn costs(config: &ValidConfig, warm: usize, limit: Option<usize>) -> (f64, f64) {
+    /// model has left its first, cheaper, all-alike outputs), and an evaluation of that model on the
+    /// first `limit` inputs of each split and on the whole sets.
+    fn costs(config: &ValidConfig, warm: usize, limit: usize) -> (f64, f64, f64) {
         let mut raw = config.raw().clone();
         // No evaluation inside the timed chunks.
         raw.train.eval_every = raw.train.steps;
@@ -47,18 +47,20 @@ mod native {
             pollster::block_on(run.advance(20)).expect("trains");
         }) / 20.0;
         let (model, device) = (run.inference_model(), run.inference_device());
-        let evaluation = median(7, || {
-            pollster::block_on(evaluate(
-                &model,
-                run.layout(),
-                run.dataset(),
-                run.step(),
-                limit,
-                &device,
-            ))
-            .expect("evaluates");
-        });
-        (step, evaluation)
+        let evaluation = |limit: Option<usize>| {
+            median(7, || {
+                pollster::block_on(evaluate(
+                    &model,
+                    run.layout(),
+                    run.dataset(),
+                    run.step(),
+                    limit,
+                    &device,
+                ))
+                .expect("evaluates");
+            })
+        };
+        (step, evaluation(Some(limit)), evaluation(None))
     }
 
     pub fn main() {
@@ -84,8 +86,7 @@ mod native {
         );
         println!("|---|---:|---:|---:|---:|---:|---:|");
         for planned in [plan.first(), plan.last()].into_iter().flatten() {
-            let (step, partial) = costs(&planned.config, 100, Some(interim));
-            let (_, full) = costs(&planned.config, 100, None);
+            let (step, partial, full) = costs(&planned.config, 100, interim);
             let training = step * steps as f64;
             let interim_share = count as f64 * partial / training;
             let full_share = full / training;

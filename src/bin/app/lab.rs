@@ -89,14 +89,12 @@ pub struct SweepsProps {
 pub fn sweeps(props: &SweepsProps) -> Html {
     let dispatch = props.dispatch.clone();
     let form = &props.queue.form;
-    // Each field edits a copy of the form; the reducer keeps it (and links carry it).
+    // Each input sends its own field only: the reducer applies it to the form as it is then, so
+    // quick edits of two fields both stay (and links carry the form).
     let edit = |field: SweepField| {
         let dispatch = dispatch.clone();
         Callback::from(move |e: Event| {
-            dispatch.dispatch(Action::Sweep(SweepAction::EditField(
-                field,
-                event_value(&e),
-            )));
+            dispatch.dispatch(Action::Sweep(SweepAction::Edit(field, event_value(&e))));
         })
     };
     let on_start = on_click(&dispatch, Action::Sweep(SweepAction::StartForm));

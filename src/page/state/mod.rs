@@ -41,7 +41,7 @@ use restore::RestoreAction;
 use run::{LiveRun, Resumable, RunOutcome, RunStatus};
 use settings::{Settings, SettingsAction};
 use std::rc::Rc;
-use sweep::{SweepField, SweepForm, SweepQueue, SweepState, SweepStatus};
+use sweep::{SweepField, SweepQueue, SweepState, SweepStatus};
 
 /// Everything the page shows, in parts.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -105,10 +105,8 @@ pub enum RunAction {
 /// The sweep builder and queue.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SweepAction {
-    /// The builder's fields changed, all at once (a link's sweep).
-    Edit(SweepForm),
     /// One field of the builder changed (its input).
-    EditField(SweepField, String),
+    Edit(SweepField, String),
     /// Run the sweep the builder describes, over the current settings.
     StartForm,
     /// Run every point of a sweep, one after another, with the lesson that asked for it (if any).
@@ -393,11 +391,7 @@ impl PageState {
                 Rc::make_mut(&mut self.inspector).opened = None;
                 None
             }
-            Action::Sweep(SweepAction::Edit(form)) => {
-                Rc::make_mut(&mut self.sweep).form = form;
-                None
-            }
-            Action::Sweep(SweepAction::EditField(field, value)) => {
+            Action::Sweep(SweepAction::Edit(field, value)) => {
                 let sweep = Rc::make_mut(&mut self.sweep);
                 sweep.form = std::mem::take(&mut sweep.form).with(field, value);
                 None

@@ -27,8 +27,8 @@ fn start_sweep(spec: Box<SweepSpec>, lesson: Option<String>) -> Action {
     Action::Sweep(SweepAction::Start(spec, lesson))
 }
 
-fn edit_sweep(form: SweepForm) -> Action {
-    Action::Sweep(SweepAction::Edit(form))
+fn edit_sweep(field: SweepField, value: &str) -> Action {
+    Action::Sweep(SweepAction::Edit(field, value.into()))
 }
 
 fn import_failed(why: impl Into<String>) -> Action {
@@ -666,11 +666,10 @@ fn a_link_with_a_sweep_fills_the_builder_and_starts_the_sweep() {
     assert_eq!(sweep.spec.seeds, [1, 2]);
     assert_eq!(state.sweep.form.first_values, "4,16");
     // A bad form is refused with the setting named, and nothing starts.
-    let form = SweepForm {
-        first_values: "4, lots".into(),
-        ..SweepForm::default()
-    };
-    let state = reduce(PageState::default(), edit_sweep(form));
+    let state = reduce(
+        PageState::default(),
+        edit_sweep(SweepField::Values, "4, lots"),
+    );
     let (state, command) = state.reduce(Action::Sweep(SweepAction::StartForm));
     assert_eq!(command, None);
     assert!(
@@ -697,10 +696,7 @@ fn sweep_builder_edits_change_one_field_each_so_quick_edits_all_stay() {
     let state = edits
         .iter()
         .fold(PageState::default(), |state, (field, value)| {
-            reduce(
-                state,
-                Action::Sweep(SweepAction::EditField(*field, value.to_string())),
-            )
+            reduce(state, edit_sweep(*field, value))
         });
     let form = &state.sweep.form;
     assert_eq!(form.first_values, "4 8");
@@ -709,10 +705,7 @@ fn sweep_builder_edits_change_one_field_each_so_quick_edits_all_stay() {
     assert_eq!(form.second, SweepSetting::from_id("per-rule"));
     assert!(form.second.is_some());
     assert_eq!(form.second_values, "5, 20");
-    let state = reduce(
-        state,
-        Action::Sweep(SweepAction::EditField(SweepField::Axis2, String::new())),
-    );
+    let state = reduce(state, edit_sweep(SweepField::Axis2, ""));
     assert_eq!(state.sweep.form.second, None);
     assert_eq!(state.sweep.form.seeds, "2");
 }
