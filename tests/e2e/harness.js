@@ -197,6 +197,26 @@ async function waitFor(page, what, fn, arg, timeoutMs) {
   }
 }
 
+/** The service worker's cache, as `www/sw.js` names it. */
+const OFFLINE_CACHE = 'idp-offline-v2';
+
+/**
+ * Waits (30 s at most) until the service worker's cache holds the page and the worker, so the page
+ * opens offline from then on. Polls: waitForFunction would take the returned promise itself as a
+ * truthy answer.
+ */
+async function waitForOfflineCache(page) {
+  const cached = () => page.evaluate(async (name) => {
+    const cache = await caches.open(name);
+    return !!(await cache.match('worker_bg.wasm')) && !!(await cache.match('./'));
+  }, OFFLINE_CACHE);
+  const deadline = Date.now() + 30_000;
+  while (!(await cached())) {
+    if (Date.now() >= deadline) throw new Error('the offline cache never held the page and the worker');
+    await page.waitForTimeout(200);
+  }
+}
+
 const waitForSteps = (page, atLeast, timeoutMs) =>
   waitFor(page, `step >= ${atLeast}`, (n) => Number(document.querySelector('#step-count')?.textContent) >= n, atLeast, timeoutMs);
 
@@ -263,5 +283,5 @@ const TINY = 'v=1&seed=7&I=16&budget=total:1000&alphabet=6&x=1-2&y=0-2&z=4-8&noo
 module.exports = {
   TINY, withPage, servePerFile,
   DIST, ROOT, serve, launch, open, openIn, reveal, set, setAll, text, steps, status, waitFor, waitForSteps, waitForStatus,
-  recordLosses, losses, assertAccessible,
+  recordLosses, losses, assertAccessible, OFFLINE_CACHE, waitForOfflineCache,
 };

@@ -168,16 +168,7 @@ test('once loaded, the page opens and trains offline', async () => {
   const browser = await h.launch({ webgpu: false });
   try {
     const { page } = await h.open(browser.context, `${own.url}#${TINY}&backend=cpu`);
-    // (waitForFunction would take the returned promise itself as a truthy answer: poll instead.)
-    const cached = () => page.evaluate(async () => {
-      const cache = await caches.open('idp-offline-v2');
-      return !!(await cache.match('worker_bg.wasm')) && !!(await cache.match('./'));
-    });
-    const deadline = Date.now() + 30_000;
-    while (!(await cached())) {
-      assert.ok(Date.now() < deadline, 'the offline cache never held the page and the worker');
-      await page.waitForTimeout(200);
-    }
+    await h.waitForOfflineCache(page);
     // The network is gone: the server stops, and its address refuses connections.
     await own.close();
     await page.reload();

@@ -151,15 +151,7 @@ test('offline, the playground\'s address opens the playground, not a sibling pag
   const browser = await h.launch({ webgpu: false });
   try {
     const { page } = await h.open(browser.context, server.url);
-    const cached = () => page.evaluate(async () => {
-      const cache = await caches.open('idp-offline-v2');
-      return !!(await cache.match('worker_bg.wasm')) && !!(await cache.match('./'));
-    });
-    const deadline = Date.now() + 30_000;
-    while (!(await cached())) {
-      assert.ok(Date.now() < deadline, 'the offline cache never held the page and the worker');
-      await page.waitForTimeout(200);
-    }
+    await h.waitForOfflineCache(page);
     // A cache that cannot be written (a full quota) never turns the network's answer into an error.
     const [worker] = browser.context.serviceWorkers();
     assert.ok(worker, 'no service worker');
@@ -170,7 +162,7 @@ test('offline, the playground\'s address opens the playground, not a sibling pag
     await page.waitForSelector('#start', { timeout: 30_000 });
     await page.goto(`${server.url}notes.html`);
     assert.equal(await h.text(page, '#notes'), 'course notes');
-    const keys = await page.evaluate(async () => (await (await caches.open('idp-offline-v2')).keys()).map((r) => r.url));
+    const keys = await page.evaluate(async (name) => (await (await caches.open(name)).keys()).map((r) => r.url), h.OFFLINE_CACHE);
     assert.ok(!keys.some((k) => k.includes('notes')), `a sibling page was cached: ${keys}`);
     await server.close();
     await page.goto(server.url);
