@@ -127,21 +127,67 @@ impl CheckpointMeta {
 /// The magic line that starts a checkpoint file.
 const FILE_MAGIC: &[u8] = b"idp-checkpoint/1\n";
 
-impl Checkpoint {
-    /// The checkpoint as one file's bytes: a magic line, then the meta (JSON), the model and the
-    /// optimizer state, each after its length (8 bytes, little-endian). One file, so that writing it
-    /// atomically (temporary file, then rename) never leaves a meta beside another run's tensors.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let meta = self.meta.to_json();
-        let mut out = Vec::with_capacity(
-            FILE_MAGIC.len() + 24 + meta.len() + self.model.len() + self.optimizer.len(),
-        );
-        out.extend_from_slice(FILE_MAGIC);
-        for part in [meta.as_bytes(), &self.model, &self.optimizer] {
-            out.extend_from_slice(&(part.len() as u64).to_le_bytes());
-            out.extend_from_slice(part);
+/// The magic line that starts the checkpoint file of a stack of runs (see `engine::stack`).
+#[cfg(feature = "compute")]
+pub(crate) const STACK_FILE_MAGIC: &[u8] = b"idp-stack-checkpoint/1\n";
+
+/// One file of three parts: `magic`, then the meta, the model and the optimizer state, each after
+/// its length (8 bytes, little-endian). One file, so that writing it atomically (temporary file,
+/// then rename) never leaves a meta beside another run's tensors.
+pub(crate) fn frame(magic: &[u8], meta: &str, model: &[u8], optimizer: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(magic.len() + 24 + meta.len() + model.len() + optimizer.len());
+    out.extend_from_slice(magic);
+    for part in [meta.as_bytes(), model, optimizer] {
+        out.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        out.extend_from_slice(part);
+    }
+    out
+}
+
+/// The meta (text), model and optimizer parts of a [`frame`]d file.
+///
+/// # Errors
+/// [`CheckpointError::Unreadable`] for a file cut short, too long or of another kind.
+pub(crate) fn unframe(
+    magic: &[u8],
+    bytes: &[u8],
+) -> Result<(String, Vec<u8>, Vec<u8>), CheckpointError> {
+    let mut rest = bytes
+        .strip_prefix(magic)
+        .ok_or_else(|| CheckpointError::Unreadable("not a checkpoint file".into()))?;
+    let mut parts = Vec::with_capacity(3);
+    for name in ["meta", "model", "optimizer"] {
+        let cut = || CheckpointError::Unreadable(format!("the file is cut short in its {name}"));
+        let (length, tail) = rest.split_first_chunk::<8>().ok_or_else(cut)?;
+        let length = usize::try_from(u64::from_le_bytes(*length)).map_err(|_| cut())?;
+        if tail.len() < length {
+            return Err(cut());
         }
-        out
+        let (part, tail) = tail.split_at(length);
+        parts.push(part.to_vec());
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        return Err(CheckpointError::Unreadable(
+            "the file has bytes after its optimizer state".into(),
+        ));
+    }
+    let optimizer = parts.pop().expect("three parts");
+    let model = parts.pop().expect("three parts");
+    let meta = String::from_utf8(parts.pop().expect("three parts"))
+        .map_err(|_| CheckpointError::Unreadable("the meta is not text".into()))?;
+    Ok((meta, model, optimizer))
+}
+
+impl Checkpoint {
+    /// The checkpoint as one file's bytes (see [`frame`]).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        frame(
+            FILE_MAGIC,
+            &self.meta.to_json(),
+            &self.model,
+            &self.optimizer,
+        )
     }
 
     /// Reads the bytes of [`Self::to_bytes`], checking the meta.
@@ -149,32 +195,7 @@ impl Checkpoint {
     /// # Errors
     /// [`CheckpointError::Unreadable`] for a file cut short or of another kind; the meta's own errors.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CheckpointError> {
-        let rest = bytes
-            .strip_prefix(FILE_MAGIC)
-            .ok_or_else(|| CheckpointError::Unreadable("not a checkpoint file".into()))?;
-        let mut parts = Vec::with_capacity(3);
-        let mut rest = rest;
-        for name in ["meta", "model", "optimizer"] {
-            let cut =
-                || CheckpointError::Unreadable(format!("the file is cut short in its {name}"));
-            let (length, tail) = rest.split_first_chunk::<8>().ok_or_else(cut)?;
-            let length = usize::try_from(u64::from_le_bytes(*length)).map_err(|_| cut())?;
-            if tail.len() < length {
-                return Err(cut());
-            }
-            let (part, tail) = tail.split_at(length);
-            parts.push(part.to_vec());
-            rest = tail;
-        }
-        if !rest.is_empty() {
-            return Err(CheckpointError::Unreadable(
-                "the file has bytes after its optimizer state".into(),
-            ));
-        }
-        let optimizer = parts.pop().expect("three parts");
-        let model = parts.pop().expect("three parts");
-        let meta = String::from_utf8(parts.pop().expect("three parts"))
-            .map_err(|_| CheckpointError::Unreadable("the meta is not text".into()))?;
+        let (meta, model, optimizer) = unframe(FILE_MAGIC, bytes)?;
         Ok(Self {
             meta: CheckpointMeta::from_json(&meta)?,
             model,

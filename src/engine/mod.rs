@@ -4,7 +4,7 @@
 //! ([`task`]), the sequence format ([`tokenizer`]), what an evaluation reports ([`metrics`]), typed
 //! questions ([`question`]) and the memory a run needs ([`memory`]) are plain Rust; with the `compute` feature come the tensor code:
 //! the transformer ([`model`]), training ([`train`]), evaluation ([`eval`]), checkpoints' tensors and
-//! a run advanced chunk by chunk ([`run`]). The engine imports nothing from `study` or `page`, and
+//! a run advanced chunk by chunk ([`run`]), and runs trained together as one stacked model ([`stack`]). The engine imports nothing from `study` or `page`, and
 //! no web crate: it builds and is tested natively, and runs unchanged in the browser's worker.
 
 pub mod checkpoint;
@@ -20,6 +20,8 @@ pub mod rng;
 #[cfg(feature = "compute")]
 pub mod run;
 pub mod settings;
+#[cfg(feature = "compute")]
+pub mod stack;
 pub mod task;
 pub mod tokenizer;
 #[cfg(feature = "compute")]

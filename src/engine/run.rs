@@ -30,6 +30,9 @@ pub enum RunError {
     /// A checkpoint could not be made or resumed.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The runs cannot train as one stack.
+    #[error(transparent)]
+    Stack(#[from] crate::engine::stack::StackError),
     /// The run would not fit the backend's memory.
     #[error(transparent)]
     Memory(#[from] crate::engine::memory::MemoryError),

@@ -50,9 +50,21 @@ pub struct Batcher {
     pub layout: SequenceLayout,
 }
 
+/// A batch still on the host: what [`Batcher::batch`] uploads, and what a stack of runs
+/// concatenates (see [`crate::engine::stack`]).
+#[derive(Clone, Debug)]
+pub struct HostBatch {
+    /// `[B * (T-1)]` token ids, row-major.
+    pub inputs: Vec<i64>,
+    /// `[B * (T-1) * V]` one-hot targets, row-major (zero rows outside the loss).
+    pub targets: Vec<f32>,
+    /// Number of positions the loss covers.
+    pub loss_tokens: usize,
+}
+
 impl Batcher {
-    /// Builds the batch of the training examples at `indices`.
-    pub fn batch(&self, dataset: &Dataset, indices: &[u32], device: &Device) -> Batch {
+    /// The batch of the training examples at `indices`, on the host.
+    pub fn host_batch(&self, dataset: &Dataset, indices: &[u32]) -> HostBatch {
         let layout = self.layout;
         let (t, v) = (layout.sequence_len() - 1, layout.vocab_size());
         let b = indices.len();
@@ -71,10 +83,22 @@ impl Batcher {
             }
             loss_tokens += encoded.loss_len;
         }
-        Batch {
-            inputs: Tensor::from_data(TensorData::new(inputs, [b, t]), device),
-            targets: Tensor::from_data(TensorData::new(targets, [b, t, v]), device),
+        HostBatch {
+            inputs,
+            targets,
             loss_tokens,
+        }
+    }
+
+    /// Builds the batch of the training examples at `indices`.
+    pub fn batch(&self, dataset: &Dataset, indices: &[u32], device: &Device) -> Batch {
+        let (t, v) = (self.layout.sequence_len() - 1, self.layout.vocab_size());
+        let b = indices.len();
+        let host = self.host_batch(dataset, indices);
+        Batch {
+            inputs: Tensor::from_data(TensorData::new(host.inputs, [b, t]), device),
+            targets: Tensor::from_data(TensorData::new(host.targets, [b, t, v]), device),
+            loss_tokens: host.loss_tokens,
         }
     }
 }
@@ -138,6 +162,16 @@ impl BatchOrder {
     }
 }
 
+/// AdamW as this project trains with it (epsilon 1e-8, the run's weight decay), clipping each
+/// parameter's gradient to the norm `clip` when one is given.
+pub(crate) fn adamw(config: &TrainConfig, clip: Option<f64>) -> ModuleOptimizer {
+    AdamWConfig::new()
+        .with_epsilon(1e-8)
+        .with_weight_decay(config.weight_decay as f32)
+        .with_grad_clipping(clip.map(|c| GradientClippingConfig::Norm(c as f32)))
+        .init()
+}
+
 /// The model, its optimizer and the batch order of one run.
 pub struct Trainer {
     model: Option<Transformer>,
@@ -157,16 +191,7 @@ impl Trainer {
         let layout = SequenceLayout::new(&config.task);
         let mut init_rng = SeededRng::named(config.seed, "init");
         let model = Transformer::new(&config.model, layout.vocab_size(), &mut init_rng, &device);
-        let optimizer = AdamWConfig::new()
-            .with_epsilon(1e-8)
-            .with_weight_decay(config.train.weight_decay as f32)
-            .with_grad_clipping(
-                config
-                    .train
-                    .grad_clip
-                    .map(|c| GradientClippingConfig::Norm(c as f32)),
-            )
-            .init();
+        let optimizer = adamw(&config.train, config.train.grad_clip);
         Self {
             model: Some(model),
             optimizer,
@@ -193,39 +218,7 @@ impl Trainer {
     /// # Errors
     /// [`CheckpointError::ReadBack`] when the device cannot give a tensor back.
     pub async fn checkpoint(&self, host: &Device) -> Result<(Vec<u8>, Vec<u8>), CheckpointError> {
-        let host = host.clone().without_autodiff();
-        let model = self.model().valid();
-        let mut reads = ParamReads::default();
-        model.visit(&mut reads);
-        let data = reads
-            .transaction
-            .execute_async()
-            .await
-            .map_err(|e| CheckpointError::ReadBack(format!("the model: {e:?}")))?;
-        let expected = data.len();
-        let mut copy = HostCopy {
-            data: data.into_iter(),
-            device: host.clone(),
-            copied: 0,
-        };
-        let host_model = model.map(&mut copy);
-        if copy.copied != expected {
-            return Err(CheckpointError::ReadBack(format!(
-                "{} of the model's {expected} tensors came back",
-                copy.copied
-            )));
-        }
-        let model = host_model
-            .into_record()
-            .into_bytes()
-            .map_err(|e| CheckpointError::Model(format!("{e:?}")))?;
-        let optimizer = self
-            .optimizer
-            .to_record_async(&host)
-            .await
-            .and_then(|record| record.into_bytes())
-            .map_err(|e| CheckpointError::ReadBack(format!("the optimizer state: {e:?}")))?;
-        Ok((model.to_vec(), optimizer.to_vec()))
+        state_bytes(self.model().valid(), &self.optimizer, host).await
     }
 
     /// A trainer continuing from a [`Trainer::checkpoint`] taken after `step` steps of the same
@@ -251,20 +244,11 @@ impl Trainer {
             });
         }
         let mut trainer = Self::new(config, dataset, device);
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model))
-            .map_err(|e| CheckpointError::Model(format!("{e:?}")))?;
         let fresh = trainer.model.take().expect("a new trainer has its model");
-        trainer.model = Some(
-            fresh
-                .try_load_record(record)
-                .map_err(|e| CheckpointError::Model(format!("{e:?}")))?,
-        );
-        let state = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(optimizer))
-            .map_err(|e| CheckpointError::Optimizer(format!("{e:?}")))?;
         let blank = std::mem::replace(&mut trainer.optimizer, AdamWConfig::new().init());
-        // On the run's own device: the default one is WebGPU in a browser (see vendor/README.md).
-        let state_device = trainer.device.clone().without_autodiff();
-        trainer.optimizer = blank.load_record_on(state, &state_device);
+        let (model, optimizer) = load_state(fresh, blank, model, optimizer, &trainer.device)?;
+        trainer.model = Some(model);
+        trainer.optimizer = optimizer;
         for _ in 0..step {
             trainer.order.next_batch(trainer.config.batch_size);
         }
@@ -309,6 +293,76 @@ impl Trainer {
         self.step += 1;
         loss.inner()
     }
+}
+
+/// The weights of `model` (on any device) and the state of `optimizer`, as two burnpack byte
+/// buffers. Every tensor is read back in one asynchronous transaction and copied to `host` (a CPU
+/// device), and the records are taken from the copies: burn's records read synchronously, which
+/// WebGPU in a browser cannot do. The bytes are those the synchronous records give.
+///
+/// # Errors
+/// [`CheckpointError::ReadBack`] when the device cannot give a tensor back.
+pub(crate) async fn state_bytes<M: burn::module::Module>(
+    model: M,
+    optimizer: &ModuleOptimizer,
+    host: &Device,
+) -> Result<(Vec<u8>, Vec<u8>), CheckpointError> {
+    let host = host.clone().without_autodiff();
+    let mut reads = ParamReads::default();
+    model.visit(&mut reads);
+    let data = reads
+        .transaction
+        .execute_async()
+        .await
+        .map_err(|e| CheckpointError::ReadBack(format!("the model: {e:?}")))?;
+    let expected = data.len();
+    let mut copy = HostCopy {
+        data: data.into_iter(),
+        device: host.clone(),
+        copied: 0,
+    };
+    let host_model = model.map(&mut copy);
+    if copy.copied != expected {
+        return Err(CheckpointError::ReadBack(format!(
+            "{} of the model's {expected} tensors came back",
+            copy.copied
+        )));
+    }
+    let model = host_model
+        .into_record()
+        .into_bytes()
+        .map_err(|e| CheckpointError::Model(format!("{e:?}")))?;
+    let optimizer = optimizer
+        .to_record_async(&host)
+        .await
+        .and_then(|record| record.into_bytes())
+        .map_err(|e| CheckpointError::ReadBack(format!("the optimizer state: {e:?}")))?;
+    Ok((model.to_vec(), optimizer.to_vec()))
+}
+
+/// `fresh` and `blank` (a new model and optimizer on `device`) with the weights and optimizer state
+/// of [`state_bytes`] loaded.
+///
+/// # Errors
+/// [`CheckpointError::Model`] or [`CheckpointError::Optimizer`] when the bytes are damaged or belong
+/// to another model.
+pub(crate) fn load_state<M: burn::module::Module>(
+    fresh: M,
+    blank: ModuleOptimizer,
+    model: Vec<u8>,
+    optimizer: Vec<u8>,
+    device: &Device,
+) -> Result<(M, ModuleOptimizer), CheckpointError> {
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model))
+        .map_err(|e| CheckpointError::Model(format!("{e:?}")))?;
+    let model = fresh
+        .try_load_record(record)
+        .map_err(|e| CheckpointError::Model(format!("{e:?}")))?;
+    let state = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(optimizer))
+        .map_err(|e| CheckpointError::Optimizer(format!("{e:?}")))?;
+    // On the run's own device: the default one is WebGPU in a browser (see vendor/README.md).
+    let state_device = device.clone().without_autodiff();
+    Ok((model, blank.load_record_on(state, &state_device)))
 }
 
 /// Registers every parameter of a module, as its record would save it, for one read.

@@ -47,18 +47,57 @@ impl RunRecord {
     /// The record of a finished run and its final evaluation.
     #[cfg(feature = "compute")]
     pub fn new(run: &Run, last: crate::engine::metrics::Evaluation, wall_seconds: f64) -> Self {
-        let config = run.config().raw().clone();
+        Self::from_parts(
+            run.config(),
+            run.dataset(),
+            (run.step(), run.losses(), run.evaluations()),
+            last,
+            wall_seconds,
+        )
+    }
+
+    /// The record of run `k` of a finished stack and its final evaluation (`wall_seconds`: the
+    /// stack's, shared by its runs).
+    #[cfg(feature = "compute")]
+    pub fn of_stack(
+        stack: &crate::engine::stack::Stack,
+        k: usize,
+        last: crate::engine::metrics::Evaluation,
+        wall_seconds: f64,
+    ) -> Self {
+        Self::from_parts(
+            stack.config(k),
+            stack.dataset(k),
+            (stack.step(), stack.losses(k), stack.evaluations(k)),
+            last,
+            wall_seconds,
+        )
+    }
+
+    #[cfg(feature = "compute")]
+    fn from_parts(
+        config: &crate::engine::config::ValidConfig,
+        dataset: &crate::engine::task::Dataset,
+        (steps, losses, evaluations): (
+            usize,
+            &[crate::engine::metrics::LossPoint],
+            &[crate::engine::metrics::EvalSummary],
+        ),
+        last: crate::engine::metrics::Evaluation,
+        wall_seconds: f64,
+    ) -> Self {
+        let config = config.raw().clone();
         let total = config.task.budget.total(config.task.instructions);
         Self {
             labels: Vec::new(),
             instructions: config.task.instructions,
             examples_per_rule: total as f64 / config.task.instructions as f64,
-            rules_with_examples: run.dataset().rules_with_examples(),
-            steps: run.step(),
+            rules_with_examples: dataset.rules_with_examples(),
+            steps,
             result: last.summary(),
-            final_loss: run.losses().last().map(|p| p.loss).unwrap_or(f32::NAN),
-            losses: run.losses().to_vec(),
-            evaluations: run.evaluations().to_vec(),
+            final_loss: losses.last().map(|p| p.loss).unwrap_or(f32::NAN),
+            losses: losses.to_vec(),
+            evaluations: evaluations.to_vec(),
             seen_rules: last.seen.per_rule,
             unseen_rules: last.unseen.per_rule,
             wall_seconds,

@@ -218,7 +218,9 @@ fn plan_cells_and_merge_make_the_sweep_that_one_process_makes() {
         args.extend(more);
         idp_tiny(command, &args)
     };
-    let output = run("sweep", &one, &["--jobs", "2"]);
+    // Each cell alone, as `idp cell` trains it (stacked sweeps are compared with unstacked ones in
+    // `a_stacked_sweep_finds_what_the_unstacked_one_finds`).
+    let output = run("sweep", &one, &["--jobs", "2", "--no-stack"]);
     assert!(
         output.status.success(),
         "{}",
@@ -394,7 +396,21 @@ fn a_sweep_killed_while_writing_keeps_its_files_and_goes_on_with_what_is_missing
 #[cfg(unix)]
 #[test]
 fn a_stopped_sweep_checkpoints_its_cells_and_goes_on_from_them() {
-    let (dir, clean) = (temp_dir("stopped"), temp_dir("unstopped"));
+    // Two threads: each cell alone, checkpointed on its own.
+    stopped_sweep_goes_on("2", "cells/0.checkpoint");
+}
+
+/// The same with one thread: the two cells train as one stack, checkpointed as one file.
+#[test]
+fn a_stopped_stacked_sweep_checkpoints_its_stack_and_goes_on_from_it() {
+    stopped_sweep_goes_on("1", "cells/stack-0-1.checkpoint");
+}
+
+fn stopped_sweep_goes_on(jobs: &str, checkpoint: &str) {
+    let (dir, clean) = (
+        temp_dir(&format!("stopped-{jobs}")),
+        temp_dir(&format!("unstopped-{jobs}")),
+    );
     let sweep = |dir: &std::path::Path| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_idp"));
         command.args(["sweep", "--backend", "cpu", "--steps", "1500", "--set"]);
@@ -405,7 +421,7 @@ fn a_stopped_sweep_checkpoints_its_cells_and_goes_on_from_them() {
             "--instructions",
             "4,8",
             "--jobs",
-            "2",
+            jobs,
             "--out",
             dir.to_str().unwrap(),
         ]);
@@ -431,7 +447,7 @@ fn a_stopped_sweep_checkpoints_its_cells_and_goes_on_from_them() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("checkpointed"), "{stderr}");
-    assert!(dir.join("cells/0.checkpoint").exists() || dir.join("cells/0.json").exists());
+    assert!(dir.join(checkpoint).exists() || dir.join("cells/0.json").exists());
     let again = sweep(&dir).output().unwrap();
     assert!(
         again.status.success(),
@@ -445,7 +461,7 @@ fn a_stopped_sweep_checkpoints_its_cells_and_goes_on_from_them() {
     );
     assert_eq!(rows_without_wall_time(&dir), rows_without_wall_time(&clean));
     assert!(
-        !dir.join("cells/0.checkpoint").exists(),
+        !dir.join(checkpoint).exists(),
         "a finished cell's checkpoint is removed"
     );
     for dir in [dir, clean] {
@@ -479,4 +495,104 @@ fn an_oversized_model_is_refused_with_its_estimate_before_it_allocates() {
         "{stderr}"
     );
     assert!(!stderr.contains("memory allocation"), "{stderr}");
+}
+
+/// Stacking is a way to compute, not a different experiment: a sweep of stacked cells writes the
+/// rows an unstacked sweep writes (accuracies within 0.02, losses within 1e-3 relative: kernels may
+/// sum in another order).
+#[test]
+fn a_stacked_sweep_finds_what_the_unstacked_one_finds() {
+    let (stacked, alone) = (temp_dir("stacked"), temp_dir("alone"));
+    let run = |dir: &std::path::Path, more: &[&str]| {
+        let mut args = vec!["--instructions", "2,8", "--seeds", "1,2", "--jobs", "1"];
+        args.extend(["--out", dir.to_str().unwrap()]);
+        args.extend(more);
+        let output = idp_tiny("sweep", &args);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    };
+    let output = run(&stacked, &[]);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("stacks of 4 cells"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    run(&alone, &["--no-stack"]);
+    let runs = |dir: &std::path::Path| -> Vec<serde_json::Value> {
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap())
+                .unwrap();
+        report["runs"].as_array().unwrap().clone()
+    };
+    let (stacked_runs, alone_runs) = (runs(&stacked), runs(&alone));
+    assert_eq!(stacked_runs.len(), 4);
+    for (s, a) in stacked_runs.iter().zip(&alone_runs) {
+        assert_eq!(s["config"], a["config"]);
+        assert_eq!(s["labels"], a["labels"]);
+        for key in ["seen_accuracy", "unseen_accuracy", "noop_accuracy"] {
+            let (x, y) = (
+                s["result"][key].as_f64().unwrap(),
+                a["result"][key].as_f64().unwrap(),
+            );
+            assert!((x - y).abs() <= 0.02, "{key}: {x} stacked, {y} alone");
+        }
+        let (x, y) = (
+            s["final_loss"].as_f64().unwrap(),
+            a["final_loss"].as_f64().unwrap(),
+        );
+        assert!(
+            (x - y).abs() <= 1e-3 * x.abs().max(y.abs()),
+            "loss {x} stacked, {y} alone"
+        );
+    }
+    for dir in [stacked, alone] {
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
+
+/// `idp bench --sweep` measures each way of training the `phase-transition` sweep and ends with
+/// the speedup line; `--stacks` measures stacks of K runs beside one alone.
+#[test]
+fn the_sweep_bench_prints_each_way_and_the_speedup() {
+    let output = idp(&[
+        "bench", "--sweep", "--steps", "2", "--warmup", "1", "--jobs", "2",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for way in [
+        "one after another",
+        "stacked (1 stack of 5)",
+        "alone, 2 at a time",
+        "stacked on every core (2 stacks: 3+2)",
+    ] {
+        assert!(stdout.contains(way), "{way}: {stdout}");
+    }
+    let last = stdout.lines().last().unwrap();
+    let speedup: f64 = last
+        .strip_prefix("sweep speedup: ")
+        .and_then(|v| v.strip_suffix('x'))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("last line: {last}"));
+    assert!(
+        speedup >= 1.0,
+        "the best is at least the baseline: {speedup}"
+    );
+    let output = idp(&[
+        "bench", "--stacks", "2,3", "--only", "cpu", "--steps", "2", "--warmup", "1",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with(['1', '2', '3']))
+        .collect();
+    assert_eq!(rows.len(), 3, "one alone, then 2 and 3: {stdout}");
 }

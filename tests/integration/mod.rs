@@ -1,4 +1,5 @@
 mod cli;
 mod layers;
 mod rewrite;
+mod stacking;
 mod training;

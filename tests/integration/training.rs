@@ -7,7 +7,7 @@ use instruction_diversity::engine::task::Dataset;
 use instruction_diversity::engine::train::Trainer;
 
 /// A small task and model that train in seconds on one core.
-fn small_config(seed: u64) -> ExperimentConfig {
+pub(super) fn small_config(seed: u64) -> ExperimentConfig {
     let mut config = ExperimentConfig {
         seed,
         ..ExperimentConfig::default()
@@ -257,7 +257,7 @@ fn a_resumed_checkpoint_goes_on_exactly_as_the_run_would_have() {
 /// The wgpu device, or `None` (with a line saying the test is skipped) where no adapter exists.
 /// `.ci/run` sets `IDP_REQUIRE_WGPU=1`, which makes a missing adapter a failure: CI always runs the
 /// wgpu tests, on Mesa's llvmpipe.
-fn wgpu_device(test: &str) -> Option<Device> {
+pub(super) fn wgpu_device(test: &str) -> Option<Device> {
     // Some drivers panic instead of returning an error.
     let found = std::panic::catch_unwind(|| Device::wgpu_options().init_with_setup());
     match found {

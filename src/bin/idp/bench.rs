@@ -1,13 +1,19 @@
-//! `idp bench`: training speed of the reference model on each native backend, beside PyTorch.
+//! `idp bench`: training speed of the reference model on each native backend, beside PyTorch;
+//! `idp bench --sweep`: the `phase-transition` sweep's runs one after another, stacked, and on every
+//! core; `idp bench --stacks 1,2,4`: stacks of K runs on one device (what `scripts/gpu-bench` runs).
 
 use crate::backend::BackendChoice;
 use burn::prelude::Device;
+use instruction_diversity::engine::config::{ExperimentConfig, ValidConfig};
+use instruction_diversity::engine::stack::{StackedTrainer, plan_stacks};
 use instruction_diversity::engine::task::Dataset;
 use instruction_diversity::engine::tokenizer::SequenceLayout;
 use instruction_diversity::engine::train::Trainer;
-use instruction_diversity::study::presets::reference_config;
+use instruction_diversity::study::plan::Plan;
+use instruction_diversity::study::presets::{paper_config, preset, reference_config};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Barrier;
 use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
@@ -30,6 +36,21 @@ pub struct BenchArgs {
     /// The PyTorch script.
     #[arg(long, default_value = "bench/torch_bench.py")]
     torch_script: PathBuf,
+    /// Measure the `phase-transition` sweep's runs (reference model, same steps) one after another,
+    /// stacked on one thread, alone on every core and stacked on every core, on the CPU backend;
+    /// the last line is `sweep speedup: X.XXx` (the best against one after another).
+    #[arg(long, conflicts_with = "stacks")]
+    sweep: bool,
+    /// Threads for `--sweep`'s "every core" rows (default: the machine's cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Measure stacks of these many runs on each backend of `--only` (cpu, wgpu), beside one run
+    /// alone: step time and run-steps per second.
+    #[arg(long, value_delimiter = ',')]
+    stacks: Vec<usize>,
+    /// The model of `--stacks`: `reference` (2 layers, width 64) or `paper` (6 layers, width 256).
+    #[arg(long, default_value = "reference", value_parser = ["reference", "paper"])]
+    model: String,
 }
 
 struct Measurement {
@@ -97,7 +118,275 @@ fn torch(args: &BenchArgs, seq_len: usize, vocab: usize) -> Result<Measurement, 
     })
 }
 
+/// Trainers built and warmed up before the clock starts: a run alone (the lone code path) or a stack.
+enum Unit {
+    Alone(Box<(Trainer, Dataset)>),
+    Stacked(Box<StackedTrainer>, Vec<Dataset>),
+}
+
+/// One way of training the sweep: its name, threads, each thread's units (lists of run indices)
+/// and whether the units are stacks.
+struct Way {
+    name: String,
+    threads: usize,
+    units: Vec<Vec<Vec<usize>>>,
+    stacked: bool,
+}
+
+fn read<const D: usize>(loss: burn::prelude::Tensor<D>) -> Result<(), String> {
+    pollster::block_on(loss.into_data_async())
+        .map(|_| ())
+        .map_err(|e| format!("{e:?}"))
+}
+
+impl Unit {
+    /// `runs` (indices into `configs`) as a lone trainer (one run, `stacked` false) or a stack.
+    fn new(
+        configs: &[ValidConfig],
+        runs: &[usize],
+        stacked: bool,
+        device: &Device,
+    ) -> Result<Self, String> {
+        let datasets = runs
+            .iter()
+            .map(|&i| Dataset::generate(&configs[i]).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if stacked {
+            let chosen: Vec<ValidConfig> = runs.iter().map(|&i| configs[i].clone()).collect();
+            let trainer =
+                StackedTrainer::new(&chosen, &datasets, device).map_err(|e| e.to_string())?;
+            Ok(Self::Stacked(Box::new(trainer), datasets))
+        } else {
+            let dataset = datasets.into_iter().next().ok_or("no run")?;
+            let trainer = Trainer::new(&configs[runs[0]], &dataset, device);
+            Ok(Self::Alone(Box::new((trainer, dataset))))
+        }
+    }
+
+    /// `steps` steps, then one read-back (which waits for every queued step).
+    fn train(&mut self, steps: usize) -> Result<(), String> {
+        match self {
+            Self::Alone(alone) => {
+                let (trainer, dataset) = &mut **alone;
+                read(trainer.train_chunk(dataset, steps).1)
+            }
+            Self::Stacked(trainer, datasets) => read(trainer.train_chunk(datasets, steps).1),
+        }
+    }
+}
+
+/// Seconds of wall time for `steps` timed steps of every unit, each thread training its units one
+/// after another and the threads at once. Units are built and warmed up (`warmup` steps) before a
+/// barrier starts the clock. `threads[i]` lists thread i's units, each a list of run indices.
+fn time_threads(
+    configs: &[ValidConfig],
+    threads: &[Vec<Vec<usize>>],
+    stacked: bool,
+    warmup: usize,
+    steps: usize,
+) -> Result<f64, String> {
+    let barrier = Barrier::new(threads.len() + 1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = threads
+            .iter()
+            .map(|units| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    let device = Device::flex();
+                    let prepared = units
+                        .iter()
+                        .map(|runs| {
+                            let mut unit = Unit::new(configs, runs, stacked, &device)?;
+                            unit.train(warmup)?;
+                            Ok(unit)
+                        })
+                        .collect::<Result<Vec<_>, String>>();
+                    barrier.wait();
+                    let mut prepared = prepared?;
+                    for unit in &mut prepared {
+                        unit.train(steps)?;
+                    }
+                    Ok::<_, String>(Instant::now())
+                })
+            })
+            .collect();
+        barrier.wait();
+        let started = Instant::now();
+        let mut ended = started;
+        for handle in handles {
+            let end = handle.join().map_err(|_| "a bench thread panicked")??;
+            ended = ended.max(end);
+        }
+        Ok(ended.duration_since(started).as_secs_f64())
+    })
+}
+
+/// `items` dealt round-robin to `n` lists.
+fn deal<T: Clone>(items: &[T], n: usize) -> Vec<Vec<T>> {
+    let mut lists = vec![Vec::new(); n.clamp(1, items.len().max(1))];
+    let count = lists.len();
+    for (i, item) in items.iter().enumerate() {
+        lists[i % count].push(item.clone());
+    }
+    lists
+}
+
+fn sweep(args: &BenchArgs) -> Result<(), String> {
+    let spec = preset("phase-transition")
+        .ok_or("no phase-transition preset")?
+        .sweep;
+    let plan = Plan::new(spec).map_err(|e| e.to_string())?;
+    let configs: Vec<ValidConfig> = plan.cells.iter().map(|c| c.config.clone()).collect();
+    let labels: Vec<String> = plan.cells.iter().map(|c| c.labels.join("/")).collect();
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let n = configs.len();
+    let first = &configs[0];
+    println!(
+        "phase-transition sweep: {n} runs (rules {}), {} layers, width {}, batch {}, {} timed steps each, burn CPU (flex), {jobs} cores",
+        labels.join(", "),
+        first.model.layers,
+        first.model.width,
+        first.train.batch_size,
+        args.steps
+    );
+    let all: Vec<usize> = (0..n).collect();
+    let singles: Vec<Vec<usize>> = all.iter().map(|&i| vec![i]).collect();
+    let stacks = plan_stacks(&configs, jobs);
+    let sizes: Vec<String> = stacks.iter().map(|s| s.len().to_string()).collect();
+    let ways = [
+        Way {
+            name: "one after another".into(),
+            threads: 1,
+            units: vec![singles.clone()],
+            stacked: false,
+        },
+        Way {
+            name: format!("stacked (1 stack of {n})"),
+            threads: 1,
+            units: vec![vec![all.clone()]],
+            stacked: true,
+        },
+        Way {
+            name: format!("alone, {} at a time", jobs.min(n)),
+            threads: jobs.min(n),
+            units: deal(&singles, jobs),
+            stacked: false,
+        },
+        Way {
+            name: format!(
+                "stacked on every core ({} stacks: {})",
+                stacks.len(),
+                sizes.join("+")
+            ),
+            threads: stacks.len().min(jobs),
+            units: deal(&stacks, jobs),
+            stacked: true,
+        },
+    ];
+    println!(
+        "{:<44} {:>7} {:>12} {:>9}",
+        "way", "threads", "run-steps/s", "vs first"
+    );
+    let mut baseline = None;
+    let mut best = 0f64;
+    for Way {
+        name,
+        threads,
+        units,
+        stacked,
+    } in ways
+    {
+        let seconds = time_threads(&configs, &units, stacked, args.warmup, args.steps)?;
+        let rate = (n * args.steps) as f64 / seconds;
+        let base = *baseline.get_or_insert(rate);
+        best = best.max(rate / base);
+        println!("{name:<44} {threads:>7} {rate:>12.2} {:>8.2}x", rate / base);
+    }
+    println!("sweep speedup: {best:.2}x");
+    Ok(())
+}
+
+/// Stacks of K runs of one model (seeds 1..=K) on each backend of `--only`: one run alone, then
+/// each K.
+fn stacks(args: &BenchArgs) -> Result<(), String> {
+    let base: ExperimentConfig = match args.model.as_str() {
+        "paper" => paper_config(),
+        _ => reference_config(),
+    };
+    let mut base = base;
+    base.train.batch_size = args.batch;
+    base.train.steps = base.train.steps.max(args.warmup + args.steps);
+    println!(
+        "{} model: {} layers, width {}, {} heads, FF {}, batch {}, {} timed steps",
+        args.model,
+        base.model.layers,
+        base.model.width,
+        base.model.heads,
+        base.model.ff_width,
+        args.batch,
+        args.steps
+    );
+    let mut devices = Vec::new();
+    if args.only.iter().any(|o| o == "cpu") {
+        devices.push(("burn CPU (flex), 1 thread".to_string(), Device::flex()));
+    }
+    if args.only.iter().any(|o| o == "wgpu") {
+        match BackendChoice::Wgpu.device() {
+            Ok(selected) => {
+                devices.push((format!("burn {}", selected.description), selected.device))
+            }
+            // Asked for by name: a missing adapter is an error, not a silently shorter table.
+            Err(why) => return Err(format!("--only wgpu: {why}")),
+        }
+    }
+    for (name, device) in devices {
+        println!("{name}");
+        println!(
+            "{:>6} {:>12} {:>12} {:>16}",
+            "runs", "ms/step", "run-steps/s", "step time vs 1"
+        );
+        let mut alone_ms = None;
+        for k in std::iter::once(0).chain(args.stacks.iter().copied()) {
+            let count = k.max(1);
+            let configs = (1..=count as u64)
+                .map(|seed| {
+                    let mut config = base.clone();
+                    config.seed = seed;
+                    config.validate().map_err(|e| e.to_string())
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let runs: Vec<usize> = (0..count).collect();
+            let mut unit = Unit::new(&configs, &runs, k > 0, &device)?;
+            unit.train(args.warmup)?;
+            let started = Instant::now();
+            unit.train(args.steps)?;
+            let ms = started.elapsed().as_secs_f64() * 1e3 / args.steps as f64;
+            let alone = *alone_ms.get_or_insert(ms);
+            let label = if k == 0 {
+                "1 alone".to_string()
+            } else {
+                k.to_string()
+            };
+            println!(
+                "{label:>6} {ms:>12.2} {:>12.1} {:>15.2}x",
+                count as f64 * 1e3 / ms,
+                ms / alone
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn run(args: &BenchArgs) -> Result<(), String> {
+    if args.sweep {
+        return sweep(args);
+    }
+    if !args.stacks.is_empty() {
+        return stacks(args);
+    }
     let config = reference_config();
     let layout = SequenceLayout::new(&config.task);
     println!(

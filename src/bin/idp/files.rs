@@ -74,6 +74,29 @@ impl SweepDir {
         self.cells().join(format!("{index}.checkpoint"))
     }
 
+    /// The checkpoint file of the stack of `cells` (in the stack's order).
+    pub fn stack_checkpoint_path(&self, cells: &[usize]) -> PathBuf {
+        let names: Vec<String> = cells.iter().map(|c| c.to_string()).collect();
+        self.cells()
+            .join(format!("stack-{}.checkpoint", names.join("-")))
+    }
+
+    /// The cells of each stack checkpoint in the folder, as its file name lists them.
+    pub fn stack_checkpoints(&self) -> Vec<Vec<usize>> {
+        let Ok(entries) = std::fs::read_dir(self.cells()) else {
+            return Vec::new();
+        };
+        let mut stacks: Vec<Vec<usize>> = entries
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().into_string().ok()?;
+                let cells = name.strip_prefix("stack-")?.strip_suffix(".checkpoint")?;
+                cells.split('-').map(|c| c.parse().ok()).collect()
+            })
+            .collect();
+        stacks.sort();
+        stacks
+    }
+
     /// Writes `plan` into the folder (made if needed). A folder that already holds the same plan is
     /// taken as it is (its finished cells count); one holding another sweep's plan is refused, so
     /// no result is ever mixed with another sweep's or overwritten.

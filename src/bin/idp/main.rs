@@ -49,15 +49,16 @@ mod cli {
     use crate::backend::{BackendChoice, Selected};
     use crate::bench;
     use crate::files::SweepDir;
-    use crate::runner::{self, Checkpointing, Display, Outcome, say};
+    use crate::runner::{self, Checkpointing, Display, Outcome, StackOutcome, say};
     use clap::{Args, Parser, Subcommand};
     use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
     use instruction_diversity::engine::config::{ExperimentConfig, ValidConfig};
     use instruction_diversity::engine::settings::apply_settings;
+    use instruction_diversity::engine::stack::plan_stacks;
     use instruction_diversity::study::plan::{CellResult, Plan};
     use instruction_diversity::study::presets::{CLUSTER_PRESET_IDS, PRESET_IDS, preset};
     use instruction_diversity::study::record;
-    use instruction_diversity::study::sweep::{Axis, SweepSetting, SweepSpec};
+    use instruction_diversity::study::sweep::{Axis, PlannedRun, SweepSetting, SweepSpec};
     use std::collections::BTreeMap;
     use std::path::PathBuf;
     use std::process::ExitCode;
@@ -92,9 +93,13 @@ mod cli {
         Sweep {
             #[command(flatten)]
             sweep: SweepArgs,
-            /// Cells trained at once (default: the machine's cores on the CPU, 1 on a GPU).
+            /// Threads training at once (default: the machine's cores on the CPU, 1 on a GPU).
             #[arg(long)]
             jobs: Option<usize>,
+            /// Train each cell alone instead of stacking the cells that can train together
+            /// (same model and training settings) into one model per thread.
+            #[arg(long)]
+            no_stack: bool,
             /// Minutes between checkpoints of each cell in progress.
             #[arg(long, default_value_t = 5.0)]
             checkpoint_minutes: f64,
@@ -312,8 +317,9 @@ mod cli {
             Command::Sweep {
                 sweep,
                 jobs,
+                no_stack,
                 checkpoint_minutes,
-            } => run_sweep(&sweep, jobs, checkpoint_minutes),
+            } => run_sweep(&sweep, jobs, !no_stack, checkpoint_minutes),
             Command::Plan { sweep, no_estimate } => plan(&sweep, no_estimate),
             Command::Cell {
                 dir,
@@ -453,6 +459,81 @@ mod cli {
                 // The result is written: the checkpoint is of no more use.
                 let _ = std::fs::remove_file(&checkpoint);
                 Ok(CellOutcome::Finished(Box::new(result)))
+            }
+        }
+    }
+
+    /// The pending cells as stacks for `jobs` threads: first each stack whose checkpoint the folder
+    /// holds (so that an interrupted sweep goes on with the stacks it had), then the rest as
+    /// `engine::stack::plan_stacks` deals them.
+    fn stack_units(dir: &SweepDir, plan: &Plan, pending: &[usize], jobs: usize) -> Vec<Vec<usize>> {
+        let mut left: Vec<usize> = pending.to_vec();
+        let mut units = Vec::new();
+        for stack in dir.stack_checkpoints() {
+            if stack.len() > 1 && stack.iter().all(|c| left.contains(c)) {
+                left.retain(|c| !stack.contains(c));
+                units.push(stack);
+            }
+        }
+        let configs: Vec<ValidConfig> =
+            left.iter().map(|&i| plan.cells[i].config.clone()).collect();
+        for stack in plan_stacks(&configs, jobs) {
+            units.push(stack.into_iter().map(|k| left[k]).collect());
+        }
+        units
+    }
+
+    /// Runs the cells of `stack` as one stack: checkpointed as a whole, each result written as
+    /// its run ends (they all end together).
+    fn run_stack(cells: &Cells, stack: &[usize]) -> Vec<(usize, Result<CellOutcome, CliError>)> {
+        let Cells {
+            dir,
+            plan,
+            device,
+            bars,
+            every,
+            stop,
+        } = *cells;
+        let planned: Vec<&PlannedRun> = stack.iter().map(|&i| &plan.cells[i]).collect();
+        let configs: Vec<ValidConfig> = planned.iter().map(|c| c.config.clone()).collect();
+        let names: Vec<String> = stack.iter().map(|i| i.to_string()).collect();
+        let label = format!("cells {}", names.join(", "));
+        let checkpoint = dir.stack_checkpoint_path(stack);
+        let checkpointing = Checkpointing {
+            path: &checkpoint,
+            every,
+        };
+        let display = Display {
+            label: &label,
+            bars,
+            verbose: false,
+        };
+        let every_cell = |outcome: &dyn Fn() -> Result<CellOutcome, CliError>| {
+            stack.iter().map(|&i| (i, outcome())).collect()
+        };
+        match runner::train_stack(&configs, device, &display, &checkpointing, stop) {
+            Err(e) => {
+                let message = e.to_string();
+                every_cell(&|| Err(CliError::Other(message.clone())))
+            }
+            Ok(StackOutcome::Stopped { step }) => every_cell(&|| Ok(CellOutcome::Stopped(step))),
+            Ok(StackOutcome::Finished(records)) => {
+                let mut outcomes = Vec::with_capacity(stack.len());
+                for ((&index, cell), record) in stack.iter().zip(&planned).zip(records) {
+                    let outcome = record.map_err(CliError::Other).and_then(|record| {
+                        let result = CellResult::new(
+                            index,
+                            &device.description,
+                            record.with_labels(&cell.labels),
+                        );
+                        dir.write_result(&result).map_err(CliError::Other)?;
+                        Ok(CellOutcome::Finished(Box::new(result)))
+                    });
+                    outcomes.push((index, outcome));
+                }
+                // Every result is written: the checkpoint is of no more use.
+                let _ = std::fs::remove_file(&checkpoint);
+                outcomes
             }
         }
     }
@@ -666,6 +747,7 @@ mod cli {
     fn run_sweep(
         args: &SweepArgs,
         jobs: Option<usize>,
+        stacked: bool,
         checkpoint_minutes: f64,
     ) -> Result<(), CliError> {
         // First: a signal from here on checkpoints instead of killing.
@@ -696,8 +778,14 @@ mod cli {
             }
         }
         let done = plan.cells.len() - pending.len();
+        let units = if stacked {
+            stack_units(&dir, &plan, &pending, jobs)
+        } else {
+            pending.iter().map(|&i| vec![i]).collect()
+        };
+        let threads = jobs.min(units.len().max(1));
         println!(
-            "sweep: {} cells of {} steps on {} -> {}{}, {} at a time",
+            "sweep: {} cells of {} steps on {} -> {}{}, {} at a time{}",
             plan.cells.len(),
             plan.spec.base.train.steps,
             device.description,
@@ -707,7 +795,13 @@ mod cli {
             } else {
                 String::new()
             },
-            jobs.min(pending.len().max(1))
+            threads,
+            if units.iter().any(|u| u.len() > 1) {
+                let sizes: Vec<String> = units.iter().map(|u| u.len().to_string()).collect();
+                format!(" (stacks of {} cells)", sizes.join(", "))
+            } else {
+                String::new()
+            }
         );
         let bars = MultiProgress::new();
         let overall = bars.add(ProgressBar::new(plan.cells.len() as u64));
@@ -732,16 +826,19 @@ mod cli {
         let mut failures = Vec::new();
         let mut stopped = Vec::new();
         std::thread::scope(|scope| {
-            for _ in 0..jobs.min(pending.len()) {
+            for _ in 0..threads {
                 let sender = sender.clone();
-                let (cells, next, pending) = (&cells, &next, &pending);
+                let (cells, next, units) = (&cells, &next, &units);
                 scope.spawn(move || {
                     while !cells.stop.load(Ordering::SeqCst) {
-                        let Some(&index) = pending.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                        let Some(unit) = units.get(next.fetch_add(1, Ordering::SeqCst)) else {
                             break;
                         };
-                        let outcome = cells.run(index, false);
-                        if sender.send((index, outcome)).is_err() {
+                        let outcomes = match unit.as_slice() {
+                            [index] => vec![(*index, cells.run(*index, false))],
+                            stack => run_stack(cells, stack),
+                        };
+                        if outcomes.into_iter().any(|o| sender.send(o).is_err()) {
                             break;
                         }
                     }

@@ -1,5 +1,5 @@
-//! Training one run to its end with a progress bar: checkpointed every few minutes (and when asked
-//! to stop), resumed from its checkpoint when one of the same settings exists.
+//! Training one run, or one stack of runs, to its end with a progress bar: checkpointed every few
+//! minutes (and when asked to stop), resumed from its checkpoint when one of the same settings exists.
 
 use crate::CliError;
 use crate::backend::Selected;
@@ -8,6 +8,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use instruction_diversity::engine::checkpoint::Checkpoint;
 use instruction_diversity::engine::config::ValidConfig;
 use instruction_diversity::engine::run::Run;
+use instruction_diversity::engine::stack::{Stack, StackCheckpoint};
 use instruction_diversity::study::record::RunRecord;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -173,4 +174,126 @@ pub fn train(
         evaluation,
         started.elapsed().as_secs_f64(),
     ))))
+}
+
+/// How a stack ended.
+pub enum StackOutcome {
+    /// Every step taken: for each run, its record or why it diverged.
+    Finished(Vec<Result<Box<RunRecord>, String>>),
+    /// Asked to stop; checkpointed (as one stack) at this step.
+    Stopped { step: usize },
+}
+
+fn save_stack(stack: &Stack, path: &Path) -> Result<(), CliError> {
+    let checkpoint = pollster::block_on(stack.checkpoint())
+        .map_err(|e| CliError::Other(format!("checkpointing failed: {e}")))?;
+    write_atomically(path, &checkpoint.to_bytes()).map_err(CliError::Other)
+}
+
+/// The stack of `configs`: resumed from the checkpoint file when it holds a stack of exactly these
+/// runs, else new.
+fn start_stack(
+    configs: &[ValidConfig],
+    selected: &Selected,
+    checkpointing: &Checkpointing,
+    display: &Display,
+) -> Result<Stack, CliError> {
+    for config in configs {
+        instruction_diversity::engine::memory::check(config, &selected.limits)
+            .map_err(instruction_diversity::engine::run::RunError::from)?;
+    }
+    if let Ok(bytes) = std::fs::read(checkpointing.path) {
+        match StackCheckpoint::from_bytes(&bytes) {
+            Ok(saved) if saved.metas.iter().map(|m| &m.config).eq(configs.iter()) => {
+                let step = saved.metas[0].step;
+                let stack = Stack::resume(saved, &selected.device)?;
+                say(
+                    display.bars,
+                    &format!(
+                        "{}: goes on from its checkpoint at step {step}",
+                        display.label
+                    ),
+                );
+                return Ok(stack);
+            }
+            Ok(_) => say(
+                display.bars,
+                &format!(
+                    "{}: {} holds other runs; starting afresh",
+                    display.label,
+                    checkpointing.path.display()
+                ),
+            ),
+            Err(e) => say(
+                display.bars,
+                &format!(
+                    "{}: {} cannot be used ({e}); starting afresh",
+                    display.label,
+                    checkpointing.path.display()
+                ),
+            ),
+        }
+    }
+    Ok(Stack::new(configs, &selected.device)?)
+}
+
+/// Trains the runs of `configs` as one stack (see `engine::stack`) to the end, or until `stop` is
+/// set; checkpointed as a whole every so often and when stopped.
+pub fn train_stack(
+    configs: &[ValidConfig],
+    selected: &Selected,
+    display: &Display,
+    checkpointing: &Checkpointing,
+    stop: &AtomicBool,
+) -> Result<StackOutcome, CliError> {
+    let started = Instant::now();
+    let mut stack = start_stack(configs, selected, checkpointing, display)?;
+    let steps = configs[0].train.steps;
+    let bar = display.bars.add(ProgressBar::new(steps as u64));
+    bar.set_style(bar_style());
+    bar.set_prefix(display.label.to_string());
+    bar.set_position(stack.step() as u64);
+    let mut last_checkpoint = Instant::now();
+    let mut last = vec![None; stack.len()];
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            bar.finish_and_clear();
+            save_stack(&stack, checkpointing.path)?;
+            return Ok(StackOutcome::Stopped { step: stack.step() });
+        }
+        let advance = pollster::block_on(stack.advance(25))?;
+        bar.set_position(stack.step() as u64);
+        let losses: Vec<String> = advance
+            .losses
+            .iter()
+            .map(|l| l.map_or("-".into(), |l| format!("{:.3}", l.loss)))
+            .collect();
+        bar.set_message(format!("loss {}", losses.join(" ")));
+        for (slot, evaluation) in last.iter_mut().zip(advance.evaluations) {
+            if evaluation.is_some() {
+                *slot = evaluation;
+            }
+        }
+        if advance.finished {
+            break;
+        }
+        if last_checkpoint.elapsed() >= checkpointing.every {
+            save_stack(&stack, checkpointing.path)?;
+            last_checkpoint = Instant::now();
+        }
+    }
+    bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+    let records = last
+        .into_iter()
+        .enumerate()
+        .map(|(k, evaluation)| match (stack.diverged(k), evaluation) {
+            (Some(why), _) => Err(why.to_string()),
+            (None, Some(evaluation)) => {
+                Ok(Box::new(RunRecord::of_stack(&stack, k, evaluation, wall)))
+            }
+            (None, None) => Err("it has no final evaluation".to_string()),
+        })
+        .collect();
+    Ok(StackOutcome::Finished(records))
 }
