@@ -5,6 +5,7 @@ pub use crate::engine::metrics::{
 };
 use crate::engine::model::Transformer;
 use crate::engine::question::{Answer, AttentionMap, Question, RuleOrigin};
+use crate::engine::stack::StackedTransformer;
 use crate::engine::task::{Dataset, EvalSplit, Example};
 use crate::engine::tokenizer::{PAD, SequenceLayout};
 use burn::prelude::*;
@@ -37,60 +38,133 @@ pub async fn greedy_decode(
     prompts: &[Vec<u32>],
     device: &Device,
 ) -> Result<Vec<Vec<u32>>, BackendError> {
-    let a = layout.answer_width;
     let mut answers = Vec::with_capacity(prompts.len());
     for chunk in prompts.chunks(DECODE_BATCH) {
-        let b = chunk.len();
-        let lengths: Vec<usize> = chunk.iter().map(Vec::len).collect();
-        let p = lengths.iter().copied().max().unwrap_or(0);
-        let flat: Vec<i64> = chunk
-            .iter()
-            .flat_map(|prompt| {
-                let padding = std::iter::repeat_n(i64::from(PAD), p - prompt.len());
-                prompt.iter().map(|&t| i64::from(t)).chain(padding)
-            })
-            .collect();
-        let mut tokens = Tensor::<2, Int>::from_data(TensorData::new(flat, [b, p]), device); // (B, P)
-        let aligned = lengths.iter().all(|&l| l == p);
-        for k in 0..a {
-            let [_, len] = tokens.dims(); // len = P + k
-            let logits = model.forward(tokens.clone()); // (B, len, V)
-            if aligned {
-                let next = logits.narrow(1, len - 1, 1).argmax(2).reshape([b, 1]); // (B, 1)
-                tokens = Tensor::cat(vec![tokens, next], 1); // (B, len + 1)
-                continue;
-            }
-            // Row r reads position l_r - 1 + k and writes position l_r + k.
-            let read: Vec<f32> = lengths
-                .iter()
-                .flat_map(|&l| (0..len).map(move |j| f32::from(u8::from(j + 1 == l + k))))
-                .collect();
-            let read = Tensor::<3>::from_data(TensorData::new(read, [b, len, 1]), device); // (B, len, 1)
-            let next = (logits * read).sum_dim(1).argmax(2).reshape([b, 1]); // (B, 1)
-            let write: Vec<bool> = lengths
-                .iter()
-                .flat_map(|&l| (0..=len).map(move |j| j == l + k))
-                .collect();
-            let write = Tensor::<2, Bool>::from_data(TensorData::new(write, [b, len + 1]), device);
-            let padding = Tensor::<2, Int>::full([b, 1], i64::from(PAD), device); // (B, 1)
-            let widened = Tensor::cat(vec![tokens, padding], 1); // (B, len + 1)
-            tokens = widened.mask_where(write, next.expand([b, len + 1]));
-        }
-        let data = tokens // (B, P + A)
-            .into_data_async()
-            .await
-            .map_err(|e| BackendError(format!("reading generated tokens back failed: {e:?}")))?;
-        let values = data.convert::<i64>().try_to_vec::<i64>().map_err(|e| {
-            BackendError(format!("generated tokens have an unexpected type: {e:?}"))
-        })?;
-        answers.extend(values.chunks(p + a).zip(&lengths).map(|(row, &l)| {
-            row[l..l + a]
-                .iter()
-                .map(|&t| t as u32)
-                .collect::<Vec<u32>>()
-        }));
+        answers.extend(decode_rows(&|tokens| model.forward(tokens), layout, chunk, device).await?);
     }
     Ok(answers)
+}
+
+/// [`greedy_decode`] for the K runs of a stack at once: `prompts[k]` are run k's, decoded by its
+/// own model; each step of the loop is one forward pass of the whole stack. Runs with fewer prompts
+/// than the others have rows filled with a copy of a prompt, whose answers are dropped.
+///
+/// # Shapes
+/// - `K` lists of prompts -> `K` lists of answers, `A` tokens each
+///
+/// # Errors
+/// A [`BackendError`] when the tokens cannot be read back (a lost GPU device).
+pub async fn greedy_decode_stacked(
+    model: &StackedTransformer,
+    layout: &SequenceLayout,
+    prompts: &[Vec<Vec<u32>>],
+    device: &Device,
+) -> Result<Vec<Vec<Vec<u32>>>, BackendError> {
+    let k = prompts.len();
+    let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
+    let Some(filler) = prompts.iter().find_map(|p| p.first()) else {
+        return Ok(vec![Vec::new(); k]);
+    };
+    // [K * B, T] rows, run-major, to the stack's [K, B, T] and back.
+    let forward = |tokens: Tensor<2, Int>| {
+        let [n, t] = tokens.dims();
+        let logits = model.forward(tokens.reshape([k, n / k, t])); // (K, B, T, V)
+        let [_, _, _, v] = logits.dims();
+        logits.reshape([n, t, v])
+    };
+    let mut answers = vec![Vec::new(); k];
+    for start in (0..longest).step_by(DECODE_BATCH) {
+        let b = DECODE_BATCH.min(longest - start);
+        let rows: Vec<Vec<u32>> = prompts
+            .iter()
+            .flat_map(|p| (start..start + b).map(move |i| p.get(i).unwrap_or(filler).clone()))
+            .collect();
+        let decoded = decode_rows(&forward, layout, &rows, device).await?;
+        for (run, (answer, own)) in answers.iter_mut().zip(prompts).enumerate() {
+            let real = own.len().saturating_sub(start).min(b);
+            answer.extend_from_slice(&decoded[run * b..run * b + real]);
+        }
+    }
+    Ok(answers)
+}
+
+/// Greedy decoding of one batch of rows, whose logits `forward` gives (`[B, T]` -> `[B, T, V]`);
+/// see [`greedy_decode`].
+async fn decode_rows(
+    forward: &dyn Fn(Tensor<2, Int>) -> Tensor<3>,
+    layout: &SequenceLayout,
+    chunk: &[Vec<u32>],
+    device: &Device,
+) -> Result<Vec<Vec<u32>>, BackendError> {
+    let a = layout.answer_width;
+    let b = chunk.len();
+    let lengths: Vec<usize> = chunk.iter().map(Vec::len).collect();
+    let p = lengths.iter().copied().max().unwrap_or(0);
+    let flat: Vec<i64> = chunk
+        .iter()
+        .flat_map(|prompt| {
+            let padding = std::iter::repeat_n(i64::from(PAD), p - prompt.len());
+            prompt.iter().map(|&t| i64::from(t)).chain(padding)
+        })
+        .collect();
+    let mut tokens = Tensor::<2, Int>::from_data(TensorData::new(flat, [b, p]), device); // (B, P)
+    let aligned = lengths.iter().all(|&l| l == p);
+    for k in 0..a {
+        let [_, len] = tokens.dims(); // len = P + k
+        let logits = forward(tokens.clone()); // (B, len, V)
+        if aligned {
+            let next = logits.narrow(1, len - 1, 1).argmax(2).reshape([b, 1]); // (B, 1)
+            tokens = Tensor::cat(vec![tokens, next], 1); // (B, len + 1)
+            continue;
+        }
+        // Row r reads position l_r - 1 + k and writes position l_r + k.
+        let read: Vec<f32> = lengths
+            .iter()
+            .flat_map(|&l| (0..len).map(move |j| f32::from(u8::from(j + 1 == l + k))))
+            .collect();
+        let read = Tensor::<3>::from_data(TensorData::new(read, [b, len, 1]), device); // (B, len, 1)
+        let next = (logits * read).sum_dim(1).argmax(2).reshape([b, 1]); // (B, 1)
+        let write: Vec<bool> = lengths
+            .iter()
+            .flat_map(|&l| (0..=len).map(move |j| j == l + k))
+            .collect();
+        let write = Tensor::<2, Bool>::from_data(TensorData::new(write, [b, len + 1]), device);
+        let padding = Tensor::<2, Int>::full([b, 1], i64::from(PAD), device); // (B, 1)
+        let widened = Tensor::cat(vec![tokens, padding], 1); // (B, len + 1)
+        tokens = widened.mask_where(write, next.expand([b, len + 1]));
+    }
+    let data = tokens // (B, P + A)
+        .into_data_async()
+        .await
+        .map_err(|e| BackendError(format!("reading generated tokens back failed: {e:?}")))?;
+    let values = data
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .map_err(|e| BackendError(format!("generated tokens have an unexpected type: {e:?}")))?;
+    Ok(values
+        .chunks(p + a)
+        .zip(&lengths)
+        .map(|(row, &l)| row[l..l + a].iter().map(|&t| t as u32).collect())
+        .collect())
+}
+
+/// The first `limit` examples of a split (all of them when `None`) and their prompts.
+fn split_prompts<'a>(
+    layout: &SequenceLayout,
+    dataset: &Dataset,
+    split: &'a EvalSplit,
+    limit: Option<usize>,
+) -> (&'a [Example], Vec<Vec<u32>>) {
+    let examples =
+        &split.examples[..limit.map_or(split.examples.len(), |n| n.min(split.examples.len()))];
+    let prompts = examples
+        .iter()
+        .map(|e| {
+            let rule = dataset.rule(split.rules, e.rule);
+            layout.encode_prompt(&rule.x, &rule.y, &e.z)
+        })
+        .collect();
+    (examples, prompts)
 }
 
 /// Decodes and scores one split, or its first `limit` examples.
@@ -105,18 +179,19 @@ pub async fn evaluate_split(
     limit: Option<usize>,
     device: &Device,
 ) -> Result<SplitReport, BackendError> {
-    let rule_of = |e: &Example| dataset.rule(split.rules, e.rule);
-    let examples =
-        &split.examples[..limit.map_or(split.examples.len(), |n| n.min(split.examples.len()))];
-    let prompts: Vec<Vec<u32>> = examples
-        .iter()
-        .map(|e| {
-            let rule = rule_of(e);
-            layout.encode_prompt(&rule.x, &rule.y, &e.z)
-        })
-        .collect();
+    let (examples, prompts) = split_prompts(layout, dataset, split, limit);
     let outputs = greedy_decode(model, layout, &prompts, device).await?;
+    Ok(score_split(layout, dataset, split, examples, outputs))
+}
 
+/// Scores each example's decoded answer: per split, per case (has-op / no-op) and per rule.
+fn score_split(
+    layout: &SequenceLayout,
+    dataset: &Dataset,
+    split: &EvalSplit,
+    examples: &[Example],
+    outputs: Vec<Vec<u32>>,
+) -> SplitReport {
     let mut report = SplitReport {
         name: split.name.clone(),
         all: Tally::default(),
@@ -152,7 +227,50 @@ pub async fn evaluate_split(
             tally,
         })
         .collect();
-    Ok(report)
+    report
+}
+
+/// [`evaluate`] for every run of a stack at once (one stacked decoding per split): run k on its
+/// own `datasets[k]`, each split whole or its first `limits[k]` examples.
+///
+/// # Errors
+/// A [`BackendError`] when the answers cannot be read back.
+pub async fn evaluate_stacked(
+    model: &StackedTransformer,
+    layout: &SequenceLayout,
+    datasets: &[&Dataset],
+    step: usize,
+    limits: &[Option<usize>],
+    device: &Device,
+) -> Result<Vec<Evaluation>, BackendError> {
+    let splits: [fn(&Dataset) -> &EvalSplit; 3] = [|d| &d.seen, |d| &d.unseen, |d| &d.noop];
+    let mut reports: Vec<Vec<SplitReport>> = vec![Vec::with_capacity(3); datasets.len()];
+    for split_of in splits {
+        let (examples, prompts): (Vec<_>, Vec<_>) = datasets
+            .iter()
+            .zip(limits)
+            .map(|(d, &limit)| split_prompts(layout, d, split_of(d), limit))
+            .unzip();
+        let outputs = greedy_decode_stacked(model, layout, &prompts, device).await?;
+        for (k, ((examples, outputs), d)) in
+            examples.into_iter().zip(outputs).zip(datasets).enumerate()
+        {
+            reports[k].push(score_split(layout, d, split_of(d), examples, outputs));
+        }
+    }
+    Ok(reports
+        .into_iter()
+        .map(|r| {
+            let [seen, unseen, noop]: [SplitReport; 3] =
+                r.try_into().expect("three splits per run");
+            Evaluation {
+                step,
+                seen,
+                unseen,
+                noop,
+            }
+        })
+        .collect())
 }
 
 /// Evaluates a model (without autodiff) on the three splits of a dataset, each whole or its first

@@ -14,9 +14,10 @@
 //! mixes elements, is done per run here ([`clip_per_run`]). The learning-rate schedule is per run
 //! too, trivially: runs only stack when their training settings are equal ([`StackKey`]).
 //!
-//! Evaluation, checkpoints' per-run views, the attention view and try-your-own take run k's own
-//! [`Transformer`] out of the stack ([`StackedTrainer::run_model`]); a stack checkpoints and
-//! resumes as a whole ([`StackCheckpoint`]).
+//! Evaluation decodes every run's prompts in one stacked forward pass a token
+//! ([`crate::engine::eval::evaluate_stacked`]). The attention view and try-your-own take run k's own
+//! [`Transformer`] out of the stack ([`StackedTrainer::run_model`]); a stack checkpoints and resumes
+//! as a whole ([`StackCheckpoint`]).
 //!
 //! Shape letters as in [`crate::engine::model`], plus `K` runs and `N = B * T` positions.
 
@@ -24,7 +25,7 @@ use crate::engine::checkpoint::{
     CheckpointError, CheckpointMeta, STACK_FILE_MAGIC, frame, unframe,
 };
 use crate::engine::config::{ModelConfig, TrainConfig, ValidConfig};
-use crate::engine::eval::{BackendError, evaluate};
+use crate::engine::eval::{BackendError, evaluate_stacked};
 use crate::engine::metrics::{EvalSummary, Evaluation, LossPoint};
 use crate::engine::model::{Block, CausalSelfAttention, Transformer};
 use crate::engine::rng::SeededRng;
@@ -785,14 +786,36 @@ impl Stack {
         let finished = self.is_finished();
         let mut evaluations = vec![None; self.len()];
         if finished || step.is_multiple_of(every) {
-            for (k, slot) in evaluations.iter_mut().enumerate() {
+            // Before the last: on the first `eval.interim_examples` of each split, as a lone run.
+            let limits: Vec<Option<usize>> = self
+                .configs
+                .iter()
+                .map(|c| {
+                    let interim = c.eval.interim_examples;
+                    (!finished && interim > 0).then_some(interim)
+                })
+                .collect();
+            let datasets: Vec<&Dataset> = self.datasets.iter().collect();
+            let model = self.trainer.model().valid();
+            let all = evaluate_stacked(
+                &model,
+                &self.layout,
+                &datasets,
+                step,
+                &limits,
+                &self.inference_device(),
+            )
+            .await?;
+            for (k, (slot, evaluation)) in evaluations.iter_mut().zip(all).enumerate() {
+                // A diverged run's answers mean nothing; its slot stays empty.
                 if self.diverged[k].is_some() {
                     continue;
                 }
-                // Before the last: on the first `eval.interim_examples` of each split, as a lone run.
-                let interim = self.configs[k].eval.interim_examples;
-                let limit = (!finished && interim > 0).then_some(interim);
-                *slot = Some(self.evaluate_run(k, limit).await?);
+                let summary = evaluation.summary();
+                if self.evaluations[k].last().map(|e| e.step) != Some(summary.step) {
+                    self.evaluations[k].push(summary);
+                }
+                *slot = Some(evaluation);
             }
         }
         Ok(StackAdvance {
@@ -800,29 +823,6 @@ impl Stack {
             evaluations,
             finished,
         })
-    }
-
-    async fn evaluate_run(
-        &mut self,
-        k: usize,
-        limit: Option<usize>,
-    ) -> Result<Evaluation, RunError> {
-        let model = self.inference_model(k);
-        let device = self.inference_device();
-        let evaluation = evaluate(
-            &model,
-            &self.layout,
-            &self.datasets[k],
-            self.step(),
-            limit,
-            &device,
-        )
-        .await?;
-        let summary = evaluation.summary();
-        if self.evaluations[k].last().map(|e| e.step) != Some(summary.step) {
-            self.evaluations[k].push(summary);
-        }
-        Ok(evaluation)
     }
 
     /// Everything needed to go on with the stack later.
