@@ -2,7 +2,11 @@
 // model (2 layers, width 64, 4 heads, batch 64) in headless Chromium on each backend, with what the
 // run's checkpoint (weights and AdamW state, every 5 s) costs there. scripts/bench-web
 // builds the page, runs this, and prints the native CPU figure beside it.
-// Usage: node tests/e2e/bench.js [--native-steps-per-s X] [--seconds S]
+// Then the `phase-transition` lesson's sweep (its settings, shortened to --sweep-steps a run) on the
+// CPU fallback, one run after another against several workers at once (--workers, default 2), ending
+// with a `sweep speedup` line.
+// Usage: node tests/e2e/bench.js [--native-steps-per-s X] [--seconds S] [--sweep-steps N] [--workers W]
+//        [--only-sweep]
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -16,6 +20,9 @@ const option = (name, fallback) => {
 };
 const nativeStepsPerS = option('--native-steps-per-s', NaN);
 const windowSeconds = option('--seconds', 20);
+const sweepSteps = option('--sweep-steps', 300);
+const sweepWorkers = option('--workers', 2);
+const onlySweep = args.includes('--only-sweep');
 
 // The reference model and task of `idp bench` (presets::reference_config), batch 64, and no evaluation
 // inside the timed window.
@@ -80,7 +87,46 @@ async function speed(server, { webgpu, warmupSteps, warmupTimeoutMs }) {
   }
 }
 
+/** Seconds the lesson's sweep takes in `workers` workers, its runs shortened to `sweepSteps` steps. */
+async function lessonSweep(server, workers) {
+  const browser = await h.launch({ webgpu: false });
+  try {
+    const { page } = await h.open(browser.context, `${server.url}#backend=cpu`);
+    // The lesson's settings (the primary action loads them), with shorter runs, swept over the
+    // lesson's rule counts from the sweep builder.
+    await page.click('#primary');
+    await h.set(page, 'train-steps', sweepSteps);
+    await h.set(page, 'sweep-values', '4, 16, 64, 256, 1024');
+    await h.set(page, 'sweep-workers', workers);
+    const started = Date.now();
+    await page.click('#start-sweep');
+    await h.waitFor(page, 'the sweep to finish', () => document.querySelector('#sweep-status')?.textContent !== 'running', null, 3_600_000);
+    const seconds = (Date.now() - started) / 1000;
+    const status = await h.text(page, '#sweep-status');
+    if (status !== 'done') throw new Error(`the sweep in ${workers} worker(s) ended ${status}`);
+    return seconds;
+  } finally {
+    await browser.close();
+  }
+}
+
+async function sweepComparison(server) {
+  const one = await lessonSweep(server, 1);
+  const several = await lessonSweep(server, sweepWorkers);
+  console.log(`phase-transition lesson sweep, 5 runs of ${sweepSteps} steps, CPU fallback: one after another ${one.toFixed(1)} s; ${sweepWorkers} workers at once ${several.toFixed(1)} s`);
+  console.log(`sweep speedup: ${(one / several).toFixed(2)}x`);
+}
+
 (async () => {
+  if (onlySweep) {
+    const server = await h.serve();
+    try {
+      await sweepComparison(server);
+    } finally {
+      await server.close();
+    }
+    return;
+  }
   sizes();
   const server = await h.serve();
   try {
@@ -92,6 +138,7 @@ async function speed(server, { webgpu, warmupSteps, warmupTimeoutMs }) {
     }
     const gpu = await speed(server, { webgpu: true, warmupSteps: 2, warmupTimeoutMs: 480_000 });
     console.log(`browser ${gpu.backend}: ${gpu.rate.toFixed(2)} steps/s (${gpu.steps} steps in ${windowSeconds} s; SwiftShader emulates the GPU on the CPU); latest checkpoint ${gpu.checkpoint}`);
+    await sweepComparison(server);
   } finally {
     await server.close();
   }

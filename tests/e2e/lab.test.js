@@ -190,3 +190,36 @@ test('a link made by the page starts its sweep when opened', async () => {
     assert.equal(await page.locator('#sweep-curve polygon.band').count(), 2);
   });
 });
+
+test('a sweep trains in several workers at once, each run filed where it belongs; cancel stops them all', async () => {
+  // Runs long enough (a few seconds each) that two overlap for a while.
+  await withPage(`${h.TINY.replace('&steps=40&', '&steps=300&')}&backend=cpu`, async (page) => {
+    // This machine's default (cores - 1) may be one worker: ask for two.
+    await page.fill('#sweep-workers', '2');
+    await page.dispatchEvent('#sweep-workers', 'change');
+    await page.fill('#sweep-values', '4, 8, 16');
+    await page.dispatchEvent('#sweep-values', 'change');
+    await recordCounts(page, 'running', '#sweep-queue li.running');
+    await page.click('#start-sweep');
+    await h.waitFor(page, 'two runs in progress at once', () => document.querySelectorAll('#sweep-queue li.running').length === 2, null, 90_000);
+    const queue = await page.locator('#sweep-queue li').allTextContents();
+    assert.ok(queue.some((t) => /running in worker 1/.test(t)) && queue.some((t) => /running in worker 2, step \d+/.test(t)), queue.join(' | '));
+    await h.waitFor(page, 'the sweep to finish', () => document.querySelector('#sweep-status')?.textContent === 'done', null, 240_000);
+    assert.equal(await page.locator('#sweep-queue li.done').count(), 3);
+    assert.equal(await page.locator('#heatmap button.cell.filled').count(), 3);
+    // Each finished run is in the library under its own point, whichever worker trained it.
+    const labels = await page.locator('#heatmap button.cell.filled').evaluateAll((cs) => cs.map((c) => c.dataset.column).sort());
+    assert.deepEqual(labels, ['0', '1', '2']);
+    assert.ok((await counts(page, 'running')).includes(2), 'two workers trained at once');
+
+    // A second sweep, cancelled while both workers train: nothing keeps running.
+    await page.fill('#sweep-values', '4, 8, 16, 32');
+    await page.dispatchEvent('#sweep-values', 'change');
+    await page.click('#start-sweep');
+    await h.waitFor(page, 'two runs in progress again', () => document.querySelectorAll('#sweep-queue li.running').length === 2, null, 90_000);
+    await page.click('#cancel-sweep');
+    assert.equal(await h.text(page, '#sweep-status'), 'cancelled');
+    assert.equal(await page.locator('#sweep-queue li.running').count(), 0);
+    assert.equal(await page.locator('#start-sweep').isDisabled(), false);
+  });
+});

@@ -10,25 +10,34 @@ use crate::store;
 use crate::worker_link::{SharedLink, WorkerLink, spawn_worker};
 use instruction_diversity::engine::checkpoint::CheckpointMeta;
 use instruction_diversity::page::link;
+use instruction_diversity::page::state::SweepAction;
 use instruction_diversity::page::state::library::{LibraryAction, Orphan};
 use instruction_diversity::page::state::restore::{RestoreAction, Restored};
 use instruction_diversity::page::state::run::RunStatus;
+use instruction_diversity::page::state::sweep::default_workers;
 use instruction_diversity::page::state::{Action, PageState, PendingChoice};
 use instruction_diversity::page::storage::{SavedRun, SavedSweep, SweepProgress, describe_failure};
 use instruction_diversity::protocol::Command;
 use instruction_diversity::study::presets::preset;
+use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use yew::prelude::*;
 
 /// The page state plus the last command for the worker, numbered so the effect that posts it runs
-/// once per command.
+/// once per command, and the latest commands for the helper workers, numbered the same way.
 #[derive(Clone, PartialEq, Default)]
 pub struct AppState {
     pub page: PageState,
     outbox: Option<(u64, Command)>,
+    /// `(number, helper slot, command)`, the last [`HELPER_OUTBOX`] of them.
+    helper_outbox: Rc<Vec<(u64, usize, Command)>>,
 }
+
+/// Helper commands kept for the effect that posts them (it posts each once, by its number; one
+/// action gives at most a few commands per helper).
+const HELPER_OUTBOX: usize = 64;
 
 impl Reducible for AppState {
     type Action = Action;
@@ -37,12 +46,34 @@ impl Reducible for AppState {
         let sequence = self.outbox.as_ref().map_or(0, |(n, _)| *n);
         // A copy of the page state is a copy of its parts' pointers: the reducer copies only the
         // parts the action changes.
-        let (page, command) = self.page.clone().reduce(action);
+        let mut page = self.page.clone();
+        page.helper_commands.clear();
+        let (mut page, command) = page.reduce(action);
         let outbox = match command {
             Some(command) => Some((sequence + 1, command)),
             None => self.outbox.clone(),
         };
-        Rc::new(Self { page, outbox })
+        let fresh = std::mem::take(&mut page.helper_commands);
+        let helper_outbox = if fresh.is_empty() {
+            self.helper_outbox.clone()
+        } else {
+            let mut kept = self.helper_outbox.as_ref().clone();
+            let last = kept.last().map_or(0, |(n, _, _)| *n);
+            kept.extend(
+                fresh
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, (slot, c))| (last + 1 + k as u64, slot, c)),
+            );
+            let excess = kept.len().saturating_sub(HELPER_OUTBOX);
+            kept.drain(..excess);
+            Rc::new(kept)
+        };
+        Rc::new(Self {
+            page,
+            outbox,
+            helper_outbox,
+        })
     }
 }
 
@@ -162,12 +193,22 @@ async fn read_storage(owner: String) -> Restored {
 pub fn app() -> Html {
     let state = use_reducer(AppState::default);
     let link: SharedLink = use_mut_ref(WorkerLink::default);
+    // The helper workers, started when a sweep first needs them.
+    let helpers = use_mut_ref(Vec::<SharedLink>::new);
 
     {
         let dispatch = state.dispatcher();
         let link = link.clone();
         use_effect_with((), move |_| {
             spawn_worker(dispatch.clone(), link);
+            // One worker per core but one (for the page and the browser); the sweep builder's
+            // "Workers" field changes it.
+            let cores = web_sys::window()
+                .map(|w| w.navigator().hardware_concurrency())
+                .unwrap_or(1.0);
+            dispatch.dispatch(Action::Sweep(SweepAction::Workers(default_workers(
+                cores.max(1.0) as usize,
+            ))));
             // A share link opens its settings (and may start the run: the start waits in the
             // worker link's queue until the worker is ready).
             let hash = web_sys::window()
@@ -352,10 +393,46 @@ pub fn app() -> Html {
         });
     }
 
+    {
+        // Each helper command once, in order; a helper's worker starts with its first command.
+        let posted = use_mut_ref(|| 0u64);
+        let dispatch = state.dispatcher();
+        let helpers = helpers.clone();
+        use_effect_with(state.helper_outbox.clone(), move |outbox| {
+            for (number, slot, command) in outbox.iter() {
+                if *number <= *posted.borrow() {
+                    continue;
+                }
+                *posted.borrow_mut() = *number;
+                let link = {
+                    let mut links = helpers.borrow_mut();
+                    while links.len() <= *slot {
+                        let next = links.len();
+                        links.push(Rc::new(RefCell::new(WorkerLink::helper(next))));
+                    }
+                    links[*slot].clone()
+                };
+                if !link.borrow().is_started() {
+                    // A helper that never started has nothing to stop, pause or resume.
+                    if !matches!(command, Command::Start { .. }) {
+                        continue;
+                    }
+                    spawn_worker(dispatch.clone(), link.clone());
+                }
+                if let Err(e) = link.borrow_mut().send(command.to_json()) {
+                    dispatch.dispatch(Action::HelperFailed(*slot, e));
+                }
+            }
+            || ()
+        });
+    }
+
     let page = &state.page;
     let dispatch = state.dispatcher();
     let view = &page.view;
-    let active = page.is_active();
+    // Anything training (the page's worker or a helper) keeps the other starts and the settings
+    // closed.
+    let active = page.is_busy();
     let page_class = classes!(
         "page",
         view.embed.then_some("embed"),

@@ -19,7 +19,7 @@ use instruction_diversity::page::state::inspector::{Inspector, InspectorAction};
 use instruction_diversity::page::state::lessons::LessonAction;
 use instruction_diversity::page::state::library::{Kept, Library, LibraryAction};
 use instruction_diversity::page::state::run::LiveRun;
-use instruction_diversity::page::state::sweep::{SweepField, SweepQueue, SweepStatus};
+use instruction_diversity::page::state::sweep::{MAX_WORKERS, SweepField, SweepQueue, SweepStatus};
 use instruction_diversity::page::state::{Action, SweepAction, inspected};
 use instruction_diversity::study::lessons::{LESSON_IDS, lesson};
 use instruction_diversity::study::presets::preset;
@@ -98,6 +98,14 @@ pub fn sweeps(props: &SweepsProps) -> Html {
         })
     };
     let on_start = on_click(&dispatch, Action::Sweep(SweepAction::StartForm));
+    let on_workers = {
+        let dispatch = dispatch.clone();
+        Callback::from(move |e: Event| {
+            if let Ok(workers) = event_value(&e).trim().parse::<usize>() {
+                dispatch.dispatch(Action::Sweep(SweepAction::Workers(workers)));
+            }
+        })
+    };
     let preset_sweep = props.preset.as_deref().and_then(preset);
     let options = |selected: Option<SweepSetting>, none: bool| {
         html! {
@@ -112,7 +120,7 @@ pub fn sweeps(props: &SweepsProps) -> Html {
     html! {
         <section class="panel sweeps" aria-label="Sweeps" id="sweeps">
             <h2>{ "Sweeps and the phase diagram" }</h2>
-            <p class="muted">{ "Runs the current settings once per value (and per seed), one after another, and plots the final accuracy of each. Put examples per rule on the second axis for the I × S phase diagram." }</p>
+            <p class="muted">{ "Runs the current settings once per value (and per seed) and plots the final accuracy of each: on the CPU fallback, several runs at once, one per worker. Put examples per rule on the second axis for the I × S phase diagram." }</p>
             <div class="sweep-form">
                 <label class="field" for="sweep-axis"><span class="name">{ "Vary" }</span>
                     <select id="sweep-axis" onchange={edit(SweepField::Axis)}>{ options(Some(form.first), false) }</select></label>
@@ -126,6 +134,10 @@ pub fn sweeps(props: &SweepsProps) -> Html {
                 }
                 <label class="field" for="sweep-seeds"><span class="name">{ "Seeds" }</span>
                     <input id="sweep-seeds" type="number" min="1" max="5" value={form.seeds.clone()} onchange={edit(SweepField::Seeds)} /></label>
+                <label class="field" for="sweep-workers"><span class="name">{ "Workers" }</span>
+                    <input id="sweep-workers" type="number" min="1" max={MAX_WORKERS.to_string()} value={props.queue.workers.to_string()}
+                        title="Runs trained at once on the CPU fallback, each in its own worker (default: one per core but one). A GPU trains one run at a time."
+                        disabled={props.active} onchange={on_workers} /></label>
             </div>
             <div class="controls">
                 <button id="start-sweep" onclick={on_start} disabled={props.active}>{ "Start sweep" }</button>
@@ -185,14 +197,18 @@ fn sweep_views(props: &SweepViewsProps) -> Html {
             if !sweep.plan.is_empty() {
                 <ol class="queue" id="sweep-queue">
                     { for sweep.plan.iter().map(|run| {
+                        let several = !sweep.elsewhere.is_empty();
                         let (class, word) = if sweep.is_done(run.index) {
-                            ("done", "done")
+                            ("done", "done".to_string())
                         } else if sweep.current == Some(run.index) {
-                            ("running", "running")
+                            ("running", if several { "running in worker 1".into() } else { "running".into() })
+                        } else if let Some(helper) = sweep.helper_of(run.index) {
+                            let step = sweep.elsewhere[helper].as_ref().map_or(0, |e| e.step);
+                            ("running", format!("running in worker {}, step {step}", helper + 2))
                         } else if sweep.status == SweepStatus::Running {
-                            ("waiting", "waiting")
+                            ("waiting", "waiting".into())
                         } else {
-                            ("skipped", "not run")
+                            ("skipped", "not run".into())
                         };
                         html! { <li class={class}>{ format!("{} · seed {} · {word}", run.labels.join(" × "), run.seed) }</li> }
                     }) }

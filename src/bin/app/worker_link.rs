@@ -1,4 +1,5 @@
-//! The training worker: started, replaced after a failure, and fed commands once it is ready.
+//! The training workers: the page's own, and the helpers that train other runs of a sweep at once
+//! on the CPU; each started, replaced after a failure, and fed commands once it is ready.
 
 use crate::app::Dispatch;
 use instruction_diversity::page::state::Action;
@@ -9,9 +10,37 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
+/// Which worker a link reaches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Role {
+    /// The page's own worker: the run panel's run, checkpointed under the tab's owner id.
+    #[default]
+    Main,
+    /// Helper `slot`: another run of the running sweep. It never hears an owner id, so it keeps no
+    /// checkpoint (a reload starts its run again) and no other tab ever offers its run.
+    Helper(usize),
+}
+
+impl Role {
+    fn event(self, event: WorkerEvent) -> Action {
+        match self {
+            Role::Main => Action::Worker(event),
+            Role::Helper(slot) => Action::Helper(slot, event),
+        }
+    }
+
+    fn failed(self, message: String) -> Action {
+        match self {
+            Role::Main => Action::WorkerFailed(message),
+            Role::Helper(slot) => Action::HelperFailed(slot, message),
+        }
+    }
+}
+
 /// The worker and the commands waiting for it to be ready.
 #[derive(Default)]
 pub struct WorkerLink {
+    role: Role,
     worker: Option<Worker>,
     /// Counts the workers started, so the handlers of a replaced worker ignore what it still says.
     generation: u64,
@@ -22,11 +51,29 @@ pub struct WorkerLink {
 }
 
 impl WorkerLink {
+    /// The link of helper `slot`, its worker not started yet.
+    pub fn helper(slot: usize) -> Self {
+        Self {
+            role: Role::Helper(slot),
+            ..Self::default()
+        }
+    }
+
+    /// Whether its worker has been started.
+    pub fn is_started(&self) -> bool {
+        self.worker.is_some()
+    }
+
+    /// Whether the worker must hear its tab's owner id before anything else.
+    fn needs_owner(&self) -> bool {
+        self.role == Role::Main && self.owner.is_none()
+    }
+
     /// Posts a message now, or once the worker is ready and knows its tab.
     pub fn send(&mut self, message: String) -> Result<(), String> {
         match &self.worker {
             None => Err("it is not running; reload the page to try again".into()),
-            Some(_) if !self.is_ready || self.owner.is_none() => {
+            Some(_) if !self.is_ready || self.needs_owner() => {
                 self.waiting.push(message);
                 Ok(())
             }
@@ -48,13 +95,13 @@ impl WorkerLink {
     }
 
     fn flush(&mut self) {
-        let (Some(w), true, Some(owner)) = (&self.worker, self.is_ready, &self.owner) else {
+        let (Some(w), true, false) = (&self.worker, self.is_ready, self.needs_owner()) else {
             return;
         };
-        let own = Command::Own {
-            owner: owner.clone(),
-        };
-        let _ = w.post_message(&JsValue::from_str(&own.to_json()));
+        if let Some(owner) = self.owner.clone().filter(|_| self.role == Role::Main) {
+            let own = Command::Own { owner };
+            let _ = w.post_message(&JsValue::from_str(&own.to_json()));
+        }
         for message in std::mem::take(&mut self.waiting) {
             let _ = w.post_message(&JsValue::from_str(&message));
         }
@@ -68,6 +115,7 @@ pub type SharedLink = Rc<RefCell<WorkerLink>>;
 /// replaced: a crash (a panic, a trap, a lost GPU device) can leave its wasm instance unusable, and a
 /// fresh one makes the next start work again.
 pub fn spawn_worker(dispatch: Dispatch, link: SharedLink) {
+    let role = link.borrow().role;
     let generation = {
         let mut l = link.borrow_mut();
         if let Some(old) = l.worker.take() {
@@ -80,9 +128,7 @@ pub fn spawn_worker(dispatch: Dispatch, link: SharedLink) {
     let worker = match Worker::new("./worker-loader.js") {
         Ok(w) => w,
         Err(e) => {
-            dispatch.dispatch(Action::WorkerFailed(format!(
-                "could not start the worker: {e:?}"
-            )));
+            dispatch.dispatch(role.failed(format!("could not start the worker: {e:?}")));
             return;
         }
     };
@@ -106,12 +152,12 @@ pub fn spawn_worker(dispatch: Dispatch, link: SharedLink) {
                         event,
                         WorkerEvent::Error { .. } | WorkerEvent::DeviceLost { .. }
                     );
-                    dispatch.dispatch(Action::Worker(event));
+                    dispatch.dispatch(role.event(event));
                     if failed {
                         spawn_worker(dispatch.clone(), link.clone());
                     }
                 }
-                Err(e) => dispatch.dispatch(Action::WorkerFailed(e.to_string())),
+                Err(e) => dispatch.dispatch(role.failed(e.to_string())),
             }
         })
     };
@@ -129,13 +175,13 @@ pub fn spawn_worker(dispatch: Dispatch, link: SharedLink) {
             };
             // A worker that never became ready cannot load: starting another would fail the same way.
             if link.borrow().is_ready {
-                dispatch.dispatch(Action::WorkerFailed(message));
+                dispatch.dispatch(role.failed(message));
                 spawn_worker(dispatch.clone(), link.clone());
             } else {
                 if let Some(w) = link.borrow_mut().worker.take() {
                     w.terminate();
                 }
-                dispatch.dispatch(Action::WorkerFailed(format!(
+                dispatch.dispatch(role.failed(format!(
                     "it could not load ({message}); reload the page to try again"
                 )));
             }

@@ -65,6 +65,10 @@ pub struct PageState {
     /// A link opened in the address bar while a run trains, waiting for the reader's choice (or, when
     /// `deferred`, for the run to end): the address bar shows the page's own link meanwhile.
     pub pending_link: Option<PendingLink>,
+    /// Commands for the helper workers (by slot) that reducing actions gave, oldest first: the
+    /// page posts them and empties this before each action (a sweep's runs train in several
+    /// workers at once, see [`SweepQueue::workers`]).
+    pub helper_commands: Vec<(usize, Command)>,
 }
 
 /// A link that arrived while a run trains.
@@ -111,8 +115,10 @@ pub enum SweepAction {
     StartForm,
     /// Run every point of a sweep, one after another, with the lesson that asked for it (if any).
     Start(Box<SweepSpec>, Option<String>),
-    /// Stop the sweep: the run in progress ends, the finished runs stay.
+    /// Stop the sweep: the runs in progress end, the finished runs stay.
     Cancel,
+    /// Train a sweep's runs in this many workers at once (the next sweep; clamped to 1..=16).
+    Workers(usize),
 }
 
 /// Something that happened: a user event or a worker event.
@@ -135,6 +141,10 @@ pub enum Action {
     Worker(Event),
     /// The worker died or could not be reached.
     WorkerFailed(String),
+    /// Helper worker `slot` (training another run of the sweep) said something.
+    Helper(usize, Event),
+    /// Helper worker `slot` died or could not be reached.
+    HelperFailed(usize, String),
     /// A change to the library alone.
     Library(LibraryAction),
     /// Show a results file (the page's export or `idp sweep`'s output), checked by
@@ -182,9 +192,114 @@ pub fn inspected<'a>(
 pub const STEP_BUTTON_STEPS: usize = 10;
 
 impl PageState {
-    /// Whether a run is in progress (started and neither finished, failed nor stopped).
+    /// Whether a run is in progress in the page's own worker (started and neither finished, failed
+    /// nor stopped).
     pub fn is_active(&self) -> bool {
         self.run.is_active()
+    }
+
+    /// Whether anything trains: the page's own worker, or a helper training a sweep's run.
+    pub fn is_busy(&self) -> bool {
+        self.is_active() || self.sweep.running().is_some_and(|s| s.helpers_busy())
+    }
+
+    /// Tells each helper in `slots` to stop.
+    fn stop_helpers(&mut self, slots: Vec<usize>) {
+        self.helper_commands
+            .extend(slots.into_iter().map(|slot| (slot, Command::Stop)));
+    }
+
+    /// Sends `command` to every helper training a run of the running sweep.
+    fn tell_helpers(&mut self, command: &Command) {
+        let busy: Vec<usize> = self
+            .sweep
+            .running()
+            .map(|s| {
+                (0..s.elsewhere.len())
+                    .filter(|&i| s.elsewhere[i].is_some())
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.helper_commands
+            .extend(busy.into_iter().map(|slot| (slot, command.clone())));
+    }
+
+    /// Gives each idle helper a waiting run of the running sweep. Helpers train on the CPU: they
+    /// are started once the page's own worker has fallen back to it (a GPU is best used by one
+    /// worker).
+    fn fill_helpers(&mut self) {
+        for slot in self.sweep.idle_helpers() {
+            if let Some(config) = Rc::make_mut(&mut self.sweep).start_elsewhere(slot) {
+                self.helper_commands.push((
+                    slot,
+                    Command::Start {
+                        config: Box::new(config),
+                        backend: BackendPreference::Cpu,
+                    },
+                ));
+            }
+        }
+    }
+
+    /// What helper `slot` said about the sweep's run it trains; the command for the page's own
+    /// worker, if any (a failed helper stops the whole sweep).
+    fn helper_event(&mut self, slot: usize, event: Event) -> Option<Command> {
+        // Events of a run that was stopped (a cancelled sweep, a replaced helper) change nothing.
+        let place = Rc::make_mut(&mut self.sweep).elsewhere_mut(slot)?;
+        match event {
+            Event::Progress {
+                step, total_steps, ..
+            } => {
+                place.step = step;
+                place.total = total_steps;
+            }
+            Event::Evaluation {
+                detail: Some(detail),
+                ..
+            } => place.history.push(Rc::new(*detail)),
+            Event::Record { record } => {
+                let (plan, history) = (place.plan, place.history.clone());
+                self.keep_run(*record, Some(plan), history);
+            }
+            Event::Finished { .. } => {
+                if let Some(config) = Rc::make_mut(&mut self.sweep).start_elsewhere(slot) {
+                    self.helper_commands.push((
+                        slot,
+                        Command::Start {
+                            config: Box::new(config),
+                            backend: BackendPreference::Cpu,
+                        },
+                    ));
+                }
+            }
+            Event::Error { message } | Event::DeviceLost { message } => {
+                return self.helper_failed(slot, message);
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// A helper's run failed: the sweep fails, as when the page's own run does, and everything
+    /// else stops.
+    fn helper_failed(&mut self, slot: usize, message: String) -> Option<Command> {
+        let plan = self
+            .sweep
+            .running()
+            .and_then(|s| s.elsewhere.get(slot)?.as_ref().map(|e| e.plan))?;
+        let (_, busy) = Rc::make_mut(&mut self.sweep).fail();
+        self.stop_helpers(busy.into_iter().filter(|&b| b != slot).collect());
+        Rc::make_mut(&mut self.sweep).error = Some(format!(
+            "run {} of the sweep failed in helper worker {}: {message}",
+            plan + 1,
+            slot + 1
+        ));
+        if self.is_active() {
+            Rc::make_mut(&mut self.run).status = RunStatus::Idle;
+            Some(Command::Stop)
+        } else {
+            None
+        }
     }
 
     /// Seconds until the running sweep's queue is done, when known.
@@ -245,12 +360,25 @@ impl PageState {
         Some(self.begin_run(config))
     }
 
-    /// Keeps the run that just finished (its record and evaluations) among the session's runs.
+    /// Keeps the run that just finished in the page's own worker (its record and evaluations)
+    /// among the session's runs.
     fn keep_finished_run(&mut self, record: RunRecord) {
+        let record = self.keep_run(record, None, self.run.history.clone());
+        Rc::make_mut(&mut self.run).record = Some(record);
+    }
+
+    /// Keeps a finished run among the session's runs, filed under the running sweep (as its run
+    /// `plan`, or the page worker's when `None`) when one runs; returns its record as kept.
+    fn keep_run(
+        &mut self,
+        record: RunRecord,
+        plan: Option<usize>,
+        history: Vec<Rc<Evaluation>>,
+    ) -> Rc<RunRecord> {
         let index = self.library.runs.len();
         let (record, name, sweep_key) = match self.sweep.running() {
             Some(_) => Rc::make_mut(&mut self.sweep)
-                .finished(index, record)
+                .finished(index, plan, record)
                 .map(|(record, name, key)| (record, name, Some(key)))
                 .expect("a running sweep files its run"),
             None => (record, None, None),
@@ -263,14 +391,14 @@ impl PageState {
             )
         });
         let record = Rc::new(record);
-        Rc::make_mut(&mut self.run).record = Some(record.clone());
         Rc::make_mut(&mut self.library).keep(FinishedRun {
             name,
-            record,
-            history: self.run.history.clone(),
+            record: record.clone(),
+            history,
             kept: Kept::Pending,
             sweep_key,
         });
+        record
     }
 
     /// The next state, and the command the worker must receive, if any.
@@ -316,16 +444,25 @@ impl PageState {
             }
             Action::Run(RunAction::Start) => {
                 if self.sweep.running().is_some() {
-                    Rc::make_mut(&mut self.sweep).cancel();
+                    let busy = Rc::make_mut(&mut self.sweep).cancel();
+                    self.stop_helpers(busy);
                 }
                 let config = self.settings.config.clone();
                 Some(self.begin_run(config))
             }
             Action::Run(RunAction::Pause) => {
-                (self.run.status == RunStatus::Running).then_some(Command::Pause)
+                let pause = self.run.status == RunStatus::Running;
+                if pause {
+                    self.tell_helpers(&Command::Pause);
+                }
+                pause.then_some(Command::Pause)
             }
             Action::Run(RunAction::Resume) => {
-                (self.run.status == RunStatus::Paused).then_some(Command::Resume)
+                let resume = self.run.status == RunStatus::Paused;
+                if resume {
+                    self.tell_helpers(&Command::Resume);
+                }
+                resume.then_some(Command::Resume)
             }
             Action::Run(RunAction::Step) => {
                 (self.run.status == RunStatus::Paused).then_some(Command::Step {
@@ -334,7 +471,8 @@ impl PageState {
             }
             Action::Run(RunAction::Stop) | Action::Sweep(SweepAction::Cancel) => {
                 if self.sweep.running().is_some() {
-                    Rc::make_mut(&mut self.sweep).cancel();
+                    let busy = Rc::make_mut(&mut self.sweep).cancel();
+                    self.stop_helpers(busy);
                 }
                 if self.is_active() {
                     Rc::make_mut(&mut self.run).status = RunStatus::Idle;
@@ -348,11 +486,15 @@ impl PageState {
                 Rc::make_mut(&mut self.run).worker_failed(message);
                 None
             }
+            Action::Helper(slot, event) => self.helper_event(slot, event),
+            Action::HelperFailed(slot, message) => {
+                self.helper_failed(slot, format!("the worker stopped: {message}"))
+            }
             Action::Library(change) => {
                 Rc::make_mut(&mut self.library).reduce(change);
                 None
             }
-            Action::Import(_) | Action::ShowImported(_) if self.is_active() => {
+            Action::Import(_) | Action::ShowImported(_) if self.is_busy() => {
                 Rc::make_mut(&mut self.library).import_error =
                     Some("stop the run before showing a results file".into());
                 None
@@ -362,15 +504,13 @@ impl PageState {
                 let spec = report.spec.clone();
                 let indices = Rc::make_mut(&mut self.library).import(*report);
                 if !spec.axes.is_empty() {
-                    Rc::make_mut(&mut self.sweep).sweep = Some(SweepState {
+                    Rc::make_mut(&mut self.sweep).sweep = Some(SweepState::shown(
                         spec,
-                        plan: Vec::new(),
-                        done: indices.collect(),
-                        current: None,
-                        status: SweepStatus::Imported,
-                        lesson: None,
-                        key: String::new(),
-                    });
+                        indices.collect(),
+                        SweepStatus::Imported,
+                        None,
+                        String::new(),
+                    ));
                 }
                 self.show_imported(0);
                 None
@@ -379,7 +519,7 @@ impl PageState {
                 self.show_imported(index);
                 None
             }
-            Action::ClearSaved if self.is_active() => {
+            Action::ClearSaved if self.is_busy() => {
                 Rc::make_mut(&mut self.library).storage_error =
                     Some("stop the run before clearing saved runs".into());
                 None
@@ -389,6 +529,10 @@ impl PageState {
                 Rc::make_mut(&mut self.library).clear();
                 Rc::make_mut(&mut self.sweep).sweep = None;
                 Rc::make_mut(&mut self.inspector).opened = None;
+                None
+            }
+            Action::Sweep(SweepAction::Workers(workers)) => {
+                Rc::make_mut(&mut self.sweep).set_workers(workers);
                 None
             }
             Action::Sweep(SweepAction::Edit(field, value)) => {
@@ -455,18 +599,22 @@ impl PageState {
                 "the run in progress could not be checkpointed, so a reload would lose it: {message}"
             ));
         }
+        let on_cpu = matches!(&event, Event::Backend(info) if info.kind == crate::protocol::BackendKind::Cpu);
         match Rc::make_mut(&mut self.run).apply(event) {
-            RunOutcome::Nothing => None,
+            RunOutcome::Nothing => {
+                if on_cpu {
+                    self.fill_helpers();
+                }
+                None
+            }
             RunOutcome::Record(record) => {
                 self.keep_finished_run(*record);
                 None
             }
             RunOutcome::Finished => self.next_sweep_run(),
             RunOutcome::Failed { lost_device } => {
-                let sweep_run = match self.sweep.running() {
-                    Some(_) => Rc::make_mut(&mut self.sweep).fail(),
-                    None => None,
-                };
+                let (sweep_run, busy) = Rc::make_mut(&mut self.sweep).fail();
+                self.stop_helpers(busy);
                 if lost_device {
                     let run = Rc::make_mut(&mut self.run);
                     run.resumable = run
@@ -505,7 +653,7 @@ impl PageState {
     }
 
     fn start_sweep(mut self, spec: SweepSpec, lesson: Option<String>) -> (Self, Option<Command>) {
-        if self.is_active() {
+        if self.is_busy() {
             Rc::make_mut(&mut self.sweep).error =
                 Some("stop the run before starting a sweep".into());
             return (self, None);

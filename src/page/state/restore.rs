@@ -127,15 +127,13 @@ impl PageState {
             let done = (0..shift)
                 .filter(|&i| self.library.runs[i].sweep_key.as_deref() == Some(last.as_str()))
                 .collect();
-            Rc::make_mut(&mut self.sweep).sweep = Some(SweepState {
-                spec: saved.spec.clone(),
-                plan: Vec::new(),
+            Rc::make_mut(&mut self.sweep).sweep = Some(SweepState::shown(
+                saved.spec.clone(),
                 done,
-                current: None,
-                status: SweepStatus::Saved,
-                lesson: saved.lesson.clone(),
-                key: saved.id.clone(),
-            });
+                SweepStatus::Saved,
+                saved.lesson.clone(),
+                saved.id.clone(),
+            ));
         }
         if busy {
             return (self, None);
@@ -180,9 +178,10 @@ impl PageState {
         }
     }
 
-    /// Goes on with a sweep whose queue a reload interrupted: its finished runs (saved, in plan
-    /// order) count as done, and the queue goes on from the run in progress, from its checkpoint
-    /// when `run` is that run's, else from its start.
+    /// Goes on with a sweep whose queue a reload interrupted: its finished runs (saved, each found
+    /// in the plan by its settings: with several workers they finish out of order) count as done,
+    /// and the queue goes on from the run in progress, from its checkpoint when `run` is that run's,
+    /// else from its start; runs a helper worker was training start again.
     fn resume_sweep(
         &mut self,
         progress: SweepProgress,
@@ -199,25 +198,40 @@ impl PageState {
         let done: Vec<usize> = (0..self.library.runs.len())
             .filter(|&i| self.library.runs[i].sweep_key.as_deref() == Some(progress.id.as_str()))
             .collect();
+        let finished: Vec<usize> = done
+            .iter()
+            .filter_map(|&i| {
+                let config = &self.library.runs[i].record.config;
+                plan.iter().position(|p| p.config.raw() == config)
+            })
+            .collect();
         // A run that finished and was saved just before the reload is not run again.
-        let next = progress.current.max(done.len());
+        let next = (progress.current..plan.len())
+            .chain(0..progress.current)
+            .find(|i| !finished.contains(i));
         let total = plan.len();
-        let resumable = run.filter(|meta| plan.get(next).is_some_and(|p| p.config == meta.config));
+        let resumable = run.filter(|meta| {
+            next.and_then(|n| plan.get(n))
+                .is_some_and(|p| p.config == meta.config)
+        });
         if !self.library.compare.is_empty() {
             Rc::make_mut(&mut self.library).compare.clear();
         }
+        let helpers = self.sweep.workers.max(1) - 1;
         Rc::make_mut(&mut self.sweep).sweep = Some(SweepState {
             spec: progress.spec,
             plan,
             done,
-            current: next.checked_sub(1),
+            finished,
+            current: None,
+            elsewhere: vec![None; helpers],
             status: SweepStatus::Running,
             lesson: progress.lesson,
             key: progress.id,
         });
-        if next >= total {
+        let Some(next) = next else {
             return self.next_sweep_run();
-        }
+        };
         match resumable {
             Some(meta) => {
                 self.notice(format!(

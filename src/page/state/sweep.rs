@@ -116,7 +116,7 @@ impl SweepForm {
 /// Where a sweep is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SweepStatus {
-    /// Runs are going one after another.
+    /// Runs are going, one after another in each worker.
     Running,
     /// Every run finished.
     Done,
@@ -130,7 +130,20 @@ pub enum SweepStatus {
     Saved,
 }
 
-/// A sweep: its plan, the runs done so far and the one in progress.
+/// A run of the sweep that a helper worker trains (the page's own worker trains `current`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Elsewhere {
+    /// Its plan index.
+    pub plan: usize,
+    /// Steps taken, as the helper last said.
+    pub step: usize,
+    /// Steps it takes.
+    pub total: usize,
+    /// Its evaluations (with every prediction), for the inspector once it finishes.
+    pub history: Vec<Rc<crate::engine::metrics::Evaluation>>,
+}
+
+/// A sweep: its plan, the runs done so far and those in progress.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SweepState {
     /// What is swept.
@@ -139,8 +152,14 @@ pub struct SweepState {
     pub plan: Vec<PlannedRun>,
     /// The finished runs, as indices into the library's runs, in the order they finished.
     pub done: Vec<usize>,
-    /// The plan index of the run in progress.
+    /// The plan indices of the finished runs, in the same order as `done`. With several workers
+    /// runs finish out of plan order.
+    pub finished: Vec<usize>,
+    /// The plan index of the run in progress in the page's own worker (the one the run panel
+    /// shows).
     pub current: Option<usize>,
+    /// Per helper worker, the run it trains, if any.
+    pub elsewhere: Vec<Option<Elsewhere>>,
     /// Where it is.
     pub status: SweepStatus,
     /// The lesson that started it, if any.
@@ -150,20 +169,61 @@ pub struct SweepState {
 }
 
 impl SweepState {
+    /// A sweep shown, not run: imported from a file or kept from an earlier visit.
+    pub fn shown(
+        spec: SweepSpec,
+        done: Vec<usize>,
+        status: SweepStatus,
+        lesson: Option<String>,
+        key: String,
+    ) -> Self {
+        Self {
+            spec,
+            plan: Vec::new(),
+            done,
+            finished: Vec::new(),
+            current: None,
+            elsewhere: Vec::new(),
+            status,
+            lesson,
+            key,
+        }
+    }
+
     /// Runs not started yet.
     pub fn waiting(&self) -> usize {
-        let started = self.done.len() + usize::from(self.current.is_some());
         if self.status == SweepStatus::Running {
-            self.plan.len().saturating_sub(started)
+            (0..self.plan.len()).filter(|&i| self.is_waiting(i)).count()
         } else {
             0
         }
     }
 
-    /// Whether planned run `index` has finished: runs go in plan order and each finished one joins
-    /// [`Self::done`], so the first `done.len()` runs of the plan are the finished ones.
+    /// Whether planned run `index` has finished.
     pub fn is_done(&self, index: usize) -> bool {
-        !self.plan.is_empty() && index < self.done.len()
+        self.finished.contains(&index)
+    }
+
+    /// The helper worker (0-based) training planned run `index`, if one does.
+    pub fn helper_of(&self, index: usize) -> Option<usize> {
+        self.elsewhere
+            .iter()
+            .position(|e| e.as_ref().is_some_and(|e| e.plan == index))
+    }
+
+    /// Whether planned run `index` is neither finished nor in progress anywhere.
+    fn is_waiting(&self, index: usize) -> bool {
+        !self.is_done(index) && self.current != Some(index) && self.helper_of(index).is_none()
+    }
+
+    /// The first planned run waiting, in plan order.
+    fn next_waiting(&self) -> Option<usize> {
+        (0..self.plan.len()).find(|&i| self.is_waiting(i))
+    }
+
+    /// Whether any helper worker trains a run.
+    pub fn helpers_busy(&self) -> bool {
+        self.elsewhere.iter().any(Option::is_some)
     }
 
     /// The finished runs' records, in the order they finished, with their indices in `runs`.
@@ -186,8 +246,11 @@ impl SweepState {
 }
 
 /// The sweep builder, the sweep on show and why the last one could not start.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SweepQueue {
+    /// Workers a sweep's runs train in at once on the CPU fallback: the page's own and `workers - 1`
+    /// helpers (see [`MAX_WORKERS`]). The page sets it from the machine's cores.
+    pub workers: usize,
     /// The sweep on show, if any.
     pub sweep: Option<SweepState>,
     /// Why the last sweep could not start.
@@ -196,6 +259,28 @@ pub struct SweepQueue {
     pub form: SweepForm,
     /// Sweeps started in this visit, for their storage keys.
     pub started: u64,
+}
+
+/// Most workers a sweep trains in at once (each a wasm instance with its own memory).
+pub const MAX_WORKERS: usize = 16;
+
+impl Default for SweepQueue {
+    fn default() -> Self {
+        Self {
+            workers: 1,
+            sweep: None,
+            error: None,
+            form: SweepForm::default(),
+            started: 0,
+        }
+    }
+}
+
+/// The default number of workers on a machine with `cores` logical cores
+/// (`navigator.hardwareConcurrency`): one per core but one, left to the page and the browser, and
+/// at least one.
+pub fn default_workers(cores: usize) -> usize {
+    cores.saturating_sub(1).clamp(1, MAX_WORKERS)
 }
 
 impl SweepQueue {
@@ -232,7 +317,9 @@ impl SweepQueue {
                     spec,
                     plan,
                     done: Vec::new(),
+                    finished: Vec::new(),
                     current: None,
+                    elsewhere: vec![None; self.workers.clamp(1, MAX_WORKERS) - 1],
                     status: SweepStatus::Running,
                     lesson,
                     key: format!("sweep-{visit}-{}", self.started),
@@ -242,51 +329,93 @@ impl SweepQueue {
         }
     }
 
-    /// The running sweep's next planned run, now in progress; `None` (and the sweep done) when every
-    /// run has finished, or when no sweep runs.
+    /// The running sweep's next waiting run, now in progress in the page's own worker; `None` when
+    /// no run waits (the sweep is then done, unless a helper still trains one) or no sweep runs.
     pub fn start_next(&mut self) -> Option<ValidConfig> {
         let sweep = self.running_mut()?;
-        let next = sweep.current.map_or(0, |c| c + 1);
-        match sweep.plan.get(next) {
-            Some(run) => {
-                sweep.current = Some(next);
-                Some(run.config.clone())
-            }
+        sweep.current = sweep.next_waiting();
+        match sweep.current {
+            Some(next) => Some(sweep.plan[next].config.clone()),
             None => {
-                sweep.current = None;
-                sweep.status = SweepStatus::Done;
+                if !sweep.helpers_busy() {
+                    sweep.status = SweepStatus::Done;
+                }
                 None
             }
         }
     }
 
-    /// Cancels the running sweep: the run in progress ends, the finished runs stay.
-    pub fn cancel(&mut self) {
-        if let Some(sweep) = self.running_mut() {
-            sweep.status = SweepStatus::Cancelled;
-            sweep.current = None;
+    /// The running sweep's next waiting run, now in progress in helper `slot`; `None` when no run
+    /// waits (the helper is then idle, and the sweep done if nothing else trains).
+    pub fn start_elsewhere(&mut self, slot: usize) -> Option<ValidConfig> {
+        let sweep = self.running_mut()?;
+        let next = sweep.next_waiting();
+        let place = sweep.elsewhere.get_mut(slot)?;
+        *place = next.map(|plan| Elsewhere {
+            plan,
+            step: 0,
+            total: sweep.plan[plan].config.train.steps,
+            history: Vec::new(),
+        });
+        if next.is_none() && sweep.current.is_none() && !sweep.helpers_busy() {
+            sweep.status = SweepStatus::Done;
         }
+        next.map(|plan| sweep.plan[plan].config.clone())
     }
 
-    /// Marks the running sweep failed; returns the plan index of the run it was on.
-    pub fn fail(&mut self) -> Option<usize> {
-        let sweep = self.running_mut()?;
+    /// The helpers of the running sweep that are idle while runs wait: each gets one.
+    pub fn idle_helpers(&self) -> Vec<usize> {
+        self.running()
+            .map(|s| {
+                (0..s.elsewhere.len())
+                    .filter(|&i| s.elsewhere[i].is_none())
+                    .take(s.waiting())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The helper run in `slot` of the running sweep, to update as its worker reports.
+    pub fn elsewhere_mut(&mut self, slot: usize) -> Option<&mut Elsewhere> {
+        self.running_mut()?.elsewhere.get_mut(slot)?.as_mut()
+    }
+
+    /// Cancels the running sweep: the runs in progress end, the finished runs stay. Returns the
+    /// helpers that were training (they must be told to stop).
+    pub fn cancel(&mut self) -> Vec<usize> {
+        let Some(sweep) = self.running_mut() else {
+            return Vec::new();
+        };
+        sweep.status = SweepStatus::Cancelled;
+        sweep.current = None;
+        take_busy(sweep)
+    }
+
+    /// Marks the running sweep failed; returns the plan index of the run its own worker was on, and
+    /// the helpers that were training (they must be told to stop).
+    pub fn fail(&mut self) -> (Option<usize>, Vec<usize>) {
+        let Some(sweep) = self.running_mut() else {
+            return (None, Vec::new());
+        };
         sweep.status = SweepStatus::Failed;
-        sweep.current.take()
+        (sweep.current.take(), take_busy(sweep))
     }
 
     /// Files a finished run (library index `index`, with `record` its record) under the running
-    /// sweep: returns its labelled record, its name (the sweep's labels, when it has axes) and the
-    /// sweep's key; `None` when no sweep runs.
+    /// sweep, as run `plan` of its plan (the page worker's run when `None`): returns its labelled
+    /// record, its name (the sweep's labels, when it has axes) and the sweep's key; `None` when no
+    /// sweep runs.
     pub fn finished(
         &mut self,
         index: usize,
+        plan: Option<usize>,
         record: RunRecord,
     ) -> Option<(RunRecord, Option<String>, String)> {
         let sweep = self.running_mut()?;
         let mut record = record;
         let mut name = None;
-        if let Some(planned) = sweep.current.and_then(|c| sweep.plan.get(c)) {
+        let plan = plan.or(sweep.current);
+        if let Some(planned) = plan.and_then(|c| sweep.plan.get(c)) {
             record = record.with_labels(&planned.labels);
             if !planned.labels.is_empty() {
                 let mut parts: Vec<String> = sweep
@@ -303,6 +432,9 @@ impl SweepQueue {
             }
         }
         sweep.done.push(index);
+        if let Some(plan) = plan {
+            sweep.finished.push(plan);
+        }
         Some((record, name, sweep.key.clone()))
     }
 
@@ -319,10 +451,18 @@ impl SweepQueue {
         let waiting_steps: usize = sweep
             .plan
             .iter()
-            .skip(sweep.current.map_or(sweep.done.len(), |c| c + 1))
+            .filter(|r| sweep.is_waiting(r.index))
             .map(|r| r.config.train.steps)
             .sum();
-        let steps_left = waiting_steps + steps_left;
+        // Runs train `workers` at a time; each helper's run has its own steps left.
+        let elsewhere_steps: usize = sweep
+            .elsewhere
+            .iter()
+            .flatten()
+            .map(|e| e.total.saturating_sub(e.step))
+            .sum();
+        let workers = (1 + sweep.elsewhere.len()) as f64;
+        let steps_left = (waiting_steps + steps_left + elsewhere_steps) as f64 / workers;
         let (seconds, steps) = sweep
             .records(runs)
             .into_iter()
@@ -330,9 +470,9 @@ impl SweepQueue {
                 (t + r.wall_seconds, n + r.steps)
             });
         if steps > 0 && seconds > 0.0 {
-            Some(steps_left as f64 * seconds / steps as f64)
+            Some(steps_left * seconds / steps as f64)
         } else if steps_per_second > 0.0 {
-            Some(steps_left as f64 / steps_per_second)
+            Some(steps_left / steps_per_second)
         } else {
             None
         }
@@ -342,12 +482,22 @@ impl SweepQueue {
     /// queue: `None` when no sweep's queue is running.
     pub fn progress(&self) -> Option<SweepProgress> {
         let sweep = self.running()?;
+        // The page worker's run (whose checkpoint a reload resumes), else a helper's (which starts
+        // again): a reload goes on with every run not finished.
+        let current = sweep
+            .current
+            .or_else(|| sweep.elsewhere.iter().flatten().map(|e| e.plan).min())?;
         Some(SweepProgress::new(
             &sweep.key,
             &sweep.spec,
             sweep.lesson.clone(),
-            sweep.current?,
+            current,
         ))
+    }
+
+    /// Sets the number of workers (clamped to 1..=[`MAX_WORKERS`]); a running sweep keeps its own.
+    pub fn set_workers(&mut self, workers: usize) {
+        self.workers = workers.clamp(1, MAX_WORKERS);
     }
 
     /// Moves the finished runs' indices after `shift` runs were put before them in the library.
@@ -358,6 +508,13 @@ impl SweepQueue {
             }
         }
     }
+}
+
+/// Empties the busy helper slots of a sweep that ended; returns them.
+fn take_busy(sweep: &mut SweepState) -> Vec<usize> {
+    (0..sweep.elsewhere.len())
+        .filter(|&i| sweep.elsewhere[i].take().is_some())
+        .collect()
 }
 
 #[cfg(test)]

@@ -1128,3 +1128,277 @@ fn a_link_pasted_into_the_open_tab_opens_or_waits_for_the_readers_choice() {
     assert!(ended.pending_link.is_none());
     assert_eq!(ended.settings.config.task.instructions, 12);
 }
+
+/// A sweep over four rule counts, for the tests of several workers.
+fn four_run_sweep() -> SweepSpec {
+    let mut spec = tiny_sweep();
+    spec.axes[0] = crate::study::sweep::Axis::values(
+        "instructions",
+        "task.instructions",
+        [4usize, 16, 64, 256],
+    );
+    spec
+}
+
+fn cpu() -> Event {
+    Event::Backend(BackendInfo {
+        kind: BackendKind::Cpu,
+        description: "CPU".into(),
+    })
+}
+
+/// The rule counts of the runs the reducer just asked helpers to start, by helper.
+fn helper_starts(state: &PageState) -> Vec<(usize, usize)> {
+    state
+        .helper_commands
+        .iter()
+        .filter_map(|(slot, c)| match c {
+            Command::Start { config, backend } => {
+                assert_eq!(*backend, BackendPreference::Cpu, "helpers train on the CPU");
+                Some((*slot, config.task.instructions))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Reduces `action` after emptying the helpers' outbox, as the page does.
+fn step(mut state: PageState, action: Action) -> (PageState, Option<Command>) {
+    state.helper_commands.clear();
+    state.reduce(action)
+}
+
+/// Plays helper `slot`'s side of its run to the end: progress, an evaluation, record, finished.
+fn finish_helper_run(state: PageState, slot: usize, unseen: f64) -> (PageState, Option<Command>) {
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    let plan = sweep.elsewhere[slot]
+        .as_ref()
+        .expect("the helper trains a run")
+        .plan;
+    let config = sweep.plan[plan].config.raw().clone();
+    let (state, _) = step(state, Action::Helper(slot, cpu()));
+    let (state, _) = step(
+        state,
+        Action::Helper(
+            slot,
+            Event::Progress {
+                step: 10,
+                total_steps: 20,
+                loss: 0.7,
+                steps_per_second: 10.0,
+            },
+        ),
+    );
+    assert_eq!(
+        state.sweep.sweep.as_ref().unwrap().elsewhere[slot]
+            .as_ref()
+            .unwrap()
+            .step,
+        10
+    );
+    let mut record = record_with(config.seed, 0.5);
+    record.labels = Vec::new();
+    record.instructions = config.task.instructions;
+    record.result.unseen_accuracy = unseen;
+    record.config = config;
+    let (state, _) = step(
+        state,
+        Action::Helper(
+            slot,
+            Event::Record {
+                record: Box::new(record),
+            },
+        ),
+    );
+    step(state, Action::Helper(slot, Event::Finished { step: 20 }))
+}
+
+#[test]
+fn a_sweep_trains_in_several_workers_and_files_each_run_where_it_belongs() {
+    let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(3)));
+    let (state, command) = step(state, start_sweep(Box::new(four_run_sweep()), None));
+    assert!(
+        matches!(command, Some(Command::Start { config, .. }) if config.task.instructions == 4)
+    );
+    // The helpers wait until the page's worker says it trains on the CPU.
+    assert!(state.helper_commands.is_empty());
+    let (state, _) = step(state, Action::Worker(cpu()));
+    assert_eq!(helper_starts(&state), [(0, 16), (1, 64)]);
+    assert_eq!(state.sweep.sweep.as_ref().unwrap().waiting(), 1);
+    // Helper 2 finishes first: its run is filed as the 64-rule run, and it takes the last one.
+    let (state, command) = finish_helper_run(state, 1, 0.6);
+    assert_eq!(command, None);
+    assert_eq!(helper_starts(&state), [(1, 256)]);
+    assert_eq!(state.library.runs.len(), 1);
+    assert_eq!(state.library.runs[0].record.labels, ["64"]);
+    assert_eq!(state.library.runs[0].name, "instructions 64");
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert!(sweep.is_done(2) && !sweep.is_done(0) && sweep.waiting() == 0);
+    // The page's own run ends with nothing left to start: the sweep goes on in the helpers.
+    let (state, command) = finish_run(state, 0.0);
+    assert_eq!(command, None);
+    assert!(state.is_busy() && !state.is_active());
+    assert_eq!(
+        state.sweep.sweep.as_ref().unwrap().status,
+        SweepStatus::Running
+    );
+    let (state, _) = finish_helper_run(state, 0, 0.2);
+    assert!(state.helper_commands.is_empty());
+    let (state, _) = finish_helper_run(state, 1, 0.8);
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert_eq!(sweep.status, SweepStatus::Done);
+    assert!((0..4).all(|i| sweep.is_done(i)));
+    assert!(!state.is_busy());
+    let labels: Vec<&str> = state
+        .library
+        .runs
+        .iter()
+        .map(|r| r.record.labels[0].as_str())
+        .collect();
+    assert_eq!(
+        labels,
+        ["64", "4", "16", "256"],
+        "in the order they finished"
+    );
+    // The grid places each run by its labels, whatever the order.
+    let curve = sweep.grid(&state.library.runs).curve();
+    let unseen: Vec<f64> = curve.series[0].points.iter().map(|p| p.1).collect();
+    assert_eq!(unseen, [0.0, 0.2, 0.6, 0.8]);
+}
+
+#[test]
+fn cancelling_or_pausing_a_sweep_reaches_every_worker() {
+    let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(3)));
+    let (state, _) = step(state, start_sweep(Box::new(four_run_sweep()), None));
+    let (state, _) = step(state, Action::Worker(cpu()));
+    let (state, command) = step(state, Action::Run(RunAction::Pause));
+    assert_eq!(command, Some(Command::Pause));
+    assert_eq!(
+        state.helper_commands,
+        [(0, Command::Pause), (1, Command::Pause)]
+    );
+    let state = reduce(state, Action::Worker(Event::Paused { step: 3 }));
+    let (state, command) = step(state, Action::Run(RunAction::Resume));
+    assert_eq!(command, Some(Command::Resume));
+    assert_eq!(
+        state.helper_commands,
+        [(0, Command::Resume), (1, Command::Resume)]
+    );
+    let state = reduce(state, Action::Worker(Event::Resumed));
+    let (state, command) = step(state, Action::Sweep(SweepAction::Cancel));
+    assert_eq!(command, Some(Command::Stop));
+    assert_eq!(
+        state.helper_commands,
+        [(0, Command::Stop), (1, Command::Stop)]
+    );
+    assert!(!state.is_busy());
+    // A helper's late record of the stopped run is not kept.
+    let (state, _) = step(
+        state,
+        Action::Helper(
+            0,
+            Event::Record {
+                record: Box::new(finished_record(1)),
+            },
+        ),
+    );
+    assert!(state.library.runs.is_empty());
+}
+
+#[test]
+fn a_helpers_failure_fails_the_sweep_and_stops_the_other_workers() {
+    let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(3)));
+    let (state, _) = step(state, start_sweep(Box::new(four_run_sweep()), None));
+    let (state, _) = step(state, Action::Worker(cpu()));
+    let (state, command) = step(
+        state,
+        Action::Helper(
+            1,
+            Event::Error {
+                message: "the loss became NaN at step 7".into(),
+            },
+        ),
+    );
+    assert_eq!(command, Some(Command::Stop));
+    assert_eq!(state.helper_commands, [(0, Command::Stop)]);
+    assert_eq!(
+        state.sweep.sweep.as_ref().unwrap().status,
+        SweepStatus::Failed
+    );
+    let error = state.sweep.error.clone().unwrap();
+    assert!(error.contains("run 3") && error.contains("NaN"), "{error}");
+    // The same for a helper that dies.
+    let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(2)));
+    let (state, _) = step(state, start_sweep(Box::new(four_run_sweep()), None));
+    let (state, _) = step(state, Action::Worker(cpu()));
+    let (state, command) = step(state, Action::HelperFailed(0, "out of memory".into()));
+    assert_eq!(command, Some(Command::Stop));
+    assert!(state.sweep.error.clone().unwrap().contains("out of memory"));
+}
+
+#[test]
+fn one_worker_by_default_and_on_a_gpu_the_helpers_stay_idle() {
+    assert_eq!(sweep::default_workers(1), 1);
+    assert_eq!(sweep::default_workers(2), 1);
+    assert_eq!(sweep::default_workers(8), 7);
+    assert_eq!(sweep::default_workers(128), sweep::MAX_WORKERS);
+    let (state, _) = step(
+        PageState::default(),
+        start_sweep(Box::new(four_run_sweep()), None),
+    );
+    let (state, _) = step(state, Action::Worker(cpu()));
+    assert!(state.helper_commands.is_empty(), "one worker: no helper");
+    let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(4)));
+    let (state, _) = step(state, start_sweep(Box::new(four_run_sweep()), None));
+    let (state, _) = step(
+        state,
+        Action::Worker(Event::Backend(BackendInfo {
+            kind: BackendKind::WebGpu,
+            description: "WebGPU".into(),
+        })),
+    );
+    assert!(state.helper_commands.is_empty(), "a GPU is one worker's");
+}
+
+/// With several workers, runs finish out of plan order: after a reload the finished ones are found
+/// in the plan by their settings, the page worker's run goes on from its checkpoint, and the runs
+/// the helpers were training start again.
+#[test]
+fn a_reload_of_a_sweep_in_several_workers_keeps_the_runs_that_finished_out_of_order() {
+    use crate::engine::checkpoint::CheckpointMeta;
+    use crate::page::storage::{SavedRun, SavedSweep};
+    let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(3)));
+    let (state, _) = step(state, start_sweep(Box::new(four_run_sweep()), None));
+    let (state, _) = step(state, Action::Worker(cpu()));
+    // Helper 2 finishes the 64-rule run (plan 2) while the page trains plan 0 and helper 1 plan 1.
+    let (before, _) = finish_helper_run(state, 1, 0.6);
+    let progress = before.sweep_progress().unwrap();
+    assert_eq!(progress.current, 0);
+    let run = &before.library.runs[0];
+    let saved = SavedRun::new(
+        &run.name,
+        run.sweep_key.clone(),
+        run.record.as_ref().clone(),
+    );
+    let plan = four_run_sweep().plan().unwrap();
+    let checkpoint = CheckpointMeta::new(plan[0].config.clone(), 10, Vec::new(), Vec::new());
+    let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(3)));
+    let (state, command) = step(
+        state,
+        restore_action(Restored {
+            runs: vec![saved],
+            sweeps: vec![SavedSweep::new(&progress.id, &four_run_sweep(), None)],
+            visit: 9,
+            interrupted_run: Some(checkpoint),
+            interrupted_sweep: Some(progress),
+            ..Restored::default()
+        }),
+    );
+    assert!(matches!(command, Some(Command::ResumeSaved { .. })));
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert_eq!(sweep.finished, [2]);
+    assert_eq!((sweep.current, sweep.waiting()), (Some(0), 2));
+    // Once the page's worker is on the CPU again, the helpers take plans 1 and 3.
+    let (state, _) = step(state, Action::Worker(cpu()));
+    assert_eq!(helper_starts(&state), [(0, 16), (1, 256)]);
+}
