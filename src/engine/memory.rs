@@ -196,6 +196,21 @@ pub fn size(bytes: u64) -> String {
     }
 }
 
+/// What a stack of `runs` runs of `config` needs (see `engine::stack`): every part of
+/// [`estimate`] times `runs`, the largest buffer included (the stacked attention weights of one
+/// decoding batch hold every run's rows).
+pub fn estimate_stack(config: &ExperimentConfig, runs: usize) -> MemoryEstimate {
+    let one = estimate(config);
+    let k = runs.max(1) as u64;
+    MemoryEstimate {
+        parameters: one.parameters * k,
+        training: one.training * k,
+        evaluation: one.evaluation * k,
+        largest_buffer: one.largest_buffer * k,
+        largest_buffer_holds: format!("{} runs of {}", runs, one.largest_buffer_holds),
+    }
+}
+
 /// Checks that a run of `config` fits `limits`; returns the estimate.
 ///
 /// # Errors
@@ -204,7 +219,25 @@ pub fn check(
     config: &ExperimentConfig,
     limits: &MemoryLimits,
 ) -> Result<MemoryEstimate, MemoryError> {
-    let estimate = estimate(config);
+    check_estimate(estimate(config), limits)
+}
+
+/// [`check`] for a stack of `runs` runs of `config` ([`estimate_stack`]).
+///
+/// # Errors
+/// A [`MemoryError`] with the stack's estimate and the limit.
+pub fn check_stack(
+    config: &ExperimentConfig,
+    runs: usize,
+    limits: &MemoryLimits,
+) -> Result<MemoryEstimate, MemoryError> {
+    check_estimate(estimate_stack(config, runs), limits)
+}
+
+fn check_estimate(
+    estimate: MemoryEstimate,
+    limits: &MemoryLimits,
+) -> Result<MemoryEstimate, MemoryError> {
     if let Some((bytes, limit)) = &limits.buffer
         && estimate.largest_buffer > *bytes
     {

@@ -40,6 +40,10 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use burn::tensor::activation::{gelu, log_softmax, softmax};
 
+/// Most runs `idp sweep` puts in one stack by default: a bound on the memory a stack holds at once
+/// (and on the results a stopped stack has not yet written).
+pub const MAX_STACK: usize = 16;
+
 /// burn's `LayerNormConfig` default, which [`Transformer`]'s norms use.
 const LAYER_NORM_EPSILON: f64 = 1e-5;
 
@@ -63,25 +67,23 @@ pub enum StackError {
 }
 
 /// What runs must share to train as one stack: the model's settings, the training settings (batch,
-/// steps, schedule, clipping, evaluation points, sampling) and the sequence format's sizes. Seeds,
-/// rule counts, budgets, no-op shares and the other task settings may differ.
+/// steps, schedule, clipping, evaluation points, sampling) and the sequence format (the stack
+/// encodes and decodes every run with one layout). Seeds, rule counts, budgets, no-op shares and the
+/// other task settings may differ.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StackKey {
     model: ModelConfig,
     train: TrainConfig,
-    vocab_size: usize,
-    sequence_len: usize,
+    layout: SequenceLayout,
 }
 
 impl StackKey {
     /// The key of a run of `config`.
     pub fn of(config: &ValidConfig) -> Self {
-        let layout = SequenceLayout::new(&config.task);
         Self {
             model: config.model.clone(),
             train: config.train.clone(),
-            vocab_size: layout.vocab_size(),
-            sequence_len: layout.sequence_len(),
+            layout: SequenceLayout::new(&config.task),
         }
     }
 
@@ -104,11 +106,12 @@ impl StackKey {
     }
 }
 
-/// Splits runs into stacks for `workers` workers: runs that can stack together (equal
-/// [`StackKey`]s) are dealt round-robin into at most `workers` stacks, so that each worker gets a
-/// share of each kind; runs that cannot stack are never in one stack. Indices into `configs`, each
-/// stack in the order given.
-pub fn plan_stacks(configs: &[ValidConfig], workers: usize) -> Vec<Vec<usize>> {
+/// Splits runs into stacks for `workers` workers, none of more than `max_size` runs: runs that can
+/// stack together (equal [`StackKey`]s) are dealt round-robin into as few stacks as that allows
+/// but at least `workers` (when there are enough runs), so that each worker gets a share of each
+/// kind; runs that cannot stack are never in one stack. Indices into `configs`, each stack in the
+/// order given.
+pub fn plan_stacks(configs: &[ValidConfig], workers: usize, max_size: usize) -> Vec<Vec<usize>> {
     let mut kinds: Vec<(StackKey, Vec<usize>)> = Vec::new();
     for (index, config) in configs.iter().enumerate() {
         let key = StackKey::of(config);
@@ -119,7 +122,9 @@ pub fn plan_stacks(configs: &[ValidConfig], workers: usize) -> Vec<Vec<usize>> {
     }
     let mut stacks = Vec::new();
     for (_, runs) in kinds {
-        let count = workers.clamp(1, runs.len());
+        let count = workers
+            .max(runs.len().div_ceil(max_size.max(1)))
+            .clamp(1, runs.len());
         let mut split = vec![Vec::new(); count];
         for (i, run) in runs.into_iter().enumerate() {
             split[i % count].push(run);

@@ -211,6 +211,18 @@ test('a sweep trains in several workers at once, each run filed where it belongs
     const labels = await page.locator('#heatmap button.cell.filled').evaluateAll((cs) => cs.map((c) => c.dataset.column).sort());
     assert.deepEqual(labels, ['0', '1', '2']);
     assert.ok((await counts(page, 'running')).includes(2), 'two workers trained at once');
+    // Every run's model answers a typed rule, whichever worker trained (and keeps) it; the inspector
+    // shows each run's evaluations.
+    for (const column of ['0', '1', '2']) {
+      await page.click(`#heatmap button.cell.filled[data-column="${column}"]`);
+      assert.ok(await page.locator('#rule-table tbody tr').count() > 0, `run ${column}'s rules`);
+      await page.fill('#try-x', 'ab');
+      await page.fill('#try-y', 'c');
+      await page.fill('#try-z', 'dabba');
+      await page.click('#try-ask');
+      await page.waitForSelector('#try-answer', { timeout: 30_000 });
+      assert.equal(await h.text(page, '#try-expected'), 'dcba', `run ${column}`);
+    }
 
     // A second sweep, cancelled while both workers train: nothing keeps running.
     await page.fill('#sweep-values', '4, 8, 16, 32');

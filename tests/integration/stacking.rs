@@ -181,11 +181,13 @@ fn runs_that_cannot_stack_are_named_and_planned_apart() {
     ));
     // Six runs: three that stack, three of their own kinds. Two workers: the three are dealt
     // into two stacks, each other run is a stack of one.
-    let stacks = plan_stacks(&configs, 2);
+    let stacks = plan_stacks(&configs, 2, 16);
     assert_eq!(stacks, vec![vec![0, 2], vec![1], vec![3], vec![4], vec![5]]);
-    assert_eq!(plan_stacks(&configs[..3], 1), vec![vec![0, 1, 2]]);
+    assert_eq!(plan_stacks(&configs[..3], 1, 16), vec![vec![0, 1, 2]]);
+    // No stack grows past its cap: one worker, stacks of at most 2.
+    assert_eq!(plan_stacks(&configs[..3], 1, 2), vec![vec![0, 2], vec![1]]);
     assert_eq!(
-        plan_stacks(&configs[..3], 8),
+        plan_stacks(&configs[..3], 8, 16),
         vec![vec![0], vec![1], vec![2]]
     );
 }

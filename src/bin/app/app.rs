@@ -37,7 +37,7 @@ pub struct AppState {
 
 /// Helper commands kept for the effect that posts them (it posts each once, by its number; one
 /// action gives at most a few commands per helper).
-const HELPER_OUTBOX: usize = 64;
+const HELPER_OUTBOX: usize = 256;
 
 impl Reducible for AppState {
     type Action = Action;
@@ -412,12 +412,27 @@ pub fn app() -> Html {
                     }
                     links[*slot].clone()
                 };
+                if let Command::Stop = command {
+                    // A stopped helper is ended, not told: see `WorkerLink::terminate`.
+                    link.borrow_mut().terminate();
+                    continue;
+                }
                 if !link.borrow().is_started() {
-                    // A helper that never started has nothing to stop, pause or resume.
-                    if !matches!(command, Command::Start { .. }) {
-                        continue;
+                    match command {
+                        Command::Start { .. } => spawn_worker(dispatch.clone(), link.clone()),
+                        Command::Ask { .. } => {
+                            // Its models went with it.
+                            dispatch.dispatch(Action::Helper(
+                                *slot,
+                                instruction_diversity::protocol::Event::Answer {
+                                    answer: Err("the worker that trained this run has stopped, and its model with it: ask a run trained since".into()),
+                                },
+                            ));
+                            continue;
+                        }
+                        // Nothing to pause or resume.
+                        _ => continue,
                     }
-                    spawn_worker(dispatch.clone(), link.clone());
                 }
                 if let Err(e) = link.borrow_mut().send(command.to_json()) {
                     dispatch.dispatch(Action::HelperFailed(*slot, e));

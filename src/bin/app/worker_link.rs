@@ -64,6 +64,18 @@ impl WorkerLink {
         self.worker.is_some()
     }
 
+    /// Ends its worker at once (a stopped helper: a run in its last evaluation would otherwise go
+    /// on for seconds, and its late messages could be taken for its next run's). What the old
+    /// worker still says is ignored; the next command starts a fresh one.
+    pub fn terminate(&mut self) {
+        if let Some(w) = self.worker.take() {
+            w.terminate();
+        }
+        self.generation += 1;
+        self.is_ready = false;
+        self.waiting.clear();
+    }
+
     /// Whether the worker must hear its tab's owner id before anything else.
     fn needs_owner(&self) -> bool {
         self.role == Role::Main && self.owner.is_none()

@@ -5,7 +5,7 @@
 use crate::backend::BackendChoice;
 use burn::prelude::Device;
 use instruction_diversity::engine::config::{ExperimentConfig, ValidConfig};
-use instruction_diversity::engine::stack::{StackedTrainer, plan_stacks};
+use instruction_diversity::engine::stack::{MAX_STACK, StackedTrainer, plan_stacks};
 use instruction_diversity::engine::task::Dataset;
 use instruction_diversity::engine::tokenizer::SequenceLayout;
 use instruction_diversity::engine::train::Trainer;
@@ -254,7 +254,7 @@ fn sweep(args: &BenchArgs) -> Result<(), String> {
     );
     let all: Vec<usize> = (0..n).collect();
     let singles: Vec<Vec<usize>> = all.iter().map(|&i| vec![i]).collect();
-    let stacks = plan_stacks(&configs, jobs);
+    let stacks = plan_stacks(&configs, jobs, MAX_STACK);
     let sizes: Vec<String> = stacks.iter().map(|s| s.len().to_string()).collect();
     let ways = [
         Way {

@@ -100,6 +100,11 @@ mod cli {
             /// (same model and training settings) into one model per thread.
             #[arg(long)]
             no_stack: bool,
+            /// Most cells in one stack (bounds the memory a stack holds; each stack's results are
+            /// written when it ends).
+            #[arg(long, default_value_t = instruction_diversity::engine::stack::MAX_STACK as u16,
+                value_parser = clap::value_parser!(u16).range(1..))]
+            stack_size: u16,
             /// Minutes between checkpoints of each cell in progress.
             #[arg(long, default_value_t = 5.0)]
             checkpoint_minutes: f64,
@@ -318,8 +323,14 @@ mod cli {
                 sweep,
                 jobs,
                 no_stack,
+                stack_size,
                 checkpoint_minutes,
-            } => run_sweep(&sweep, jobs, !no_stack, checkpoint_minutes),
+            } => run_sweep(
+                &sweep,
+                jobs,
+                (!no_stack).then_some(usize::from(stack_size)),
+                checkpoint_minutes,
+            ),
             Command::Plan { sweep, no_estimate } => plan(&sweep, no_estimate),
             Command::Cell {
                 dir,
@@ -463,21 +474,38 @@ mod cli {
         }
     }
 
-    /// The pending cells as stacks for `jobs` threads: first each stack whose checkpoint the folder
-    /// holds (so that an interrupted sweep goes on with the stacks it had), then the rest as
-    /// `engine::stack::plan_stacks` deals them.
-    fn stack_units(dir: &SweepDir, plan: &Plan, pending: &[usize], jobs: usize) -> Vec<Vec<usize>> {
+    /// The pending cells as stacks of at most `size` for `jobs` threads: first each stack whose
+    /// checkpoint the folder holds and each cell with a checkpoint of its own (so that an
+    /// interrupted sweep goes on with the stacks and cells it had), then the rest as
+    /// `engine::stack::plan_stacks` deals them. A stack checkpoint that can no longer be used (a
+    /// cell of it got its result elsewhere, by `idp cell`) is removed: its runs start again.
+    fn stack_units(
+        dir: &SweepDir,
+        plan: &Plan,
+        pending: &[usize],
+        jobs: usize,
+        size: usize,
+    ) -> Vec<Vec<usize>> {
         let mut left: Vec<usize> = pending.to_vec();
         let mut units = Vec::new();
         for stack in dir.stack_checkpoints() {
             if stack.len() > 1 && stack.iter().all(|c| left.contains(c)) {
                 left.retain(|c| !stack.contains(c));
                 units.push(stack);
+            } else {
+                let _ = std::fs::remove_file(dir.stack_checkpoint_path(&stack));
             }
         }
+        left.retain(|&c| {
+            let alone = dir.checkpoint_path(c).exists();
+            if alone {
+                units.push(vec![c]);
+            }
+            !alone
+        });
         let configs: Vec<ValidConfig> =
             left.iter().map(|&i| plan.cells[i].config.clone()).collect();
-        for stack in plan_stacks(&configs, jobs) {
+        for stack in plan_stacks(&configs, jobs, size) {
             units.push(stack.into_iter().map(|k| left[k]).collect());
         }
         units
@@ -531,8 +559,11 @@ mod cli {
                     });
                     outcomes.push((index, outcome));
                 }
-                // Every result is written: the checkpoint is of no more use.
-                let _ = std::fs::remove_file(&checkpoint);
+                // Every result is written: the checkpoint is of no more use. (When one could not
+                // be written, the checkpoint stays, and the same command goes on from it.)
+                if outcomes.iter().all(|(_, o)| o.is_ok()) {
+                    let _ = std::fs::remove_file(&checkpoint);
+                }
                 outcomes
             }
         }
@@ -747,7 +778,7 @@ mod cli {
     fn run_sweep(
         args: &SweepArgs,
         jobs: Option<usize>,
-        stacked: bool,
+        stack_size: Option<usize>,
         checkpoint_minutes: f64,
     ) -> Result<(), CliError> {
         // First: a signal from here on checkpoints instead of killing.
@@ -778,8 +809,8 @@ mod cli {
             }
         }
         let done = plan.cells.len() - pending.len();
-        let units = if stacked {
-            stack_units(&dir, &plan, &pending, jobs)
+        let units = if let Some(size) = stack_size {
+            stack_units(&dir, &plan, &pending, jobs, size)
         } else {
             pending.iter().map(|&i| vec![i]).collect()
         };

@@ -198,10 +198,14 @@ fn start_stack(
     checkpointing: &Checkpointing,
     display: &Display,
 ) -> Result<Stack, CliError> {
-    for config in configs {
-        instruction_diversity::engine::memory::check(config, &selected.limits)
-            .map_err(instruction_diversity::engine::run::RunError::from)?;
-    }
+    // Refused before anything is allocated when the stack cannot fit (every part of a run's
+    // estimate times the runs: runs of one stack share their shapes).
+    instruction_diversity::engine::memory::check_stack(
+        &configs[0],
+        configs.len(),
+        &selected.limits,
+    )
+    .map_err(instruction_diversity::engine::run::RunError::from)?;
     if let Ok(bytes) = std::fs::read(checkpointing.path) {
         match StackCheckpoint::from_bytes(&bytes) {
             Ok(saved) if saved.metas.iter().map(|m| &m.config).eq(configs.iter()) => {

@@ -24,6 +24,9 @@ pub struct FinishedRun {
     pub kept: Kept,
     /// Key of the sweep it belongs to, if any (shared with the saved sweep).
     pub sweep_key: Option<String>,
+    /// The helper worker that trained it and keeps its model for questions, if one did (`None`:
+    /// the page's own worker, or a run not trained in this visit).
+    pub helper: Option<usize>,
 }
 
 /// Whether a finished run is kept in the browser's storage.
@@ -134,6 +137,7 @@ impl Library {
                 history: Vec::new(),
                 kept: Kept::Never,
                 sweep_key: None,
+                helper: None,
             });
         }
         self.imported = Some((Rc::new(report), 0));

@@ -244,6 +244,11 @@ impl PageState {
     /// What helper `slot` said about the sweep's run it trains; the command for the page's own
     /// worker, if any (a failed helper stops the whole sweep).
     fn helper_event(&mut self, slot: usize, event: Event) -> Option<Command> {
+        // Answers come whether or not the helper trains (it keeps the models it trained).
+        if let Event::Answer { answer } = event {
+            Rc::make_mut(&mut self.inspector).answered(answer.map(|a| *a));
+            return None;
+        }
         // Events of a run that was stopped (a cancelled sweep, a replaced helper) change nothing.
         let place = Rc::make_mut(&mut self.sweep).elsewhere_mut(slot)?;
         match event {
@@ -259,7 +264,12 @@ impl PageState {
             } => place.history.push(Rc::new(*detail)),
             Event::Record { record } => {
                 let (plan, history) = (place.plan, place.history.clone());
-                self.keep_run(*record, Some(plan), history);
+                // Only the record of the run this helper was given (a stopped helper is replaced,
+                // so a late record of another run never gets here; this is the second lock).
+                let planned = self.sweep.running().map(|s| s.plan[plan].config.raw());
+                if planned == Some(&record.config) {
+                    self.keep_run(*record, Some((slot, plan)), history);
+                }
             }
             Event::Finished { .. } => {
                 if let Some(config) = Rc::make_mut(&mut self.sweep).start_elsewhere(slot) {
@@ -270,6 +280,10 @@ impl PageState {
                             backend: BackendPreference::Cpu,
                         },
                     ));
+                    // A sweep paused meanwhile keeps the new run paused too.
+                    if self.run.status == RunStatus::Paused {
+                        self.helper_commands.push((slot, Command::Pause));
+                    }
                 }
             }
             Event::Error { message } | Event::DeviceLost { message } => {
@@ -368,17 +382,18 @@ impl PageState {
     }
 
     /// Keeps a finished run among the session's runs, filed under the running sweep (as its run
-    /// `plan`, or the page worker's when `None`) when one runs; returns its record as kept.
+    /// `plan` of helper `plan.0`, or the page worker's run when `None`) when one runs; returns its
+    /// record as kept.
     fn keep_run(
         &mut self,
         record: RunRecord,
-        plan: Option<usize>,
+        plan: Option<(usize, usize)>,
         history: Vec<Rc<Evaluation>>,
     ) -> Rc<RunRecord> {
         let index = self.library.runs.len();
         let (record, name, sweep_key) = match self.sweep.running() {
             Some(_) => Rc::make_mut(&mut self.sweep)
-                .finished(index, plan, record)
+                .finished(index, plan.map(|(_, p)| p), record)
                 .map(|(record, name, key)| (record, name, Some(key)))
                 .expect("a running sweep files its run"),
             None => (record, None, None),
@@ -397,6 +412,7 @@ impl PageState {
             history,
             kept: Kept::Pending,
             sweep_key,
+            helper: plan.map(|(slot, _)| slot),
         });
         record
     }
@@ -673,6 +689,12 @@ impl PageState {
     }
 
     fn ask(&mut self, x: &str, y: &str, z: &str) -> Option<Command> {
+        // A run a helper trained is asked there: that worker keeps its model.
+        let helper = self
+            .inspector
+            .opened
+            .and_then(|i| self.library.runs.get(i))
+            .and_then(|r| r.helper);
         let checked = match self.inspected() {
             None => Err("train a run first: questions go to its model".to_string()),
             Some((config, _)) => check_question(&config.task, x, y, z)
@@ -687,7 +709,14 @@ impl PageState {
             }
             Ok((config, question)) => {
                 inspector.asking = true;
-                Some(Command::Ask { config, question })
+                let ask = Command::Ask { config, question };
+                match helper {
+                    Some(slot) => {
+                        self.helper_commands.push((slot, ask));
+                        None
+                    }
+                    None => Some(ask),
+                }
             }
         }
     }

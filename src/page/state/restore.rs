@@ -101,6 +101,7 @@ impl PageState {
                     history: Vec::new(),
                     kept: Kept::Saved,
                     sweep_key: saved.sweep,
+                    helper: None,
                 })
                 .collect(),
         );

@@ -461,7 +461,9 @@ impl SweepQueue {
             .flatten()
             .map(|e| e.total.saturating_sub(e.step))
             .sum();
-        let workers = (1 + sweep.elsewhere.len()) as f64;
+        // The workers training now (helpers only train on the CPU, and not when fewer runs are
+        // left than workers).
+        let workers = (1 + sweep.elsewhere.iter().flatten().count()) as f64;
         let steps_left = (waiting_steps + steps_left + elsewhere_steps) as f64 / workers;
         let (seconds, steps) = sweep
             .records(runs)

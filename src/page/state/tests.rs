@@ -1402,3 +1402,48 @@ fn a_reload_of_a_sweep_in_several_workers_keeps_the_runs_that_finished_out_of_or
     let (state, _) = step(state, Action::Worker(cpu()));
     assert_eq!(helper_starts(&state), [(0, 16), (1, 256)]);
 }
+
+#[test]
+fn a_question_about_a_run_a_helper_trained_goes_to_that_helper_and_a_paused_sweep_stays_paused() {
+    let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(3)));
+    let (state, _) = step(state, start_sweep(Box::new(four_run_sweep()), None));
+    let (state, _) = step(state, Action::Worker(cpu()));
+    // Paused while helper 2's run ends: the run it takes next starts paused.
+    let (state, _) = step(state, Action::Run(RunAction::Pause));
+    let state = reduce(state, Action::Worker(Event::Paused { step: 3 }));
+    let (state, _) = finish_helper_run(state, 1, 0.6);
+    assert_eq!(
+        state.helper_commands.last(),
+        Some(&(1, Command::Pause)),
+        "{:?}",
+        state.helper_commands
+    );
+    assert_eq!(state.library.runs[0].helper, Some(1));
+    assert!(state.sweep_seconds_left().is_some());
+    let (state, _) = step(state, Action::OpenRun(Some(0)));
+    let (state, command) = step(
+        state,
+        Action::Ask {
+            x: "a".into(),
+            y: "b".into(),
+            z: "cabd".into(),
+        },
+    );
+    assert_eq!(command, None, "not the page's worker");
+    assert!(matches!(
+        state.helper_commands.as_slice(),
+        [(1, Command::Ask { .. })]
+    ));
+    assert!(state.inspector.asking);
+    let (state, _) = step(
+        state,
+        Action::Helper(
+            1,
+            Event::Answer {
+                answer: Err("no such model".into()),
+            },
+        ),
+    );
+    assert!(!state.inspector.asking);
+    assert_eq!(state.inspector.answer, Some(Err("no such model".into())));
+}
