@@ -890,8 +890,9 @@ pub struct StackCheckpoint {
 }
 
 impl StackCheckpoint {
-    /// The checkpoint as one file's bytes (the layout of a single run's checkpoint file, its meta a
-    /// JSON array of the runs' metas).
+    /// The checkpoint as one file's bytes: the layout of a single run's checkpoint file, its meta a
+    /// JSON array of the runs' metas, then a CRC-32 of all that (4 bytes, little-endian), so that a
+    /// damaged file is refused rather than trained on.
     pub fn to_bytes(&self) -> Vec<u8> {
         let metas: Vec<serde_json::Value> = self
             .metas
@@ -899,7 +900,10 @@ impl StackCheckpoint {
             .map(|m| serde_json::to_value(m).expect("checkpoints serialize"))
             .collect();
         let meta = serde_json::Value::Array(metas).to_string();
-        frame(STACK_FILE_MAGIC, &meta, &self.model, &self.optimizer)
+        let mut bytes = frame(STACK_FILE_MAGIC, &meta, &self.model, &self.optimizer);
+        let checksum = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&checksum.to_le_bytes());
+        bytes
     }
 
     /// Reads the bytes of [`Self::to_bytes`], checking every run's meta.
@@ -908,7 +912,17 @@ impl StackCheckpoint {
     /// [`CheckpointError::Unreadable`] for a damaged file or runs at different steps; each meta's
     /// own errors.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CheckpointError> {
-        let (meta, model, optimizer) = unframe(STACK_FILE_MAGIC, bytes)?;
+        let (content, checksum) = bytes
+            .split_last_chunk::<4>()
+            .ok_or_else(|| CheckpointError::Unreadable("the file is cut short".into()))?;
+        if crc32fast::hash(content) != u32::from_le_bytes(*checksum) {
+            // A file cut short says so; any other difference is damage.
+            unframe(STACK_FILE_MAGIC, content)?;
+            return Err(CheckpointError::Unreadable(
+                "its checksum does not match: the file is damaged".into(),
+            ));
+        }
+        let (meta, model, optimizer) = unframe(STACK_FILE_MAGIC, content)?;
         let values: Vec<serde_json::Value> =
             serde_json::from_str(&meta).map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
         let metas = values

@@ -448,6 +448,10 @@ fn stopped_sweep_goes_on(jobs: &str, checkpoint: &str) {
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("checkpointed"), "{stderr}");
     assert!(dir.join(checkpoint).exists() || dir.join("cells/0.json").exists());
+    // Files that only look like stack checkpoints (a cell named twice, another cell set) neither
+    // hide nor remove the real one.
+    std::fs::write(dir.join("cells/stack-0-0.checkpoint"), b"junk").unwrap();
+    std::fs::write(dir.join("cells/stack-1-0.checkpoint"), b"junk").unwrap();
     let again = sweep(&dir).output().unwrap();
     assert!(
         again.status.success(),
@@ -585,6 +589,21 @@ fn the_sweep_bench_prints_each_way_and_the_speedup() {
         speedup >= 1.0,
         "the best is at least the baseline: {speedup}"
     );
+    // Values that cannot be measured are named errors.
+    for (args, named) in [
+        (vec!["--stacks", "0"], "--stacks"),
+        (vec!["--stacks", "2", "--steps", "0"], "--steps"),
+        (vec!["--sweep", "--jobs", "0"], "--jobs"),
+        (vec!["--stacks", "2", "--only", "torch"], "--only"),
+        (
+            vec!["--stacks", "100000", "--only", "cpu"],
+            "--stacks 100000",
+        ),
+    ] {
+        let mut all = vec!["bench"];
+        all.extend(args);
+        assert_clean_error(&idp(&all), named);
+    }
     let output = idp(&[
         "bench", "--stacks", "2,3", "--only", "cpu", "--steps", "2", "--warmup", "1",
     ]);

@@ -147,8 +147,20 @@ fn a_resumed_stack_goes_on_exactly_as_it_would_have() {
     assert_eq!(resumed.step(), 5);
     got.extend(losses(&mut resumed, 7));
     assert_eq!(got, expected);
-    // A cut file is refused, not half-read.
+    // A cut file is refused, not half-read; so is one with a byte changed anywhere (its weights
+    // would otherwise train on, wrong).
     assert!(StackCheckpoint::from_bytes(&bytes[..bytes.len() - 3]).is_err());
+    for at in [30, bytes.len() / 2, bytes.len() - 10] {
+        let mut damaged = bytes.clone();
+        damaged[at] ^= 0x10;
+        match StackCheckpoint::from_bytes(&damaged) {
+            Err(e) => assert!(
+                e.to_string().contains("damaged") || e.to_string().contains("unreadable"),
+                "{e}"
+            ),
+            Ok(_) => panic!("a damaged checkpoint at byte {at} was read"),
+        }
+    }
 }
 
 /// Runs that differ in what a stack shares are refused together, with the difference named, and

@@ -19,7 +19,7 @@ use std::time::Instant;
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
     /// Timed training steps per backend.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = crate::cli::at_least_one)]
     steps: usize,
     /// Untimed steps first (allocation, shader compilation).
     #[arg(long, default_value_t = 20)]
@@ -42,11 +42,11 @@ pub struct BenchArgs {
     #[arg(long, conflicts_with = "stacks")]
     sweep: bool,
     /// Threads for `--sweep`'s "every core" rows (default: the machine's cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::at_least_one)]
     jobs: Option<usize>,
     /// Measure stacks of these many runs on each backend of `--only` (cpu, wgpu), beside one run
     /// alone: step time and run-steps per second.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = crate::cli::at_least_one)]
     stacks: Vec<usize>,
     /// The model of `--stacks`: `reference` (2 layers, width 64) or `paper` (6 layers, width 256).
     #[arg(long, default_value = "reference", value_parser = ["reference", "paper"])]
@@ -329,20 +329,42 @@ fn stacks(args: &BenchArgs) -> Result<(), String> {
         args.batch,
         args.steps
     );
+    if let Some(other) = args
+        .only
+        .iter()
+        .find(|o| !["cpu", "wgpu"].contains(&o.as_str()))
+    {
+        return Err(format!(
+            "--only: `{other}` has no stacks to measure (use cpu, wgpu or both)"
+        ));
+    }
     let mut devices = Vec::new();
     if args.only.iter().any(|o| o == "cpu") {
-        devices.push(("burn CPU (flex), 1 thread".to_string(), Device::flex()));
+        let cpu = BackendChoice::Cpu.device()?;
+        devices.push((
+            "burn CPU (flex), 1 thread".to_string(),
+            cpu.device,
+            cpu.limits,
+        ));
     }
     if args.only.iter().any(|o| o == "wgpu") {
         match BackendChoice::Wgpu.device() {
-            Ok(selected) => {
-                devices.push((format!("burn {}", selected.description), selected.device))
-            }
+            Ok(selected) => devices.push((
+                format!("burn {}", selected.description),
+                selected.device,
+                selected.limits,
+            )),
             // Asked for by name: a missing adapter is an error, not a silently shorter table.
             Err(why) => return Err(format!("--only wgpu: {why}")),
         }
     }
-    for (name, device) in devices {
+    // Refused before anything is allocated when the largest stack cannot fit.
+    let largest = args.stacks.iter().copied().max().unwrap_or(1);
+    for (name, _, limits) in &devices {
+        instruction_diversity::engine::memory::check_stack(&base, largest, limits)
+            .map_err(|e| format!("--stacks {largest} on {name}: {e}"))?;
+    }
+    for (name, device, _) in devices {
         println!("{name}");
         println!(
             "{:>6} {:>12} {:>12} {:>16}",

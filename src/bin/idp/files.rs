@@ -81,7 +81,8 @@ impl SweepDir {
             .join(format!("stack-{}.checkpoint", names.join("-")))
     }
 
-    /// The cells of each stack checkpoint in the folder, as its file name lists them.
+    /// The cells of each stack checkpoint in the folder, as its file name lists them (names that
+    /// list a cell twice are not a stack's, and are left alone).
     pub fn stack_checkpoints(&self) -> Vec<Vec<usize>> {
         let Ok(entries) = std::fs::read_dir(self.cells()) else {
             return Vec::new();
@@ -90,7 +91,14 @@ impl SweepDir {
             .filter_map(|e| {
                 let name = e.ok()?.file_name().into_string().ok()?;
                 let cells = name.strip_prefix("stack-")?.strip_suffix(".checkpoint")?;
-                cells.split('-').map(|c| c.parse().ok()).collect()
+                let cells: Vec<usize> = cells
+                    .split('-')
+                    .map(|c| c.parse().ok())
+                    .collect::<Option<_>>()?;
+                let mut distinct = cells.clone();
+                distinct.sort_unstable();
+                distinct.dedup();
+                (distinct.len() == cells.len()).then_some(cells)
             })
             .collect();
         stacks.sort();
@@ -103,6 +111,17 @@ impl SweepDir {
     pub fn prepare(&self, plan: &Plan) -> Result<(), String> {
         std::fs::create_dir_all(self.cells())
             .map_err(|e| format!("cannot create {}: {e}", self.cells().display()))?;
+        // Before any training: a folder that cannot be written would lose every result.
+        tempfile::NamedTempFile::new_in(self.cells())
+            .map_err(|e| format!("cannot write in {}: {e}", self.cells().display()))?;
+        // Temporary files an earlier process was killed while writing (a file-size limit, say).
+        for folder in [self.root.clone(), self.cells()] {
+            for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+                if entry.file_name().to_string_lossy().starts_with(".tmp") {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
         if self.plan_path().exists() {
             let existing = self.read_plan()?;
             if existing != *plan {

@@ -94,7 +94,7 @@ mod cli {
             #[command(flatten)]
             sweep: SweepArgs,
             /// Threads training at once (default: the machine's cores on the CPU, 1 on a GPU).
-            #[arg(long)]
+            #[arg(long, value_parser = at_least_one)]
             jobs: Option<usize>,
             /// Train each cell alone instead of stacking the cells that can train together
             /// (same model and training settings) into one model per thread.
@@ -314,6 +314,14 @@ mod cli {
         flag
     }
 
+    /// A count of 1 or more (threads, stack sizes), or an error naming what it must be.
+    pub(crate) fn at_least_one(text: &str) -> Result<usize, String> {
+        match text.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(format!("`{text}` is not a whole number of at least 1")),
+        }
+    }
+
     /// Entry point of the `idp` binary.
     pub(crate) fn main() -> ExitCode {
         let cli = Cli::parse();
@@ -485,17 +493,12 @@ mod cli {
         pending: &[usize],
         jobs: usize,
         size: usize,
+        limits: &instruction_diversity::engine::memory::MemoryLimits,
     ) -> Vec<Vec<usize>> {
         let mut left: Vec<usize> = pending.to_vec();
         let mut units = Vec::new();
-        for stack in dir.stack_checkpoints() {
-            if stack.len() > 1 && stack.iter().all(|c| left.contains(c)) {
-                left.retain(|c| !stack.contains(c));
-                units.push(stack);
-            } else {
-                let _ = std::fs::remove_file(dir.stack_checkpoint_path(&stack));
-            }
-        }
+        // First the cells with a checkpoint of their own (trained alone before): nothing else
+        // takes them.
         left.retain(|&c| {
             let alone = dir.checkpoint_path(c).exists();
             if alone {
@@ -503,8 +506,25 @@ mod cli {
             }
             !alone
         });
+        for stack in dir.stack_checkpoints() {
+            if stack.iter().any(|c| !pending.contains(c)) {
+                // A cell of it has its result (or is not in the plan): it can never be resumed.
+                let _ = std::fs::remove_file(dir.stack_checkpoint_path(&stack));
+            } else if stack.len() > 1 && stack.iter().all(|c| left.contains(c)) {
+                left.retain(|c| !stack.contains(c));
+                units.push(stack);
+            }
+            // Else it overlaps cells taken before it: left as it is.
+        }
         let configs: Vec<ValidConfig> =
             left.iter().map(|&i| plan.cells[i].config.clone()).collect();
+        // No bigger than memory holds: a stack of K needs about K times a run.
+        let fits = |k: usize| {
+            configs.iter().all(|c| {
+                instruction_diversity::engine::memory::check_stack(c.raw(), k, limits).is_ok()
+            })
+        };
+        let size = (1..=size).rev().find(|&k| fits(k)).unwrap_or(1);
         for stack in plan_stacks(&configs, jobs, size) {
             units.push(stack.into_iter().map(|k| left[k]).collect());
         }
@@ -810,8 +830,14 @@ mod cli {
         }
         let done = plan.cells.len() - pending.len();
         let units = if let Some(size) = stack_size {
-            stack_units(&dir, &plan, &pending, jobs, size)
+            stack_units(&dir, &plan, &pending, jobs, size, &device.limits)
         } else {
+            if !dir.stack_checkpoints().is_empty() {
+                println!(
+                    "note: {} holds checkpoints of stacked cells, which --no-stack does not use: those cells start again (run without --no-stack to go on from them)",
+                    dir.root().join("cells").display()
+                );
+            }
             pending.iter().map(|&i| vec![i]).collect()
         };
         let threads = jobs.min(units.len().max(1));
