@@ -113,7 +113,7 @@ fn stacked_runs_train_as_they_would_alone_on_the_cpu() {
 
 #[test]
 fn stacked_runs_train_as_they_would_alone_on_wgpu() {
-    let Some(device) = wgpu_device("stacked_runs_train_as_they_would_alone_on_wgpu") else {
+    let Some((device, _gpu)) = wgpu_device("stacked_runs_train_as_they_would_alone_on_wgpu") else {
         return;
     };
     stacked_runs_train_as_alone(&device, 100, 110);

@@ -254,14 +254,27 @@ fn a_resumed_checkpoint_goes_on_exactly_as_the_run_would_have() {
     );
 }
 
-/// The wgpu device, or `None` (with a line saying the test is skipped) where no adapter exists.
-/// `.ci/run` sets `IDP_REQUIRE_WGPU=1`, which makes a missing adapter a failure: CI always runs the
-/// wgpu tests, on Mesa's llvmpipe.
-pub(super) fn wgpu_device(test: &str) -> Option<Device> {
-    // Some drivers panic instead of returning an error.
-    let found = std::panic::catch_unwind(|| Device::wgpu_options().init_with_setup());
+/// The wgpu device, with a guard that keeps the other wgpu tests waiting until this one ends, or
+/// `None` (with a line saying the test is skipped) where no adapter exists. `.ci/run` sets
+/// `IDP_REQUIRE_WGPU=1`, which makes a missing adapter a failure: CI always runs the wgpu tests, on
+/// Mesa's llvmpipe.
+///
+/// The device is set up once per process and shared: burn's wgpu runtime is set up once, and a
+/// second set-up in the same process fails (which read as "no adapter" when two wgpu tests ran).
+pub(super) fn wgpu_device(test: &str) -> Option<(Device, std::sync::MutexGuard<'static, ()>)> {
+    static DEVICE: std::sync::OnceLock<Option<Device>> = std::sync::OnceLock::new();
+    static IN_USE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A test that failed while holding the guard leaves it poisoned; the device is still fine.
+    let guard = IN_USE.lock().unwrap_or_else(|e| e.into_inner());
+    let found = DEVICE.get_or_init(|| {
+        // Some drivers panic instead of returning an error.
+        std::panic::catch_unwind(|| Device::wgpu_options().init_with_setup())
+            .ok()
+            .and_then(Result::ok)
+            .map(|(device, _)| device)
+    });
     match found {
-        Ok(Ok((device, _))) => Some(device),
+        Some(device) => Some((device.clone(), guard)),
         _ if std::env::var_os("IDP_REQUIRE_WGPU").is_some() => panic!(
             "{test}: no wgpu adapter, and IDP_REQUIRE_WGPU is set (apt-get install libgl1-mesa-dri libegl1)"
         ),
@@ -278,7 +291,7 @@ pub(super) fn wgpu_device(test: &str) -> Option<Device> {
 /// back asynchronously, and the resumed run's losses equal the uninterrupted run's bit for bit.
 #[test]
 fn a_resumed_wgpu_checkpoint_goes_on_exactly_as_the_run_would_have() {
-    let Some(device) =
+    let Some((device, _gpu)) =
         wgpu_device("a_resumed_wgpu_checkpoint_goes_on_exactly_as_the_run_would_have")
     else {
         return;
