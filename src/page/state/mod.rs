@@ -229,16 +229,24 @@ impl PageState {
     /// worker).
     fn fill_helpers(&mut self) {
         for slot in self.sweep.idle_helpers() {
-            if let Some(config) = Rc::make_mut(&mut self.sweep).start_elsewhere(slot) {
-                self.helper_commands.push((
-                    slot,
-                    Command::Start {
-                        config: Box::new(config),
-                        backend: BackendPreference::Cpu,
-                    },
-                ));
-            }
+            self.start_helper(slot);
         }
+    }
+
+    /// Gives helper `slot` the running sweep's next waiting run, if one waits; returns whether it
+    /// got one.
+    fn start_helper(&mut self, slot: usize) -> bool {
+        let Some(config) = Rc::make_mut(&mut self.sweep).start_elsewhere(slot) else {
+            return false;
+        };
+        self.helper_commands.push((
+            slot,
+            Command::Start {
+                config: Box::new(config),
+                backend: BackendPreference::Cpu,
+            },
+        ));
+        true
     }
 
     /// What helper `slot` said about the sweep's run it trains; the command for the page's own
@@ -272,18 +280,10 @@ impl PageState {
                 }
             }
             Event::Finished { .. } => {
-                if let Some(config) = Rc::make_mut(&mut self.sweep).start_elsewhere(slot) {
-                    self.helper_commands.push((
-                        slot,
-                        Command::Start {
-                            config: Box::new(config),
-                            backend: BackendPreference::Cpu,
-                        },
-                    ));
-                    // A sweep paused meanwhile keeps the new run paused too.
-                    if self.run.status == RunStatus::Paused {
-                        self.helper_commands.push((slot, Command::Pause));
-                    }
+                let started = self.start_helper(slot);
+                // A sweep paused meanwhile keeps the new run paused too.
+                if started && self.run.status == RunStatus::Paused {
+                    self.helper_commands.push((slot, Command::Pause));
                 }
             }
             Event::Error { message } | Event::DeviceLost { message } => {
