@@ -397,19 +397,35 @@ fn a_sweep_killed_while_writing_keeps_its_files_and_goes_on_with_what_is_missing
 #[test]
 fn a_stopped_sweep_checkpoints_its_cells_and_goes_on_from_them() {
     // Two threads: each cell alone, checkpointed on its own.
-    stopped_sweep_goes_on("2", "cells/0.checkpoint");
+    stopped_sweep_goes_on("2", "cells/0.checkpoint", "TERM", None);
 }
 
-/// The same with one thread: the two cells train as one stack, checkpointed as one file.
+/// The same with one thread, stopped by Ctrl-C (SIGINT): the two cells train as one stack,
+/// checkpointed as one file.
+#[cfg(unix)]
 #[test]
 fn a_stopped_stacked_sweep_checkpoints_its_stack_and_goes_on_from_it() {
-    stopped_sweep_goes_on("1", "cells/stack-0-1.checkpoint");
+    stopped_sweep_goes_on("1", "cells/stack-0-1.checkpoint", "INT", None);
 }
 
-fn stopped_sweep_goes_on(jobs: &str, checkpoint: &str) {
+/// A stopped stack, one of whose cells was then run alone to its end (`idp cell`, as a Slurm array
+/// would): the sweep goes on from the stack's checkpoint for the other cell, rather than starting it
+/// again, and keeps the result the lone run wrote.
+#[cfg(unix)]
+#[test]
+fn a_stopped_stack_goes_on_after_one_of_its_cells_finished_alone() {
+    stopped_sweep_goes_on("1", "cells/stack-0-1.checkpoint", "TERM", Some(1));
+}
+
+/// Stops a sweep with `signal` (TERM as Slurm sends it, or INT as Ctrl-C does) and checks the
+/// exit status names the signal (128 + its number), the checkpoint, and the sweep run again. With
+/// `finish_alone`, that cell is first run to its end by `idp cell`.
+fn stopped_sweep_goes_on(jobs: &str, checkpoint: &str, signal: &str, finish_alone: Option<usize>) {
+    // Tests run at once in one process: each gets its own folders.
+    let tag = format!("{jobs}-{signal}-{}", finish_alone.map_or(-1, |i| i as i64));
     let (dir, clean) = (
-        temp_dir(&format!("stopped-{jobs}")),
-        temp_dir(&format!("unstopped-{jobs}")),
+        temp_dir(&format!("stopped-{tag}")),
+        temp_dir(&format!("unstopped-{tag}")),
     );
     let sweep = |dir: &std::path::Path| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_idp"));
@@ -440,18 +456,37 @@ fn stopped_sweep_goes_on(jobs: &str, checkpoint: &str) {
     }
     std::thread::sleep(std::time::Duration::from_millis(700));
     Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    // 128 + the signal's number: a scheduler or script can tell SIGTERM (143) from Ctrl-C (130).
+    let status = match signal {
+        "TERM" => 143,
+        "INT" => 130,
+        other => panic!("no status known for SIG{other}"),
+    };
+    assert_eq!(output.status.code(), Some(status), "{stderr}");
     assert!(stderr.contains("checkpointed"), "{stderr}");
     assert!(dir.join(checkpoint).exists() || dir.join("cells/0.json").exists());
     // Files that only look like stack checkpoints (a cell named twice, another cell set) neither
     // hide nor remove the real one.
     std::fs::write(dir.join("cells/stack-0-0.checkpoint"), b"junk").unwrap();
     std::fs::write(dir.join("cells/stack-1-0.checkpoint"), b"junk").unwrap();
+    let alone = finish_alone.map(|index| {
+        let output = idp(&[
+            "cell",
+            dir.to_str().unwrap(),
+            "--index",
+            &index.to_string(),
+            "--backend",
+            "cpu",
+        ]);
+        assert!(output.status.success(), "{output:?}");
+        let result = dir.join(format!("cells/{index}.json"));
+        (index, std::fs::read(result).unwrap())
+    });
     let again = sweep(&dir).output().unwrap();
     assert!(
         again.status.success(),
@@ -463,7 +498,21 @@ fn stopped_sweep_goes_on(jobs: &str, checkpoint: &str) {
         "{}",
         String::from_utf8_lossy(&again.stdout)
     );
-    assert_eq!(rows_without_wall_time(&dir), rows_without_wall_time(&clean));
+    let (rows, clean_rows) = (rows_without_wall_time(&dir), rows_without_wall_time(&clean));
+    match alone {
+        None => assert_eq!(rows, clean_rows),
+        Some((index, result)) => {
+            // The lone run's result is kept as it was; the stack's other cell resumed, so its row
+            // is the uninterrupted sweep's (row 0 is the header).
+            let written = std::fs::read(dir.join(format!("cells/{index}.json"))).unwrap();
+            assert!(written == result, "cell {index}'s result was rewritten");
+            for (row, (got, want)) in rows.iter().zip(&clean_rows).enumerate() {
+                if row != index + 1 {
+                    assert_eq!(got, want, "row {row}");
+                }
+            }
+        }
+    }
     assert!(
         !dir.join(checkpoint).exists(),
         "a finished cell's checkpoint is removed"

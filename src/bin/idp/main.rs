@@ -301,17 +301,44 @@ mod cli {
         }
     }
 
+    /// The signal that asked the process to stop (0: none yet), for the exit status.
+    static STOP_SIGNAL: std::sync::OnceLock<Arc<std::sync::atomic::AtomicUsize>> =
+        std::sync::OnceLock::new();
+
     /// Stops on Ctrl-C or the scheduler's SIGTERM: the flag is set and the cells in progress
     /// checkpoint; a second signal ends the process at once.
     fn stop_flag() -> Arc<AtomicBool> {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let flag = Arc::new(AtomicBool::new(false));
+        let received = STOP_SIGNAL.get_or_init(Default::default);
         for signal in [SIGINT, SIGTERM] {
             // The conditional shutdown first: it acts only once the flag is already set.
-            let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone());
+            let _ = signal_hook::flag::register_conditional_shutdown(
+                signal,
+                signal_status(signal as usize),
+                flag.clone(),
+            );
             let _ = signal_hook::flag::register(signal, flag.clone());
+            let _ = signal_hook::flag::register_usize(signal, received.clone(), signal as usize);
         }
         flag
+    }
+
+    /// The shell's exit status for a process stopped by `signal`: 128 + its number (130 for
+    /// SIGINT, 143 for SIGTERM), so that a scheduler or script can tell which one stopped it.
+    fn signal_status(signal: usize) -> i32 {
+        128 + signal as i32
+    }
+
+    /// The exit status of a run stopped by a signal: that signal's, or SIGINT's when none is
+    /// recorded.
+    fn stopped_status() -> u8 {
+        let signal = STOP_SIGNAL
+            .get()
+            .map(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+            .filter(|&s| s != 0)
+            .unwrap_or(signal_hook::consts::SIGINT as usize);
+        u8::try_from(signal_status(signal)).unwrap_or(130)
     }
 
     /// A count of 1 or more (threads, stack sizes), or an error naming what it must be.
@@ -368,7 +395,7 @@ mod cli {
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::from(match e {
-                    CliError::Stopped(_) => 130,
+                    CliError::Stopped(_) => stopped_status(),
                     CliError::Incomplete(_) => 3,
                     _ => 2,
                 })
@@ -507,10 +534,18 @@ mod cli {
             !alone
         });
         for stack in dir.stack_checkpoints() {
-            if stack.iter().any(|c| !pending.contains(c)) {
-                // A cell of it has its result (or is not in the plan): it can never be resumed.
+            let waiting: Vec<usize> = stack
+                .iter()
+                .copied()
+                .filter(|c| pending.contains(c))
+                .collect();
+            if stack.iter().any(|&c| c >= plan.cells.len()) || waiting.is_empty() {
+                // Not of this plan, or every cell of it has its result: of no more use.
                 let _ = std::fs::remove_file(dir.stack_checkpoint_path(&stack));
-            } else if stack.len() > 1 && stack.iter().all(|c| left.contains(c)) {
+            } else if stack.len() > 1 && waiting.iter().all(|c| left.contains(c)) {
+                // Resumed whole, even when some of its cells have their result already (one
+                // finished alone by `idp cell`, say): training those again in the stack costs
+                // less than starting the others afresh. Their results are kept (`run_stack`).
                 left.retain(|c| !stack.contains(c));
                 units.push(stack);
             }
@@ -556,8 +591,19 @@ mod cli {
             bars,
             verbose: false,
         };
+        // Cells of a resumed stack that have their result already (finished alone since the
+        // stack was checkpointed) train along but keep that result, and report nothing.
+        let done: Vec<bool> = stack
+            .iter()
+            .map(|&i| matches!(dir.read_result(plan, i), Ok(Some(_))))
+            .collect();
         let every_cell = |outcome: &dyn Fn() -> Result<CellOutcome, CliError>| {
-            stack.iter().map(|&i| (i, outcome())).collect()
+            stack
+                .iter()
+                .zip(&done)
+                .filter(|(_, done)| !**done)
+                .map(|(&i, _)| (i, outcome()))
+                .collect()
         };
         match runner::train_stack(&configs, device, &display, &checkpointing, stop) {
             Err(e) => {
@@ -567,7 +613,12 @@ mod cli {
             Ok(StackOutcome::Stopped { step }) => every_cell(&|| Ok(CellOutcome::Stopped(step))),
             Ok(StackOutcome::Finished(records)) => {
                 let mut outcomes = Vec::with_capacity(stack.len());
-                for ((&index, cell), record) in stack.iter().zip(&planned).zip(records) {
+                for (((&index, cell), record), done) in
+                    stack.iter().zip(&planned).zip(records).zip(&done)
+                {
+                    if *done {
+                        continue;
+                    }
                     let outcome = record.map_err(CliError::Other).and_then(|record| {
                         let result = CellResult::new(
                             index,
