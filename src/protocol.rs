@@ -57,6 +57,15 @@ pub enum Command {
         /// The backend asked for.
         backend: BackendPreference,
     },
+    /// Train this run, going on from the run saved under the worker's owner id when it is this
+    /// run (a helper worker's run a reload interrupted), else from the start, as `Start` does. A
+    /// saved run that is missing, damaged or another run's is not an error: the run starts again.
+    Continue {
+        /// The run's settings (validated again as the message is read).
+        config: Box<ValidConfig>,
+        /// The backend asked for.
+        backend: BackendPreference,
+    },
     /// Put a typed rule and input to the model of the run with these settings (the run in progress,
     /// or one of the last [`KEPT_MODELS`] finished); answered by [`Event::Answer`]. Training goes on.
     Ask {
@@ -269,6 +278,10 @@ mod tests {
             Command::Step { steps: 5 },
             Command::Stop,
             Command::ResumeSaved {
+                backend: BackendPreference::Cpu,
+            },
+            Command::Continue {
+                config: Box::default(),
                 backend: BackendPreference::Cpu,
             },
             Command::Ask {

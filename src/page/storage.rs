@@ -114,17 +114,33 @@ pub struct SweepProgress {
     pub lesson: Option<String>,
     /// The plan index of the run in progress.
     pub current: usize,
+    /// Workers it trains in (the page's own and its helpers): a reload goes on with as many, so
+    /// each helper's run finds its worker again. Entries from before it was kept read as 1.
+    #[serde(default = "one")]
+    pub workers: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl SweepProgress {
-    /// The progress of sweep `id` with plan run `current` in progress.
-    pub fn new(id: &str, spec: &SweepSpec, lesson: Option<String>, current: usize) -> Self {
+    /// The progress of sweep `id`, trained in `workers` workers, with plan run `current` in
+    /// progress.
+    pub fn new(
+        id: &str,
+        spec: &SweepSpec,
+        lesson: Option<String>,
+        current: usize,
+        workers: usize,
+    ) -> Self {
         Self {
             format: SAVED_FORMAT.into(),
             id: id.into(),
             spec: spec.clone(),
             lesson,
             current,
+            workers,
         }
     }
 
@@ -147,6 +163,25 @@ impl SweepProgress {
     }
 }
 
+/// The owner id under which helper worker `slot` of tab `owner` keeps its run in progress
+/// (`<owner>~<slot>`), so that a reload goes on with the runs the helpers trained, and a tab that
+/// adopts a gone tab's entries takes its helpers' runs too. Tab ids never hold a `~`.
+pub fn helper_owner(owner: &str, slot: usize) -> String {
+    format!("{owner}~{slot}")
+}
+
+/// The tab whose entry an owner id names: the tab itself, or the tab of a helper's
+/// ([`helper_owner`]) with the helper's slot.
+pub fn tab_of(owner: &str) -> (&str, Option<usize>) {
+    match owner.rsplit_once('~') {
+        Some((tab, slot)) => match slot.parse() {
+            Ok(slot) => (tab, Some(slot)),
+            Err(_) => (owner, None),
+        },
+        None => (owner, None),
+    }
+}
+
 /// A storage failure in plain words. A full quota is said as such, with what is kept: storage
 /// writes are transactions, so a refused write leaves every earlier entry as it was.
 pub fn describe_failure(error_name: &str, detail: &str) -> String {
@@ -160,6 +195,18 @@ pub fn describe_failure(error_name: &str, detail: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_helpers_owner_id_names_its_tab_and_slot() {
+        for (tab, slot) in [("19a2b-00f3c1", 0), ("19a2b-00f3c1", 14), ("legacy", 3)] {
+            let owner = helper_owner(tab, slot);
+            assert_eq!(tab_of(&owner), (tab, Some(slot)), "{owner}");
+        }
+        // A tab's own id, and ids that only look like a helper's, name the tab itself.
+        for owner in ["19a2b-00f3c1", "legacy", "a~b", "a~", "~x"] {
+            assert_eq!(tab_of(owner), (owner, None), "{owner}");
+        }
+    }
     use crate::engine::config::ExperimentConfig;
     use crate::engine::metrics::{EvalSummary, LossPoint};
 
@@ -228,9 +275,18 @@ mod tests {
     fn a_sweeps_progress_reads_back_only_within_its_plan() {
         let spec = crate::study::presets::preset("no-ops").unwrap().sweep;
         let runs = spec.plan().unwrap().len();
-        let last = SweepProgress::new("s1", &spec, None, runs - 1);
+        let last = SweepProgress::new("s1", &spec, None, runs - 1, 1);
         assert_eq!(SweepProgress::from_json(&last.to_json()).unwrap(), last);
-        let past = SweepProgress::new("s1", &spec, None, runs);
+        // Its workers come back; an entry kept before they were had one.
+        let three = SweepProgress::new("s1", &spec, None, 0, 3);
+        assert_eq!(
+            SweepProgress::from_json(&three.to_json()).unwrap().workers,
+            3
+        );
+        let older = last.to_json().replace(r#","workers":1"#, "");
+        assert!(!older.contains("workers"), "{older}");
+        assert_eq!(SweepProgress::from_json(&older).unwrap().workers, 1);
+        let past = SweepProgress::new("s1", &spec, None, runs, 1);
         let why = SweepProgress::from_json(&past.to_json()).unwrap_err();
         assert!(
             why.contains(&format!("past the sweep's {runs} runs")),

@@ -193,7 +193,7 @@ async function waitFor(page, what, fn, arg, timeoutMs) {
   try {
     await page.waitForFunction(fn, arg, { timeout: timeoutMs, polling: 100 });
   } catch (e) {
-    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${e.message.split("\n")[0]})`);
   }
 }
 

@@ -269,3 +269,51 @@ test('a reload during a sweep goes on with its queue: finished runs kept, the ru
     assert.equal(await page.locator('#heatmap button.cell.filled').count(), 3);
   });
 });
+
+test('a reload during a sweep in two workers goes on with the helper worker\'s run from its checkpoint', async () => {
+  const each = TINY.replace('steps=40', 'steps=1000').replace('eval_every=20', 'eval_every=250');
+  await withPage(`${each}&backend=cpu`, async (page) => {
+    await page.fill('#sweep-workers', '2');
+    await page.dispatchEvent('#sweep-workers', 'change');
+    await page.fill('#sweep-values', '4, 8');
+    await page.dispatchEvent('#sweep-values', 'change');
+    await page.click('#start-sweep');
+    // The helper (worker 2) checkpoints at each evaluation: wait until it is past its first.
+    // The step the queue shows for worker 2's run (-1 when none); with `min`, whether it is past.
+    const helperStep = (min) => {
+      const line = [...document.querySelectorAll('#sweep-queue li.running')]
+        .map((li) => li.textContent).find((t) => /running in worker 2/.test(t));
+      const m = line && line.match(/running in worker 2, step (\d+)/);
+      const step = m ? Number(m[1]) : -1;
+      return min === undefined ? step : step >= min;
+    };
+    await h.waitFor(page, 'the helper past its first checkpoint', helperStep, 300, 120_000);
+    await page.reload();
+    await page.waitForSelector('#start');
+    await h.waitFor(page, 'the sweep to go on', () => document.querySelector('#sweep-status')?.textContent === 'running', null, 30_000);
+    assert.match(await h.text(page, '#notices'), /the run in a helper worker goes on from its checkpoint/);
+    // Both runs go on at once, the helper's from where it was kept (not from step 0).
+    await h.waitFor(page, 'two runs in progress again', () => document.querySelectorAll('#sweep-queue li.running').length === 2, null, 30_000);
+    const resumedAt = await page.evaluate(helperStep);
+    assert.ok(resumedAt >= 250, `the helper's run went on at step ${resumedAt}`);
+    await h.waitFor(page, 'the sweep to finish', () => document.querySelector('#sweep-status')?.textContent === 'done', null, 240_000);
+    assert.equal(await page.locator('#sweep-queue li.done').count(), 2);
+    assert.equal(await page.locator('#heatmap button.cell.filled').count(), 2);
+    // Done: nothing is left to go on with, the helper's checkpoint included.
+    await page.reload();
+    await page.waitForSelector('#runs-table tbody tr', { timeout: 30_000 });
+    await page.waitForTimeout(1500);
+    assert.equal(await h.status(page), 'idle');
+    assert.equal(await h.text(page, '#sweep-status'), 'kept from an earlier visit');
+    const left = await page.evaluate(() => new Promise((resolve, reject) => {
+      const open = indexedDB.open('instruction-diversity');
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const keys = open.result.transaction('checkpoint').objectStore('checkpoint').getAllKeys();
+        keys.onsuccess = () => resolve(keys.result);
+        keys.onerror = () => reject(keys.error);
+      };
+    }));
+    assert.deepEqual(left.filter((k) => String(k).startsWith('run:')), [], `left in storage: ${left}`);
+  });
+});

@@ -14,9 +14,11 @@ use instruction_diversity::page::state::SweepAction;
 use instruction_diversity::page::state::library::{LibraryAction, Orphan};
 use instruction_diversity::page::state::restore::{RestoreAction, Restored};
 use instruction_diversity::page::state::run::RunStatus;
-use instruction_diversity::page::state::sweep::default_workers;
+use instruction_diversity::page::state::sweep::{MAX_WORKERS, default_workers};
 use instruction_diversity::page::state::{Action, PageState, PendingChoice};
-use instruction_diversity::page::storage::{SavedRun, SavedSweep, SweepProgress, describe_failure};
+use instruction_diversity::page::storage::{
+    SavedRun, SavedSweep, SweepProgress, describe_failure, helper_owner,
+};
 use instruction_diversity::protocol::Command;
 use instruction_diversity::study::presets::preset;
 use std::cell::RefCell;
@@ -86,12 +88,17 @@ pub fn on_click(dispatch: &Dispatch, action: Action) -> Callback<MouseEvent> {
     Callback::from(move |_: MouseEvent| dispatch.dispatch(action.clone()))
 }
 
-/// A tab's run in progress and sweep progress, as kept in the browser's storage; what cannot be read
-/// is skipped, and said why in `skipped`.
-async fn read_in_progress(
-    owner: &str,
-    skipped: &mut Vec<String>,
-) -> (Option<CheckpointMeta>, Option<SweepProgress>) {
+/// What a tab had in progress, as kept in the browser's storage: its run, its sweep's progress, and
+/// its helper workers' runs (by slot).
+type InProgress = (
+    Option<CheckpointMeta>,
+    Option<SweepProgress>,
+    Vec<(usize, CheckpointMeta)>,
+);
+
+/// A tab's run in progress, sweep progress and helpers' runs, as kept in the browser's storage;
+/// what cannot be read is skipped, and said why in `skipped`.
+async fn read_in_progress(owner: &str, skipped: &mut Vec<String>) -> InProgress {
     let mut interrupted = |what: &str, read: Result<Option<String>, store::Failure>| match read {
         Ok(text) => text,
         Err((name, message)) => {
@@ -116,7 +123,28 @@ async fn read_in_progress(
             .map_err(|why| skipped.push(format!("the interrupted sweep: {why}")))
             .ok()
     });
-    (run, sweep)
+    // Helpers train only a sweep's runs: without one, theirs are of no use (the next helper to
+    // start in that slot replaces its entry).
+    let mut helpers = Vec::new();
+    if sweep.is_some() {
+        for slot in 0..MAX_WORKERS - 1 {
+            let owner = helper_owner(owner, slot);
+            match store::read_checkpoint_meta(&owner).await {
+                Ok(Some(text)) => match CheckpointMeta::from_json(&text) {
+                    Ok(meta) => helpers.push((slot, meta)),
+                    Err(why) => {
+                        skipped.push(format!("the run of helper worker {}: {why}", slot + 1))
+                    }
+                },
+                Ok(None) => {}
+                Err((name, message)) => skipped.push(format!(
+                    "the run of helper worker {} could not be read ({name} {message})",
+                    slot + 1
+                )),
+            }
+        }
+    }
+    (run, sweep, helpers)
 }
 
 /// Reads what the browser's storage holds from earlier visits: saved runs and sweeps, this tab's
@@ -149,7 +177,8 @@ async fn read_storage(owner: String) -> Restored {
         .collect();
     // This tab's run or sweep that a reload interrupted goes on (the worker reads the run's weights
     // itself); those of tabs that are gone can be resumed here; those of living tabs are theirs.
-    let (interrupted_run, interrupted_sweep) = read_in_progress(&owner, &mut skipped).await;
+    let (interrupted_run, interrupted_sweep, interrupted_helpers) =
+        read_in_progress(&owner, &mut skipped).await;
     let mut orphans = Vec::new();
     let others = match store::checkpoint_owners().await {
         Ok(owners) => owners.into_iter().filter(|o| *o != owner).collect(),
@@ -167,12 +196,13 @@ async fn read_storage(owner: String) -> Restored {
             if alive.as_ref().is_none_or(|alive| alive.contains(&other)) {
                 continue;
             }
-            let (run, sweep) = read_in_progress(&other, &mut skipped).await;
+            let (run, sweep, helpers) = read_in_progress(&other, &mut skipped).await;
             if run.is_some() || sweep.is_some() {
                 orphans.push(Orphan {
                     owner: other,
                     run,
                     sweep,
+                    helpers,
                 });
             }
         }
@@ -186,6 +216,7 @@ async fn read_storage(owner: String) -> Restored {
         visit,
         interrupted_run,
         interrupted_sweep,
+        interrupted_helpers,
     }
 }
 
@@ -398,6 +429,9 @@ pub fn app() -> Html {
         let posted = use_mut_ref(|| 0u64);
         let dispatch = state.dispatcher();
         let helpers = helpers.clone();
+        // Known once storage has answered (a sweep a link starts at once may come before it: its
+        // helpers then keep no checkpoint).
+        let owner = state.page.library.owner.clone();
         use_effect_with(state.helper_outbox.clone(), move |outbox| {
             for (number, slot, command) in outbox.iter() {
                 if *number <= *posted.borrow() {
@@ -412,14 +446,28 @@ pub fn app() -> Html {
                     }
                     links[*slot].clone()
                 };
+                // Each helper checkpoints its run under its own owner id, so a reload goes on
+                // with it.
+                if !owner.is_empty() {
+                    link.borrow_mut().own(&helper_owner(&owner, *slot));
+                }
                 if let Command::Stop = command {
-                    // A stopped helper is ended, not told: see `WorkerLink::terminate`.
+                    // A stopped helper is ended, not told: see `WorkerLink::terminate`. Ended, it
+                    // cannot forget its checkpoint itself.
                     link.borrow_mut().terminate();
+                    if !owner.is_empty() {
+                        let helper = helper_owner(&owner, *slot);
+                        wasm_bindgen_futures::spawn_local(async move {
+                            let _ = store::delete_checkpoint(&helper).await;
+                        });
+                    }
                     continue;
                 }
                 if !link.borrow().is_started() {
                     match command {
-                        Command::Start { .. } => spawn_worker(dispatch.clone(), link.clone()),
+                        Command::Start { .. } | Command::Continue { .. } => {
+                            spawn_worker(dispatch.clone(), link.clone())
+                        }
                         Command::Ask { .. } => {
                             // Its models went with it.
                             dispatch.dispatch(Action::Helper(

@@ -7,6 +7,8 @@
 //! back as `(error name, message)` so the page can say what happened in plain words (see
 //! `storage::describe_failure`).
 
+use instruction_diversity::page::state::sweep::MAX_WORKERS;
+use instruction_diversity::page::storage::{helper_owner, tab_of};
 use js_sys::{Array, Promise, Reflect};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -203,10 +205,11 @@ pub async fn checkpoint_owners() -> Result<Vec<String>, Failure> {
         .filter_map(|k| k.as_string())
         .filter_map(|k| match k.as_str() {
             "current" | "sweep" => Some(LEGACY_OWNER.to_string()),
+            // A helper's run (`<tab>~<slot>`) is its tab's.
             k => k
                 .strip_prefix("run:")
                 .or_else(|| k.strip_prefix("sweep:"))
-                .map(str::to_string),
+                .map(|owner| tab_of(owner).0.to_string()),
         })
         .collect();
     owners.sort();
@@ -214,15 +217,22 @@ pub async fn checkpoint_owners() -> Result<Vec<String>, Failure> {
     Ok(owners)
 }
 
-/// Moves a gone tab's entries (its run and its sweep's progress) to `to`, in one transaction: the
-/// tab that resumes them owns them from now on.
+/// Moves a gone tab's entries (its run, its sweep's progress and its helpers' runs) to `to`, in one
+/// transaction: the tab that resumes them owns them from now on.
 pub async fn adopt(from: &str, to: &str) -> Result<(), Failure> {
     let database = open().await?;
     let store = store(&database, CHECKPOINT, IdbTransactionMode::Readwrite)?;
-    for (old, new) in [
+    let helpers = (0..MAX_WORKERS - 1).map(|slot| {
+        (
+            run_key(&helper_owner(from, slot)),
+            run_key(&helper_owner(to, slot)),
+        )
+    });
+    let moves = [
         (run_key(from), run_key(to)),
         (sweep_key(from), sweep_key(to)),
-    ] {
+    ];
+    for (old, new) in moves.into_iter().chain(helpers) {
         let value = finish(&store.get(&JsValue::from_str(&old)).map_err(failure)?).await?;
         if !value.is_undefined() && !value.is_null() {
             finish(

@@ -16,8 +16,8 @@ pub enum Role {
     /// The page's own worker: the run panel's run, checkpointed under the tab's owner id.
     #[default]
     Main,
-    /// Helper `slot`: another run of the running sweep. It never hears an owner id, so it keeps no
-    /// checkpoint (a reload starts its run again) and no other tab ever offers its run.
+    /// Helper `slot`: another run of the running sweep, checkpointed under the helper's own owner
+    /// id (`storage::helper_owner`) once the tab's is known, so a reload goes on with it.
     Helper(usize),
 }
 
@@ -45,7 +45,10 @@ pub struct WorkerLink {
     /// Counts the workers started, so the handlers of a replaced worker ignore what it still says.
     generation: u64,
     is_ready: bool,
-    /// The tab's owner id, once known: every worker hears it before any other command.
+    /// Whether the running worker has heard [`Self::owner`].
+    told_owner: bool,
+    /// The owner id its checkpoints are kept under (the tab's, or a helper's), once known: the
+    /// page's worker hears it before any other command, a helper as soon as it is known.
     owner: Option<String>,
     waiting: Vec<String>,
 }
@@ -73,6 +76,7 @@ impl WorkerLink {
         }
         self.generation += 1;
         self.is_ready = false;
+        self.told_owner = false;
         self.waiting.clear();
     }
 
@@ -95,9 +99,14 @@ impl WorkerLink {
         }
     }
 
-    /// The tab's owner id is known: the worker hears it, then what waited.
+    /// The owner id is known: the worker hears it, then what waited. Said again unchanged, it
+    /// changes nothing.
     pub fn own(&mut self, owner: &str) {
+        if self.owner.as_deref() == Some(owner) {
+            return;
+        }
         self.owner = Some(owner.to_string());
+        self.told_owner = false;
         self.flush();
     }
 
@@ -110,9 +119,10 @@ impl WorkerLink {
         let (Some(w), true, false) = (&self.worker, self.is_ready, self.needs_owner()) else {
             return;
         };
-        if let Some(owner) = self.owner.clone().filter(|_| self.role == Role::Main) {
+        if let Some(owner) = self.owner.clone().filter(|_| !self.told_owner) {
             let own = Command::Own { owner };
             let _ = w.post_message(&JsValue::from_str(&own.to_json()));
+            self.told_owner = true;
         }
         for message in std::mem::take(&mut self.waiting) {
             let _ = w.post_message(&JsValue::from_str(&message));
@@ -135,6 +145,7 @@ pub fn spawn_worker(dispatch: Dispatch, link: SharedLink) {
         }
         l.generation += 1;
         l.is_ready = false;
+        l.told_owner = false;
         l.generation
     };
     let worker = match Worker::new("./worker-loader.js") {

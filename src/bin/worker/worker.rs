@@ -383,6 +383,11 @@ async fn serve(inbox: &Inbox) {
                 forget_checkpoint_unless_lost().await;
                 next
             }
+            Command::Continue { config, backend } => {
+                let next = continue_run(inbox, *config, backend).await;
+                forget_checkpoint_unless_lost().await;
+                next
+            }
             Command::Ask { config, question } => {
                 answer_from_kept(&config, &question).await;
                 None
@@ -421,9 +426,10 @@ async fn train(
     }
 }
 
-/// Goes on with the run checkpointed in the browser's storage (a reload interrupted it).
-async fn resume_saved(inbox: &Inbox, preference: BackendPreference) -> Option<Command> {
-    let saved = match store::read_checkpoint(&owner().unwrap_or_default()).await {
+/// The run checkpointed in the browser's storage under this worker's owner id, or why there is
+/// none to go on with.
+async fn read_saved() -> Result<Checkpoint, String> {
+    match store::read_checkpoint(&owner().unwrap_or_default()).await {
         Ok(Some((meta, model, optimizer))) => CheckpointMeta::from_json(&meta)
             .map(|meta| Checkpoint {
                 meta,
@@ -435,7 +441,33 @@ async fn resume_saved(inbox: &Inbox, preference: BackendPreference) -> Option<Co
         Err((name, message)) => Err(format!(
             "the saved run could not be read ({name} {message})"
         )),
-    };
+    }
+}
+
+/// Trains `config`, from the saved run when it is this one (see [`Command::Continue`]), else from
+/// the start.
+async fn continue_run(
+    inbox: &Inbox,
+    config: ValidConfig,
+    preference: BackendPreference,
+) -> Option<Command> {
+    match read_saved().await {
+        Ok(saved) if saved.meta.config == config => go_on(inbox, Ok(saved), preference).await,
+        _ => train(inbox, config, preference).await,
+    }
+}
+
+/// Goes on with the run checkpointed in the browser's storage (a reload interrupted it).
+async fn resume_saved(inbox: &Inbox, preference: BackendPreference) -> Option<Command> {
+    go_on(inbox, read_saved().await, preference).await
+}
+
+/// Trains on from `saved`, or says why it cannot (and forgets it).
+async fn go_on(
+    inbox: &Inbox,
+    saved: Result<Checkpoint, String>,
+    preference: BackendPreference,
+) -> Option<Command> {
     let (device, info, limits) = choose_backend(preference).await;
     post(&Event::Backend(info.clone()));
     let fits = |c: Checkpoint| {
@@ -528,7 +560,9 @@ async fn drive(inbox: &Inbox, mut run: Run, info: BackendInfo) -> Option<Command
                 Command::Step { steps } => single_steps += steps,
                 Command::Stop => return None,
                 Command::Own { owner } => OWNER.with(|o| *o.borrow_mut() = Some(owner)),
-                start @ (Command::Start { .. } | Command::ResumeSaved { .. }) => {
+                start @ (Command::Start { .. }
+                | Command::ResumeSaved { .. }
+                | Command::Continue { .. }) => {
                     return Some(start);
                 }
                 Command::Ask { config, question } => {

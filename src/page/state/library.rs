@@ -72,6 +72,8 @@ pub struct Orphan {
     pub run: Option<crate::engine::checkpoint::CheckpointMeta>,
     /// Its sweep's progress.
     pub sweep: Option<crate::page::storage::SweepProgress>,
+    /// Its helper workers' runs in progress: each helper's slot and checkpoint meta.
+    pub helpers: Vec<(usize, crate::engine::checkpoint::CheckpointMeta)>,
 }
 
 /// A change to the library alone.

@@ -289,6 +289,12 @@ impl PageState {
             Event::Error { message } | Event::DeviceLost { message } => {
                 return self.helper_failed(slot, message);
             }
+            Event::CheckpointFailed { message } => {
+                Rc::make_mut(&mut self.library).storage_error = Some(format!(
+                    "the run in helper worker {} could not be checkpointed, so a reload would start it again: {message}",
+                    slot + 1
+                ));
+            }
             _ => {}
         }
         None

@@ -6,10 +6,10 @@
 use super::PageState;
 use super::library::{FinishedRun, Kept, Orphan};
 use super::run::{Resumable, RunStatus};
-use super::sweep::{SweepState, SweepStatus};
+use super::sweep::{Elsewhere, MAX_WORKERS, SweepState, SweepStatus};
 use crate::engine::checkpoint::CheckpointMeta;
 use crate::page::storage::{SavedRun, SavedSweep, SweepProgress};
-use crate::protocol::Command;
+use crate::protocol::{BackendPreference, Command};
 use std::rc::Rc;
 
 /// What the browser's storage held at start (already checked).
@@ -31,6 +31,9 @@ pub struct Restored {
     pub interrupted_run: Option<CheckpointMeta>,
     /// This tab's sweep whose queue a reload interrupted.
     pub interrupted_sweep: Option<SweepProgress>,
+    /// The runs this tab's helper workers were training when a reload interrupted them: each
+    /// helper's slot and its checkpoint's meta (the helper reads the weights itself).
+    pub interrupted_helpers: Vec<(usize, CheckpointMeta)>,
 }
 
 /// Going on after a reload or a lost device.
@@ -61,7 +64,12 @@ impl PageState {
                     return (self, None);
                 };
                 let orphan = library.orphans.remove(at);
-                return self.resume_interrupted(orphan.run, orphan.sweep, "a closed tab");
+                return self.resume_interrupted(
+                    orphan.run,
+                    orphan.sweep,
+                    orphan.helpers,
+                    "a closed tab",
+                );
             }
         };
         (self, command)
@@ -77,6 +85,7 @@ impl PageState {
             visit,
             interrupted_run,
             interrupted_sweep,
+            interrupted_helpers,
         } = restored;
         let library = Rc::make_mut(&mut self.library);
         library.visit = visit;
@@ -115,7 +124,12 @@ impl PageState {
                     .into(),
             );
         } else if interrupted_sweep.is_some() {
-            return self.resume_interrupted(interrupted_run, interrupted_sweep, "a reload");
+            return self.resume_interrupted(
+                interrupted_run,
+                interrupted_sweep,
+                interrupted_helpers,
+                "a reload",
+            );
         }
         // The latest saved sweep shows in the sweep views, unless one is already on show.
         if self.sweep.sweep.is_none()
@@ -139,18 +153,20 @@ impl PageState {
         if busy {
             return (self, None);
         }
-        self.resume_interrupted(interrupted_run, None, "a reload")
+        self.resume_interrupted(interrupted_run, None, Vec::new(), "a reload")
     }
 
-    /// Goes on with an interrupted sweep (and its run) or run, saying what interrupted it.
+    /// Goes on with an interrupted sweep (its run and its helpers' runs) or run, saying what
+    /// interrupted it.
     fn resume_interrupted(
         mut self,
         run: Option<CheckpointMeta>,
         sweep: Option<SweepProgress>,
+        helpers: Vec<(usize, CheckpointMeta)>,
         cause: &str,
     ) -> (Self, Option<Command>) {
         let command = match (sweep, run) {
-            (Some(progress), run) => self.resume_sweep(progress, run, cause),
+            (Some(progress), run) => self.resume_sweep(progress, run, helpers, cause),
             (None, Some(meta)) => {
                 Rc::make_mut(&mut self.settings).replace(meta.config.clone());
                 Some(self.resume_run(meta, cause))
@@ -180,13 +196,16 @@ impl PageState {
     }
 
     /// Goes on with a sweep whose queue a reload interrupted: its finished runs (saved, each found
-    /// in the plan by its settings: with several workers they finish out of order) count as done,
-    /// and the queue goes on from the run in progress, from its checkpoint when `run` is that run's,
-    /// else from its start; runs a helper worker was training start again.
+    /// in the plan by its settings: with several workers they finish out of order) count as done;
+    /// each helper goes on at once with the run its checkpoint holds (`helpers`, found in the plan
+    /// by its settings: a helper the sweep no longer has, or a run finished or held twice, is left
+    /// out), and the queue goes on from the run in progress, from its checkpoint when `run` is that
+    /// run's, else from its start.
     fn resume_sweep(
         &mut self,
         progress: SweepProgress,
         run: Option<CheckpointMeta>,
+        helpers: Vec<(usize, CheckpointMeta)>,
         cause: &str,
     ) -> Option<Command> {
         let plan = match progress.spec.plan() {
@@ -206,10 +225,36 @@ impl PageState {
                 plan.iter().position(|p| p.config.raw() == config)
             })
             .collect();
-        // A run that finished and was saved just before the reload is not run again.
+        // The sweep keeps the workers it had, so each helper's run finds its worker again.
+        let slots = progress.workers.clamp(1, MAX_WORKERS) - 1;
+        let mut elsewhere: Vec<Option<Elsewhere>> = vec![None; slots];
+        let mut continued = Vec::new();
+        for (slot, meta) in helpers {
+            let Some(index) = plan.iter().position(|p| p.config == meta.config) else {
+                continue;
+            };
+            let held = elsewhere.iter().flatten().any(|e| e.plan == index);
+            if slot < slots && elsewhere[slot].is_none() && !held && !finished.contains(&index) {
+                elsewhere[slot] = Some(Elsewhere {
+                    plan: index,
+                    step: meta.step,
+                    total: plan[index].config.train.steps,
+                    history: Vec::new(),
+                });
+                continued.push((
+                    slot,
+                    Command::Continue {
+                        config: Box::new(plan[index].config.clone()),
+                        backend: BackendPreference::Cpu,
+                    },
+                ));
+            }
+        }
+        // A run that finished and was saved just before the reload is not run again, nor one a
+        // helper goes on with.
         let next = (progress.current..plan.len())
             .chain(0..progress.current)
-            .find(|i| !finished.contains(i));
+            .find(|i| !finished.contains(i) && !elsewhere.iter().flatten().any(|e| e.plan == *i));
         let total = plan.len();
         let resumable = run.filter(|meta| {
             next.and_then(|n| plan.get(n))
@@ -218,25 +263,33 @@ impl PageState {
         if !self.library.compare.is_empty() {
             Rc::make_mut(&mut self.library).compare.clear();
         }
-        let helpers = self.sweep.workers.max(1) - 1;
         Rc::make_mut(&mut self.sweep).sweep = Some(SweepState {
             spec: progress.spec,
             plan,
             done,
             finished,
             current: None,
-            elsewhere: vec![None; helpers],
+            elsewhere,
             status: SweepStatus::Running,
             lesson: progress.lesson,
             key: progress.id,
         });
+        let also = match continued.len() {
+            0 => String::new(),
+            1 => "; the run in a helper worker goes on from its checkpoint".to_string(),
+            n => format!("; the {n} runs in helper workers go on from their checkpoints"),
+        };
+        self.helper_commands.extend(continued);
         let Some(next) = next else {
+            if !also.is_empty() {
+                self.notice(format!("{cause} interrupted a sweep{also}",));
+            }
             return self.next_sweep_run();
         };
         match resumable {
             Some(meta) => {
                 self.notice(format!(
-                    "{cause} interrupted a sweep at run {} of {total}: its queue goes on",
+                    "{cause} interrupted a sweep at run {} of {total}: its queue goes on{also}",
                     next + 1
                 ));
                 if let Some(sweep) = &mut Rc::make_mut(&mut self.sweep).sweep {
@@ -246,7 +299,7 @@ impl PageState {
             }
             None => {
                 self.notice(format!(
-                    "{cause} interrupted a sweep at run {} of {total}: that run starts again and the queue goes on",
+                    "{cause} interrupted a sweep at run {} of {total}: that run starts again and the queue goes on{also}",
                     next + 1
                 ));
                 self.next_sweep_run()

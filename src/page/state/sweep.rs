@@ -494,6 +494,7 @@ impl SweepQueue {
             &sweep.spec,
             sweep.lesson.clone(),
             current,
+            sweep.elsewhere.len() + 1,
         ))
     }
 

@@ -1037,6 +1037,7 @@ fn a_gone_tabs_run_is_offered_and_resumed_only_when_asked() {
         owner: "gone".into(),
         run: Some(meta),
         sweep: None,
+        helpers: Vec::new(),
     };
     let (state, command) = PageState::default().reduce(restore_action(Restored {
         owner: "me".into(),
@@ -1401,6 +1402,189 @@ fn a_reload_of_a_sweep_in_several_workers_keeps_the_runs_that_finished_out_of_or
     // Once the page's worker is on the CPU again, the helpers take plans 1 and 3.
     let (state, _) = step(state, Action::Worker(cpu()));
     assert_eq!(helper_starts(&state), [(0, 16), (1, 256)]);
+}
+
+/// The rule counts and steps of the runs the reducer just asked helpers to go on with, by helper.
+fn helper_continues(state: &PageState) -> Vec<(usize, usize)> {
+    state
+        .helper_commands
+        .iter()
+        .filter_map(|(slot, c)| match c {
+            Command::Continue { config, backend } => {
+                assert_eq!(*backend, BackendPreference::Cpu, "helpers train on the CPU");
+                Some((*slot, config.task.instructions))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// After a reload, each helper goes on at once with the run its checkpoint holds (found in the plan
+/// by its settings), the queue shows where each stopped, and the page's worker takes neither; a
+/// checkpoint of a helper the sweep no longer has, or of a finished run, or of a run another helper
+/// holds, is left out. When only helpers' runs remain, the page's worker waits and the sweep runs on.
+#[test]
+fn a_reload_of_a_sweep_in_several_workers_goes_on_with_the_helpers_runs() {
+    use crate::engine::checkpoint::CheckpointMeta;
+    use crate::page::storage::{SavedRun, SavedSweep};
+    let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(3)));
+    let (state, _) = step(state, start_sweep(Box::new(four_run_sweep()), None));
+    let (state, _) = step(state, Action::Worker(cpu()));
+    // Helper 2 finishes plan 2 and takes plan 3, while the page trains plan 0 and helper 1 plan 1.
+    let (before, _) = finish_helper_run(state, 1, 0.6);
+    assert_eq!(helper_starts(&before), [(1, 256)]);
+    let progress = before.sweep_progress().unwrap();
+    let run = &before.library.runs[0];
+    let saved = SavedRun::new(
+        &run.name,
+        run.sweep_key.clone(),
+        run.record.as_ref().clone(),
+    );
+    let plan = four_run_sweep().plan().unwrap();
+    let meta = |index: usize, step: usize| {
+        CheckpointMeta::new(plan[index].config.clone(), step, Vec::new(), Vec::new())
+    };
+    let restored = |run: Option<CheckpointMeta>, helpers: Vec<(usize, CheckpointMeta)>| {
+        restore_action(Restored {
+            runs: vec![saved.clone()],
+            sweeps: vec![SavedSweep::new(&progress.id, &four_run_sweep(), None)],
+            visit: 9,
+            interrupted_run: run,
+            interrupted_sweep: Some(progress.clone()),
+            interrupted_helpers: helpers,
+            ..Restored::default()
+        })
+    };
+    // The reloaded page is back at its default of one worker: the sweep keeps the three it had.
+    let fresh = PageState::default;
+    let (state, command) = step(
+        fresh(),
+        restored(
+            Some(meta(0, 10)),
+            vec![
+                (0, meta(1, 12)),
+                (1, meta(3, 5)),
+                // No third helper; a finished run; a run helper 1 already holds.
+                (2, meta(1, 3)),
+                (0, meta(2, 7)),
+                (1, meta(1, 4)),
+            ],
+        ),
+    );
+    assert!(matches!(command, Some(Command::ResumeSaved { .. })));
+    assert_eq!(helper_continues(&state), [(0, 16), (1, 256)]);
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert_eq!((sweep.current, sweep.waiting()), (Some(0), 0));
+    let steps: Vec<_> = sweep
+        .elsewhere
+        .iter()
+        .map(|e| e.as_ref().map(|e| (e.plan, e.step)))
+        .collect();
+    assert_eq!(steps, [Some((1, 12)), Some((3, 5))]);
+    assert!(
+        state
+            .notices
+            .iter()
+            .any(|n| n.contains("the 2 runs in helper workers go on from their checkpoints")),
+        "{:?}",
+        state.notices
+    );
+    // The page's worker on the CPU again gives the helpers nothing more: they are busy.
+    let (state, _) = step(state, Action::Worker(cpu()));
+    assert!(helper_starts(&state).is_empty());
+    // Helper 1's run ends and is filed as plan 1.
+    let (state, _) = finish_helper_run(state, 0, 0.7);
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert_eq!(sweep.finished, [2, 1]);
+
+    // Only the helpers' runs were left: the page's worker waits, the sweep runs on.
+    let mut progress_then = progress.clone();
+    progress_then.current = 1;
+    let (state, command) = step(
+        fresh(),
+        restore_action(Restored {
+            runs: vec![saved.clone(), {
+                // Plan 0 finished too, in the page's worker.
+                let mut r = saved.clone();
+                r.record.config = plan[0].config.raw().clone();
+                r
+            }],
+            sweeps: vec![SavedSweep::new(&progress.id, &four_run_sweep(), None)],
+            visit: 9,
+            interrupted_sweep: Some(progress_then),
+            interrupted_helpers: vec![(0, meta(1, 12)), (1, meta(3, 5))],
+            ..Restored::default()
+        }),
+    );
+    assert_eq!(command, None);
+    assert_eq!(helper_continues(&state), [(0, 16), (1, 256)]);
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert_eq!(sweep.current, None);
+    assert!(sweep.is_running() && state.is_busy());
+}
+
+/// A closed tab's sweep taken over here goes on with its helpers' runs too, each in the same helper.
+#[test]
+fn a_closed_tabs_sweep_taken_over_goes_on_with_its_helpers_runs() {
+    use crate::engine::checkpoint::CheckpointMeta;
+    let plan = four_run_sweep().plan().unwrap();
+    let orphan = library::Orphan {
+        owner: "gone".into(),
+        run: None,
+        sweep: Some(crate::page::storage::SweepProgress::new(
+            "k",
+            &four_run_sweep(),
+            None,
+            0,
+            2,
+        )),
+        helpers: vec![(
+            0,
+            CheckpointMeta::new(plan[1].config.clone(), 12, Vec::new(), Vec::new()),
+        )],
+    };
+    let (state, _) = PageState::default().reduce(restore_action(Restored {
+        owner: "me".into(),
+        orphans: vec![orphan],
+        visit: 5,
+        ..Restored::default()
+    }));
+    let (adopted, command) = step(state, Action::Restore(RestoreAction::Adopt("gone".into())));
+    // The page's worker starts the first run afresh (it had no checkpoint); helper 1 goes on.
+    match command {
+        Some(Command::Start { config, .. }) => assert_eq!(config.task.instructions, 4),
+        other => panic!("expected a start, got {other:?}"),
+    }
+    assert_eq!(helper_continues(&adopted), [(0, 16)]);
+    let sweep = adopted.sweep.sweep.as_ref().unwrap();
+    assert_eq!(sweep.elsewhere.len(), 1);
+    assert_eq!(sweep.waiting(), 2);
+}
+
+/// A helper whose checkpoint cannot be written (a full quota) says so beside the other storage
+/// failures; its run trains on.
+#[test]
+fn a_helpers_failed_checkpoint_is_reported_and_its_run_goes_on() {
+    let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(2)));
+    let (state, _) = step(state, start_sweep(Box::new(four_run_sweep()), None));
+    let (state, _) = step(state, Action::Worker(cpu()));
+    assert_eq!(helper_starts(&state), [(0, 16)]);
+    let (state, command) = step(
+        state,
+        Action::Helper(
+            0,
+            Event::CheckpointFailed {
+                message: "the browser's storage for this page is full".into(),
+            },
+        ),
+    );
+    assert_eq!(command, None);
+    let error = state.library.storage_error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("helper worker 1") && error.contains("is full"),
+        "{error}"
+    );
+    assert!(state.sweep.sweep.as_ref().unwrap().elsewhere[0].is_some());
 }
 
 #[test]
