@@ -182,11 +182,8 @@ impl Run {
     /// Trains at most `max_steps` steps, stopping early at the next evaluation point, and evaluates
     /// there. The loss is read back once per call, asynchronously.
     pub async fn advance(&mut self, max_steps: usize) -> Result<Advance, RunError> {
-        let every = self.config.train.eval_every;
-        let to_eval_point = every - self.step() % every;
-        let (taken, loss) = self
-            .trainer
-            .train_chunk(&self.dataset, max_steps.max(1).min(to_eval_point));
+        let chunk = chunk_length(self.step(), max_steps, &self.config);
+        let (taken, loss) = self.trainer.train_chunk(&self.dataset, chunk);
         let loss = loss
             .into_scalar_async::<f32>()
             .await
@@ -197,12 +194,9 @@ impl Run {
             self.losses.push(point);
         }
         let finished = self.is_finished();
-        let evaluation = if finished {
-            Some(self.evaluate().await?)
-        } else if step.is_multiple_of(every) {
-            Some(self.evaluate_interim().await?)
-        } else {
-            None
+        let evaluation = match evaluation_at(step, finished, &self.config) {
+            Some(limit) => Some(self.evaluate_on(limit).await?),
+            None => None,
         };
         Ok(Advance {
             loss: point,
@@ -217,13 +211,6 @@ impl Run {
     /// [`RunError::Backend`] when the answers cannot be read back.
     pub async fn evaluate(&mut self) -> Result<Evaluation, RunError> {
         self.evaluate_on(None).await
-    }
-
-    /// An evaluation before the last: on the first `eval.interim_examples` of each split when that
-    /// setting is not 0, else on the whole of every split.
-    async fn evaluate_interim(&mut self) -> Result<Evaluation, RunError> {
-        let limit = self.config.eval.interim_examples;
-        self.evaluate_on((limit > 0).then_some(limit)).await
     }
 
     async fn evaluate_on(&mut self, limit: Option<usize>) -> Result<Evaluation, RunError> {
@@ -243,6 +230,33 @@ impl Run {
             self.evaluations.push(summary);
         }
         Ok(evaluation)
+    }
+}
+
+/// Steps of a run's next chunk, from `step`: at most `max_steps` (at least 1), and no further than
+/// the next evaluation point (every `train.eval_every` steps), so a run evaluates at the same steps
+/// however its training is chunked, alone or in a stack.
+pub(crate) fn chunk_length(step: usize, max_steps: usize, config: &ValidConfig) -> usize {
+    let every = config.train.eval_every;
+    max_steps.max(1).min(every - step % every)
+}
+
+/// Whether a run evaluates after reaching `step` and on how much: `Some(None)` on the whole of
+/// every split at its end (`finished`); `Some(limit)` at an evaluation point before it, on the
+/// first `eval.interim_examples` of each split when that setting is not 0 (else on everything);
+/// `None` between evaluation points.
+pub(crate) fn evaluation_at(
+    step: usize,
+    finished: bool,
+    config: &ValidConfig,
+) -> Option<Option<usize>> {
+    let interim = config.eval.interim_examples;
+    if finished {
+        Some(None)
+    } else if step.is_multiple_of(config.train.eval_every) {
+        Some((interim > 0).then_some(interim))
+    } else {
+        None
     }
 }
 

@@ -29,7 +29,7 @@ use crate::engine::eval::{BackendError, evaluate_stacked};
 use crate::engine::metrics::{EvalSummary, Evaluation, LossPoint};
 use crate::engine::model::{Block, CausalSelfAttention, Transformer};
 use crate::engine::rng::SeededRng;
-use crate::engine::run::RunError;
+use crate::engine::run::{RunError, chunk_length, evaluation_at};
 use crate::engine::task::Dataset;
 use crate::engine::tokenizer::SequenceLayout;
 use crate::engine::train::{BatchOrder, Batcher, adamw, learning_rate, load_state, state_bytes};
@@ -765,11 +765,9 @@ impl Stack {
     /// # Errors
     /// [`RunError::Backend`] when the device fails.
     pub async fn advance(&mut self, max_steps: usize) -> Result<StackAdvance, RunError> {
-        let every = self.trainer.config.eval_every;
-        let to_eval_point = every - self.step() % every;
-        let (taken, losses) = self
-            .trainer
-            .train_chunk(&self.datasets, max_steps.max(1).min(to_eval_point));
+        // The runs of a stack share their training settings: the first's stand for all.
+        let chunk = chunk_length(self.step(), max_steps, &self.configs[0]);
+        let (taken, losses) = self.trainer.train_chunk(&self.datasets, chunk);
         let losses = losses
             .into_data_async()
             .await
@@ -790,16 +788,13 @@ impl Stack {
         }
         let finished = self.is_finished();
         let mut evaluations = vec![None; self.len()];
-        if finished || step.is_multiple_of(every) {
-            // Before the last: on the first `eval.interim_examples` of each split, as a lone run.
-            let limits: Vec<Option<usize>> = self
-                .configs
-                .iter()
-                .map(|c| {
-                    let interim = c.eval.interim_examples;
-                    (!finished && interim > 0).then_some(interim)
-                })
-                .collect();
+        // Each run evaluates where and on what it would alone (its own `eval` settings).
+        let limits: Option<Vec<Option<usize>>> = self
+            .configs
+            .iter()
+            .map(|c| evaluation_at(step, finished, c))
+            .collect();
+        if let Some(limits) = limits {
             let datasets: Vec<&Dataset> = self.datasets.iter().collect();
             let model = self.trainer.model().valid();
             let all = evaluate_stacked(

@@ -74,12 +74,33 @@ fn start(
         .map_err(instruction_diversity::engine::run::RunError::from)?;
     let device = &selected.device;
     if let Some(c) = checkpointing
-        && let Ok(bytes) = std::fs::read(c.path)
+        && let Some(saved) = saved_for(
+            c.path,
+            display,
+            "another run's checkpoint",
+            Checkpoint::from_bytes,
+            |saved| (saved.meta.config == *config).then_some(saved.meta.step),
+        )
     {
-        match Checkpoint::from_bytes(&bytes) {
-            Ok(saved) if saved.meta.config == *config => {
-                let step = saved.meta.step;
-                let run = Run::resume(saved, device)?;
+        return Ok(Run::resume(saved, device)?);
+    }
+    Ok(Run::new(config, device)?)
+}
+
+/// The checkpoint at `path` when it holds the runs about to train (`step_if_theirs` gives its step
+/// then), said as such; else `None`, saying why they start afresh: the file holds `others`, or
+/// cannot be used. One reader for the checkpoints of a run and of a stack.
+fn saved_for<T, E: std::fmt::Display>(
+    path: &Path,
+    display: &Display,
+    others: &str,
+    parse: impl FnOnce(&[u8]) -> Result<T, E>,
+    step_if_theirs: impl FnOnce(&T) -> Option<usize>,
+) -> Option<T> {
+    let bytes = std::fs::read(path).ok()?;
+    let why = match parse(&bytes) {
+        Ok(saved) => match step_if_theirs(&saved) {
+            Some(step) => {
                 say(
                     display.bars,
                     &format!(
@@ -87,27 +108,21 @@ fn start(
                         display.label
                     ),
                 );
-                return Ok(run);
+                return Some(saved);
             }
-            Ok(_) => say(
-                display.bars,
-                &format!(
-                    "{}: {} holds another run's checkpoint; starting afresh",
-                    display.label,
-                    c.path.display()
-                ),
-            ),
-            Err(e) => say(
-                display.bars,
-                &format!(
-                    "{}: {} cannot be used ({e}); starting afresh",
-                    display.label,
-                    c.path.display()
-                ),
-            ),
-        }
-    }
-    Ok(Run::new(config, device)?)
+            None => format!("holds {others}"),
+        },
+        Err(e) => format!("cannot be used ({e})"),
+    };
+    say(
+        display.bars,
+        &format!(
+            "{}: {} {why}; starting afresh",
+            display.label,
+            path.display()
+        ),
+    );
+    None
 }
 
 /// Trains `config` to the end, or until `stop` is set.
@@ -206,37 +221,17 @@ fn start_stack(
         &selected.limits,
     )
     .map_err(instruction_diversity::engine::run::RunError::from)?;
-    if let Ok(bytes) = std::fs::read(checkpointing.path) {
-        match StackCheckpoint::from_bytes(&bytes) {
-            Ok(saved) if saved.metas.iter().map(|m| &m.config).eq(configs.iter()) => {
-                let step = saved.metas[0].step;
-                let stack = Stack::resume(saved, &selected.device)?;
-                say(
-                    display.bars,
-                    &format!(
-                        "{}: goes on from its checkpoint at step {step}",
-                        display.label
-                    ),
-                );
-                return Ok(stack);
-            }
-            Ok(_) => say(
-                display.bars,
-                &format!(
-                    "{}: {} holds other runs; starting afresh",
-                    display.label,
-                    checkpointing.path.display()
-                ),
-            ),
-            Err(e) => say(
-                display.bars,
-                &format!(
-                    "{}: {} cannot be used ({e}); starting afresh",
-                    display.label,
-                    checkpointing.path.display()
-                ),
-            ),
-        }
+    if let Some(saved) = saved_for(
+        checkpointing.path,
+        display,
+        "other runs",
+        StackCheckpoint::from_bytes,
+        |saved| {
+            let theirs = saved.metas.iter().map(|m| &m.config).eq(configs.iter());
+            theirs.then(|| saved.metas[0].step)
+        },
+    ) {
+        return Ok(Stack::resume(saved, &selected.device)?);
     }
     Ok(Stack::new(configs, &selected.device)?)
 }
