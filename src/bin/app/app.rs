@@ -520,7 +520,6 @@ pub fn app() -> Html {
             </header>
             if !page.notices.is_empty() {
                 <section class="notices" role="status" id="notices">
-                    <p>{ "This link had settings the page could not use; it kept the defaults for them:" }</p>
                     <ul>{ for page.notices.iter().map(|n| html! { <li>{ n }</li> }) }</ul>
                     <button onclick={on_click(&dispatch, Action::DismissNotices)}>{ "Dismiss" }</button>
                 </section>

@@ -759,6 +759,7 @@ impl PageState {
         (self, None)
     }
 
+    /// Opens a share link (its notices replace those shown).
     fn open_link(mut self, link: Link) -> (Self, Option<Command>) {
         let Link {
             config,
@@ -799,20 +800,29 @@ impl PageState {
                     );
                 }
                 self.view = Rc::new(view);
-                self.notices = Rc::new(notices);
+                self.notices = Rc::new(link_notices(notices));
                 return (self, None);
             }
             notices.push(format!("ignored unknown lesson `{}`", shorten(&id)));
             view.lesson = None;
         }
         self.view = Rc::new(view);
-        self.notices = Rc::new(notices);
+        self.notices = Rc::new(link_notices(notices));
         match (autostart, starts_sweep) {
             (true, true) => self.reduce(Action::Sweep(SweepAction::StartForm)),
             (true, false) => self.reduce(Action::Run(RunAction::Start)),
             _ => (self, None),
         }
     }
+}
+
+/// A link's notices, each saying it is about the link: the notices also tell of reloads and other
+/// tabs, so none may read as the link's unless it is.
+fn link_notices(notices: Vec<String>) -> Vec<String> {
+    notices
+        .into_iter()
+        .map(|n| format!("the link: {n}"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -651,6 +651,12 @@ fn a_link_can_open_a_lesson_which_waits_for_a_prediction() {
     let state = reduce(PageState::default(), Action::OpenLink(Box::new(link)));
     assert!(state.lesson.is_none());
     assert!(state.notices[0].contains("unknown lesson `<b>`"));
+    // A link's notices say they are the link's; a reload's (below) do not.
+    assert!(
+        state.notices[0].starts_with("the link: "),
+        "{:?}",
+        state.notices
+    );
 }
 
 #[test]
@@ -747,6 +753,7 @@ fn a_saved_checkpoint_resumes_with_its_curves_unless_a_run_already_started() {
     assert_eq!(state.settings.config.raw(), &config);
     assert_eq!(state.run.config.as_deref(), Some(&config));
     assert!(state.notices[0].contains("step 200 of 600"));
+    assert!(!state.notices[0].contains("link"), "{:?}", state.notices);
     assert_eq!(state.run.checkpoint_cost, None);
     let state = reduce(
         state,
