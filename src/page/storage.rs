@@ -115,13 +115,10 @@ pub struct SweepProgress {
     /// The plan index of the run in progress.
     pub current: usize,
     /// Workers it trains in (the page's own and its helpers): a reload goes on with as many, so
-    /// each helper's run finds its worker again. Entries from before it was kept read as 1.
-    #[serde(default = "one")]
-    pub workers: usize,
-}
-
-fn one() -> usize {
-    1
+    /// each helper's run finds its worker again. `None` in entries kept before it was: the page's
+    /// setting then.
+    #[serde(default)]
+    pub workers: Option<usize>,
 }
 
 impl SweepProgress {
@@ -140,7 +137,7 @@ impl SweepProgress {
             spec: spec.clone(),
             lesson,
             current,
-            workers,
+            workers: Some(workers),
         }
     }
 
@@ -195,6 +192,8 @@ pub fn describe_failure(error_name: &str, detail: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::config::ExperimentConfig;
+    use crate::engine::metrics::{EvalSummary, LossPoint};
 
     #[test]
     fn a_helpers_owner_id_names_its_tab_and_slot() {
@@ -207,8 +206,6 @@ mod tests {
             assert_eq!(tab_of(owner), (owner, None), "{owner}");
         }
     }
-    use crate::engine::config::ExperimentConfig;
-    use crate::engine::metrics::{EvalSummary, LossPoint};
 
     fn record() -> RunRecord {
         RunRecord {
@@ -281,11 +278,11 @@ mod tests {
         let three = SweepProgress::new("s1", &spec, None, 0, 3);
         assert_eq!(
             SweepProgress::from_json(&three.to_json()).unwrap().workers,
-            3
+            Some(3)
         );
         let older = last.to_json().replace(r#","workers":1"#, "");
         assert!(!older.contains("workers"), "{older}");
-        assert_eq!(SweepProgress::from_json(&older).unwrap().workers, 1);
+        assert_eq!(SweepProgress::from_json(&older).unwrap().workers, None);
         let past = SweepProgress::new("s1", &spec, None, runs, 1);
         let why = SweepProgress::from_json(&past.to_json()).unwrap_err();
         assert!(

@@ -292,10 +292,18 @@ test('a reload during a sweep in two workers goes on with the helper worker\'s r
     await page.waitForSelector('#start');
     await h.waitFor(page, 'the sweep to go on', () => document.querySelector('#sweep-status')?.textContent === 'running', null, 30_000);
     assert.match(await h.text(page, '#notices'), /the run in a helper worker goes on from its checkpoint/);
-    // Both runs go on at once, the helper's from where it was kept (not from step 0).
+    // Both runs go on at once, the helper's from where it was kept (not from step 0). The queue
+    // first shows the kept step; the helper's own first report of progress replaces it.
     await h.waitFor(page, 'two runs in progress again', () => document.querySelectorAll('#sweep-queue li.running').length === 2, null, 30_000);
+    const kept = await page.evaluate(helperStep);
+    await h.waitFor(page, 'the helper to report progress', (k) => {
+      const line = [...document.querySelectorAll('#sweep-queue li.running')]
+        .map((li) => li.textContent).find((t) => /running in worker 2/.test(t));
+      const m = line && line.match(/running in worker 2, step (\d+)/);
+      return !!m && Number(m[1]) !== k;
+    }, kept, 60_000);
     const resumedAt = await page.evaluate(helperStep);
-    assert.ok(resumedAt >= 250, `the helper's run went on at step ${resumedAt}`);
+    assert.ok(kept >= 250 && resumedAt > kept, `kept at ${kept}, the helper's run went on at step ${resumedAt}`);
     await h.waitFor(page, 'the sweep to finish', () => document.querySelector('#sweep-status')?.textContent === 'done', null, 240_000);
     assert.equal(await page.locator('#sweep-queue li.done').count(), 2);
     assert.equal(await page.locator('#heatmap button.cell.filled').count(), 2);

@@ -417,6 +417,21 @@ fn a_stopped_stack_goes_on_after_one_of_its_cells_finished_alone() {
     stopped_sweep_goes_on("1", "cells/stack-0-1.checkpoint", "TERM", Some(1));
 }
 
+/// The latest step a checkpoint file holds (its meta is JSON text with each loss point's step), or 0
+/// when there is none.
+fn checkpoint_step(path: &std::path::Path) -> usize {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
+    text.split("\"step\":")
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// Stops a sweep with `signal` (TERM as Slurm sends it, or INT as Ctrl-C does) and checks the
 /// exit status names the signal (128 + its number), the checkpoint, and the sweep run again. With
 /// `finish_alone`, that cell is first run to its end by `idp cell`.
@@ -444,7 +459,12 @@ fn stopped_sweep_goes_on(jobs: &str, checkpoint: &str, signal: &str, finish_alon
         command
     };
     assert!(sweep(&clean).output().unwrap().status.success());
-    let child = sweep(&dir)
+    let mut stopped = sweep(&dir);
+    if finish_alone.is_some() {
+        // Checkpointed often, so the test can stop it past half-way (see below).
+        stopped.args(["--checkpoint-minutes", "0.002"]);
+    }
+    let child = stopped
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -454,7 +474,17 @@ fn stopped_sweep_goes_on(jobs: &str, checkpoint: &str, signal: &str, finish_alon
     while !dir.join("plan.json").exists() && started.elapsed().as_secs() < 30 {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    if finish_alone.is_some() {
+        // Past half-way, going on with the stack of two trains fewer run-steps than starting the
+        // waiting cell again (`resume_whole`): wait for a checkpoint there.
+        let path = dir.join(checkpoint);
+        while checkpoint_step(&path) < 800 && started.elapsed().as_secs() < 120 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(checkpoint_step(&path) >= 800, "no checkpoint past step 800");
+    } else {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+    }
     Command::new("kill")
         .args([&format!("-{signal}"), &child.id().to_string()])
         .status()

@@ -256,11 +256,16 @@ pub fn app() -> Html {
         // This tab's owner id (its lock taken), then runs and sweeps of earlier visits, read back once.
         let dispatch = state.dispatcher();
         let link = link.clone();
+        let helpers = helpers.clone();
         use_effect_with((), move |_| {
             wasm_bindgen_futures::spawn_local(async move {
                 let owner = crate::tab::owner().await;
                 let restored = read_storage(owner.clone()).await;
                 link.borrow_mut().own(&owner);
+                // Helpers a link's sweep started before this was known checkpoint from now on.
+                for (slot, helper) in helpers.borrow().iter().enumerate() {
+                    helper.borrow_mut().own(&helper_owner(&owner, slot));
+                }
                 dispatch.dispatch(Action::Restore(RestoreAction::Restore(Box::new(restored))));
             });
             || ()

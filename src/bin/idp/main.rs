@@ -54,7 +54,7 @@ mod cli {
     use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
     use instruction_diversity::engine::config::{ExperimentConfig, ValidConfig};
     use instruction_diversity::engine::settings::apply_settings;
-    use instruction_diversity::engine::stack::plan_stacks;
+    use instruction_diversity::engine::stack::{StackCheckpoint, plan_stacks};
     use instruction_diversity::study::plan::{CellResult, Plan};
     use instruction_diversity::study::presets::{CLUSTER_PRESET_IDS, PRESET_IDS, preset};
     use instruction_diversity::study::record;
@@ -318,8 +318,9 @@ mod cli {
                 signal_status(signal as usize),
                 flag.clone(),
             );
-            let _ = signal_hook::flag::register(signal, flag.clone());
+            // The signal's number before the flag: whoever sees the flag finds the number set.
             let _ = signal_hook::flag::register_usize(signal, received.clone(), signal as usize);
+            let _ = signal_hook::flag::register(signal, flag.clone());
         }
         flag
     }
@@ -512,8 +513,9 @@ mod cli {
     /// The pending cells as stacks of at most `size` for `jobs` threads: first each stack whose
     /// checkpoint the folder holds and each cell with a checkpoint of its own (so that an
     /// interrupted sweep goes on with the stacks and cells it had), then the rest as
-    /// `engine::stack::plan_stacks` deals them. A stack checkpoint that can no longer be used (a
-    /// cell of it got its result elsewhere, by `idp cell`) is removed: its runs start again.
+    /// `engine::stack::plan_stacks` deals them. A stack some of whose cells got their result
+    /// elsewhere since (by `idp cell`) goes on whole when that trains fewer run-steps than starting
+    /// its other cells again ([`resume_whole`]); else its checkpoint is removed and they start again.
     fn stack_units(
         dir: &SweepDir,
         plan: &Plan,
@@ -543,11 +545,19 @@ mod cli {
                 // Not of this plan, or every cell of it has its result: of no more use.
                 let _ = std::fs::remove_file(dir.stack_checkpoint_path(&stack));
             } else if stack.len() > 1 && waiting.iter().all(|c| left.contains(c)) {
-                // Resumed whole, even when some of its cells have their result already (one
-                // finished alone by `idp cell`, say): training those again in the stack costs
-                // less than starting the others afresh. Their results are kept (`run_stack`).
-                left.retain(|c| !stack.contains(c));
-                units.push(stack);
+                let path = dir.stack_checkpoint_path(&stack);
+                let steps = plan.cells[stack[0]].config.train.steps;
+                let step = std::fs::read(&path)
+                    .ok()
+                    .and_then(|b| StackCheckpoint::from_bytes(&b).ok())
+                    .map_or(0, |c| c.metas[0].step);
+                if resume_whole(stack.len(), waiting.len(), steps, step) {
+                    // Its cells with a result train along; their results are kept (`run_stack`).
+                    left.retain(|c| !stack.contains(c));
+                    units.push(stack);
+                } else {
+                    let _ = std::fs::remove_file(path);
+                }
             }
             // Else it overlaps cells taken before it: left as it is.
         }
@@ -564,6 +574,14 @@ mod cli {
             units.push(stack.into_iter().map(|k| left[k]).collect());
         }
         units
+    }
+
+    /// Whether a stack checkpointed at `step` of `steps`, `waiting` of whose `len` cells still need
+    /// their result, should go on whole (every cell training to the end) rather than its waiting
+    /// cells start again: when that trains no more run-steps. On one core a stack of K costs about K
+    /// runs (README, "Sweeps trained together").
+    fn resume_whole(len: usize, waiting: usize, steps: usize, step: usize) -> bool {
+        len * steps.saturating_sub(step) <= waiting * steps
     }
 
     /// Runs the cells of `stack` as one stack: checkpointed as a whole, each result written as
@@ -995,5 +1013,26 @@ mod cli {
             return Err(CliError::Incomplete(missing_cells(&dir, &missing)));
         }
         Ok(())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::resume_whole;
+
+        #[test]
+        fn a_stack_goes_on_whole_only_when_that_trains_no_more_run_steps() {
+            // Every cell waiting: always (nothing is trained twice).
+            assert!(resume_whole(4, 4, 1000, 0));
+            assert!(resume_whole(2, 2, 1000, 999));
+            // One of two done: past half-way the stack is cheaper, before it the lone cell.
+            assert!(resume_whole(2, 1, 1000, 500));
+            assert!(resume_whole(2, 1, 1000, 800));
+            assert!(!resume_whole(2, 1, 1000, 499));
+            // Seven of eight done early on: start the last one again.
+            assert!(!resume_whole(8, 1, 4000, 10));
+            assert!(resume_whole(8, 1, 4000, 3500));
+            // A step past the end (a damaged count) trains nothing more.
+            assert!(resume_whole(3, 1, 100, 150));
+        }
     }
 }

@@ -452,21 +452,25 @@ async fn continue_run(
     preference: BackendPreference,
 ) -> Option<Command> {
     match read_saved().await {
-        Ok(saved) if saved.meta.config == config => go_on(inbox, Ok(saved), preference).await,
+        Ok(saved) if saved.meta.config == config => {
+            go_on(inbox, Ok(saved), preference, Some(config)).await
+        }
         _ => train(inbox, config, preference).await,
     }
 }
 
 /// Goes on with the run checkpointed in the browser's storage (a reload interrupted it).
 async fn resume_saved(inbox: &Inbox, preference: BackendPreference) -> Option<Command> {
-    go_on(inbox, read_saved().await, preference).await
+    go_on(inbox, read_saved().await, preference, None).await
 }
 
-/// Trains on from `saved`, or says why it cannot (and forgets it).
+/// Trains on from `saved`; when it cannot be used (damaged weights, say), forgets it and trains
+/// `instead` from the start, or without `instead` says why.
 async fn go_on(
     inbox: &Inbox,
     saved: Result<Checkpoint, String>,
     preference: BackendPreference,
+    instead: Option<ValidConfig>,
 ) -> Option<Command> {
     let (device, info, limits) = choose_backend(preference).await;
     post(&Event::Backend(info.clone()));
@@ -483,10 +487,22 @@ async fn go_on(
         Err(why) => {
             // Before the page hears: it replaces this worker at once.
             forget_checkpoint().await;
-            post(&Event::Error {
-                message: format!("the interrupted run cannot go on: {why}"),
-            });
-            None
+            let fresh = instead.map(|config| Run::within(&config, &device, &limits));
+            match fresh {
+                Some(Ok(run)) => drive(inbox, run, info).await,
+                Some(Err(e)) => {
+                    post(&Event::Error {
+                        message: e.to_string(),
+                    });
+                    None
+                }
+                None => {
+                    post(&Event::Error {
+                        message: format!("the interrupted run cannot go on: {why}"),
+                    });
+                    None
+                }
+            }
         }
     }
 }

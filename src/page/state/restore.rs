@@ -226,7 +226,8 @@ impl PageState {
             })
             .collect();
         // The sweep keeps the workers it had, so each helper's run finds its worker again.
-        let slots = progress.workers.clamp(1, MAX_WORKERS) - 1;
+        let workers = progress.workers.unwrap_or(self.sweep.workers);
+        let slots = workers.clamp(1, MAX_WORKERS) - 1;
         let mut elsewhere: Vec<Option<Elsewhere>> = vec![None; slots];
         let mut continued = Vec::new();
         for (slot, meta) in helpers {
@@ -282,7 +283,7 @@ impl PageState {
         self.helper_commands.extend(continued);
         let Some(next) = next else {
             if !also.is_empty() {
-                self.notice(format!("{cause} interrupted a sweep{also}",));
+                self.notice(format!("{cause} interrupted a sweep{also}"));
             }
             return self.next_sweep_run();
         };

@@ -484,8 +484,8 @@ impl SweepQueue {
     /// queue: `None` when no sweep's queue is running.
     pub fn progress(&self) -> Option<SweepProgress> {
         let sweep = self.running()?;
-        // The page worker's run (whose checkpoint a reload resumes), else a helper's (which starts
-        // again): a reload goes on with every run not finished.
+        // The page worker's run, else the first helper's: a reload goes on with every run not
+        // finished, each from its checkpoint where it has one.
         let current = sweep
             .current
             .or_else(|| sweep.elsewhere.iter().flatten().map(|e| e.plan).min())?;

@@ -1433,7 +1433,7 @@ fn helper_continues(state: &PageState) -> Vec<(usize, usize)> {
 #[test]
 fn a_reload_of_a_sweep_in_several_workers_goes_on_with_the_helpers_runs() {
     use crate::engine::checkpoint::CheckpointMeta;
-    use crate::page::storage::{SavedRun, SavedSweep};
+    use crate::page::storage::{SavedRun, SavedSweep, SweepProgress};
     let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(3)));
     let (state, _) = step(state, start_sweep(Box::new(four_run_sweep()), None));
     let (state, _) = step(state, Action::Worker(cpu()));
@@ -1457,7 +1457,11 @@ fn a_reload_of_a_sweep_in_several_workers_goes_on_with_the_helpers_runs() {
             sweeps: vec![SavedSweep::new(&progress.id, &four_run_sweep(), None)],
             visit: 9,
             interrupted_run: run,
-            interrupted_sweep: Some(progress.clone()),
+            // Two more (idle) helpers than ran, so each entry left out below has a free slot.
+            interrupted_sweep: Some(SweepProgress {
+                workers: Some(5),
+                ..progress.clone()
+            }),
             interrupted_helpers: helpers,
             ..Restored::default()
         })
@@ -1471,10 +1475,10 @@ fn a_reload_of_a_sweep_in_several_workers_goes_on_with_the_helpers_runs() {
             vec![
                 (0, meta(1, 12)),
                 (1, meta(3, 5)),
-                // No third helper; a finished run; a run helper 1 already holds.
-                (2, meta(1, 3)),
-                (0, meta(2, 7)),
-                (1, meta(1, 4)),
+                // A finished run; a run helper 1 already holds; no fifth helper.
+                (2, meta(2, 7)),
+                (3, meta(1, 4)),
+                (4, meta(0, 3)),
             ],
         ),
     );
@@ -1487,7 +1491,7 @@ fn a_reload_of_a_sweep_in_several_workers_goes_on_with_the_helpers_runs() {
         .iter()
         .map(|e| e.as_ref().map(|e| (e.plan, e.step)))
         .collect();
-    assert_eq!(steps, [Some((1, 12)), Some((3, 5))]);
+    assert_eq!(steps, [Some((1, 12)), Some((3, 5)), None, None]);
     assert!(
         state
             .notices
