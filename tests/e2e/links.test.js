@@ -279,15 +279,17 @@ test('a reload during a sweep in two workers goes on with the helper worker\'s r
     await page.dispatchEvent('#sweep-values', 'change');
     await page.click('#start-sweep');
     // The helper (worker 2) checkpoints at each evaluation: wait until it is past its first.
-    // The step the queue shows for worker 2's run (-1 when none); with `min`, whether it is past.
-    const helperStep = (min) => {
+    // The step the queue shows for worker 2's run (-1 when none); with `{ min }`, whether it is
+    // past `min`; with `{ not }`, whether it shows a step other than `not`.
+    const helperStep = (want) => {
       const line = [...document.querySelectorAll('#sweep-queue li.running')]
         .map((li) => li.textContent).find((t) => /running in worker 2/.test(t));
       const m = line && line.match(/running in worker 2, step (\d+)/);
       const step = m ? Number(m[1]) : -1;
-      return min === undefined ? step : step >= min;
+      if (!want) return step;
+      return 'min' in want ? step >= want.min : step >= 0 && step !== want.not;
     };
-    await h.waitFor(page, 'the helper past its first checkpoint', helperStep, 300, 120_000);
+    await h.waitFor(page, 'the helper past its first checkpoint', helperStep, { min: 300 }, 120_000);
     await page.reload();
     await page.waitForSelector('#start');
     await h.waitFor(page, 'the sweep to go on', () => document.querySelector('#sweep-status')?.textContent === 'running', null, 30_000);
@@ -296,12 +298,7 @@ test('a reload during a sweep in two workers goes on with the helper worker\'s r
     // first shows the kept step; the helper's own first report of progress replaces it.
     await h.waitFor(page, 'two runs in progress again', () => document.querySelectorAll('#sweep-queue li.running').length === 2, null, 30_000);
     const kept = await page.evaluate(helperStep);
-    await h.waitFor(page, 'the helper to report progress', (k) => {
-      const line = [...document.querySelectorAll('#sweep-queue li.running')]
-        .map((li) => li.textContent).find((t) => /running in worker 2/.test(t));
-      const m = line && line.match(/running in worker 2, step (\d+)/);
-      return !!m && Number(m[1]) !== k;
-    }, kept, 60_000);
+    await h.waitFor(page, 'the helper to report progress', helperStep, { not: kept }, 60_000);
     const resumedAt = await page.evaluate(helperStep);
     assert.ok(kept >= 250 && resumedAt > kept, `kept at ${kept}, the helper's run went on at step ${resumedAt}`);
     await h.waitFor(page, 'the sweep to finish', () => document.querySelector('#sweep-status')?.textContent === 'done', null, 240_000);

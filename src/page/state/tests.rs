@@ -1155,19 +1155,27 @@ fn cpu() -> Event {
     })
 }
 
-/// The rule counts of the runs the reducer just asked helpers to start, by helper.
-fn helper_starts(state: &PageState) -> Vec<(usize, usize)> {
+/// The rule counts of the runs the reducer just asked helpers to start (`continued`: to go on with
+/// from their checkpoints), by helper.
+fn helper_runs(state: &PageState, continued: bool) -> Vec<(usize, usize)> {
     state
         .helper_commands
         .iter()
-        .filter_map(|(slot, c)| match c {
-            Command::Start { config, backend } => {
-                assert_eq!(*backend, BackendPreference::Cpu, "helpers train on the CPU");
-                Some((*slot, config.task.instructions))
-            }
-            _ => None,
+        .filter_map(|(slot, c)| {
+            let (config, backend) = match c {
+                Command::Start { config, backend } if !continued => (config, backend),
+                Command::Continue { config, backend } if continued => (config, backend),
+                _ => return None,
+            };
+            assert_eq!(*backend, BackendPreference::Cpu, "helpers train on the CPU");
+            Some((*slot, config.task.instructions))
         })
         .collect()
+}
+
+/// The rule counts of the runs the reducer just asked helpers to start, by helper.
+fn helper_starts(state: &PageState) -> Vec<(usize, usize)> {
+    helper_runs(state, false)
 }
 
 /// Reduces `action` after emptying the helpers' outbox, as the page does.
@@ -1411,19 +1419,9 @@ fn a_reload_of_a_sweep_in_several_workers_keeps_the_runs_that_finished_out_of_or
     assert_eq!(helper_starts(&state), [(0, 16), (1, 256)]);
 }
 
-/// The rule counts and steps of the runs the reducer just asked helpers to go on with, by helper.
+/// The rule counts of the runs the reducer just asked helpers to go on with, by helper.
 fn helper_continues(state: &PageState) -> Vec<(usize, usize)> {
-    state
-        .helper_commands
-        .iter()
-        .filter_map(|(slot, c)| match c {
-            Command::Continue { config, backend } => {
-                assert_eq!(*backend, BackendPreference::Cpu, "helpers train on the CPU");
-                Some((*slot, config.task.instructions))
-            }
-            _ => None,
-        })
-        .collect()
+    helper_runs(state, true)
 }
 
 /// After a reload, each helper goes on at once with the run its checkpoint holds (found in the plan
