@@ -192,8 +192,9 @@ test('a link made by the page starts its sweep when opened', async () => {
 });
 
 test('a sweep trains in several workers at once, each run filed where it belongs; cancel stops them all', async () => {
-  // Runs long enough (a few seconds each) that two overlap for a while.
-  await withPage(`${h.TINY.replace('&steps=40&', '&steps=300&')}&backend=cpu`, async (page) => {
+  // Runs long enough (several seconds each) that two overlap for a while, even when a helper's
+  // worker is slow to start.
+  await withPage(`${h.TINY.replace('&steps=40&', '&steps=1000&')}&backend=cpu`, async (page) => {
     // This machine's default (cores - 1) may be one worker: ask for two.
     await page.fill('#sweep-workers', '2');
     await page.dispatchEvent('#sweep-workers', 'change');
