@@ -193,7 +193,11 @@ async function waitFor(page, what, fn, arg, timeoutMs) {
   try {
     await page.waitForFunction(fn, arg, { timeout: timeoutMs, polling: 100 });
   } catch (e) {
-    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${e.message.split("\n")[0]})`);
+    // What the page showed then, so a failure on CI says more than that time ran out.
+    const shown = await page.evaluate(() => ['#status', '#step-count', '#sweep-status', '#sweep-queue', '#notices']
+      .map((s) => `${s}: ${(document.querySelector(s)?.textContent ?? '(none)').replace(/\s+/g, ' ').trim().slice(0, 400)}`)
+      .join('\n')).catch((err) => `(the page could not be read: ${err.message})`);
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${e.message.split("\n")[0]})\nthe page showed:\n${shown}`);
   }
 }
 

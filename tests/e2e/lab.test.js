@@ -192,10 +192,10 @@ test('a link made by the page starts its sweep when opened', async () => {
 });
 
 test('a sweep trains in several workers at once, each run filed where it belongs; cancel stops them all', async () => {
-  // Runs long enough (several seconds each) that two overlap for a while, even when a helper's
-  // worker is slow to start.
+  // Runs long enough (several seconds each) that two overlap for a while.
   await withPage(`${h.TINY.replace('&steps=40&', '&steps=1000&')}&backend=cpu`, async (page) => {
-    // This machine's default (cores - 1) may be one worker: ask for two.
+    // This machine's default (cores - 1) may be one worker: ask for two, the moment the page
+    // shows its controls (an edit that start-up once overwrote, and these runs with it).
     await page.fill('#sweep-workers', '2');
     await page.dispatchEvent('#sweep-workers', 'change');
     await page.fill('#sweep-values', '4, 8, 16');
@@ -234,5 +234,46 @@ test('a sweep trains in several workers at once, each run filed where it belongs
     assert.equal(await h.text(page, '#sweep-status'), 'cancelled');
     assert.equal(await page.locator('#sweep-queue li.running').count(), 0);
     assert.equal(await page.locator('#start-sweep').isDisabled(), false);
+  });
+});
+
+test('what a person types stays while the page redraws around it: during a run, and as the page opens', async () => {
+  // Typed one key at a time while a sweep trains (its progress redraws the sweep builder), then
+  // committed by leaving the field: a redraw between keys must not put the old value back.
+  const long = h.TINY.replace('steps=40', 'steps=100000').replace('eval_every=20', 'eval_every=500');
+  await withPage(`${long}&backend=cpu&sweep=instructions:4,8&run=1`, async (page) => {
+    await h.waitForSteps(page, 20, 60_000);
+    const typeInto = async (id, text) => {
+      await h.reveal(page, `#${id}`);
+      await page.click(`#${id}`, { clickCount: 3 });
+      await page.keyboard.press('Control+A');
+      await page.keyboard.type(text, { delay: 60 });
+      assert.equal(await page.inputValue(`#${id}`), text, `#${id} while typing`);
+      await page.keyboard.press('Tab');
+    };
+    await typeInto('sweep-values', '4, 16, 64');
+    await typeInto('sweep-seeds', '3');
+    await typeInto('teach-hide', 'model, charts');
+    const before = await h.steps(page);
+    await h.waitForSteps(page, before + 20, 60_000);
+    // Committed: later redraws show the new values.
+    assert.equal(await page.inputValue('#sweep-values'), '4, 16, 64');
+    assert.equal(await page.inputValue('#sweep-seeds'), '3');
+    assert.equal(await page.inputValue('#teach-hide'), 'model, charts');
+    assert.equal(await h.status(page), 'running');
+    assert.equal(await h.text(page, '#sweep-status'), 'running');
+  });
+  // Edits made the moment the page shows its controls outlast what the page does as it opens
+  // (opening the link, the number of workers from the machine's cores, reading storage).
+  await withPage(`${h.TINY}&backend=cpu`, async (page) => {
+    await h.setAll(page, { 'sweep-workers': 2, 'sweep-seeds': 2, 'model-width': 24 });
+    await page.fill('#sweep-values', '4 8');
+    await page.dispatchEvent('#sweep-values', 'change');
+    await page.waitForTimeout(1500);
+    assert.equal(await page.inputValue('#sweep-workers'), '2');
+    assert.equal(await page.inputValue('#sweep-seeds'), '2');
+    assert.equal(await page.inputValue('#sweep-values'), '4 8');
+    assert.equal(await page.inputValue('#model-width'), '24');
+    assert.match(await page.evaluate(() => location.hash), /width=24/);
   });
 });

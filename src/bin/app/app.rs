@@ -220,9 +220,35 @@ async fn read_storage(owner: String) -> Restored {
     }
 }
 
+/// The state of the first drawing: the number of workers from the machine's cores, and the
+/// settings of the link the page was opened at (which may start its run or sweep: the start waits
+/// in the worker link's queue until the worker is ready). Set before anything is drawn, not in an
+/// effect after it: yew may hand the browser a turn between drawing and its effects, and a person
+/// (or a test) editing a field then would see the edit overwritten.
+fn first_state() -> AppState {
+    let window = web_sys::window();
+    // One worker per core but one (for the page and the browser); the sweep builder's "Workers"
+    // field changes it.
+    let cores = window
+        .as_ref()
+        .map(|w| w.navigator().hardware_concurrency())
+        .unwrap_or(1.0);
+    let mut state = Rc::new(AppState::default()).reduce(Action::Sweep(SweepAction::Workers(
+        default_workers(cores.max(1.0) as usize),
+    )));
+    let hash = window
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default();
+    if hash.len() > 1 {
+        let opened = link::parse(&hash, &PageState::default().settings.config);
+        state = state.reduce(Action::OpenLink(Box::new(opened)));
+    }
+    Rc::unwrap_or_clone(state)
+}
+
 #[function_component(App)]
 pub fn app() -> Html {
-    let state = use_reducer(AppState::default);
+    let state = use_reducer(first_state);
     let link: SharedLink = use_mut_ref(WorkerLink::default);
     // The helper workers, started when a sweep first needs them.
     let helpers = use_mut_ref(Vec::<SharedLink>::new);
@@ -230,25 +256,9 @@ pub fn app() -> Html {
     {
         let dispatch = state.dispatcher();
         let link = link.clone();
+        // Before the effect that posts the first state's command (a link's start), if any.
         use_effect_with((), move |_| {
-            spawn_worker(dispatch.clone(), link);
-            // One worker per core but one (for the page and the browser); the sweep builder's
-            // "Workers" field changes it.
-            let cores = web_sys::window()
-                .map(|w| w.navigator().hardware_concurrency())
-                .unwrap_or(1.0);
-            dispatch.dispatch(Action::Sweep(SweepAction::Workers(default_workers(
-                cores.max(1.0) as usize,
-            ))));
-            // A share link opens its settings (and may start the run: the start waits in the
-            // worker link's queue until the worker is ready).
-            let hash = web_sys::window()
-                .and_then(|w| w.location().hash().ok())
-                .unwrap_or_default();
-            if hash.len() > 1 {
-                let opened = link::parse(&hash, &PageState::default().settings.config);
-                dispatch.dispatch(Action::OpenLink(Box::new(opened)));
-            }
+            spawn_worker(dispatch, link);
             || ()
         });
     }

@@ -4,6 +4,7 @@
 
 use crate::app::{Dispatch, on_click};
 use crate::chart_view::ChartView;
+use crate::field::DraftInput;
 use crate::run_panel::{diff_html, event_value, format_duration};
 use instruction_diversity::engine::config::ExperimentConfig;
 use instruction_diversity::engine::question::{Answer, AttentionMap};
@@ -97,11 +98,17 @@ pub fn sweeps(props: &SweepsProps) -> Html {
             dispatch.dispatch(Action::Sweep(SweepAction::Edit(field, event_value(&e))));
         })
     };
+    let commit = |field: SweepField| {
+        let dispatch = dispatch.clone();
+        Callback::from(move |text: String| {
+            dispatch.dispatch(Action::Sweep(SweepAction::Edit(field, text)));
+        })
+    };
     let on_start = on_click(&dispatch, Action::Sweep(SweepAction::StartForm));
     let on_workers = {
         let dispatch = dispatch.clone();
-        Callback::from(move |e: Event| {
-            if let Ok(workers) = event_value(&e).trim().parse::<usize>() {
+        Callback::from(move |text: String| {
+            if let Ok(workers) = text.trim().parse::<usize>() {
                 dispatch.dispatch(Action::Sweep(SweepAction::Workers(workers)));
             }
         })
@@ -125,17 +132,17 @@ pub fn sweeps(props: &SweepsProps) -> Html {
                 <label class="field" for="sweep-axis"><span class="name">{ "Vary" }</span>
                     <select id="sweep-axis" onchange={edit(SweepField::Axis)}>{ options(Some(form.first), false) }</select></label>
                 <label class="field" for="sweep-values"><span class="name">{ "Values" }</span>
-                    <input id="sweep-values" type="text" value={form.first_values.clone()} onchange={edit(SweepField::Values)} /></label>
+                    <DraftInput id="sweep-values" value={form.first_values.clone()} onchange={commit(SweepField::Values)} /></label>
                 <label class="field" for="sweep-axis2"><span class="name">{ "Second axis" }</span>
                     <select id="sweep-axis2" onchange={edit(SweepField::Axis2)}>{ options(form.second, true) }</select></label>
                 if form.second.is_some() {
                     <label class="field" for="sweep-values2"><span class="name">{ "Values" }</span>
-                        <input id="sweep-values2" type="text" value={form.second_values.clone()} onchange={edit(SweepField::Values2)} /></label>
+                        <DraftInput id="sweep-values2" value={form.second_values.clone()} onchange={commit(SweepField::Values2)} /></label>
                 }
                 <label class="field" for="sweep-seeds"><span class="name">{ "Seeds" }</span>
-                    <input id="sweep-seeds" type="number" min="1" max="5" value={form.seeds.clone()} onchange={edit(SweepField::Seeds)} /></label>
+                    <DraftInput id="sweep-seeds" kind="number" min="1" max="5" value={form.seeds.clone()} onchange={commit(SweepField::Seeds)} /></label>
                 <label class="field" for="sweep-workers"><span class="name">{ "Workers" }</span>
-                    <input id="sweep-workers" type="number" min="1" max={MAX_WORKERS.to_string()} value={props.queue.workers.to_string()}
+                    <DraftInput id="sweep-workers" kind="number" min="1" max={MAX_WORKERS.to_string()} value={props.queue.workers.to_string()}
                         title="Runs trained at once on the CPU fallback, each in its own worker (default: one per core but one). A GPU trains one run at a time."
                         disabled={props.active} onchange={on_workers} /></label>
             </div>

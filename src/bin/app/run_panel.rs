@@ -2,6 +2,7 @@
 
 use crate::app::{Dispatch, on_click};
 use crate::chart_view::ChartView;
+use crate::field::DraftInput;
 use instruction_diversity::engine::config::ValidConfig;
 use instruction_diversity::page::chart::{LineChart, Series};
 use instruction_diversity::page::diff::{DiffKind, char_diff};
@@ -202,11 +203,11 @@ pub fn share(props: &ShareProps) -> Html {
                 <summary>{ "For students: hide or lock controls" }</summary>
                 <label class="field" for="teach-hide">
                     <span class="name">{ "Hide" }</span>
-                    <input id="teach-hide" type="text" value={(*hide).clone()} onchange={set_on_change(&hide)} placeholder="model, charts" />
+                    <DraftInput id="teach-hide" value={(*hide).clone()} onchange={set_text(&hide)} placeholder="model, charts" />
                 </label>
                 <label class="field" for="teach-lock">
                     <span class="name">{ "Lock" }</span>
-                    <input id="teach-lock" type="text" value={(*lock).clone()} onchange={set_on_change(&lock)} placeholder="I, seed" />
+                    <DraftInput id="teach-lock" value={(*lock).clone()} onchange={set_text(&lock)} placeholder="I, seed" />
                 </label>
                 <label class="check">
                     <input id="teach-embed" type="checkbox" checked={*embed} onchange={on_embed} />
@@ -422,8 +423,8 @@ pub fn event_value(e: &Event) -> String {
         .unwrap_or_default()
 }
 
-/// A `change` handler that stores an input's (or select's) value in `target`.
-pub fn set_on_change(target: &UseStateHandle<String>) -> Callback<Event> {
+/// A field's commit handler that stores its text in `target`.
+fn set_text(target: &UseStateHandle<String>) -> Callback<String> {
     let target = target.clone();
-    Callback::from(move |e: Event| target.set(event_value(&e)))
+    Callback::from(move |text: String| target.set(text))
 }

@@ -3,6 +3,7 @@
 //! "More". Every field sends its text to the reducer, which reads it with the setting's codec.
 
 use crate::app::Dispatch;
+use crate::field::DraftInput;
 use instruction_diversity::engine::config::Budget;
 use instruction_diversity::engine::settings::{Codec, Group, SETTINGS, Setting, get_path};
 use instruction_diversity::page::link::View;
@@ -11,7 +12,7 @@ use instruction_diversity::page::state::settings::{Settings, SettingsAction};
 use instruction_diversity::study::presets::{PRESET_IDS, preset};
 use serde_json::Value;
 use std::rc::Rc;
-use web_sys::{HtmlInputElement, HtmlSelectElement};
+use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -24,10 +25,9 @@ pub struct SettingsFormProps {
 }
 
 /// A text handler that sends a field's text for the setting (or span end) at `path`.
-fn on_text(dispatch: &Dispatch, path: String) -> Callback<Event> {
+fn on_text(dispatch: &Dispatch, path: String) -> Callback<String> {
     let dispatch = dispatch.clone();
-    Callback::from(move |e: Event| {
-        let text = e.target_unchecked_into::<HtmlInputElement>().value();
+    Callback::from(move |text: String| {
         dispatch.dispatch(Action::Settings(SettingsAction::SetText(
             path.clone(),
             text,
@@ -55,8 +55,8 @@ fn number_field(
     html! {
         <label class="field" for={id.clone()}>
             <span class="name">{ label }</span>
-            <input {id} type="number" min={b.min.to_string()} max={b.max.to_string()} step={b.step.to_string()}
-                value={value} {disabled} onchange={on_text(dispatch, path)} />
+            <DraftInput {id} kind="number" min={b.min.to_string()} max={b.max.to_string()} step={b.step.to_string()}
+                {value} {disabled} onchange={on_text(dispatch, path)} />
             <span class="hint">{ hint.to_string() }</span>
         </label>
     }
@@ -101,7 +101,7 @@ fn setting_fields(setting: &Setting, config: &Value, disabled: bool, dispatch: &
             html! {
                 <label class="field" for={id.clone()}>
                     <span class="name">{ setting.label }</span>
-                    <input {id} type="text" class="mono" value={setting.write(&value).unwrap_or_default()}
+                    <DraftInput {id} class="mono" value={setting.write(&value).unwrap_or_default()}
                         {disabled} onchange={on_text(dispatch, path)} />
                     <span class="hint">{ setting.hint }</span>
                 </label>
@@ -212,8 +212,7 @@ fn budget_field(props: &BudgetProps) -> Html {
     };
     let on_amount = {
         let send = send(&props.dispatch);
-        Callback::from(move |e: Event| {
-            let text = e.target_unchecked_into::<HtmlInputElement>().value();
+        Callback::from(move |text: String| {
             send(format!("{kind}:{}", text.trim()));
         })
     };
@@ -226,8 +225,8 @@ fn budget_field(props: &BudgetProps) -> Html {
                     <option value="total" selected={kind == "total"}>{ "in total (N)" }</option>
                     <option value="per_rule" selected={kind == "per_rule"}>{ "per rule (S)" }</option>
                 </select>
-                <input id="task-budget" type="number" min={b.min.to_string()} max={b.max.to_string()} step="1" value={amount.to_string()}
-                    disabled={props.disabled} onchange={on_amount} aria-label="Budget amount" />
+                <DraftInput id="task-budget" kind="number" min={b.min.to_string()} max={b.max.to_string()} step="1" value={amount.to_string()}
+                    disabled={props.disabled} onchange={on_amount} aria_label="Budget amount" />
             </div>
             <span class="hint">{ setting.hint }</span>
         </div>
