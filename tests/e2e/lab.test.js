@@ -275,5 +275,14 @@ test('what a person types stays while the page redraws around it: during a run, 
     assert.equal(await page.inputValue('#sweep-values'), '4 8');
     assert.equal(await page.inputValue('#model-width'), '24');
     assert.match(await page.evaluate(() => location.hash), /width=24/);
+    // Text typed but not committed when a run starts without leaving the field (a script's click
+    // here; a link or a lesson elsewhere): the disabled field shows the value the run uses.
+    await page.click('#model-width');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('40');
+    await page.evaluate(() => document.querySelector('#start').click());
+    await h.waitForStatus(page, 'running', 30_000);
+    assert.ok(await page.isDisabled('#model-width'));
+    assert.equal(await page.inputValue('#model-width'), '24');
   });
 });

@@ -44,9 +44,10 @@ pub struct DraftInputProps {
 pub fn draft_input(props: &DraftInputProps) -> Html {
     let draft = use_state_eq(|| None::<String>);
     {
-        // A new value from the page replaces what was being typed: the page shows what it will use.
+        // A new value from the page replaces what was being typed, and so does the field being
+        // disabled or enabled (a run started or ended): the page shows what it will use.
         let draft = draft.clone();
-        use_effect_with(props.value.clone(), move |_| {
+        use_effect_with((props.value.clone(), props.disabled), move |_| {
             draft.set(None);
             || ()
         });
@@ -68,8 +69,10 @@ pub fn draft_input(props: &DraftInputProps) -> Html {
             commit.emit(text);
         })
     };
+    // A field disabled meanwhile (a run started by a link, say) shows the value in use.
     let value = (*draft)
         .clone()
+        .filter(|_| !props.disabled)
         .map(AttrValue::from)
         .unwrap_or_else(|| props.value.clone());
     html! {

@@ -24,7 +24,7 @@ pub mod run;
 pub mod settings;
 pub mod sweep;
 
-use crate::engine::config::{ExperimentConfig, ValidConfig};
+use crate::engine::config::{ConfigError, ExperimentConfig, ValidConfig};
 use crate::engine::metrics::Evaluation;
 use crate::engine::question::check_question;
 use crate::engine::settings::shorten;
@@ -426,6 +426,23 @@ impl PageState {
     /// The next state, and the command the worker must receive, if any.
     pub fn reduce(mut self, action: Action) -> (Self, Option<Command>) {
         let command = match action {
+            // The form is read-only while anything trains; a change that still arrives (a field
+            // committed as it is disabled, say) would make the form show what the run does not use.
+            Action::Settings(
+                change @ (SettingsAction::Set(..)
+                | SettingsAction::SetText(..)
+                | SettingsAction::LoadPreset(_)),
+            ) if self.is_busy() => {
+                let name = match change {
+                    SettingsAction::Set(path, _) | SettingsAction::SetText(path, _) => path,
+                    _ => "preset".into(),
+                };
+                Rc::make_mut(&mut self.settings).error = Some(ConfigError::new(
+                    name,
+                    "cannot change while a run trains: stop it first",
+                ));
+                None
+            }
             Action::Settings(change) => {
                 Rc::make_mut(&mut self.settings).reduce(change, &self.view);
                 None

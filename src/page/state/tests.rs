@@ -1640,3 +1640,40 @@ fn a_question_about_a_run_a_helper_trained_goes_to_that_helper_and_a_paused_swee
     assert!(!state.inspector.asking);
     assert_eq!(state.inspector.answer, Some(Err("no such model".into())));
 }
+
+#[test]
+fn settings_are_read_only_while_anything_trains_and_say_so() {
+    // The page's own run: a change that still arrives is refused with the setting named, and the
+    // form keeps the values the run uses.
+    let before = running();
+    let width = before.settings.config.model.width;
+    for action in [
+        set_action("model.width", 40),
+        Action::Settings(SettingsAction::SetText("model.width".into(), "40".into())),
+        load_preset("phase-transition"),
+    ] {
+        let after = reduce(before.clone(), action);
+        assert_eq!(after.settings.config, before.settings.config);
+        let error = after.settings.error.as_ref().expect("an error").to_string();
+        assert!(error.contains("stop it first"), "{error}");
+    }
+    assert_eq!(
+        reduce(before.clone(), set_action("model.width", 40))
+            .settings
+            .error
+            .clone()
+            .unwrap()
+            .to_string(),
+        ConfigError::new(
+            "model.width",
+            "cannot change while a run trains: stop it first"
+        )
+        .to_string()
+    );
+    // Forcing the CPU is for the next run, and stays allowed.
+    assert!(reduce(before, force_cpu(true)).settings.force_cpu);
+    // Idle again, the same change applies.
+    let idle = reduce(PageState::default(), set_action("model.width", 40));
+    assert_eq!(idle.settings.config.model.width, 40);
+    assert_ne!(width, 40);
+}
