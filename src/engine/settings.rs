@@ -777,13 +777,19 @@ impl Codec {
     }
 
     fn read_text(self, text: &str) -> Result<Value, String> {
+        // A browser's number field gives an empty text for what is not a number ("1e", "abc"), so
+        // the message cannot quote it: it says what to type instead.
         let int = |t: &str| {
+            if t.trim().is_empty() {
+                return Err("is empty or not a number: type a whole number".to_string());
+            }
             t.trim()
                 .parse::<u64>()
                 .map_err(|_| format!("`{}` is not a whole number", shorten(t)))
         };
         let number = |t: &str| match t.trim().parse::<f64>() {
             Ok(x) if x.is_finite() => Ok(x),
+            _ if t.trim().is_empty() => Err("is empty or not a number: type a number".to_string()),
             _ => Err(format!("`{}` is not a finite number", shorten(t))),
         };
         let span = |t: &str| -> Result<Value, String> {
@@ -993,6 +999,26 @@ mod tests {
                 .check(&json!({"families": ["repeated"], "train_k": {"min": 2, "max": 99}, "test_k": {"min": 1, "max": 1}}))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn an_empty_number_says_what_to_type_and_a_bad_one_is_quoted() {
+        let message = |codec: Codec, text: &str| codec.read(text).unwrap_err().0;
+        for text in ["", "  "] {
+            assert_eq!(
+                message(Codec::Int, text),
+                "is empty or not a number: type a whole number"
+            );
+            assert_eq!(
+                message(Codec::Float, text),
+                "is empty or not a number: type a number"
+            );
+            assert!(message(Codec::Span, text).contains("type a whole number"));
+        }
+        assert_eq!(message(Codec::Int, "many"), "`many` is not a whole number");
+        assert_eq!(message(Codec::Float, "inf"), "`inf` is not a finite number");
+        // An optional number left empty is none, not an error.
+        assert_eq!(Codec::OptionalFloat.read("").unwrap(), Value::Null);
     }
 
     #[test]

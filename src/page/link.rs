@@ -355,11 +355,10 @@ fn settle(
             Ok(config) => return config,
             Err((bad, why)) => {
                 let dropped = given.remove(bad.unwrap_or(given.len() - 1));
+                // `why` is the validation's own words (whole), or serde's, already cut.
                 notices.push(format!(
-                    "`{}` ({}): {}; kept the default",
-                    dropped.0.key,
-                    dropped.0.path,
-                    shorten(&why)
+                    "`{}` ({}): {why}; kept the default",
+                    dropped.0.key, dropped.0.path,
                 ));
                 if given.is_empty() {
                     // The base alone: valid by contract, but never panic on a link.
@@ -389,7 +388,8 @@ fn build(
             set_path(&mut alone, k.path, v.clone()).is_err()
                 || serde_json::from_value::<ExperimentConfig>(alone).is_err()
         });
-        (culprit, e.to_string())
+        // serde's message quotes the link's text: cut it as every quote of a link is.
+        (culprit, shorten(&e.to_string()))
     })?;
     config
         .validate()
@@ -406,7 +406,14 @@ fn build(
                         .iter()
                         .rposition(|(k, _)| k.path.split('.').next() == Some(group))
                 });
-            (culprit, format!("{setting}: {message}"))
+            // The notice names the dropped setting already: name another only when it is another.
+            let about_it = culprit.is_some_and(|i| given[i].0.path == setting);
+            let why = if about_it {
+                message
+            } else {
+                format!("{setting}: {message}")
+            };
+            (culprit, why)
         })?;
     Ok(config)
 }
@@ -572,6 +579,18 @@ mod tests {
         assert_eq!(link.config.model.width, 64);
         assert_eq!(link.config.model.heads, base().model.heads);
         assert_eq!(link.notices.len(), 1, "{:?}", link.notices);
+        // The notice names the setting once and gives the reason whole.
+        assert_eq!(
+            link.notices[0],
+            "`heads` (model.heads): must divide the width 64, got 5; kept the default"
+        );
+        // A conflict reported on another setting names that one too.
+        let link = parse("v=1&x=3-3&z=2-2", &base());
+        assert!(
+            !link.notices.is_empty() && link.notices.iter().all(|n| !n.contains('…')),
+            "{:?}",
+            link.notices
+        );
     }
 
     #[test]

@@ -201,6 +201,14 @@ test('a sweep trains in several workers at once, each run filed where it belongs
     await page.fill('#sweep-values', '4, 8, 16');
     await page.dispatchEvent('#sweep-values', 'change');
     await recordCounts(page, 'running', '#sweep-queue li.running');
+    // Counts the moments the sweep runs with "Start one run" open (it was, while a helper trained
+    // the sweep's last run and the page's own worker was idle; a click cancelled the sweep).
+    await page.evaluate(() => {
+      window.__startOpen = 0;
+      new MutationObserver(() => {
+        if (document.querySelector('#sweep-status')?.textContent === 'running' && !document.querySelector('#start').disabled) window.__startOpen++;
+      }).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+    });
     await page.click('#start-sweep');
     await h.waitFor(page, 'two runs in progress at once', () => document.querySelectorAll('#sweep-queue li.running').length === 2, null, 90_000);
     const queue = await page.locator('#sweep-queue li').allTextContents();
@@ -212,6 +220,7 @@ test('a sweep trains in several workers at once, each run filed where it belongs
     const labels = await page.locator('#heatmap button.cell.filled').evaluateAll((cs) => cs.map((c) => c.dataset.column).sort());
     assert.deepEqual(labels, ['0', '1', '2']);
     assert.ok((await counts(page, 'running')).includes(2), 'two workers trained at once');
+    assert.equal(await page.evaluate(() => window.__startOpen), 0, '"Start one run" was open while the sweep ran');
     // Every run's model answers a typed rule, whichever worker trained (and keeps) it; the inspector
     // shows each run's evaluations.
     for (const column of ['0', '1', '2']) {
@@ -275,6 +284,20 @@ test('what a person types stays while the page redraws around it: during a run, 
     assert.equal(await page.inputValue('#sweep-values'), '4 8');
     assert.equal(await page.inputValue('#model-width'), '24');
     assert.match(await page.evaluate(() => location.hash), /width=24/);
+    // Text typed but not committed when a link opens (the address bar's fragment changed) is
+    // dropped, even where the link leaves that field's value as it was; leaving the field then
+    // commits nothing.
+    const width = await page.inputValue('#model-width');
+    await page.click('#model-width');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('48');
+    await page.evaluate((hash) => { location.hash = hash; }, `${h.TINY.replace('width=16', `width=${width}`).replace('steps=40', 'steps=80')}&backend=cpu`);
+    await h.waitFor(page, 'the link to open', () => document.querySelector('#train-steps')?.value === '80', null, 10_000);
+    assert.equal(await page.inputValue('#model-width'), width);
+    await page.keyboard.press('Tab');
+    await page.waitForTimeout(300);
+    assert.equal(await page.inputValue('#model-width'), width);
+    assert.match(await page.evaluate(() => location.hash), new RegExp(`width=${width}&`));
     // Text typed but not committed when a run starts without leaving the field (a script's click
     // here; a link or a lesson elsewhere): the disabled field shows the value the run uses.
     await page.click('#model-width');
@@ -283,6 +306,6 @@ test('what a person types stays while the page redraws around it: during a run, 
     await page.evaluate(() => document.querySelector('#start').click());
     await h.waitForStatus(page, 'running', 30_000);
     assert.ok(await page.isDisabled('#model-width'));
-    assert.equal(await page.inputValue('#model-width'), '24');
+    assert.equal(await page.inputValue('#model-width'), width);
   });
 });

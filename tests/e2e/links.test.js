@@ -294,6 +294,9 @@ test('a reload during a sweep in two workers goes on with the helper worker\'s r
     await page.waitForSelector('#start');
     await h.waitFor(page, 'the sweep to go on', () => document.querySelector('#sweep-status')?.textContent === 'running', null, 30_000);
     assert.match(await h.text(page, '#notices'), /the run in a helper worker goes on from its checkpoint/);
+    // The sweep builder shows the sweep that goes on, not the defaults.
+    assert.equal(await page.inputValue('#sweep-values'), '4, 8');
+    assert.equal(await page.inputValue('#sweep-workers'), '2');
     // Both runs go on at once, the helper's from where it was kept (not from step 0). The queue
     // first shows the kept step; the helper's own first report of progress replaces it.
     await h.waitFor(page, 'two runs in progress again', () => document.querySelectorAll('#sweep-queue li.running').length === 2, null, 30_000);

@@ -564,12 +564,12 @@ pub fn app() -> Html {
                     <details class="panel drawer settings" id="settings-drawer">
                         <summary><span class="drawer-title">{ "Settings" }</span>
                             <span class="muted" id="settings-synopsis">{ format!(" {synopsis}") }</span></summary>
-                        <SettingsForm settings={page.settings.clone()} view={view.clone()} {active} dispatch={dispatch.clone()} />
+                        <SettingsForm settings={page.settings.clone()} view={view.clone()} {active} reset={page.links_opened} dispatch={dispatch.clone()} />
                     </details>
                 }
                 <section class="panel run" aria-labelledby="run-title">
                     <h2 id="run-title">{ "One run, step by step" }</h2>
-                    <RunControls run={page.run.clone()} config={config.clone()} force_cpu={page.settings.force_cpu} view={view.clone()} dispatch={dispatch.clone()} />
+                    <RunControls run={page.run.clone()} config={config.clone()} force_cpu={page.settings.force_cpu} busy={active} view={view.clone()} dispatch={dispatch.clone()} />
                     <Status run={page.run.clone()} configured_steps={config.train.steps} />
                     if !view.hides("share") {
                         <Share settings={page.settings.clone()} view={view.clone()} lesson={page.lesson.as_ref().map(|l| l.id.clone())}
@@ -593,7 +593,7 @@ pub fn app() -> Html {
                 }
                 if !view.hides("sweep") {
                     <lab::Sweeps queue={page.sweep.clone()} library={page.library.clone()} preset={page.settings.preset.clone()}
-                        {active} seconds_left={page.sweep_seconds_left()} dispatch={dispatch.clone()} />
+                        {active} seconds_left={page.sweep_seconds_left()} reset={page.links_opened} dispatch={dispatch.clone()} />
                 }
                 if !view.hides("inspector") {
                     <lab::InspectorPanel inspector={page.inspector.clone()} library={page.library.clone()} run={page.run.clone()} dispatch={dispatch.clone()} />

@@ -37,6 +37,10 @@ pub struct DraftInputProps {
     pub placeholder: Option<AttrValue>,
     #[prop_or_default]
     pub aria_label: Option<AttrValue>,
+    /// Changed when the page's values were replaced from outside (a link opened): the draft is
+    /// dropped even where this field's value stayed the same.
+    #[prop_or_default]
+    pub reset: u64,
 }
 
 /// An input that shows its draft (the text typed since the last commit) over the page's value.
@@ -44,13 +48,17 @@ pub struct DraftInputProps {
 pub fn draft_input(props: &DraftInputProps) -> Html {
     let draft = use_state_eq(|| None::<String>);
     {
-        // A new value from the page replaces what was being typed, and so does the field being
-        // disabled or enabled (a run started or ended): the page shows what it will use.
+        // A new value from the page replaces what was being typed, and so do the field being
+        // disabled or enabled (a run started or ended) and a link opened: the page shows what it
+        // will use.
         let draft = draft.clone();
-        use_effect_with((props.value.clone(), props.disabled), move |_| {
-            draft.set(None);
-            || ()
-        });
+        use_effect_with(
+            (props.value.clone(), props.disabled, props.reset),
+            move |_| {
+                draft.set(None);
+                || ()
+            },
+        );
     }
     let oninput = {
         let draft = draft.clone();

@@ -82,6 +82,8 @@ pub struct SweepsProps {
     pub preset: Option<String>,
     pub active: bool,
     pub seconds_left: Option<f64>,
+    /// Counts the links opened (see `DraftInput::reset`).
+    pub reset: u64,
     pub dispatch: Dispatch,
 }
 
@@ -132,17 +134,17 @@ pub fn sweeps(props: &SweepsProps) -> Html {
                 <label class="field" for="sweep-axis"><span class="name">{ "Vary" }</span>
                     <select id="sweep-axis" onchange={edit(SweepField::Axis)}>{ options(Some(form.first), false) }</select></label>
                 <label class="field" for="sweep-values"><span class="name">{ "Values" }</span>
-                    <DraftInput id="sweep-values" value={form.first_values.clone()} onchange={commit(SweepField::Values)} /></label>
+                    <DraftInput id="sweep-values" reset={props.reset} value={form.first_values.clone()} onchange={commit(SweepField::Values)} /></label>
                 <label class="field" for="sweep-axis2"><span class="name">{ "Second axis" }</span>
                     <select id="sweep-axis2" onchange={edit(SweepField::Axis2)}>{ options(form.second, true) }</select></label>
                 if form.second.is_some() {
                     <label class="field" for="sweep-values2"><span class="name">{ "Values" }</span>
-                        <DraftInput id="sweep-values2" value={form.second_values.clone()} onchange={commit(SweepField::Values2)} /></label>
+                        <DraftInput id="sweep-values2" reset={props.reset} value={form.second_values.clone()} onchange={commit(SweepField::Values2)} /></label>
                 }
                 <label class="field" for="sweep-seeds"><span class="name">{ "Seeds" }</span>
-                    <DraftInput id="sweep-seeds" kind="number" min="1" max="5" value={form.seeds.clone()} onchange={commit(SweepField::Seeds)} /></label>
+                    <DraftInput id="sweep-seeds" kind="number" min="1" max="5" reset={props.reset} value={form.seeds.clone()} onchange={commit(SweepField::Seeds)} /></label>
                 <label class="field" for="sweep-workers"><span class="name">{ "Workers" }</span>
-                    <DraftInput id="sweep-workers" kind="number" min="1" max={MAX_WORKERS.to_string()} value={props.queue.workers.to_string()}
+                    <DraftInput id="sweep-workers" kind="number" min="1" max={MAX_WORKERS.to_string()} reset={props.reset} value={props.queue.workers.to_string()}
                         title="Runs trained at once on the CPU fallback, each in its own worker (default: one per core but one). A GPU trains one run at a time."
                         disabled={props.active} onchange={on_workers} /></label>
             </div>

@@ -70,6 +70,8 @@ pub struct RunControlsProps {
     /// The settings Start trains on: its label says what it starts.
     pub config: ValidConfig,
     pub force_cpu: bool,
+    /// Anything trains (a helper worker's run of a sweep too): Start stays closed.
+    pub busy: bool,
     pub view: Rc<link::View>,
     pub dispatch: Dispatch,
 }
@@ -90,7 +92,7 @@ pub fn run_controls(props: &RunControlsProps) -> Html {
     html! {
         <>
             <div class="controls" role="toolbar" aria-label="Run controls">
-                <button id="start" onclick={act(RunAction::Start)} disabled={run.is_active()}
+                <button id="start" onclick={act(RunAction::Start)} disabled={props.busy}
                     title="One run on the settings above (not a lesson's or a sweep's several runs)">
                     { format!("Start one run ({} rules, {} steps)", props.config.task.instructions, props.config.train.steps) }
                 </button>

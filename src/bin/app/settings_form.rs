@@ -21,6 +21,8 @@ pub struct SettingsFormProps {
     pub view: Rc<View>,
     /// A run is in progress: the settings are read-only.
     pub active: bool,
+    /// Counts the links opened (see `DraftInput::reset`).
+    pub reset: u64,
     pub dispatch: Dispatch,
 }
 
@@ -40,6 +42,15 @@ fn field_id(path: &str) -> String {
     path.replace('.', "-")
 }
 
+/// What every field of the form shares: whether it is closed, the links opened (see
+/// `DraftInput::reset`) and where it sends its text.
+#[derive(Clone, Copy)]
+struct Shared<'a> {
+    disabled: bool,
+    reset: u64,
+    dispatch: &'a Dispatch,
+}
+
 /// One number input.
 fn number_field(
     setting: &Setting,
@@ -47,23 +58,32 @@ fn number_field(
     label: String,
     value: String,
     hint: &str,
-    disabled: bool,
-    dispatch: &Dispatch,
+    shared: Shared,
 ) -> Html {
+    let Shared {
+        disabled,
+        reset,
+        dispatch,
+    } = shared;
     let id = field_id(&path);
     let b = setting.bounds;
     html! {
         <label class="field" for={id.clone()}>
             <span class="name">{ label }</span>
             <DraftInput {id} kind="number" min={b.min.to_string()} max={b.max.to_string()} step={b.step.to_string()}
-                {value} {disabled} onchange={on_text(dispatch, path)} />
+                {value} {disabled} {reset} onchange={on_text(dispatch, path)} />
             <span class="hint">{ hint.to_string() }</span>
         </label>
     }
 }
 
 /// The inputs of one setting.
-fn setting_fields(setting: &Setting, config: &Value, disabled: bool, dispatch: &Dispatch) -> Html {
+fn setting_fields(setting: &Setting, config: &Value, shared: Shared) -> Html {
+    let Shared {
+        disabled,
+        reset,
+        dispatch,
+    } = shared;
     let value = get_path(config, setting.path)
         .cloned()
         .unwrap_or(Value::Null);
@@ -75,8 +95,7 @@ fn setting_fields(setting: &Setting, config: &Value, disabled: bool, dispatch: &
             setting.label.into(),
             value.to_string(),
             setting.hint,
-            disabled,
-            dispatch,
+            shared,
         ),
         Codec::OptionalFloat => number_field(
             setting,
@@ -84,15 +103,14 @@ fn setting_fields(setting: &Setting, config: &Value, disabled: bool, dispatch: &
             setting.label.into(),
             value.as_f64().map(|x| x.to_string()).unwrap_or_default(),
             setting.hint,
-            disabled,
-            dispatch,
+            shared,
         ),
         Codec::Span => html! {
             <>
                 { number_field(setting, format!("{path}.min"), format!("{}: shortest", setting.label),
-                    value["min"].to_string(), setting.hint, disabled, dispatch) }
+                    value["min"].to_string(), setting.hint, shared) }
                 { number_field(setting, format!("{path}.max"), format!("{}: longest", setting.label),
-                    value["max"].to_string(), "", disabled, dispatch) }
+                    value["max"].to_string(), "", shared) }
             </>
         },
         Codec::Budget => html! {},
@@ -102,7 +120,7 @@ fn setting_fields(setting: &Setting, config: &Value, disabled: bool, dispatch: &
                 <label class="field" for={id.clone()}>
                     <span class="name">{ setting.label }</span>
                     <DraftInput {id} class="mono" value={setting.write(&value).unwrap_or_default()}
-                        {disabled} onchange={on_text(dispatch, path)} />
+                        {disabled} {reset} onchange={on_text(dispatch, path)} />
                     <span class="hint">{ setting.hint }</span>
                 </label>
             }
@@ -123,9 +141,14 @@ pub fn settings_form(props: &SettingsFormProps) -> Html {
         }
         let disabled = props.active || view.locks(s.path);
         if s.codec == Codec::Budget {
-            return html! { <BudgetField budget={settings.config.task.budget} {disabled} dispatch={dispatch.clone()} /> };
+            return html! { <BudgetField budget={settings.config.task.budget} {disabled} reset={props.reset} dispatch={dispatch.clone()} /> };
         }
-        setting_fields(s, &config, disabled, dispatch)
+        let shared = Shared {
+            disabled,
+            reset: props.reset,
+            dispatch,
+        };
+        setting_fields(s, &config, shared)
     };
     let on_preset = {
         let dispatch = dispatch.clone();
@@ -182,6 +205,7 @@ pub fn settings_form(props: &SettingsFormProps) -> Html {
 struct BudgetProps {
     budget: Budget,
     disabled: bool,
+    reset: u64,
     dispatch: Dispatch,
 }
 
@@ -226,7 +250,7 @@ fn budget_field(props: &BudgetProps) -> Html {
                     <option value="per_rule" selected={kind == "per_rule"}>{ "per rule (S)" }</option>
                 </select>
                 <DraftInput id="task-budget" kind="number" min={b.min.to_string()} max={b.max.to_string()} step="1" value={amount.to_string()}
-                    disabled={props.disabled} onchange={on_amount} aria_label="Budget amount" />
+                    disabled={props.disabled} reset={props.reset} onchange={on_amount} aria_label="Budget amount" />
             </div>
             <span class="hint">{ setting.hint }</span>
         </div>

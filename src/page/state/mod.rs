@@ -65,6 +65,9 @@ pub struct PageState {
     /// A link opened in the address bar while a run trains, waiting for the reader's choice (or, when
     /// `deferred`, for the run to end): the address bar shows the page's own link meanwhile.
     pub pending_link: Option<PendingLink>,
+    /// Counts the links opened: a form field drops what was being typed into it when one opens,
+    /// even where the link leaves that field's value as it was.
+    pub links_opened: u64,
     /// Commands for the helper workers (by slot) that reducing actions gave, oldest first: the
     /// page posts them and empties this before each action (a sweep's runs train in several
     /// workers at once, see [`SweepQueue::workers`]).
@@ -481,6 +484,12 @@ impl PageState {
                 self.notices = Rc::default();
                 None
             }
+            // Start is closed while anything trains; a click that still arrives (a helper's run
+            // is the sweep's last, the page's own worker idle) must not cancel the sweep unasked.
+            Action::Run(RunAction::Start) if self.is_busy() => {
+                self.notice("a sweep is training: cancel it before starting one run".into());
+                None
+            }
             Action::Run(RunAction::Start) => {
                 if self.sweep.running().is_some() {
                     let busy = Rc::make_mut(&mut self.sweep).cancel();
@@ -778,6 +787,7 @@ impl PageState {
 
     /// Opens a share link (its notices replace those shown).
     fn open_link(mut self, link: Link) -> (Self, Option<Command>) {
+        self.links_opened += 1;
         let Link {
             config,
             preset: named,

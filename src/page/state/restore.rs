@@ -6,7 +6,7 @@
 use super::PageState;
 use super::library::{FinishedRun, Kept, Orphan};
 use super::run::{Resumable, RunStatus};
-use super::sweep::{Elsewhere, MAX_WORKERS, SweepState, SweepStatus};
+use super::sweep::{Elsewhere, MAX_WORKERS, SweepForm, SweepState, SweepStatus};
 use crate::engine::checkpoint::CheckpointMeta;
 use crate::page::storage::{SavedRun, SavedSweep, SweepProgress};
 use crate::protocol::{BackendPreference, Command};
@@ -264,7 +264,14 @@ impl PageState {
         if !self.library.compare.is_empty() {
             Rc::make_mut(&mut self.library).compare.clear();
         }
-        Rc::make_mut(&mut self.sweep).sweep = Some(SweepState {
+        // The builder shows the sweep that goes on (its axes, values, seeds and workers), as it
+        // did before the reload, not the defaults.
+        let queue = Rc::make_mut(&mut self.sweep);
+        if let Some(form) = SweepForm::of(&progress.spec) {
+            queue.form = form;
+        }
+        queue.set_workers(workers);
+        queue.sweep = Some(SweepState {
             spec: progress.spec,
             plan,
             done,

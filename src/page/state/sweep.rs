@@ -6,7 +6,7 @@ use crate::page::heatmap::Grid;
 use crate::page::state::library::FinishedRun;
 use crate::page::storage::SweepProgress;
 use crate::study::record::RunRecord;
-use crate::study::sweep::{PlannedRun, SweepSetting, SweepSpec};
+use crate::study::sweep::{Axis, PlannedRun, SweepSetting, SweepSpec};
 use std::rc::Rc;
 
 /// Most seeds the page's sweep builder repeats a sweep with.
@@ -56,6 +56,32 @@ pub enum SweepField {
 }
 
 impl SweepForm {
+    /// The form that makes `spec` over a base whose seed is `spec.seeds[0]` (a sweep a reload goes
+    /// on with), or `None` when the builder cannot show it: more than two axes, or an axis that is
+    /// none of its settings. Each axis is found by its name, its values are its points' labels.
+    pub fn of(spec: &SweepSpec) -> Option<Self> {
+        let setting = |axis: &Axis| SweepSetting::all().find(|s| s.name() == axis.name);
+        let values = |axis: &Axis| {
+            let labels: Vec<&str> = axis.points.iter().map(|p| p.label.as_str()).collect();
+            labels.join(", ")
+        };
+        let (first, second) = match spec.axes.as_slice() {
+            [first] => (first, None),
+            [first, second] => (first, Some(second)),
+            _ => return None,
+        };
+        Some(Self {
+            first: setting(first)?,
+            first_values: values(first),
+            second: match second {
+                Some(axis) => Some(setting(axis)?),
+                None => None,
+            },
+            second_values: second.map_or_else(|| Self::default().second_values, values),
+            seeds: spec.seeds.len().to_string(),
+        })
+    }
+
     /// The form with one field set to what was typed or picked. A field is changed alone, on the
     /// form as it is now, so two edits in quick succession both stay (an edit carrying a whole
     /// form copied at the last render would undo the one before it).

@@ -1398,7 +1398,8 @@ fn a_reload_of_a_sweep_in_several_workers_keeps_the_runs_that_finished_out_of_or
     );
     let plan = four_run_sweep().plan().unwrap();
     let checkpoint = CheckpointMeta::new(plan[0].config.clone(), 10, Vec::new(), Vec::new());
-    let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(3)));
+    // A fresh page: one worker and the builder's defaults, until the sweep is restored.
+    let state = PageState::default();
     let (state, command) = step(
         state,
         restore_action(Restored {
@@ -1411,6 +1412,10 @@ fn a_reload_of_a_sweep_in_several_workers_keeps_the_runs_that_finished_out_of_or
         }),
     );
     assert!(matches!(command, Some(Command::ResumeSaved { .. })));
+    // The builder shows the sweep that goes on, and its workers.
+    assert_eq!(state.sweep.workers, 3);
+    assert_eq!(state.sweep.form.first_values, "4, 16, 64, 256");
+    assert_eq!(state.sweep.form.seeds, "1");
     let sweep = state.sweep.sweep.as_ref().unwrap();
     assert_eq!(sweep.finished, [2]);
     assert_eq!((sweep.current, sweep.waiting()), (Some(0), 2));
@@ -1676,4 +1681,80 @@ fn settings_are_read_only_while_anything_trains_and_say_so() {
     let idle = reduce(PageState::default(), set_action("model.width", 40));
     assert_eq!(idle.settings.config.model.width, 40);
     assert_ne!(width, 40);
+}
+
+/// The page's own worker is idle while a helper trains the sweep's last run: a run's start is
+/// refused (its button is closed), and the sweep, its helper's run included, goes on.
+#[test]
+fn one_run_does_not_start_while_a_helper_trains_the_sweeps_last_run() {
+    let mut spec = tiny_sweep();
+    spec.axes[0] =
+        crate::study::sweep::Axis::values("instructions", "task.instructions", [4usize, 16]);
+    let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(2)));
+    let (state, _) = step(state, start_sweep(Box::new(spec), None));
+    let (state, _) = step(state, Action::Worker(cpu()));
+    assert_eq!(helper_runs(&state, false), [(0, 16)]);
+    let (state, _) = finish_run(state, 0.2);
+    assert!(
+        !state.is_active() && state.is_busy(),
+        "only the helper trains"
+    );
+    let (state, command) = step(state, Action::Run(RunAction::Start));
+    assert_eq!(command, None);
+    assert!(
+        state.helper_commands.is_empty(),
+        "the helper was told nothing"
+    );
+    assert!(state.sweep.running().is_some_and(|s| s.helpers_busy()));
+    assert!(
+        state.notices.iter().any(|n| n.contains("cancel it")),
+        "{:?}",
+        state.notices
+    );
+    // Once the helper's run is in, a run starts.
+    let (state, _) = finish_helper_run(state, 0, 0.4);
+    assert!(!state.is_busy());
+    let (_, command) = step(state, Action::Run(RunAction::Start));
+    assert!(matches!(command, Some(Command::Start { .. })));
+}
+
+/// The builder's form of a sweep makes that sweep again: one axis or two, plain values, examples
+/// per rule, a power-law shape, one count of occurrences, several seeds.
+#[test]
+fn the_form_of_a_sweep_makes_the_same_sweep() {
+    let base = PageState::default().settings.config.raw().clone();
+    let forms = [
+        ("instructions", "4, 16, 64", None, "2"),
+        ("instructions", "4 16", Some(("per-rule", "5, 20")), "1"),
+        ("skew", "1, 0.5, 0.2", None, "3"),
+        ("occurrences", "1, 2, 3", None, "1"),
+    ];
+    for (first, values, second, seeds) in forms {
+        let Some(first) = SweepSetting::from_id(first) else {
+            // The test names only settings the builder offers.
+            panic!(
+                "`{first}` is not sweepable: known {:?}",
+                SweepSetting::all().map(|s| s.id()).collect::<Vec<_>>()
+            );
+        };
+        let form = sweep::SweepForm {
+            first,
+            first_values: values.into(),
+            second: second.map(|(id, _)| SweepSetting::from_id(id).expect("sweepable")),
+            second_values: second.map_or("5, 20, 80", |(_, v)| v).into(),
+            seeds: seeds.into(),
+        };
+        let spec = form.spec(&base).expect("a valid sweep");
+        let again = sweep::SweepForm::of(&spec).expect("the builder shows it");
+        assert_eq!(again.spec(&base).unwrap(), spec, "{form:?}");
+        assert_eq!(
+            (again.first, again.second, again.seeds.as_str()),
+            (form.first, form.second, seeds)
+        );
+    }
+    // Three axes are more than the builder shows.
+    let mut spec = four_run_sweep();
+    spec.axes.push(spec.axes[0].clone());
+    spec.axes.push(spec.axes[0].clone());
+    assert_eq!(sweep::SweepForm::of(&spec), None);
 }
