@@ -205,14 +205,18 @@ async function waitFor(page, what, fn, arg, timeoutMs) {
 const OFFLINE_CACHE = 'idp-offline-v2';
 
 /**
- * Waits (30 s at most) until the service worker's cache holds the page and the worker, so the page
+ * Waits (30 s at most) until the service worker controls the page and its cache holds the page and the worker, so the page
  * opens offline from then on. Polls: waitForFunction would take the returned promise itself as a
  * truthy answer.
  */
 async function waitForOfflineCache(page) {
+  // The cache is filled while the service worker installs; it answers the page's requests only
+  // once it is active and controls the page (a reload before that went to the network: a CI run
+  // failed so with ERR_CONNECTION_REFUSED).
   const cached = () => page.evaluate(async (name) => {
     const cache = await caches.open(name);
-    return !!(await cache.match('worker_bg.wasm')) && !!(await cache.match('./'));
+    return !!(await cache.match('worker_bg.wasm')) && !!(await cache.match('./'))
+      && navigator.serviceWorker.controller?.state === 'activated';
   }, OFFLINE_CACHE);
   const deadline = Date.now() + 30_000;
   while (!(await cached())) {
