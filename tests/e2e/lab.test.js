@@ -141,6 +141,14 @@ test('a sweep with bad values is refused with a message; a lesson waits for a pr
     assert.match(await h.text(page, '#run-lesson'), /5 runs of 1500 steps/);
     // The address bar names the lesson: a teacher's link opens it.
     await h.waitFor(page, 'the lesson in the address', () => location.hash.includes('&lesson=phase-transition'), null, 5000);
+    // Running, the card says how far the lesson is and stops it (the sweep panel may be far below,
+    // or hidden by a student link).
+    await page.click('#run-lesson');
+    await h.waitFor(page, 'the lesson\'s progress in its card', () => /Training: 0 of 5 runs done/.test(document.querySelector('#lesson-progress')?.textContent ?? ''), null, 10_000);
+    await page.click('#stop-lesson');
+    await h.waitFor(page, 'the lesson to stop', () => document.querySelector('#lesson-progress') === null, null, 10_000);
+    assert.equal(await h.text(page, '#sweep-status'), 'cancelled');
+    assert.ok(await page.isEnabled('#run-lesson'), 'the lesson can run again');
   });
   await withPage('lesson=no-ops&hide=settings', async (page) => {
     await page.waitForSelector('#lesson');

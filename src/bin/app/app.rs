@@ -556,7 +556,7 @@ pub fn app() -> Html {
                 <Orphans orphans={page.library.orphans.clone()} owner={page.library.owner.clone()} dispatch={dispatch.clone()} />
             }
             <Hero config={config.clone()} lesson={page.lesson.clone()} queue={page.sweep.clone()} library={page.library.clone()}
-                run={page.run.clone()} {active} show_lesson={!view.hides("lessons")} dispatch={dispatch.clone()} />
+                run={page.run.clone()} {active} seconds_left={page.sweep_seconds_left()} show_lesson={!view.hides("lessons")} dispatch={dispatch.clone()} />
             <main>
                 if !view.hides("settings") {
                     // The whole form one click away; closed at first so the page opens on the

@@ -4,15 +4,15 @@
 
 use crate::app::{Dispatch, on_click};
 use crate::chart_view::ChartView;
-use crate::run_panel::{CHART_SIZE, accuracy_chart};
+use crate::run_panel::{CHART_SIZE, accuracy_chart, format_duration};
 use instruction_diversity::engine::config::ValidConfig;
 use instruction_diversity::engine::task::{WorkedCase, worked_example};
 use instruction_diversity::page::chart::LineChart;
-use instruction_diversity::page::state::Action;
 use instruction_diversity::page::state::lessons::{LessonAction, LessonState};
 use instruction_diversity::page::state::library::Library;
 use instruction_diversity::page::state::run::LiveRun;
 use instruction_diversity::page::state::sweep::{SweepQueue, SweepStatus};
+use instruction_diversity::page::state::{Action, SweepAction};
 use instruction_diversity::study::lessons::lesson;
 use instruction_diversity::study::verdict::Verdict;
 use std::rc::Rc;
@@ -33,6 +33,8 @@ pub struct HeroProps {
     pub library: Rc<Library>,
     pub run: Rc<LiveRun>,
     pub active: bool,
+    /// The running sweep's time left, in seconds, once it can be estimated.
+    pub seconds_left: Option<f64>,
     /// False where a link hides the lessons: then there is no primary action either.
     pub show_lesson: bool,
     pub dispatch: Dispatch,
@@ -67,7 +69,7 @@ pub fn hero(props: &HeroProps) -> Html {
                 </div>
                 <button class="secondary" id="redraw-example" onclick={redraw}>{ "Another example" }</button>
                 if props.show_lesson {
-                    <LessonBox lesson={props.lesson.clone()} queue={props.queue.clone()} active={props.active} dispatch={props.dispatch.clone()} />
+                    <LessonBox lesson={props.lesson.clone()} queue={props.queue.clone()} active={props.active} seconds_left={props.seconds_left} dispatch={props.dispatch.clone()} />
                 }
             </div>
             <div class="figures">
@@ -125,6 +127,8 @@ pub struct LessonBoxProps {
     pub lesson: Option<LessonState>,
     pub queue: Rc<SweepQueue>,
     pub active: bool,
+    /// The running sweep's time left, in seconds, once it can be estimated.
+    pub seconds_left: Option<f64>,
     pub dispatch: Dispatch,
 }
 
@@ -165,6 +169,12 @@ pub fn lesson_box(props: &LessonBoxProps) -> Html {
         s.lesson.as_deref() == Some(lesson.id)
             && matches!(s.status, SweepStatus::Done | SweepStatus::Saved)
     });
+    // The lesson's own sweep while it trains: its progress and its stop are in the card, where the
+    // class looks (the sweep panel may be far below, or hidden by a student link).
+    let training = props
+        .queue
+        .running()
+        .filter(|s| s.lesson.as_deref() == Some(lesson.id));
     html! {
         <div class="lesson" id="lesson">
             <h2>{ lesson.title }
@@ -190,6 +200,16 @@ pub fn lesson_box(props: &LessonBoxProps) -> Html {
             </button>
             if opened.prediction.is_none() {
                 <span class="muted">{ " Choose an answer first." }</span>
+            }
+            if let Some(sweep) = training {
+                <p class="lesson-progress" id="lesson-progress" role="status">
+                    { format!("Training: {} of {} runs done", sweep.done.len(), sweep.plan.len()) }
+                    if let Some(seconds) = props.seconds_left {
+                        { format!(", about {} left", format_duration(seconds)) }
+                    }
+                    { " " }
+                    <button id="stop-lesson" class="secondary" onclick={on_click(dispatch, Action::Sweep(SweepAction::Cancel))}>{ "Stop the lesson" }</button>
+                </p>
             }
             if let (true, Some(choice)) = (done, opened.prediction) {
                 <div class="reveal" id="lesson-reveal" role="status">
