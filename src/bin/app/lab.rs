@@ -93,19 +93,15 @@ pub fn sweeps(props: &SweepsProps) -> Html {
     let dispatch = props.dispatch.clone();
     let form = &props.queue.form;
     // Each input sends its own field only: the reducer applies it to the form as it is then, so
-    // quick edits of two fields both stay (and links carry the form).
-    let edit = |field: SweepField| {
-        let dispatch = dispatch.clone();
-        Callback::from(move |e: Event| {
-            dispatch.dispatch(Action::Sweep(SweepAction::Edit(field, event_value(&e))));
-        })
-    };
+    // quick edits of two fields both stay (and links carry the form). `commit` takes a field's
+    // text (the text fields), `edit` a select's change event.
     let commit = |field: SweepField| {
         let dispatch = dispatch.clone();
         Callback::from(move |text: String| {
             dispatch.dispatch(Action::Sweep(SweepAction::Edit(field, text)));
         })
     };
+    let edit = |field: SweepField| commit(field).reform(|e: Event| event_value(&e));
     let on_start = on_click(&dispatch, Action::Sweep(SweepAction::StartForm));
     let on_workers = {
         let dispatch = dispatch.clone();
