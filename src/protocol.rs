@@ -66,6 +66,26 @@ pub enum Command {
         /// The backend asked for.
         backend: BackendPreference,
     },
+    /// Train a sweep's runs together as one stacked model ([`crate::engine::stack`]) when the
+    /// worker trains on WebGPU, where one run leaves the device idle between its small kernels;
+    /// on the CPU the worker trains only the first (the page's helper workers train the others at
+    /// once). The worker says which with [`Event::Stacked`]; the first run's events come as a
+    /// single run's, the others' wrapped in [`Event::Member`]. The runs share their
+    /// [`crate::engine::stack::StackKey`] (the page plans them so; the worker refuses others).
+    StartStack {
+        /// The runs' settings, the run panel's first (each validated again as the message is read).
+        configs: Vec<ValidConfig>,
+        /// The backend asked for.
+        backend: BackendPreference,
+    },
+    /// [`Command::StartStack`], going on from the stack saved under the worker's owner id when it
+    /// holds these runs (a reload interrupted it), else from the start.
+    ContinueStack {
+        /// The runs' settings, in the stack's order.
+        configs: Vec<ValidConfig>,
+        /// The backend asked for.
+        backend: BackendPreference,
+    },
     /// Put a typed rule and input to the model of the run with these settings (the run in progress,
     /// or one of the last [`KEPT_MODELS`] finished); answered by [`Event::Answer`]. Training goes on.
     Ask {
@@ -75,6 +95,12 @@ pub enum Command {
         question: crate::engine::question::Question,
     },
 }
+
+/// Most runs the page stacks in its worker on WebGPU. A bound on what one stack holds (a stack of
+/// the reference model is about 8 times its 2 MB of training memory, see
+/// [`crate::engine::memory::estimate_stack`]), and on the results a reload makes it train again;
+/// the worker stacks fewer when the adapter's largest buffer cannot hold them.
+pub const MAX_PAGE_STACK: usize = 8;
 
 /// Finished runs whose models the worker keeps for questions (a reference model is about 0.4 MB).
 pub const KEPT_MODELS: usize = 32;
@@ -153,6 +179,22 @@ pub enum Event {
     Ready,
     /// The backend is ready; sent once per run, before any progress.
     Backend(BackendInfo),
+    /// How many of the runs of a [`Command::StartStack`] or [`Command::ContinueStack`] the worker
+    /// trains together, the first `runs` of them (all on WebGPU when they fit the adapter, the
+    /// first alone on the CPU), or of the stack a [`Command::ResumeSaved`] goes on with. Sent
+    /// before [`Event::Backend`]; the page gives the runs left out to its helper workers.
+    Stacked {
+        /// Runs trained together.
+        runs: usize,
+    },
+    /// An event of run `member` (1 or more) of the stack the worker trains: its `Progress`,
+    /// `Evaluation`, `Record` and `Finished`. Run 0's events come unwrapped, as a single run's.
+    Member {
+        /// The run's place in the stack.
+        member: usize,
+        /// What it said.
+        said: Box<Event>,
+    },
     /// Training advanced.
     Progress {
         /// Steps taken.
@@ -284,6 +326,14 @@ mod tests {
                 config: Box::default(),
                 backend: BackendPreference::Cpu,
             },
+            Command::StartStack {
+                configs: vec![ValidConfig::default(); 3],
+                backend: BackendPreference::Auto,
+            },
+            Command::ContinueStack {
+                configs: vec![ValidConfig::default(); 2],
+                backend: BackendPreference::Cpu,
+            },
             Command::Ask {
                 config: Box::default(),
                 question: crate::engine::question::Question {
@@ -313,6 +363,11 @@ mod tests {
                 steps_per_second: 3.25,
             },
             Event::Paused { step: 10 },
+            Event::Stacked { runs: 4 },
+            Event::Member {
+                member: 2,
+                said: Box::new(Event::Finished { step: 100 }),
+            },
             Event::Resumed,
             Event::Finished { step: 100 },
             Event::Checkpointed {

@@ -2,7 +2,7 @@
 //!
 //! The settings ([`settings`], [`config`]), seeded randomness ([`rng`]), the task and its data
 //! ([`task`]), the sequence format ([`tokenizer`]), what an evaluation reports ([`metrics`]), typed
-//! questions ([`question`]) and the memory a run needs ([`memory`]) are plain Rust; with the `compute` feature come the tensor code:
+//! questions ([`question`]) the memory a run needs ([`memory`]) and which runs stack ([`stack_plan`]) are plain Rust; with the `compute` feature come the tensor code:
 //! the transformer ([`model`]), training ([`train`]), evaluation ([`eval`]), checkpoints' tensors and
 //! a run advanced chunk by chunk ([`run`]), and runs trained together as one stacked model ([`stack`]). The engine imports nothing from `study` or `page`, and
 //! no web crate: it builds and is tested natively, and runs unchanged in the browser's worker.
@@ -22,6 +22,7 @@ pub mod run;
 pub mod settings;
 #[cfg(feature = "compute")]
 pub mod stack;
+pub mod stack_plan;
 pub mod task;
 pub mod tokenizer;
 #[cfg(feature = "compute")]

@@ -24,12 +24,13 @@
 use crate::engine::checkpoint::{
     CheckpointError, CheckpointMeta, STACK_FILE_MAGIC, frame, unframe,
 };
-use crate::engine::config::{ModelConfig, TrainConfig, ValidConfig};
+use crate::engine::config::{TrainConfig, ValidConfig};
 use crate::engine::eval::{BackendError, evaluate_stacked};
 use crate::engine::metrics::{EvalSummary, Evaluation, LossPoint};
 use crate::engine::model::{Block, CausalSelfAttention, Transformer};
 use crate::engine::rng::SeededRng;
 use crate::engine::run::{RunError, chunk_length, evaluation_at};
+pub use crate::engine::stack_plan::{StackError, StackKey, plan_stacks};
 use crate::engine::task::Dataset;
 use crate::engine::tokenizer::SequenceLayout;
 use crate::engine::train::{BatchOrder, Batcher, adamw, learning_rate, load_state, state_bytes};
@@ -46,93 +47,6 @@ pub const MAX_STACK: usize = 16;
 
 /// burn's `LayerNormConfig` default, which [`Transformer`]'s norms use.
 const LAYER_NORM_EPSILON: f64 = 1e-5;
-
-/// Why runs cannot form one stack.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub enum StackError {
-    /// No run was given.
-    #[error("a stack needs at least one run")]
-    Empty,
-    /// A run differs from the first in something a stack shares.
-    #[error("run {index} cannot join the stack: its {what} differ from the first run's")]
-    Mismatch {
-        /// The run's place in the stack.
-        index: usize,
-        /// What differs ("model settings", "training settings", "sequence format").
-        what: &'static str,
-    },
-    /// The checkpoint's runs are not at one step.
-    #[error("the stack's checkpoint holds runs at different steps")]
-    Steps,
-}
-
-/// What runs must share to train as one stack: the model's settings, the training settings (batch,
-/// steps, schedule, clipping, evaluation points, sampling) and the sequence format (the stack
-/// encodes and decodes every run with one layout). Seeds, rule counts, budgets, no-op shares and the
-/// other task settings may differ.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StackKey {
-    model: ModelConfig,
-    train: TrainConfig,
-    layout: SequenceLayout,
-}
-
-impl StackKey {
-    /// The key of a run of `config`.
-    pub fn of(config: &ValidConfig) -> Self {
-        Self {
-            model: config.model.clone(),
-            train: config.train.clone(),
-            layout: SequenceLayout::new(&config.task),
-        }
-    }
-
-    fn check(configs: &[ValidConfig]) -> Result<Self, StackError> {
-        let first = Self::of(configs.first().ok_or(StackError::Empty)?);
-        for (index, config) in configs.iter().enumerate().skip(1) {
-            let key = Self::of(config);
-            let what = if key.model != first.model {
-                "model settings"
-            } else if key.train != first.train {
-                "training settings"
-            } else if key != first {
-                "sequence format"
-            } else {
-                continue;
-            };
-            return Err(StackError::Mismatch { index, what });
-        }
-        Ok(first)
-    }
-}
-
-/// Splits runs into stacks for `workers` workers, none of more than `max_size` runs: runs that can
-/// stack together (equal [`StackKey`]s) are dealt round-robin into as few stacks as that allows
-/// but at least `workers` (when there are enough runs), so that each worker gets a share of each
-/// kind; runs that cannot stack are never in one stack. Indices into `configs`, each stack in the
-/// order given.
-pub fn plan_stacks(configs: &[ValidConfig], workers: usize, max_size: usize) -> Vec<Vec<usize>> {
-    let mut kinds: Vec<(StackKey, Vec<usize>)> = Vec::new();
-    for (index, config) in configs.iter().enumerate() {
-        let key = StackKey::of(config);
-        match kinds.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, runs)) => runs.push(index),
-            None => kinds.push((key, vec![index])),
-        }
-    }
-    let mut stacks = Vec::new();
-    for (_, runs) in kinds {
-        let count = workers
-            .max(runs.len().div_ceil(max_size.max(1)))
-            .clamp(1, runs.len());
-        let mut split = vec![Vec::new(); count];
-        for (i, run) in runs.into_iter().enumerate() {
-            split[i % count].push(run);
-        }
-        stacks.extend(split);
-    }
-    stacks
-}
 
 /// K linear layers: `y_k = x_k W_k + b_k`.
 #[derive(Module, Debug)]

@@ -119,6 +119,10 @@ pub struct SweepProgress {
     /// setting then.
     #[serde(default)]
     pub workers: Option<usize>,
+    /// The plan indices of the runs the page's worker trains stacked with `current` (on WebGPU),
+    /// in the stack's order: a reload goes on with the stack, from its checkpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stacked: Vec<usize>,
 }
 
 impl SweepProgress {
@@ -138,7 +142,14 @@ impl SweepProgress {
             lesson,
             current,
             workers: Some(workers),
+            stacked: Vec::new(),
         }
+    }
+
+    /// The progress with these runs stacked with `current` in the page's worker.
+    pub fn with_stacked(mut self, stacked: Vec<usize>) -> Self {
+        self.stacked = stacked;
+        self
     }
 
     /// The entry's text.
@@ -150,11 +161,11 @@ impl SweepProgress {
     pub fn from_json(text: &str) -> Result<Self, String> {
         let progress: Self = read_entry(text)?;
         let runs = progress.spec.plan().map_err(|e| e.to_string())?.len();
-        if progress.current >= runs {
-            return Err(format!(
-                "run {} is past the sweep's {runs} runs",
-                progress.current + 1
-            ));
+        if let Some(past) = std::iter::once(&progress.current)
+            .chain(&progress.stacked)
+            .find(|&&run| run >= runs)
+        {
+            return Err(format!("run {} is past the sweep's {runs} runs", past + 1));
         }
         Ok(progress)
     }
@@ -289,6 +300,13 @@ mod tests {
             why.contains(&format!("past the sweep's {runs} runs")),
             "{why}"
         );
+        // A stack's runs come back; one past the plan is refused as `current` is.
+        let stack = SweepProgress::new("s1", &spec, None, 0, 1).with_stacked(vec![1, runs - 1]);
+        assert_eq!(SweepProgress::from_json(&stack.to_json()).unwrap(), stack);
+        assert!(!last.to_json().contains("stacked"));
+        let past_stack = SweepProgress::new("s1", &spec, None, 0, 1).with_stacked(vec![1, runs]);
+        let why = SweepProgress::from_json(&past_stack.to_json()).unwrap_err();
+        assert!(why.contains(&format!("run {} is past", runs + 1)), "{why}");
         let mut unplannable = last.clone();
         unplannable.spec.seeds.clear();
         assert!(SweepProgress::from_json(&unplannable.to_json()).is_err());

@@ -31,10 +31,12 @@ after(async () => {
   await server?.close();
 });
 
-/** Runs `body` on a fresh browser and page, printing the page's log when it fails. */
-async function withPage({ webgpu }, body) {
+/** Runs `body` on a fresh browser and page (opened at `fragment`, if given), printing the page's log
+ * when it fails. */
+async function withPage({ webgpu, fragment }, body) {
   const browser = await h.launch({ webgpu });
-  const { page, log, firstPaintMs } = await h.open(browser.context, server.url);
+  const url = fragment ? `${server.url}#${fragment}` : server.url;
+  const { page, log, firstPaintMs } = await h.open(browser.context, url);
   try {
     await body(page, { firstPaintMs, log });
   } catch (e) {
@@ -188,5 +190,57 @@ test('WebGPU (SwiftShader): trains on the GPU backend, resumes after a reload an
     await page.click('#start');
     await h.waitForStatus(page, 'finished', 60_000);
     assert.equal(await h.text(page, '#backend'), 'CPU: the CPU was chosen');
+  });
+});
+
+test('WebGPU (SwiftShader): a sweep\'s runs train together as one stacked model in the page\'s one worker, go on together after a reload and a lost device, and are each kept', async () => {
+  const sweep = `${h.TINY}&sweep=instructions:4,8`;
+  await withPage({ webgpu: true, fragment: `${sweep}&steps=100000&eval_every=100000&run=1` }, async (page) => {
+    const stacked = () => [...document.querySelectorAll('#sweep-queue li.running')]
+      .filter((li) => /stacked: 2 runs at once/.test(li.textContent)).length === 2;
+    await h.waitFor(page, 'both runs training stacked', stacked, null, 240_000);
+    await h.waitFor(page, 'a backend badge', () => /:/.test(document.querySelector('#backend')?.textContent), null, 60_000);
+    assert.match(await h.text(page, '#backend'), /^WebGPU: .+/);
+    // One worker trains both: no helper was started.
+    const workers = () => page.workers().filter((w) => w.url().endsWith('worker-loader.js')).length;
+    assert.equal(workers(), 1);
+    // The second run's steps are the stack's: it says them in the queue as the first's rise.
+    await h.waitFor(page, 'a checkpoint of the stack', () => Number(document.querySelector('#checkpoint-step')?.textContent) >= 3, null, 240_000);
+    const kept = Number(await h.text(page, '#checkpoint-step'));
+    const second = await page.locator('#sweep-queue li').nth(1).textContent();
+    assert.ok(Number(/step (\d+)/.exec(second)?.[1]) >= kept, second);
+
+    // A reload goes on with both runs, together, from the stack's checkpoint.
+    await page.reload();
+    await page.waitForSelector('#start');
+    await h.waitFor(page, 'the stack to go on', stacked, null, 60_000);
+    assert.match(await h.text(page, '#notices'), /runs 1, 2 of 2, trained together: they go on from step \d+/);
+    assert.ok(await h.steps(page) >= kept, `resumed at ${await h.steps(page)}, kept at ${kept}`);
+    await h.waitForSteps(page, kept + 3, 240_000);
+    assert.match(await h.text(page, '#backend'), /^WebGPU: .+/);
+    assert.equal(workers(), 1);
+
+    // A lost device ends the stack; it goes on whole from its checkpoint, in a fresh worker.
+    await h.waitFor(page, 'a checkpoint after the reload', () => Number(document.querySelector('#checkpoint-step')?.textContent) > 0, null, 120_000);
+    const worker = page.workers().find((w) => w.url().endsWith('worker-loader.js'));
+    await worker.evaluate(() => self.__idpGpuDevices.forEach((d) => d.destroy()));
+    await h.waitForStatus(page, 'failed', 60_000);
+    assert.match(await h.text(page, '#error'), /GPU device was lost/);
+    const from = Number(/^Go on from step (\d+)$/.exec(await h.text(page, '#go-on'))?.[1]);
+    await page.click('#go-on');
+    await h.waitFor(page, 'the stack to go on after the lost device', stacked, null, 60_000);
+    await h.waitForSteps(page, from + 2, 240_000);
+    assert.equal(await h.status(page), 'running');
+    await page.click('#cancel-sweep');
+    await h.waitFor(page, 'the sweep to stop', () => document.querySelector('#sweep-status')?.textContent === 'cancelled', null, 30_000);
+
+    // A short stacked sweep ends with both runs kept, each in its own cell.
+    await h.setAll(page, { 'train-steps': 20, 'train-eval_every': 20 });
+    await page.click('#start-sweep');
+    await h.waitFor(page, 'the sweep to finish', () => document.querySelector('#sweep-status')?.textContent === 'done', null, 240_000);
+    assert.equal(await page.locator('#sweep-queue li.done').count(), 2);
+    assert.equal(await page.locator('#heatmap button.cell.filled').count(), 2);
+    assert.equal(await page.locator('#error').count(), 0);
+    assert.equal(workers(), 1);
   });
 });

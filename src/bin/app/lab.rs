@@ -203,10 +203,18 @@ fn sweep_views(props: &SweepViewsProps) -> Html {
                 <ol class="queue" id="sweep-queue">
                     { for sweep.plan.iter().map(|run| {
                         let several = !sweep.elsewhere.is_empty();
+                        let in_worker = if several { " in worker 1" } else { "" };
+                        // The runs the page's worker trains together as one stacked model (WebGPU).
+                        let stack = match sweep.stacked.len() {
+                            0 => String::new(),
+                            n => format!(", stacked: {} runs at once", n + 1),
+                        };
                         let (class, word) = if sweep.is_done(run.index) {
                             ("done", "done".to_string())
                         } else if sweep.current == Some(run.index) {
-                            ("running", if several { "running in worker 1".into() } else { "running".into() })
+                            ("running", format!("running{in_worker}{stack}"))
+                        } else if let Some(member) = sweep.stacked.iter().find(|e| e.plan == run.index) {
+                            ("running", format!("running{in_worker}{stack}, step {}", member.step))
                         } else if let Some(helper) = sweep.helper_of(run.index) {
                             let step = sweep.elsewhere[helper].as_ref().map_or(0, |e| e.step);
                             ("running", format!("running in worker {}, step {step}", helper + 2))

@@ -107,7 +107,7 @@ pub fn run_controls(props: &RunControlsProps) -> Html {
                     </label>
                 }
             </div>
-            if let (false, Some(kept)) = (run.is_active(), run.resumable) {
+            if let (false, Some(kept)) = (run.is_active(), &run.resumable) {
                 <p class="go-on">
                     <button id="go-on" onclick={on_click(dispatch, Action::Restore(RestoreAction::GoOn))}>{ format!("Go on from step {}", kept.step) }</button>
                     { " The run was kept at that step before the device was lost. Tick Force CPU first to go on without the GPU." }

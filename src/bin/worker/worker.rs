@@ -3,10 +3,11 @@ use burn::prelude::Device;
 use instruction_diversity::engine::checkpoint::{Checkpoint, CheckpointMeta};
 use instruction_diversity::engine::config::{ExperimentConfig, ValidConfig};
 use instruction_diversity::engine::eval::answer_question;
-use instruction_diversity::engine::memory::MemoryLimits;
+use instruction_diversity::engine::memory::{MemoryLimits, check_stack};
 use instruction_diversity::engine::model::Transformer;
 use instruction_diversity::engine::question::{Answer, Question, RuleOrigin, check_question};
 use instruction_diversity::engine::run::{Run, RunError};
+use instruction_diversity::engine::stack::{Stack, StackCheckpoint};
 use instruction_diversity::engine::task::Rule;
 use instruction_diversity::engine::tokenizer::SequenceLayout;
 use instruction_diversity::page::storage::describe_failure;
@@ -305,6 +306,19 @@ impl KeptModel {
         }
     }
 
+    /// Run `k` of a stack.
+    fn of_stack(stack: &Stack, k: usize) -> Self {
+        Self {
+            config: stack.config(k).raw().clone(),
+            model: stack.inference_model(k),
+            device: stack.inference_device(),
+            layout: *stack.layout(),
+            training_rules: stack.dataset(k).train_rules.iter().cloned().collect(),
+            held_out_rules: stack.dataset(k).test_rules.iter().cloned().collect(),
+            step: stack.step(),
+        }
+    }
+
     async fn answer(&self, question: &Question) -> Result<Box<Answer>, String> {
         // The page checked the question; a message built by hand must not reach the tokenizer's asserts.
         let question = check_question(
@@ -340,13 +354,13 @@ thread_local! {
     static KEPT: RefCell<VecDeque<Rc<KeptModel>>> = const { RefCell::new(VecDeque::new()) };
 }
 
-fn keep_model(run: &Run) {
+fn keep_model(model: KeptModel) {
     KEPT.with(|kept| {
         let mut kept = kept.borrow_mut();
         if kept.len() == KEPT_MODELS {
             kept.pop_front();
         }
-        kept.push_back(Rc::new(KeptModel::of(run)));
+        kept.push_back(Rc::new(model));
     });
 }
 
@@ -385,6 +399,22 @@ async fn serve(inbox: &Inbox) {
             }
             Command::Continue { config, backend } => {
                 let next = continue_run(inbox, *config, backend).await;
+                forget_checkpoint_unless_lost().await;
+                next
+            }
+            Command::StartStack { configs, backend } => {
+                let next = train_stack(inbox, configs, backend, None).await;
+                forget_checkpoint_unless_lost().await;
+                next
+            }
+            Command::ContinueStack { configs, backend } => {
+                // The saved stack goes on only when it holds these runs, in this order.
+                let saved = read_saved()
+                    .await
+                    .ok()
+                    .and_then(|c| StackCheckpoint::from_bytes(&c.model).ok())
+                    .filter(|s| s.metas.iter().map(|m| &m.config).eq(configs.iter()));
+                let next = train_stack(inbox, configs, backend, saved).await;
                 forget_checkpoint_unless_lost().await;
                 next
             }
@@ -459,9 +489,72 @@ async fn continue_run(
     }
 }
 
-/// Goes on with the run checkpointed in the browser's storage (a reload interrupted it).
+/// Goes on with the run, or the stack, checkpointed in the browser's storage (a reload or a lost
+/// device interrupted it).
 async fn resume_saved(inbox: &Inbox, preference: BackendPreference) -> Option<Command> {
-    go_on(inbox, read_saved().await, preference, None).await
+    let saved = read_saved().await;
+    if let Some(stack) = saved
+        .as_ref()
+        .ok()
+        .and_then(|c| StackCheckpoint::from_bytes(&c.model).ok())
+    {
+        let configs = stack.metas.iter().map(|m| m.config.clone()).collect();
+        return train_stack(inbox, configs, preference, Some(stack)).await;
+    }
+    go_on(inbox, saved, preference, None).await
+}
+
+/// Trains `configs` as one stack ([`Command::StartStack`]): as many of them as the WebGPU
+/// adapter's largest buffer holds, or the first alone on the CPU (the page's helper workers train
+/// the others); going on from `saved` when given (a stack saved with these runs; it goes on whole,
+/// on either backend), else from the start.
+async fn train_stack(
+    inbox: &Inbox,
+    configs: Vec<ValidConfig>,
+    preference: BackendPreference,
+    saved: Option<StackCheckpoint>,
+) -> Option<Command> {
+    if configs.is_empty() {
+        post(&Event::Error {
+            message: "a stack needs at least one run".into(),
+        });
+        return None;
+    }
+    let (device, info, limits) = choose_backend(preference).await;
+    let fits = |runs: usize| check_stack(configs[0].raw(), runs, &limits).is_ok();
+    let saved = saved.filter(|s| fits(s.metas.len()));
+    let runs = match (&saved, info.kind) {
+        (Some(saved), _) => saved.metas.len(),
+        (None, BackendKind::WebGpu) => (1..=configs.len())
+            .rev()
+            .find(|&runs| fits(runs))
+            .unwrap_or(1),
+        (None, BackendKind::Cpu) => 1,
+    };
+    post(&Event::Stacked { runs });
+    if runs == 1 {
+        let config = configs.into_iter().next().expect("checked");
+        return continue_run(inbox, config, preference).await;
+    }
+    post(&Event::Backend(info.clone()));
+    let resumed = saved.map(|s| Stack::resume(s, &device));
+    let stack = match resumed {
+        Some(Ok(stack)) => Ok(stack),
+        // A damaged saved stack is forgotten; its runs start again.
+        _ => {
+            forget_checkpoint().await;
+            Stack::new(&configs[..runs], &device)
+        }
+    };
+    match stack {
+        Ok(stack) => drive_stack(inbox, stack, info).await,
+        Err(e) => {
+            post(&Event::Error {
+                message: e.to_string(),
+            });
+            None
+        }
+    }
 }
 
 /// Trains on from `saved`; when it cannot be used (damaged weights, say), forgets it and trains
@@ -546,6 +639,190 @@ async fn save_checkpoint(run: &Run) {
     }
 }
 
+/// Saves the stack to the browser's storage as one entry: the first run's meta (what the page reads
+/// of an interrupted run) and the stack's checkpoint file ([`StackCheckpoint::to_bytes`]) in
+/// place of the weights, so a reload goes on with every run of it.
+async fn save_stack_checkpoint(stack: &Stack) {
+    let Some(owner) = owner() else { return };
+    let started = now_seconds();
+    let saved = match stack.checkpoint().await {
+        Ok(c) => {
+            let bytes = c.to_bytes();
+            store::put_checkpoint(&owner, &c.metas[0].to_json(), &bytes, &[])
+                .await
+                .map(|()| bytes.len())
+                .map_err(|(name, message)| describe_failure(&name, &message))
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    match saved {
+        Ok(bytes) => post(&Event::Checkpointed {
+            step: stack.step(),
+            bytes,
+            seconds: now_seconds() - started,
+        }),
+        Err(message) => post(&Event::CheckpointFailed { message }),
+    }
+}
+
+/// Posts run `k`'s event: run 0's as a single run's, the others' wrapped in [`Event::Member`].
+fn post_member(k: usize, event: Event) {
+    if k == 0 {
+        post(&event);
+    } else {
+        post(&Event::Member {
+            member: k,
+            said: Box::new(event),
+        });
+    }
+}
+
+/// Trains a stack to its end, a stop, an error, or a new start (which is returned to be served),
+/// as [`drive`] does one run. A run whose loss diverges ends the stack with an error naming it
+/// (the page fails the sweep, as it does when a single run diverges).
+async fn drive_stack(inbox: &Inbox, mut stack: Stack, info: BackendInfo) -> Option<Command> {
+    let total_steps = stack.config(0).train.steps;
+    let mut last_checkpoint = now_seconds();
+    let started = now_seconds();
+    let mut paused = false;
+    let mut single_steps = 0usize;
+    let mut steps_per_second = 0.0f64;
+    loop {
+        loop {
+            let next = inbox.borrow_mut().pop_front();
+            let Some(command) = next else { break };
+            match command {
+                Command::Pause => {
+                    paused = true;
+                    post(&Event::Paused { step: stack.step() });
+                }
+                Command::Resume => {
+                    paused = false;
+                    single_steps = 0;
+                    post(&Event::Resumed);
+                }
+                Command::Step { steps } => single_steps += steps,
+                Command::Stop => return None,
+                Command::Own { owner } => OWNER.with(|o| *o.borrow_mut() = Some(owner)),
+                start @ (Command::Start { .. }
+                | Command::ResumeSaved { .. }
+                | Command::Continue { .. }
+                | Command::StartStack { .. }
+                | Command::ContinueStack { .. }) => {
+                    return Some(start);
+                }
+                Command::Ask { config, question } => {
+                    match (0..stack.len()).find(|&k| *stack.config(k).raw() == *config) {
+                        Some(k) => {
+                            let answer = KeptModel::of_stack(&stack, k).answer(&question).await;
+                            post(&Event::Answer { answer });
+                        }
+                        None => answer_from_kept(&config, &question).await,
+                    }
+                }
+            }
+        }
+        if paused && single_steps == 0 {
+            sleep(50).await;
+            continue;
+        }
+        let budget = if paused {
+            single_steps
+        } else {
+            ((steps_per_second * CHUNK_SECONDS).round() as usize).clamp(1, 50)
+        };
+        let before = (stack.step(), now_seconds());
+        let advance = match stack.advance(budget).await {
+            Ok(advance) => advance,
+            Err(e) => {
+                if info.kind == BackendKind::WebGpu && matches!(e, RunError::Backend(_)) {
+                    sleep(DEVICE_LOST_GRACE_MS).await;
+                    if DEVICE_LOST.with(|lost| lost.get()) {
+                        return None;
+                    }
+                }
+                forget_checkpoint().await;
+                post(&Event::Error {
+                    message: e.to_string(),
+                });
+                return None;
+            }
+        };
+        if let Some((k, e)) = (0..stack.len()).find_map(|k| Some((k, stack.diverged(k)?))) {
+            forget_checkpoint().await;
+            post(&Event::Error {
+                message: format!(
+                    "run {} of the {} trained together ({} rules, seed {}): {e}",
+                    k + 1,
+                    stack.len(),
+                    stack.config(k).task.instructions,
+                    stack.config(k).seed
+                ),
+            });
+            return None;
+        }
+        let taken = stack.step() - before.0;
+        if paused {
+            single_steps = single_steps.saturating_sub(taken);
+        }
+        let elapsed = (now_seconds() - before.1).max(1e-6);
+        if taken > 0 && advance.evaluations.iter().all(Option::is_none) {
+            steps_per_second = taken as f64 / elapsed;
+        }
+        for (k, loss) in advance.losses.iter().enumerate() {
+            post_member(
+                k,
+                Event::Progress {
+                    step: stack.step(),
+                    total_steps,
+                    loss: loss.map_or(f32::NAN, |l| l.loss),
+                    steps_per_second,
+                },
+            );
+        }
+        for (k, evaluation) in advance.evaluations.iter().enumerate() {
+            if let Some(evaluation) = evaluation {
+                post_member(
+                    k,
+                    Event::Evaluation {
+                        summary: evaluation.summary(),
+                        samples: SamplePrediction::from_evaluation(evaluation, SAMPLES_PER_SPLIT),
+                        fingerprint: evaluation.fingerprint(),
+                        detail: Some(Box::new(evaluation.clone())),
+                    },
+                );
+            }
+        }
+        if !advance.finished
+            && (advance.evaluations.iter().any(Option::is_some)
+                || now_seconds() - last_checkpoint >= CHECKPOINT_SECONDS)
+        {
+            save_stack_checkpoint(&stack).await;
+            last_checkpoint = now_seconds();
+        }
+        if advance.finished {
+            forget_checkpoint().await;
+            let wall_seconds = now_seconds() - started;
+            // Run 0 ends last: its `Finished` starts the page's next stack.
+            for (k, last) in advance.evaluations.into_iter().enumerate().rev() {
+                keep_model(KeptModel::of_stack(&stack, k));
+                if let Some(last) = last {
+                    let record = RunRecord::of_stack(&stack, k, last, wall_seconds);
+                    post_member(
+                        k,
+                        Event::Record {
+                            record: Box::new(record),
+                        },
+                    );
+                }
+                post_member(k, Event::Finished { step: stack.step() });
+            }
+            return None;
+        }
+        yield_to_inbox().await;
+    }
+}
+
 /// How often a run is checkpointed (and at every evaluation).
 const CHECKPOINT_SECONDS: f64 = 5.0;
 
@@ -578,7 +855,9 @@ async fn drive(inbox: &Inbox, mut run: Run, info: BackendInfo) -> Option<Command
                 Command::Own { owner } => OWNER.with(|o| *o.borrow_mut() = Some(owner)),
                 start @ (Command::Start { .. }
                 | Command::ResumeSaved { .. }
-                | Command::Continue { .. }) => {
+                | Command::Continue { .. }
+                | Command::StartStack { .. }
+                | Command::ContinueStack { .. }) => {
                     return Some(start);
                 }
                 Command::Ask { config, question } => {
@@ -652,7 +931,7 @@ async fn drive(inbox: &Inbox, mut run: Run, info: BackendInfo) -> Option<Command
         if advance.finished {
             // Forgotten before the page hears of the end: a reload right after must not resume.
             forget_checkpoint().await;
-            keep_model(&run);
+            keep_model(KeptModel::of(&run));
             if let Some(last) = advance.evaluation {
                 let wall_seconds = now_seconds() - started;
                 let record = RunRecord::new(&run, last, wall_seconds);

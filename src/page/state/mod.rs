@@ -29,7 +29,7 @@ use crate::engine::metrics::Evaluation;
 use crate::engine::question::check_question;
 use crate::engine::settings::shorten;
 use crate::page::link::{Link, View};
-use crate::protocol::{BackendPreference, Command, Event, SAMPLES_PER_SPLIT};
+use crate::protocol::{BackendPreference, Command, Event, MAX_PAGE_STACK, SAMPLES_PER_SPLIT};
 use crate::study::lessons::lesson;
 use crate::study::presets::preset;
 use crate::study::record::{RunRecord, SweepReport};
@@ -279,7 +279,7 @@ impl PageState {
                 // so a late record of another run never gets here; this is the second lock).
                 let planned = self.sweep.running().map(|s| s.plan[plan].config.raw());
                 if planned == Some(&record.config) {
-                    self.keep_run(*record, Some((slot, plan)), history);
+                    self.keep_run(*record, Some(plan), Some(slot), history);
                 }
             }
             Event::Finished { .. } => {
@@ -376,33 +376,48 @@ impl PageState {
         }
     }
 
-    /// Starts the running sweep's next planned run, or marks the sweep done.
+    /// Starts the running sweep's next planned run, or marks the sweep done. Unless the CPU is
+    /// forced, the runs that can stack with it go along ([`Command::StartStack`]): the worker
+    /// trains them together on WebGPU, and says with [`Event::Stacked`] if it trains fewer.
     fn next_sweep_run(&mut self) -> Option<Command> {
         self.sweep.running()?;
-        let config = Rc::make_mut(&mut self.sweep).start_next()?;
-        Some(self.begin_run(config))
+        let stack = match self.backend_preference() {
+            BackendPreference::Auto => MAX_PAGE_STACK,
+            BackendPreference::Cpu => 1,
+        };
+        let mut configs = Rc::make_mut(&mut self.sweep).start_next(stack)?;
+        if configs.len() == 1 {
+            return Some(self.begin_run(configs.remove(0)));
+        }
+        self.prepare_run(&configs[0]);
+        Some(Command::StartStack {
+            configs,
+            backend: self.backend_preference(),
+        })
     }
 
     /// Keeps the run that just finished in the page's own worker (its record and evaluations)
     /// among the session's runs.
     fn keep_finished_run(&mut self, record: RunRecord) {
-        let record = self.keep_run(record, None, self.run.history.clone());
+        let record = self.keep_run(record, None, None, self.run.history.clone());
         Rc::make_mut(&mut self.run).record = Some(record);
     }
 
     /// Keeps a finished run among the session's runs, filed under the running sweep (as its run
-    /// `plan` of helper `plan.0`, or the page worker's run when `None`) when one runs; returns its
-    /// record as kept.
+    /// `plan`, or the page worker's `current` run when `None`) when one runs; `helper` is the
+    /// helper worker that trained it (which keeps its model), `None` for the page's own worker.
+    /// Returns its record as kept.
     fn keep_run(
         &mut self,
         record: RunRecord,
-        plan: Option<(usize, usize)>,
+        plan: Option<usize>,
+        helper: Option<usize>,
         history: Vec<Rc<Evaluation>>,
     ) -> Rc<RunRecord> {
         let index = self.library.runs.len();
         let (record, name, sweep_key) = match self.sweep.running() {
             Some(_) => Rc::make_mut(&mut self.sweep)
-                .finished(index, plan.map(|(_, p)| p), record)
+                .finished(index, plan, record)
                 .map(|(record, name, key)| (record, name, Some(key)))
                 .expect("a running sweep files its run"),
             None => (record, None, None),
@@ -421,7 +436,7 @@ impl PageState {
             history,
             kept: Kept::Pending,
             sweep_key,
-            helper: plan.map(|(slot, _)| slot),
+            helper,
         });
         record
     }
@@ -642,10 +657,21 @@ impl PageState {
         if !self.is_active() {
             return None;
         }
-        if let Event::CheckpointFailed { message } = &event {
-            Rc::make_mut(&mut self.library).storage_error = Some(format!(
-                "the run in progress could not be checkpointed, so a reload would lose it: {message}"
-            ));
+        match event {
+            Event::Stacked { runs } => {
+                Rc::make_mut(&mut self.sweep).keep_stacked(runs);
+                return None;
+            }
+            Event::Member { member, said } => {
+                self.stacked_event(member, *said);
+                return None;
+            }
+            Event::CheckpointFailed { ref message } => {
+                Rc::make_mut(&mut self.library).storage_error = Some(format!(
+                    "the run in progress could not be checkpointed, so a reload would lose it: {message}"
+                ));
+            }
+            _ => {}
         }
         let on_cpu = matches!(&event, Event::Backend(info) if info.kind == crate::protocol::BackendKind::Cpu);
         match Rc::make_mut(&mut self.run).apply(event) {
@@ -661,16 +687,47 @@ impl PageState {
             }
             RunOutcome::Finished => self.next_sweep_run(),
             RunOutcome::Failed { lost_device } => {
-                let (sweep_run, busy) = Rc::make_mut(&mut self.sweep).fail();
+                let (own, busy) = Rc::make_mut(&mut self.sweep).fail();
                 self.stop_helpers(busy);
                 if lost_device {
                     let run = Rc::make_mut(&mut self.run);
-                    run.resumable = run
-                        .checkpoint_step
-                        .map(|step| Resumable { step, sweep_run });
+                    run.resumable = run.checkpoint_step.map(|step| Resumable {
+                        step,
+                        sweep_run: own.first().copied(),
+                        stacked: own.get(1..).unwrap_or_default().to_vec(),
+                    });
                 }
                 None
             }
+        }
+    }
+
+    /// What run `member` (1 or more) of the page worker's stack said: its progress and
+    /// evaluations show in the queue, its record is kept as the sweep's run.
+    fn stacked_event(&mut self, member: usize, said: Event) {
+        let Some(place) = Rc::make_mut(&mut self.sweep).stacked_mut(member) else {
+            return;
+        };
+        match said {
+            Event::Progress {
+                step, total_steps, ..
+            } => {
+                place.step = step;
+                place.total = total_steps;
+            }
+            Event::Evaluation {
+                detail: Some(detail),
+                ..
+            } => place.history.push(Rc::new(*detail)),
+            Event::Record { record } => {
+                let (plan, history) = (place.plan, place.history.clone());
+                // Only the record of the run the stack was given in that place.
+                let planned = self.sweep.running().map(|s| s.plan[plan].config.raw());
+                if planned == Some(&record.config) {
+                    self.keep_run(*record, Some(plan), None, history);
+                }
+            }
+            _ => {}
         }
     }
 

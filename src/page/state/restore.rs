@@ -179,20 +179,25 @@ impl PageState {
     /// Shows the run of a checkpoint that a reload interrupted, with its curves, and asks the worker
     /// to go on with it.
     fn resume_run(&mut self, meta: CheckpointMeta, cause: &str) -> Command {
+        let step = meta.step;
+        let total = self.show_interrupted(meta);
+        self.notice(format!(
+            "{cause} interrupted a run at step {step} of {total}: it goes on from there"
+        ));
+        Command::ResumeSaved {
+            backend: self.backend_preference(),
+        }
+    }
+
+    /// Shows the run of a checkpoint a reload interrupted, with its curves; returns its steps.
+    fn show_interrupted(&mut self, meta: CheckpointMeta) -> usize {
         self.prepare_run(&meta.config);
         let run = Rc::make_mut(&mut self.run);
         run.step = meta.step;
         run.losses = meta.losses;
         run.evaluations = meta.evaluations;
         run.checkpoint_step = Some(meta.step);
-        let total = run.total_steps;
-        self.notice(format!(
-            "{cause} interrupted a run at step {} of {total}: it goes on from there",
-            meta.step
-        ));
-        Command::ResumeSaved {
-            backend: self.backend_preference(),
-        }
+        run.total_steps
     }
 
     /// Goes on with a sweep whose queue a reload interrupted: its finished runs (saved, each found
@@ -261,6 +266,22 @@ impl PageState {
             next.and_then(|n| plan.get(n))
                 .is_some_and(|p| p.config == meta.config)
         });
+        // The runs the page's worker trained stacked with the run in progress go on with it, as
+        // one stack (from the stack's checkpoint when the worker finds it).
+        let stacked: Vec<usize> = match next {
+            Some(n) if n == progress.current => progress
+                .stacked
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    i != n
+                        && i < plan.len()
+                        && !finished.contains(&i)
+                        && !elsewhere.iter().flatten().any(|e| e.plan == i)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         if !self.library.compare.is_empty() {
             Rc::make_mut(&mut self.library).compare.clear();
         }
@@ -277,6 +298,7 @@ impl PageState {
             done,
             finished,
             current: None,
+            stacked: Vec::new(),
             elsewhere,
             status: SweepStatus::Running,
             lesson: progress.lesson,
@@ -294,6 +316,9 @@ impl PageState {
             }
             return self.next_sweep_run();
         };
+        if !stacked.is_empty() {
+            return Some(self.resume_stack(next, stacked, resumable, cause, &also));
+        }
         match resumable {
             Some(meta) => {
                 self.notice(format!(
@@ -315,14 +340,67 @@ impl PageState {
         }
     }
 
-    /// Goes on with the run a lost GPU device ended, from its checkpoint (and its sweep's queue).
+    /// Goes on with the stack a reload interrupted in the page's worker: run `first` (the run
+    /// panel's) and the runs `stacked` with it, from the stack's checkpoint when the worker finds
+    /// one of these runs (`meta`, its first run's meta, is then shown), else from their start.
+    fn resume_stack(
+        &mut self,
+        first: usize,
+        stacked: Vec<usize>,
+        meta: Option<CheckpointMeta>,
+        cause: &str,
+        also: &str,
+    ) -> Command {
+        let step = meta.as_ref().map_or(0, |m| m.step);
+        let Some(sweep) = &mut Rc::make_mut(&mut self.sweep).sweep else {
+            unreachable!("the sweep was just put back");
+        };
+        sweep.current = Some(first);
+        sweep.stacked = stacked_runs(sweep, &stacked, step);
+        let total = sweep.plan.len();
+        let configs: Vec<_> = std::iter::once(first)
+            .chain(stacked.iter().copied())
+            .map(|i| sweep.plan[i].config.clone())
+            .collect();
+        let runs = std::iter::once(first)
+            .chain(stacked)
+            .map(|i| (i + 1).to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        match meta {
+            Some(meta) => {
+                self.show_interrupted(meta);
+                self.notice(format!(
+                    "{cause} interrupted a sweep at runs {runs} of {total}, trained together: they go on from step {step}, and the queue after them{also}"
+                ));
+            }
+            None => {
+                self.prepare_run(&configs[0]);
+                self.notice(format!(
+                    "{cause} interrupted a sweep at runs {runs} of {total}, trained together: they start again and the queue goes on{also}"
+                ));
+            }
+        }
+        Command::ContinueStack {
+            configs,
+            backend: self.backend_preference(),
+        }
+    }
+
+    /// Goes on with the run a lost GPU device ended, from its checkpoint (and its sweep's queue,
+    /// and the runs stacked with it).
     fn go_on(&mut self) -> Option<Command> {
-        let Resumable { step, sweep_run } = self.run.resumable?;
+        let Resumable {
+            step,
+            sweep_run,
+            stacked,
+        } = self.run.resumable.clone()?;
         if let Some(index) = sweep_run
             && let Some(sweep) = &mut Rc::make_mut(&mut self.sweep).sweep
         {
             sweep.status = SweepStatus::Running;
             sweep.current = Some(index);
+            sweep.stacked = stacked_runs(sweep, &stacked, step);
         }
         let run = Rc::make_mut(&mut self.run);
         run.resumable = None;
@@ -342,4 +420,19 @@ impl PageState {
             backend: self.backend_preference(),
         })
     }
+}
+
+/// The queue's entries of the runs `stacked` in the page's worker, each at `step`.
+fn stacked_runs(sweep: &SweepState, stacked: &[usize], step: usize) -> Vec<Elsewhere> {
+    stacked
+        .iter()
+        .filter_map(|&plan| {
+            Some(Elsewhere {
+                plan,
+                step,
+                total: sweep.plan.get(plan)?.config.train.steps,
+                history: Vec::new(),
+            })
+        })
+        .collect()
 }

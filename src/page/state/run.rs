@@ -25,12 +25,14 @@ pub enum RunStatus {
 }
 
 /// A run that ended on a lost GPU device but can go on from its latest checkpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resumable {
     /// The step of the checkpoint.
     pub step: usize,
     /// The plan index of the run, when it was a running sweep's: the sweep's queue goes on too.
     pub sweep_run: Option<usize>,
+    /// The plan indices of the runs stacked with it (a stack's checkpoint holds them all).
+    pub stacked: Vec<usize>,
 }
 
 /// The run in progress, or the last one (or a finished run opened while nothing trains).
@@ -178,7 +180,8 @@ impl LiveRun {
             return RunOutcome::Nothing;
         }
         match event {
-            Event::Ready | Event::Answer { .. } => {}
+            // A stack's size and its other runs' events are the sweep's (`PageState::worker_event`).
+            Event::Ready | Event::Answer { .. } | Event::Stacked { .. } | Event::Member { .. } => {}
             Event::Backend(info) => {
                 self.backend = Some(info);
                 self.status = RunStatus::Running;

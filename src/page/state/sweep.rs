@@ -2,6 +2,7 @@
 //! in progress) and why the last sweep could not start.
 
 use crate::engine::config::{ConfigError, ExperimentConfig, ValidConfig};
+use crate::engine::stack_plan::StackKey;
 use crate::page::heatmap::Grid;
 use crate::page::state::library::FinishedRun;
 use crate::page::storage::SweepProgress;
@@ -156,7 +157,8 @@ pub enum SweepStatus {
     Saved,
 }
 
-/// A run of the sweep that a helper worker trains (the page's own worker trains `current`).
+/// A run of the sweep that a helper worker trains, or that the page's own worker trains stacked
+/// with `current`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Elsewhere {
     /// Its plan index.
@@ -184,6 +186,9 @@ pub struct SweepState {
     /// The plan index of the run in progress in the page's own worker (the one the run panel
     /// shows).
     pub current: Option<usize>,
+    /// The other runs of the page worker's stack, in the stack's order (its run 1, 2, ...): on
+    /// WebGPU it trains them together with `current` as one stacked model.
+    pub stacked: Vec<Elsewhere>,
     /// Per helper worker, the run it trains, if any.
     pub elsewhere: Vec<Option<Elsewhere>>,
     /// Where it is.
@@ -209,6 +214,7 @@ impl SweepState {
             done,
             finished: Vec::new(),
             current: None,
+            stacked: Vec::new(),
             elsewhere: Vec::new(),
             status,
             lesson,
@@ -237,9 +243,17 @@ impl SweepState {
             .position(|e| e.as_ref().is_some_and(|e| e.plan == index))
     }
 
+    /// Whether planned run `index` trains in the page's worker, stacked with `current`.
+    pub fn is_stacked(&self, index: usize) -> bool {
+        self.stacked.iter().any(|e| e.plan == index)
+    }
+
     /// Whether planned run `index` is neither finished nor in progress anywhere.
     fn is_waiting(&self, index: usize) -> bool {
-        !self.is_done(index) && self.current != Some(index) && self.helper_of(index).is_none()
+        !self.is_done(index)
+            && self.current != Some(index)
+            && !self.is_stacked(index)
+            && self.helper_of(index).is_none()
     }
 
     /// The first planned run waiting, in plan order.
@@ -345,6 +359,7 @@ impl SweepQueue {
                     done: Vec::new(),
                     finished: Vec::new(),
                     current: None,
+                    stacked: Vec::new(),
                     elsewhere: vec![None; self.workers.clamp(1, MAX_WORKERS) - 1],
                     status: SweepStatus::Running,
                     lesson,
@@ -355,13 +370,37 @@ impl SweepQueue {
         }
     }
 
-    /// The running sweep's next waiting run, now in progress in the page's own worker; `None` when
-    /// no run waits (the sweep is then done, unless a helper still trains one) or no sweep runs.
-    pub fn start_next(&mut self) -> Option<ValidConfig> {
+    /// The running sweep's next waiting run, now in progress in the page's own worker, and after
+    /// it up to `stack - 1` more waiting runs that can train stacked with it (equal
+    /// [`StackKey`]s, in plan order), their settings in the stack's order; `None` when no run
+    /// waits (the sweep is then done, unless a helper still trains one) or no sweep runs.
+    pub fn start_next(&mut self, stack: usize) -> Option<Vec<ValidConfig>> {
         let sweep = self.running_mut()?;
         sweep.current = sweep.next_waiting();
+        sweep.stacked.clear();
         match sweep.current {
-            Some(next) => Some(sweep.plan[next].config.clone()),
+            Some(next) => {
+                let key = StackKey::of(&sweep.plan[next].config);
+                let with: Vec<usize> = (0..sweep.plan.len())
+                    .filter(|&i| sweep.is_waiting(i) && StackKey::of(&sweep.plan[i].config) == key)
+                    .take(stack.saturating_sub(1))
+                    .collect();
+                sweep.stacked = with
+                    .into_iter()
+                    .map(|plan| Elsewhere {
+                        plan,
+                        step: 0,
+                        total: sweep.plan[plan].config.train.steps,
+                        history: Vec::new(),
+                    })
+                    .collect();
+                Some(
+                    std::iter::once(next)
+                        .chain(sweep.stacked.iter().map(|e| e.plan))
+                        .map(|i| sweep.plan[i].config.clone())
+                        .collect(),
+                )
+            }
             None => {
                 if !sweep.helpers_busy() {
                     sweep.status = SweepStatus::Done;
@@ -401,6 +440,19 @@ impl SweepQueue {
             .unwrap_or_default()
     }
 
+    /// The page worker trains only the first `runs` runs of its stack (the CPU trains one run at a
+    /// time): the others wait again, for the helpers.
+    pub fn keep_stacked(&mut self, runs: usize) {
+        if let Some(sweep) = self.running_mut() {
+            sweep.stacked.truncate(runs.saturating_sub(1));
+        }
+    }
+
+    /// Run `member` (1 or more) of the page worker's stack, to update as the worker reports.
+    pub fn stacked_mut(&mut self, member: usize) -> Option<&mut Elsewhere> {
+        self.running_mut()?.stacked.get_mut(member.checked_sub(1)?)
+    }
+
     /// The helper run in `slot` of the running sweep, to update as its worker reports.
     pub fn elsewhere_mut(&mut self, slot: usize) -> Option<&mut Elsewhere> {
         self.running_mut()?.elsewhere.get_mut(slot)?.as_mut()
@@ -414,17 +466,25 @@ impl SweepQueue {
         };
         sweep.status = SweepStatus::Cancelled;
         sweep.current = None;
+        sweep.stacked.clear();
         take_busy(sweep)
     }
 
-    /// Marks the running sweep failed; returns the plan index of the run its own worker was on, and
-    /// the helpers that were training (they must be told to stop).
-    pub fn fail(&mut self) -> (Option<usize>, Vec<usize>) {
+    /// Marks the running sweep failed; returns the plan indices of the runs its own worker was on
+    /// (`current`, then the runs stacked with it), and the helpers that were training (they must
+    /// be told to stop).
+    pub fn fail(&mut self) -> (Vec<usize>, Vec<usize>) {
         let Some(sweep) = self.running_mut() else {
-            return (None, Vec::new());
+            return (Vec::new(), Vec::new());
         };
         sweep.status = SweepStatus::Failed;
-        (sweep.current.take(), take_busy(sweep))
+        let own = sweep
+            .current
+            .take()
+            .into_iter()
+            .chain(sweep.stacked.drain(..).map(|e| e.plan))
+            .collect();
+        (own, take_busy(sweep))
     }
 
     /// Files a finished run (library index `index`, with `record` its record) under the running
@@ -480,16 +540,19 @@ impl SweepQueue {
             .filter(|r| sweep.is_waiting(r.index))
             .map(|r| r.config.train.steps)
             .sum();
-        // Runs train `workers` at a time; each helper's run has its own steps left.
+        // Runs train `workers` at a time; each helper's run (and each run stacked with the page
+        // worker's) has its own steps left.
         let elsewhere_steps: usize = sweep
             .elsewhere
             .iter()
             .flatten()
+            .chain(&sweep.stacked)
             .map(|e| e.total.saturating_sub(e.step))
             .sum();
-        // The workers training now (helpers only train on the CPU, and not when fewer runs are
-        // left than workers).
-        let workers = (1 + sweep.elsewhere.iter().flatten().count()) as f64;
+        // The runs training at once: the page worker's stack and the helpers' runs (helpers only
+        // train on the CPU, and not when fewer runs are left than workers). The pace of finished
+        // stacked runs is their stack's, so this counts a stack of K as K workers.
+        let workers = (1 + sweep.stacked.len() + sweep.elsewhere.iter().flatten().count()) as f64;
         let steps_left = (waiting_steps + steps_left + elsewhere_steps) as f64 / workers;
         let (seconds, steps) = sweep
             .records(runs)
@@ -515,13 +578,20 @@ impl SweepQueue {
         let current = sweep
             .current
             .or_else(|| sweep.elsewhere.iter().flatten().map(|e| e.plan).min())?;
-        Some(SweepProgress::new(
-            &sweep.key,
-            &sweep.spec,
-            sweep.lesson.clone(),
-            current,
-            sweep.elsewhere.len() + 1,
-        ))
+        let stacked = match sweep.current {
+            Some(_) => sweep.stacked.iter().map(|e| e.plan).collect(),
+            None => Vec::new(),
+        };
+        Some(
+            SweepProgress::new(
+                &sweep.key,
+                &sweep.spec,
+                sweep.lesson.clone(),
+                current,
+                sweep.elsewhere.len() + 1,
+            )
+            .with_stacked(stacked),
+        )
     }
 
     /// Sets the number of workers (clamped to 1..=[`MAX_WORKERS`]); a running sweep keeps its own.

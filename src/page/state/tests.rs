@@ -63,6 +63,20 @@ fn predict(choice: usize) -> Action {
     Action::Lesson(LessonAction::Predict(choice))
 }
 
+/// The page's worker on the CPU said it trains the first run of its stack alone.
+fn alone(state: PageState) -> PageState {
+    reduce(state, Action::Worker(Event::Stacked { runs: 1 }))
+}
+
+/// The settings of the (first) run a start command trains: a single run's, or a stack's first.
+fn first_run(command: &Option<Command>) -> Option<&ValidConfig> {
+    match command {
+        Some(Command::Start { config, .. }) => Some(config),
+        Some(Command::StartStack { configs, .. }) => configs.first(),
+        _ => None,
+    }
+}
+
 fn reduce(state: PageState, action: Action) -> PageState {
     state.reduce(action).0
 }
@@ -274,26 +288,9 @@ fn tiny_sweep() -> SweepSpec {
     }
 }
 
-/// Plays the worker's side of one run to its end: backend, progress, record, finished.
-fn finish_run(state: PageState, unseen: f64) -> (PageState, Option<Command>) {
-    let config = state.run.config.clone().expect("a run started");
-    let mut state = reduce(
-        state,
-        Action::Worker(Event::Backend(BackendInfo {
-            kind: BackendKind::Cpu,
-            description: "CPU".into(),
-        })),
-    );
-    state = reduce(
-        state,
-        Action::Worker(Event::Progress {
-            step: 20,
-            total_steps: 20,
-            loss: 0.5,
-            steps_per_second: 10.0,
-        }),
-    );
-    let record = RunRecord {
+/// The record a run of `config` ends with, `unseen` its held-out accuracy.
+fn record_for(config: &ValidConfig, unseen: f64) -> RunRecord {
+    RunRecord {
         labels: Vec::new(),
         instructions: config.task.instructions,
         examples_per_rule: 1.0,
@@ -316,7 +313,31 @@ fn finish_run(state: PageState, unseen: f64) -> (PageState, Option<Command>) {
         unseen_rules: Vec::new(),
         wall_seconds: 4.0,
         config: config.raw().clone(),
-    };
+    }
+}
+
+/// Plays the worker's side of one run to its end: backend, progress, record, finished.
+fn finish_run(state: PageState, unseen: f64) -> (PageState, Option<Command>) {
+    let config = state.run.config.clone().expect("a run started");
+    // On the CPU, as the worker does: the first run of a stack alone.
+    let state = reduce(state, Action::Worker(Event::Stacked { runs: 1 }));
+    let mut state = reduce(
+        state,
+        Action::Worker(Event::Backend(BackendInfo {
+            kind: BackendKind::Cpu,
+            description: "CPU".into(),
+        })),
+    );
+    state = reduce(
+        state,
+        Action::Worker(Event::Progress {
+            step: 20,
+            total_steps: 20,
+            loss: 0.5,
+            steps_per_second: 10.0,
+        }),
+    );
+    let record = record_for(&config, unseen);
     state = reduce(
         state,
         Action::Worker(Event::Record {
@@ -332,10 +353,11 @@ fn a_sweep_runs_its_plan_in_order_and_fills_its_grid() {
         PageState::default().reduce(start_sweep(Box::new(tiny_sweep()), None));
     let mut started = Vec::new();
     for (k, unseen) in [0.0, 0.2, 0.6].into_iter().enumerate() {
-        match &command {
-            Some(Command::Start { config, .. }) => started.push(config.task.instructions),
+        match first_run(&command) {
+            Some(config) => started.push(config.task.instructions),
             other => panic!("run {k}: {other:?}"),
         }
+        state = alone(state);
         assert_eq!(state.sweep.sweep.as_ref().unwrap().current, Some(k));
         assert_eq!(state.sweep.sweep.as_ref().unwrap().waiting(), 2 - k);
         (state, command) = finish_run(state, unseen);
@@ -359,6 +381,7 @@ fn a_sweep_runs_its_plan_in_order_and_fills_its_grid() {
 fn the_queue_estimates_time_left_from_finished_runs() {
     let (state, _) = PageState::default().reduce(start_sweep(Box::new(tiny_sweep()), None));
     let (state, _) = finish_run(state, 0.1);
+    let state = alone(state);
     // One run took 4 s for 20 steps; 40 steps are left (two runs, the second not begun).
     assert_eq!(state.sweep_seconds_left(), Some(8.0));
 }
@@ -472,7 +495,7 @@ fn a_lesson_loads_its_settings_and_runs_only_after_a_prediction() {
     assert_eq!(command, None, "no prediction yet");
     let state = reduce(state, predict(1));
     let (state, command) = state.reduce(Action::Lesson(LessonAction::Run));
-    assert!(matches!(command, Some(Command::Start { .. })));
+    assert!(first_run(&command).is_some());
     let sweep = state.sweep.sweep.as_ref().unwrap();
     assert_eq!(sweep.lesson.as_deref(), Some("phase-transition"));
     assert_eq!(sweep.plan.len(), 5);
@@ -666,7 +689,7 @@ fn a_link_with_a_sweep_fills_the_builder_and_starts_the_sweep() {
         &PageState::default().settings.config,
     );
     let (state, command) = PageState::default().reduce(Action::OpenLink(Box::new(link)));
-    assert!(matches!(command, Some(Command::Start { .. })));
+    assert!(first_run(&command).is_some());
     let sweep = state.sweep.sweep.as_ref().unwrap();
     assert_eq!(sweep.plan.len(), 4);
     assert_eq!(sweep.spec.seeds, [1, 2]);
@@ -779,7 +802,8 @@ fn a_reload_during_a_sweep_goes_on_with_its_queue() {
     let (state, _) = PageState::default().reduce(start_sweep(Box::new(tiny_sweep()), None));
     assert_eq!(state.sweep_progress().unwrap().current, 0);
     let (before, command) = finish_run(state, 0.1);
-    assert!(matches!(command, Some(Command::Start { .. })));
+    assert!(first_run(&command).is_some());
+    let before = alone(before);
     let progress = before.sweep_progress().expect("the queue is running");
     assert_eq!(progress.current, 1);
     let progress = SweepProgress::from_json(&progress.to_json()).unwrap();
@@ -819,8 +843,8 @@ fn a_reload_during_a_sweep_goes_on_with_its_queue() {
             ..Restored::default()
         }))
     };
-    let instructions = |command: &Option<Command>| match command {
-        Some(Command::Start { config, .. }) => config.task.instructions,
+    let instructions = |command: &Option<Command>| match first_run(command) {
+        Some(config) => config.task.instructions,
         other => panic!("expected a start, got {other:?}"),
     };
 
@@ -908,7 +932,7 @@ fn a_lost_device_leaves_the_run_to_go_on_from_its_checkpoint_and_its_sweep_with_
     // Nothing kept yet: nothing to go on with.
     let state = reduce(progress(running(), 3), lost());
     assert_eq!(
-        (state.run.status, state.run.resumable),
+        (state.run.status, state.run.resumable.clone()),
         (RunStatus::Failed, None)
     );
     assert_eq!(
@@ -937,13 +961,14 @@ fn a_lost_device_leaves_the_run_to_go_on_from_its_checkpoint_and_its_sweep_with_
     // In a sweep: the second run is kept at step 5 and its device is lost at step 8.
     let (state, _) = PageState::default().reduce(start_sweep(Box::new(tiny_sweep()), None));
     let (state, _) = finish_run(state, 0.1);
-    let state = progress(kept(progress(state, 5)), 8);
+    let state = progress(kept(progress(alone(state), 5)), 8);
     let state = reduce(state, lost());
     assert_eq!(
         state.run.resumable,
         Some(Resumable {
             step: 5,
-            sweep_run: Some(1)
+            sweep_run: Some(1),
+            stacked: vec![]
         })
     );
     assert_eq!(
@@ -954,7 +979,11 @@ fn a_lost_device_leaves_the_run_to_go_on_from_its_checkpoint_and_its_sweep_with_
     let (state, command) = state.reduce(Action::Restore(RestoreAction::GoOn));
     assert!(matches!(command, Some(Command::ResumeSaved { .. })));
     assert_eq!(
-        (state.run.status, state.run.step, state.run.resumable),
+        (
+            state.run.status,
+            state.run.step,
+            state.run.resumable.clone()
+        ),
         (RunStatus::Starting, 5, None)
     );
     assert!(
@@ -971,8 +1000,8 @@ fn a_lost_device_leaves_the_run_to_go_on_from_its_checkpoint_and_its_sweep_with_
     assert_eq!(state.sweep_progress().unwrap().current, 1);
     // The queue goes on after it.
     let (_, command) = finish_run(state, 0.3);
-    match command {
-        Some(Command::Start { config, .. }) => assert_eq!(config.task.instructions, 64),
+    match first_run(&command) {
+        Some(config) => assert_eq!(config.task.instructions, 64),
         other => panic!("{other:?}"),
     }
 }
@@ -1148,6 +1177,13 @@ fn four_run_sweep() -> SweepSpec {
     spec
 }
 
+/// The page's worker on the CPU: it trains the first run of the stack it was given alone (it says
+/// so with `Stacked`, the others wait for the helpers), then says its backend.
+fn worker_on_cpu(state: PageState) -> (PageState, Option<Command>) {
+    let (state, _) = step(state, Action::Worker(Event::Stacked { runs: 1 }));
+    step(state, Action::Worker(cpu()))
+}
+
 fn cpu() -> Event {
     Event::Backend(BackendInfo {
         kind: BackendKind::Cpu,
@@ -1233,12 +1269,10 @@ fn finish_helper_run(state: PageState, slot: usize, unseen: f64) -> (PageState, 
 fn a_sweep_trains_in_several_workers_and_files_each_run_where_it_belongs() {
     let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(3)));
     let (state, command) = step(state, start_sweep(Box::new(four_run_sweep()), None));
-    assert!(
-        matches!(command, Some(Command::Start { config, .. }) if config.task.instructions == 4)
-    );
+    assert!(first_run(&command).is_some_and(|config| config.task.instructions == 4));
     // The helpers wait until the page's worker says it trains on the CPU.
     assert!(state.helper_commands.is_empty());
-    let (state, _) = step(state, Action::Worker(cpu()));
+    let (state, _) = worker_on_cpu(state);
     assert_eq!(helper_starts(&state), [(0, 16), (1, 64)]);
     assert_eq!(state.sweep.sweep.as_ref().unwrap().waiting(), 1);
     // Helper 2 finishes first: its run is filed as the 64-rule run, and it takes the last one.
@@ -1286,7 +1320,7 @@ fn a_sweep_trains_in_several_workers_and_files_each_run_where_it_belongs() {
 fn cancelling_or_pausing_a_sweep_reaches_every_worker() {
     let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(3)));
     let (state, _) = step(state, start_sweep(Box::new(four_run_sweep()), None));
-    let (state, _) = step(state, Action::Worker(cpu()));
+    let (state, _) = worker_on_cpu(state);
     let (state, command) = step(state, Action::Run(RunAction::Pause));
     assert_eq!(command, Some(Command::Pause));
     assert_eq!(
@@ -1325,7 +1359,7 @@ fn cancelling_or_pausing_a_sweep_reaches_every_worker() {
 fn a_helpers_failure_fails_the_sweep_and_stops_the_other_workers() {
     let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(3)));
     let (state, _) = step(state, start_sweep(Box::new(four_run_sweep()), None));
-    let (state, _) = step(state, Action::Worker(cpu()));
+    let (state, _) = worker_on_cpu(state);
     let (state, command) = step(
         state,
         Action::Helper(
@@ -1346,7 +1380,7 @@ fn a_helpers_failure_fails_the_sweep_and_stops_the_other_workers() {
     // The same for a helper that dies.
     let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(2)));
     let (state, _) = step(state, start_sweep(Box::new(four_run_sweep()), None));
-    let (state, _) = step(state, Action::Worker(cpu()));
+    let (state, _) = worker_on_cpu(state);
     let (state, command) = step(state, Action::HelperFailed(0, "out of memory".into()));
     assert_eq!(command, Some(Command::Stop));
     assert!(state.sweep.error.clone().unwrap().contains("out of memory"));
@@ -1362,7 +1396,7 @@ fn one_worker_by_default_and_on_a_gpu_the_helpers_stay_idle() {
         PageState::default(),
         start_sweep(Box::new(four_run_sweep()), None),
     );
-    let (state, _) = step(state, Action::Worker(cpu()));
+    let (state, _) = worker_on_cpu(state);
     assert!(state.helper_commands.is_empty(), "one worker: no helper");
     let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(4)));
     let (state, _) = step(state, start_sweep(Box::new(four_run_sweep()), None));
@@ -1385,7 +1419,7 @@ fn a_reload_of_a_sweep_in_several_workers_keeps_the_runs_that_finished_out_of_or
     use crate::page::storage::{SavedRun, SavedSweep};
     let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(3)));
     let (state, _) = step(state, start_sweep(Box::new(four_run_sweep()), None));
-    let (state, _) = step(state, Action::Worker(cpu()));
+    let (state, _) = worker_on_cpu(state);
     // Helper 2 finishes the 64-rule run (plan 2) while the page trains plan 0 and helper 1 plan 1.
     let (before, _) = finish_helper_run(state, 1, 0.6);
     let progress = before.sweep_progress().unwrap();
@@ -1420,7 +1454,7 @@ fn a_reload_of_a_sweep_in_several_workers_keeps_the_runs_that_finished_out_of_or
     assert_eq!(sweep.finished, [2]);
     assert_eq!((sweep.current, sweep.waiting()), (Some(0), 2));
     // Once the page's worker is on the CPU again, the helpers take plans 1 and 3.
-    let (state, _) = step(state, Action::Worker(cpu()));
+    let (state, _) = worker_on_cpu(state);
     assert_eq!(helper_starts(&state), [(0, 16), (1, 256)]);
 }
 
@@ -1439,7 +1473,7 @@ fn a_reload_of_a_sweep_in_several_workers_goes_on_with_the_helpers_runs() {
     use crate::page::storage::{SavedRun, SavedSweep, SweepProgress};
     let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(3)));
     let (state, _) = step(state, start_sweep(Box::new(four_run_sweep()), None));
-    let (state, _) = step(state, Action::Worker(cpu()));
+    let (state, _) = worker_on_cpu(state);
     // Helper 2 finishes plan 2 and takes plan 3, while the page trains plan 0 and helper 1 plan 1.
     let (before, _) = finish_helper_run(state, 1, 0.6);
     assert_eq!(helper_starts(&before), [(1, 256)]);
@@ -1504,7 +1538,7 @@ fn a_reload_of_a_sweep_in_several_workers_goes_on_with_the_helpers_runs() {
         state.notices
     );
     // The page's worker on the CPU again gives the helpers nothing more: they are busy.
-    let (state, _) = step(state, Action::Worker(cpu()));
+    let (state, _) = worker_on_cpu(state);
     assert!(helper_starts(&state).is_empty());
     // Helper 1's run ends and is filed as plan 1.
     let (state, _) = finish_helper_run(state, 0, 0.7);
@@ -1565,11 +1599,12 @@ fn a_closed_tabs_sweep_taken_over_goes_on_with_its_helpers_runs() {
     }));
     let (adopted, command) = step(state, Action::Restore(RestoreAction::Adopt("gone".into())));
     // The page's worker starts the first run afresh (it had no checkpoint); helper 1 goes on.
-    match command {
-        Some(Command::Start { config, .. }) => assert_eq!(config.task.instructions, 4),
+    match first_run(&command) {
+        Some(config) => assert_eq!(config.task.instructions, 4),
         other => panic!("expected a start, got {other:?}"),
     }
     assert_eq!(helper_continues(&adopted), [(0, 16)]);
+    let adopted = alone(adopted);
     let sweep = adopted.sweep.sweep.as_ref().unwrap();
     assert_eq!(sweep.elsewhere.len(), 1);
     assert_eq!(sweep.waiting(), 2);
@@ -1581,7 +1616,7 @@ fn a_closed_tabs_sweep_taken_over_goes_on_with_its_helpers_runs() {
 fn a_helpers_failed_checkpoint_is_reported_and_its_run_goes_on() {
     let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(2)));
     let (state, _) = step(state, start_sweep(Box::new(four_run_sweep()), None));
-    let (state, _) = step(state, Action::Worker(cpu()));
+    let (state, _) = worker_on_cpu(state);
     assert_eq!(helper_starts(&state), [(0, 16)]);
     let (state, command) = step(
         state,
@@ -1605,7 +1640,7 @@ fn a_helpers_failed_checkpoint_is_reported_and_its_run_goes_on() {
 fn a_question_about_a_run_a_helper_trained_goes_to_that_helper_and_a_paused_sweep_stays_paused() {
     let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(3)));
     let (state, _) = step(state, start_sweep(Box::new(four_run_sweep()), None));
-    let (state, _) = step(state, Action::Worker(cpu()));
+    let (state, _) = worker_on_cpu(state);
     // Paused while helper 2's run ends: the run it takes next starts paused.
     let (state, _) = step(state, Action::Run(RunAction::Pause));
     let state = reduce(state, Action::Worker(Event::Paused { step: 3 }));
@@ -1692,7 +1727,7 @@ fn one_run_does_not_start_while_a_helper_trains_the_sweeps_last_run() {
         crate::study::sweep::Axis::values("instructions", "task.instructions", [4usize, 16]);
     let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(2)));
     let (state, _) = step(state, start_sweep(Box::new(spec), None));
-    let (state, _) = step(state, Action::Worker(cpu()));
+    let (state, _) = worker_on_cpu(state);
     assert_eq!(helper_runs(&state, false), [(0, 16)]);
     let (state, _) = finish_run(state, 0.2);
     assert!(
@@ -1757,4 +1792,321 @@ fn the_form_of_a_sweep_makes_the_same_sweep() {
     spec.axes.push(spec.axes[0].clone());
     spec.axes.push(spec.axes[0].clone());
     assert_eq!(sweep::SweepForm::of(&spec), None);
+}
+
+fn webgpu() -> Event {
+    Event::Backend(BackendInfo {
+        kind: BackendKind::WebGpu,
+        description: "WebGPU: test".into(),
+    })
+}
+
+fn member(member: usize, said: Event) -> Action {
+    Action::Worker(Event::Member {
+        member,
+        said: Box::new(said),
+    })
+}
+
+/// Plays the page worker's side of a stack's end on WebGPU: each run's record and `Finished`,
+/// run 0's last (as the worker sends them).
+fn finish_stack(state: PageState, configs: &[ValidConfig]) -> (PageState, Option<Command>) {
+    let mut state = state;
+    for (k, config) in configs.iter().enumerate().skip(1).rev() {
+        let record = Box::new(record_for(config, 0.1 * k as f64));
+        state = reduce(state, member(k, Event::Record { record }));
+        state = reduce(state, member(k, Event::Finished { step: 20 }));
+    }
+    let record = Box::new(record_for(&configs[0], 0.0));
+    let state = reduce(state, Action::Worker(Event::Record { record }));
+    state.reduce(Action::Worker(Event::Finished { step: 20 }))
+}
+
+#[test]
+fn a_sweep_on_webgpu_trains_its_runs_stacked_in_the_pages_worker() {
+    let (state, command) = step(
+        PageState::default(),
+        start_sweep(Box::new(four_run_sweep()), None),
+    );
+    let Some(Command::StartStack { configs, backend }) = command else {
+        panic!("{command:?}");
+    };
+    assert_eq!(backend, BackendPreference::Auto);
+    let rules: Vec<usize> = configs.iter().map(|c| c.task.instructions).collect();
+    assert_eq!(
+        rules,
+        [4, 16, 64, 256],
+        "every run that stacks, in plan order"
+    );
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert_eq!((sweep.current, sweep.waiting()), (Some(0), 0));
+    assert!((1..4).all(|i| sweep.is_stacked(i)) && !sweep.is_stacked(0));
+    // A reload would go on with the whole stack.
+    assert_eq!(state.sweep_progress().unwrap().stacked, [1, 2, 3]);
+    assert_eq!(
+        state.run.config.as_deref(),
+        Some(configs[0].raw()),
+        "the run panel shows run 0"
+    );
+
+    let (state, _) = step(state, Action::Worker(Event::Stacked { runs: 4 }));
+    let (state, _) = step(state, Action::Worker(webgpu()));
+    assert!(state.helper_commands.is_empty(), "no helper on WebGPU");
+    // Each run's progress and evaluations go to its place in the queue; run 0's to the panel.
+    let (state, _) = step(
+        state,
+        member(
+            2,
+            Event::Progress {
+                step: 10,
+                total_steps: 20,
+                loss: 0.5,
+                steps_per_second: 3.0,
+            },
+        ),
+    );
+    let (state, _) = step(
+        state,
+        Action::Worker(Event::Progress {
+            step: 10,
+            total_steps: 20,
+            loss: 0.7,
+            steps_per_second: 3.0,
+        }),
+    );
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert_eq!((sweep.stacked[1].plan, sweep.stacked[1].step), (2, 10));
+    assert_eq!(state.run.step, 10);
+    // Four runs train at once with 10 + 20 + 10 + 20 steps left: 15 steps of the stack at 3
+    // steps a second.
+    let left = state.sweep_seconds_left().unwrap();
+    assert!((left - 5.0).abs() < 1e-9, "{left}");
+    // A member's record of other settings (a stopped stack's, late) is not filed.
+    let (state, _) = step(
+        state,
+        member(
+            1,
+            Event::Record {
+                record: Box::new(record_for(&configs[3], 0.9)),
+            },
+        ),
+    );
+    assert!(state.library.runs.is_empty());
+
+    let (state, command) = finish_stack(state, &configs);
+    assert_eq!(command, None, "nothing waits");
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert_eq!(sweep.status, SweepStatus::Done);
+    assert_eq!(sweep.finished, [3, 2, 1, 0]);
+    let names: Vec<&str> = state.library.runs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "instructions 256",
+            "instructions 64",
+            "instructions 16",
+            "instructions 4"
+        ]
+    );
+    assert_eq!(state.library.runs[0].record.labels, ["256"]);
+    assert!(
+        state.library.runs.iter().all(|r| r.helper.is_none()),
+        "the page's worker keeps every stacked run's model"
+    );
+    assert_eq!(sweep.grid(&state.library.runs).filled(), 4);
+}
+
+#[test]
+fn only_runs_that_can_stack_go_together_and_forcing_the_cpu_stacks_nothing() {
+    // Runs of two step counts: two stacks, one after the other.
+    let mut spec = four_run_sweep();
+    spec.axes.push(crate::study::sweep::Axis::values(
+        "steps",
+        "train.steps",
+        [20usize, 30],
+    ));
+    let plan = spec.plan().unwrap();
+    let (state, command) = step(
+        PageState::default(),
+        start_sweep(Box::new(spec.clone()), None),
+    );
+    let Some(Command::StartStack { configs, .. }) = command else {
+        panic!("{command:?}");
+    };
+    let steps = configs[0].train.steps;
+    assert_eq!(configs.len(), 4);
+    assert!(configs.iter().all(|c| c.train.steps == steps));
+    let (state, _) = step(state, Action::Worker(Event::Stacked { runs: 4 }));
+    let (state, command) = finish_stack(state, &configs);
+    let Some(Command::StartStack { configs: next, .. }) = command else {
+        panic!("{command:?}");
+    };
+    assert_eq!(next.len(), 4);
+    assert!(next.iter().all(|c| c.train.steps != steps));
+    assert_eq!(state.sweep.sweep.as_ref().unwrap().finished.len(), 4);
+    assert_eq!(plan.len(), 8);
+
+    // With the CPU forced, a sweep's runs go one at a time, as single runs.
+    let state = reduce(PageState::default(), force_cpu(true));
+    let (_, command) = step(state, start_sweep(Box::new(four_run_sweep()), None));
+    assert!(
+        matches!(command, Some(Command::Start { .. })),
+        "{command:?}"
+    );
+}
+
+#[test]
+fn a_stack_the_cpu_trains_alone_leaves_its_other_runs_to_the_helpers() {
+    let state = reduce(PageState::default(), Action::Sweep(SweepAction::Workers(3)));
+    let (state, command) = step(state, start_sweep(Box::new(four_run_sweep()), None));
+    assert!(matches!(command, Some(Command::StartStack { .. })));
+    let (state, _) = worker_on_cpu(state);
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert!(sweep.stacked.is_empty());
+    assert_eq!(helper_starts(&state), [(0, 16), (1, 64)]);
+    assert_eq!(sweep.waiting(), 1);
+    assert_eq!(state.sweep_progress().unwrap().stacked, Vec::<usize>::new());
+}
+
+#[test]
+fn cancelling_or_failing_a_stack_ends_all_its_runs() {
+    let (state, command) = step(
+        PageState::default(),
+        start_sweep(Box::new(four_run_sweep()), None),
+    );
+    let Some(Command::StartStack { configs, .. }) = command else {
+        panic!("{command:?}");
+    };
+    let (state, _) = step(state, Action::Worker(Event::Stacked { runs: 4 }));
+    let (state, _) = step(state, Action::Worker(webgpu()));
+    let (cancelled, command) = step(state.clone(), Action::Sweep(SweepAction::Cancel));
+    assert_eq!(command, Some(Command::Stop));
+    let sweep = cancelled.sweep.sweep.as_ref().unwrap();
+    assert_eq!(
+        (sweep.status, sweep.stacked.len()),
+        (SweepStatus::Cancelled, 0)
+    );
+    // Late records of the stopped stack are not filed.
+    let (cancelled, _) = finish_stack(cancelled, &configs);
+    assert!(cancelled.library.runs.is_empty());
+
+    // A run of the stack that diverges ends the stack and fails the sweep.
+    let (failed, _) = step(
+        state,
+        Action::Worker(Event::Error {
+            message: "run 3 of the 4 trained together: the loss diverged".into(),
+        }),
+    );
+    let sweep = failed.sweep.sweep.as_ref().unwrap();
+    assert_eq!(
+        (sweep.status, sweep.stacked.len()),
+        (SweepStatus::Failed, 0)
+    );
+    assert_eq!(failed.sweep_progress(), None);
+}
+
+#[test]
+fn a_stack_a_lost_device_ended_goes_on_whole_from_its_checkpoint() {
+    let (state, _) = step(
+        PageState::default(),
+        start_sweep(Box::new(four_run_sweep()), None),
+    );
+    let (state, _) = step(state, Action::Worker(Event::Stacked { runs: 3 }));
+    let (state, _) = step(state, Action::Worker(webgpu()));
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert_eq!(sweep.stacked.len(), 2, "the worker trains three");
+    assert_eq!(sweep.waiting(), 1, "the fourth waits for the next stack");
+    let (state, _) = step(
+        state,
+        Action::Worker(Event::Checkpointed {
+            step: 10,
+            bytes: 100,
+            seconds: 0.1,
+        }),
+    );
+    let (state, _) = step(
+        state,
+        Action::Worker(Event::DeviceLost {
+            message: "gone".into(),
+        }),
+    );
+    assert_eq!(
+        state.run.resumable,
+        Some(Resumable {
+            step: 10,
+            sweep_run: Some(0),
+            stacked: vec![1, 2],
+        })
+    );
+    let (state, command) = step(state, Action::Restore(RestoreAction::GoOn));
+    assert!(matches!(command, Some(Command::ResumeSaved { .. })));
+    let sweep = state.sweep.sweep.as_ref().unwrap();
+    assert_eq!(sweep.current, Some(0));
+    let stacked: Vec<(usize, usize)> = sweep.stacked.iter().map(|e| (e.plan, e.step)).collect();
+    assert_eq!(stacked, [(1, 10), (2, 10)]);
+    assert_eq!(sweep.waiting(), 1);
+}
+
+#[test]
+fn a_reload_goes_on_with_the_stack_in_the_pages_worker() {
+    use crate::engine::checkpoint::CheckpointMeta;
+    use crate::page::storage::SweepProgress;
+    let (before, _) = step(
+        PageState::default(),
+        start_sweep(Box::new(four_run_sweep()), None),
+    );
+    let (before, _) = step(before, Action::Worker(Event::Stacked { runs: 3 }));
+    let progress = before.sweep_progress().unwrap();
+    assert_eq!(
+        (progress.current, progress.stacked.clone()),
+        (0, vec![1, 2])
+    );
+    let progress = SweepProgress::from_json(&progress.to_json()).unwrap();
+    let plan = four_run_sweep().plan().unwrap();
+    let reload = |run: Option<CheckpointMeta>| {
+        step(
+            PageState::default(),
+            restore_action(Restored {
+                owner: "me".into(),
+                visit: 9,
+                interrupted_run: run,
+                interrupted_sweep: Some(progress.clone()),
+                ..Restored::default()
+            }),
+        )
+    };
+    let checked = |state: &PageState, command: Option<Command>| {
+        let Some(Command::ContinueStack { configs, .. }) = command else {
+            panic!("{command:?}");
+        };
+        let rules: Vec<usize> = configs.iter().map(|c| c.task.instructions).collect();
+        assert_eq!(rules, [4, 16, 64]);
+        let sweep = state.sweep.sweep.as_ref().unwrap();
+        assert_eq!(sweep.current, Some(0));
+        assert_eq!(
+            sweep.stacked.iter().map(|e| e.plan).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert_eq!(sweep.waiting(), 1);
+    };
+    // Its checkpoint (the first run's meta): the stack goes on from step 10.
+    let meta = CheckpointMeta::new(plan[0].config.clone(), 10, Vec::new(), Vec::new());
+    let (state, command) = reload(Some(meta));
+    checked(&state, command);
+    assert_eq!(state.run.step, 10);
+    assert_eq!(state.sweep.sweep.as_ref().unwrap().stacked[0].step, 10);
+    assert!(
+        state.notices[0].contains("runs 1, 2, 3 of 4, trained together: they go on from step 10"),
+        "{:?}",
+        state.notices
+    );
+    // No checkpoint: the same runs start again, together.
+    let (state, command) = reload(None);
+    checked(&state, command);
+    assert_eq!(state.run.step, 0);
+    assert!(
+        state.notices[0].contains("they start again"),
+        "{:?}",
+        state.notices
+    );
 }
