@@ -17,15 +17,29 @@ pub struct Question {
     pub z: String,
 }
 
-/// Why a typed question cannot be put to the model, naming the field.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
+/// Why a typed question cannot be put to the model, naming the field: the first field with a
+/// problem, and the others' (a person fixes them all at once rather than one per try).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QuestionError {
     /// `x`, `y` or `z`.
     pub field: &'static str,
     /// What is wrong, in plain words.
     pub message: String,
+    /// The other fields' problems, in the order x, y, z.
+    pub others: Vec<(&'static str, String)>,
 }
+
+impl std::fmt::Display for QuestionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)?;
+        for (field, message) in &self.others {
+            write!(f, "; {field}: {message}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for QuestionError {}
 
 /// Checks a typed rule `x -> y` and input `z` against the run's alphabet and lengths: the model has
 /// one token per letter of its alphabet and fixed-width fields, so nothing else can be asked.
@@ -40,13 +54,15 @@ pub fn check_question(
     let field = |name: &'static str, text: &str, span: crate::engine::config::Span| {
         let text = text.trim().to_ascii_lowercase();
         if let Some(bad) = text.chars().find(|c| !('a'..=last).contains(c)) {
-            return Err(QuestionError {
-                field: name,
-                message: format!(
-                    "`{}` is not a letter of this run's alphabet (a to {last})",
-                    bad.escape_default()
-                ),
-            });
+            // Quoted as the page shows it (the page prints text, not Markdown).
+            let bad = match bad {
+                ' ' => "a space".to_string(),
+                c => format!("“{}”", c.escape_default()),
+            };
+            return Err((
+                name,
+                format!("{bad} is not a letter of this run's alphabet (a to {last})"),
+            ));
         }
         let len = text.chars().count();
         if !span.contains(len) {
@@ -55,20 +71,32 @@ pub fn check_question(
             } else {
                 format!("{} to {}", span.min, span.max)
             };
-            return Err(QuestionError {
-                field: name,
-                message: format!("must have {range} letters in this run, got {len}"),
-            });
+            return Err((
+                name,
+                format!("must have {range} letters in this run, got {len}"),
+            ));
         }
         Ok(text)
     };
-    let x = field("x", x, task.x_len)?;
-    let y = field("y", y, task.y_len)?;
-    let z = field("z", z, task.z_len)?;
-    Ok(Question {
-        rule: Rule::new(x, y),
-        z,
-    })
+    match (
+        field("x", x, task.x_len),
+        field("y", y, task.y_len),
+        field("z", z, task.z_len),
+    ) {
+        (Ok(x), Ok(y), Ok(z)) => Ok(Question {
+            rule: Rule::new(x, y),
+            z,
+        }),
+        (x, y, z) => {
+            let mut problems = [x, y, z].into_iter().filter_map(Result::err);
+            let (field, message) = problems.next().expect("one field failed");
+            Err(QuestionError {
+                field,
+                message,
+                others: problems.collect(),
+            })
+        }
+    }
 }
 
 /// Where a rule stands in a run.
@@ -197,6 +225,19 @@ mod tests {
             check_question(&task(), "", "b", "abcd").unwrap_err().field,
             "x"
         );
+        // Every field's problem is said at once, the letter quoted as the page shows it.
+        let err = check_question(&task(), "ae", "b", "ab cd ef").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x: “e” is not a letter of this run's alphabet (a to d); \
+             z: a space is not a letter of this run's alphabet (a to d)"
+        );
+        let err = check_question(&task(), "abc", "bbb", "abc").unwrap_err();
+        let fields: Vec<&str> = std::iter::once(err.field)
+            .chain(err.others.iter().map(|(f, _)| *f))
+            .collect();
+        assert_eq!(fields, ["x", "y", "z"]);
+        assert!(!err.to_string().contains('`'), "{err}");
     }
 
     #[test]

@@ -5,8 +5,12 @@
 // Then the `phase-transition` lesson's sweep (its settings, shortened to --sweep-steps a run) on the
 // CPU fallback, one run after another against several workers at once (--workers, default 2), ending
 // with a `sweep speedup` line.
+// Last, a sweep of five runs of a tiny model (the browser tests' `TINY`, --stack-steps a run) on WebGPU,
+// one after another against stacked in the page's one worker, ending with a `webgpu stack speedup`
+// line. Here WebGPU is SwiftShader, which emulates the GPU on the CPU: the figure says what stacking
+// saves of its per-dispatch cost, not what a real GPU gains.
 // Usage: node tests/e2e/bench.js [--native-steps-per-s X] [--seconds S] [--sweep-steps N] [--workers W]
-//        [--only-sweep]
+//        [--stack-steps N] [--only-sweep] [--only-stack]
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -23,6 +27,8 @@ const windowSeconds = option('--seconds', 20);
 const sweepSteps = option('--sweep-steps', 300);
 const sweepWorkers = option('--workers', 2);
 const onlySweep = args.includes('--only-sweep');
+const stackSteps = option('--stack-steps', 100);
+const onlyStack = args.includes('--only-stack');
 
 // The reference model and task of `idp bench` (presets::reference_config), batch 64, and no evaluation
 // inside the timed window.
@@ -117,7 +123,45 @@ async function sweepComparison(server) {
   console.log(`sweep speedup: ${(one / several).toFixed(2)}x`);
 }
 
+/** Seconds a sweep of five tiny runs takes on WebGPU with at most `stack` runs stacked, from the
+ * click to the last result (shader compilation included: it is part of what a person waits for). */
+async function webgpuSweep(server, stack) {
+  const browser = await h.launch({ webgpu: true });
+  try {
+    const { page } = await h.open(browser.context, `${server.url}#${h.TINY}&steps=${stackSteps}&eval_every=${stackSteps}`);
+    await h.set(page, 'sweep-values', '4, 8, 16, 32, 64');
+    await h.set(page, 'sweep-stack', stack);
+    const started = Date.now();
+    await page.click('#start-sweep');
+    await h.waitFor(page, 'the sweep to finish', () => document.querySelector('#sweep-status')?.textContent !== 'running', null, 3_600_000);
+    const seconds = (Date.now() - started) / 1000;
+    const status = await h.text(page, '#sweep-status');
+    if (status !== 'done') throw new Error(`the sweep stacked by ${stack} ended ${status}`);
+    const backend = await h.text(page, '#backend');
+    if (!backend.startsWith('WebGPU')) throw new Error(`the sweep ran on ${backend}`);
+    return { seconds, backend };
+  } finally {
+    await browser.close();
+  }
+}
+
+async function stackComparison(server) {
+  const one = await webgpuSweep(server, 1);
+  const stacked = await webgpuSweep(server, 5);
+  console.log(`sweep of 5 tiny runs of ${stackSteps} steps, ${one.backend}: one after another ${one.seconds.toFixed(1)} s; stacked in one worker ${stacked.seconds.toFixed(1)} s`);
+  console.log(`webgpu stack speedup: ${(one.seconds / stacked.seconds).toFixed(2)}x`);
+}
+
 (async () => {
+  if (onlyStack) {
+    const server = await h.serve();
+    try {
+      await stackComparison(server);
+    } finally {
+      await server.close();
+    }
+    return;
+  }
   if (onlySweep) {
     const server = await h.serve();
     try {
@@ -139,6 +183,7 @@ async function sweepComparison(server) {
     const gpu = await speed(server, { webgpu: true, warmupSteps: 2, warmupTimeoutMs: 480_000 });
     console.log(`browser ${gpu.backend}: ${gpu.rate.toFixed(2)} steps/s (${gpu.steps} steps in ${windowSeconds} s; SwiftShader emulates the GPU on the CPU); latest checkpoint ${gpu.checkpoint}`);
     await sweepComparison(server);
+    await stackComparison(server);
   } finally {
     await server.close();
   }

@@ -55,6 +55,8 @@ for (const [width, height] of [[1280, 900], [390, 844]]) {
         const rule = (await cases.nth(i).locator('.rule').textContent()).split(' → ');
         assert.equal(await cases.nth(i).locator('mark').textContent(), rule[0]);
       }
+      // The task is defined in one sentence, on a phone too.
+      assert.ok(await page.getByText(/^An instruction is a rule x → y: write the input with the leftmost x replaced by y/).isVisible());
       // Another draw shows other rules.
       const before = await h.text(page, '#worked-example');
       await page.click('#redraw-example');

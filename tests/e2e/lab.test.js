@@ -101,10 +101,15 @@ test('a sweep over I fills the curve and the heatmap run by run; a cell opens th
     // One layer of two heads in this run.
     assert.equal(await page.locator('#attention table.attention-head').count(), 2);
     assert.ok(await page.locator('#attention th.x-match').count() >= 2, 'the occurrence of x is marked');
-    // A letter outside the alphabet is refused with the field named, and nothing is sent.
+    // The form says whose model answers.
+    assert.match(await h.text(page, '#try p.muted'), /^Questions go to the model of (instructions \d+|the last run \(\d+ rules\))\. /);
+    // Letters outside the alphabet are refused with every field named at once, and nothing is sent.
+    await page.fill('#try-x', 'az');
     await page.fill('#try-z', 'abzz');
     await page.click('#try-ask');
-    await h.waitFor(page, 'the refusal', () => document.querySelector('#try-error')?.textContent.startsWith('z:'), null, 5000);
+    await h.waitFor(page, 'the refusal', () => document.querySelector('#try-error')?.textContent.startsWith('x:'), null, 5000);
+    assert.equal(await h.text(page, '#try-error'),
+      'x: “z” is not a letter of this run\'s alphabet (a to f); z: “z” is not a letter of this run\'s alphabet (a to f)');
 
     // The rule detail's Attention button asks about one of the run's own inputs.
     await page.locator('#rule-detail button.attend').first().click();
@@ -127,6 +132,16 @@ test('a sweep with bad values is refused with a message; a lesson waits for a pr
     await page.click('#start-sweep');
     assert.match(await h.text(page, '#sweep-error'), /`many` is not a whole number/);
     assert.equal(await h.text(page, '#status'), 'idle');
+    // Workers and stack sizes out of range are refused with the field named, keeping the value in use.
+    const workers = await page.inputValue('#sweep-workers');
+    await h.set(page, 'sweep-workers', 1000);
+    assert.equal(await h.text(page, '#sweep-error'), `Workers: \`1000\` is not a whole number from 1 to 16; kept ${workers}`);
+    assert.equal(await page.inputValue('#sweep-workers'), workers);
+    await h.set(page, 'sweep-stack', 9);
+    assert.equal(await h.text(page, '#sweep-error'), 'Stacked on WebGPU: `9` is not a whole number from 1 to 8; kept 8');
+    await h.set(page, 'sweep-stack', 3);
+    assert.equal(await page.locator('#sweep-error').count(), 0);
+    assert.equal(await page.inputValue('#sweep-stack'), '3');
 
     // The primary action opens the phase transition at the top, its prediction first.
     await page.click('#primary');

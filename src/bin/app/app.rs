@@ -599,7 +599,7 @@ pub fn app() -> Html {
                     <lab::InspectorPanel inspector={page.inspector.clone()} library={page.library.clone()} run={page.run.clone()} dispatch={dispatch.clone()} />
                 }
                 if !view.hides("try") {
-                    <lab::TryYourOwn inspector={page.inspector.clone()} config={inspected_config} dispatch={dispatch.clone()} />
+                    <lab::TryYourOwn inspector={page.inspector.clone()} config={inspected_config} run_name={page.inspected_name()} dispatch={dispatch.clone()} />
                 }
                 if !view.hides("compare") {
                     <lab::Compare library={page.library.clone()} opened={page.inspector.opened} {active} dispatch={dispatch.clone()} />

@@ -60,7 +60,7 @@ pub fn hero(props: &HeroProps) -> Html {
         <section class="hero" aria-labelledby="question">
             <div class="task">
                 <p class="question" id="question">{ QUESTION }</p>
-                <p class="muted">{ "An instruction is a rule x → y: write the input with the leftmost x replaced by y (the input unchanged when x is absent)." }</p>
+                <p class="muted">{ "An instruction is a rule x → y: write the input with the leftmost x replaced by y (the input unchanged when x is absent; y = ∅ deletes x)." }</p>
                 <div class="examples" id="worked-example">
                     if let Some((seen, unseen)) = &*example {
                         { case_card("trained on", "A rule of the training set", seen) }
@@ -114,7 +114,11 @@ fn case_card(title: &str, hint: &str, case: &WorkedCase) -> Html {
         <div class="case">
             <h2>{ title }</h2>
             <p class="muted">{ hint }</p>
-            <p class="mono rule">{ format!("{} → {y}", case.rule.x) }</p>
+            <p class="mono rule">{ format!("{} → {y}", case.rule.x) }
+                if case.rule.y.is_empty() {
+                    <span class="muted">{ " (∅: delete it)" }</span>
+                }
+            </p>
             <p><span class="muted">{ "input " }</span>
                 <span class="mono">{ &case.z[..case.at] }<mark>{ &case.z[case.at..x_end] }</mark>{ &case.z[x_end..] }</span></p>
             <p><span class="muted">{ "answer " }</span><span class="mono">{ &case.answer }</span></p>

@@ -22,6 +22,7 @@ use instruction_diversity::page::state::library::{Kept, Library, LibraryAction};
 use instruction_diversity::page::state::run::LiveRun;
 use instruction_diversity::page::state::sweep::{MAX_WORKERS, SweepField, SweepQueue, SweepStatus};
 use instruction_diversity::page::state::{Action, SweepAction, inspected};
+use instruction_diversity::protocol::MAX_PAGE_STACK;
 use instruction_diversity::study::lessons::{LESSON_IDS, lesson};
 use instruction_diversity::study::presets::preset;
 use instruction_diversity::study::sweep::SweepSetting;
@@ -106,9 +107,13 @@ pub fn sweeps(props: &SweepsProps) -> Html {
     let on_workers = {
         let dispatch = dispatch.clone();
         Callback::from(move |text: String| {
-            if let Ok(workers) = text.trim().parse::<usize>() {
-                dispatch.dispatch(Action::Sweep(SweepAction::Workers(workers)));
-            }
+            dispatch.dispatch(Action::Sweep(SweepAction::WorkersText(text)));
+        })
+    };
+    let on_stack = {
+        let dispatch = dispatch.clone();
+        Callback::from(move |text: String| {
+            dispatch.dispatch(Action::Sweep(SweepAction::StackText(text)));
         })
     };
     let preset_sweep = props.preset.as_deref().and_then(preset);
@@ -141,8 +146,12 @@ pub fn sweeps(props: &SweepsProps) -> Html {
                     <DraftInput id="sweep-seeds" kind="number" min="1" max="5" reset={props.reset} value={form.seeds.clone()} onchange={commit(SweepField::Seeds)} /></label>
                 <label class="field" for="sweep-workers"><span class="name">{ "Workers" }</span>
                     <DraftInput id="sweep-workers" kind="number" min="1" max={MAX_WORKERS.to_string()} reset={props.reset} value={props.queue.workers.to_string()}
-                        title="Runs trained at once on the CPU fallback, each in its own worker (default: one per core but one). A GPU trains one run at a time."
+                        title="Runs trained at once on the CPU fallback, each in its own worker (default: one per core but one). On WebGPU one worker stacks them instead."
                         disabled={props.active} onchange={on_workers} /></label>
+                <label class="field" for="sweep-stack"><span class="name">{ "Stacked on WebGPU" }</span>
+                    <DraftInput id="sweep-stack" kind="number" min="1" max={MAX_PAGE_STACK.to_string()} reset={props.reset} value={props.queue.stack.to_string()}
+                        title="Runs the GPU trains at once as one model whose every weight has a run axis, when their model and training settings agree (1: one after another). The CPU fallback uses the workers instead."
+                        disabled={props.active} onchange={on_stack} /></label>
             </div>
             <div class="controls">
                 <button id="start-sweep" onclick={on_start} disabled={props.active}>{ "Start sweep" }</button>
@@ -218,10 +227,14 @@ fn sweep_views(props: &SweepViewsProps) -> Html {
                         } else if let Some(helper) = sweep.helper_of(run.index) {
                             let step = sweep.elsewhere[helper].as_ref().map_or(0, |e| e.step);
                             ("running", format!("running in worker {}, step {step}", helper + 2))
-                        } else if sweep.status == SweepStatus::Running {
-                            ("waiting", "waiting".into())
                         } else {
-                            ("skipped", "not run".into())
+                            match sweep.status {
+                                SweepStatus::Running => ("waiting", "waiting".into()),
+                                // Runs in progress at the cancel never finished either.
+                                SweepStatus::Cancelled => ("skipped", "cancelled".into()),
+                                SweepStatus::Failed => ("skipped", "not finished: the sweep failed".into()),
+                                _ => ("skipped", "not run".into()),
+                            }
                         };
                         html! { <li class={class}>{ format!("{} · seed {} · {word}", run.labels.join(" × "), run.seed) }</li> }
                     }) }
@@ -458,6 +471,8 @@ pub struct TryProps {
     pub inspector: Rc<Inspector>,
     /// The inspected run's settings: questions go to its model.
     pub config: Option<ExperimentConfig>,
+    /// The inspected run's name, said beside the form.
+    pub run_name: Option<String>,
     pub dispatch: Dispatch,
 }
 
@@ -486,8 +501,9 @@ pub fn try_your_own(props: &TryProps) -> Html {
     };
     let limits = props.config.as_ref().map(|config| {
         let t = &config.task;
+        let name = props.run_name.as_deref().unwrap_or("this run");
         format!(
-            "This run's letters are a to {}; x has {} to {} letters, y {} to {}, z {} to {}.",
+            "Questions go to the model of {name}. Its letters are a to {}; x has {} to {} letters, y {} to {}, z {} to {}.",
             (b'a' + t.alphabet as u8 - 1) as char,
             t.x_len.min,
             t.x_len.max,

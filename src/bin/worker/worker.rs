@@ -769,16 +769,19 @@ async fn drive_stack(inbox: &Inbox, mut stack: Stack, info: BackendInfo) -> Opti
         if taken > 0 && advance.evaluations.iter().all(Option::is_none) {
             steps_per_second = taken as f64 / elapsed;
         }
+        // Every loss is finite here: a diverged run ended the stack above.
         for (k, loss) in advance.losses.iter().enumerate() {
-            post_member(
-                k,
-                Event::Progress {
-                    step: stack.step(),
-                    total_steps,
-                    loss: loss.map_or(f32::NAN, |l| l.loss),
-                    steps_per_second,
-                },
-            );
+            if let Some(loss) = loss {
+                post_member(
+                    k,
+                    Event::Progress {
+                        step: stack.step(),
+                        total_steps,
+                        loss: loss.loss,
+                        steps_per_second,
+                    },
+                );
+            }
         }
         for (k, evaluation) in advance.evaluations.iter().enumerate() {
             if let Some(evaluation) = evaluation {

@@ -41,7 +41,7 @@ use restore::RestoreAction;
 use run::{LiveRun, Resumable, RunOutcome, RunStatus};
 use settings::{Settings, SettingsAction};
 use std::rc::Rc;
-use sweep::{SweepField, SweepQueue, SweepState, SweepStatus};
+use sweep::{MAX_WORKERS, SweepField, SweepQueue, SweepState, SweepStatus};
 
 /// Everything the page shows, in parts.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -122,6 +122,12 @@ pub enum SweepAction {
     Cancel,
     /// Train a sweep's runs in this many workers at once (the next sweep; clamped to 1..=16).
     Workers(usize),
+    /// The Workers field as typed: a whole number from 1 to 16, else an error that names the
+    /// field and keeps the number in use.
+    WorkersText(String),
+    /// The "Stacked on WebGPU" field as typed: a whole number from 1 to
+    /// [`MAX_PAGE_STACK`], else an error that names the field and keeps the number in use.
+    StackText(String),
 }
 
 /// Something that happened: a user event or a worker event.
@@ -339,6 +345,21 @@ impl PageState {
         inspected(&self.inspector, &self.library, &self.run)
     }
 
+    /// The name of the run whose model try-your-own asks (see [`inspected`]): the opened run's, else
+    /// the run in progress or the last one, by its rule count.
+    pub fn inspected_name(&self) -> Option<String> {
+        if let Some(run) = self.inspector.opened.and_then(|i| self.library.runs.get(i)) {
+            return Some(run.name.clone());
+        }
+        let config = self.run.config.as_deref()?;
+        let which = if self.is_active() {
+            "the run in progress"
+        } else {
+            "the last run"
+        };
+        Some(format!("{which} ({} rules)", config.task.instructions))
+    }
+
     /// What the browser's storage should hold of the running sweep (see [`SweepQueue::progress`]).
     pub fn sweep_progress(&self) -> Option<crate::page::storage::SweepProgress> {
         self.sweep.progress()
@@ -382,7 +403,7 @@ impl PageState {
     fn next_sweep_run(&mut self) -> Option<Command> {
         self.sweep.running()?;
         let stack = match self.backend_preference() {
-            BackendPreference::Auto => MAX_PAGE_STACK,
+            BackendPreference::Auto => self.sweep.stack,
             BackendPreference::Cpu => 1,
         };
         let mut configs = Rc::make_mut(&mut self.sweep).start_next(stack)?;
@@ -596,6 +617,28 @@ impl PageState {
             }
             Action::Sweep(SweepAction::Workers(workers)) => {
                 Rc::make_mut(&mut self.sweep).set_workers(workers);
+                None
+            }
+            Action::Sweep(SweepAction::WorkersText(text)) => {
+                let queue = Rc::make_mut(&mut self.sweep);
+                match count("Workers", &text, MAX_WORKERS, queue.workers) {
+                    Ok(workers) => {
+                        queue.set_workers(workers);
+                        queue.error = None;
+                    }
+                    Err(why) => queue.error = Some(why),
+                }
+                None
+            }
+            Action::Sweep(SweepAction::StackText(text)) => {
+                let queue = Rc::make_mut(&mut self.sweep);
+                match count("Stacked on WebGPU", &text, MAX_PAGE_STACK, queue.stack) {
+                    Ok(stack) => {
+                        queue.stack = stack;
+                        queue.error = None;
+                    }
+                    Err(why) => queue.error = Some(why),
+                }
                 None
             }
             Action::Sweep(SweepAction::Edit(field, value)) => {
@@ -896,6 +939,24 @@ impl PageState {
             (true, true) => self.reduce(Action::Sweep(SweepAction::StartForm)),
             (true, false) => self.reduce(Action::Run(RunAction::Start)),
             _ => (self, None),
+        }
+    }
+}
+
+/// A count typed into the field `name`: a whole number from 1 to `max`, else why not, keeping
+/// `kept`.
+fn count(name: &str, text: &str, max: usize, kept: usize) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => {
+            let typed = if text.trim().is_empty() {
+                "an empty field or no number".to_string()
+            } else {
+                format!("`{}`", shorten(text.trim()))
+            };
+            Err(format!(
+                "{name}: {typed} is not a whole number from 1 to {max}; kept {kept}"
+            ))
         }
     }
 }

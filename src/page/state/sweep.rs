@@ -291,6 +291,10 @@ pub struct SweepQueue {
     /// Workers a sweep's runs train in at once on the CPU fallback: the page's own and `workers - 1`
     /// helpers (see [`MAX_WORKERS`]). The page sets it from the machine's cores.
     pub workers: usize,
+    /// Most runs the page's worker trains at once as one stacked model on WebGPU (1: one after
+    /// another), at most [`crate::protocol::MAX_PAGE_STACK`]; the worker stacks fewer when the
+    /// adapter cannot hold them.
+    pub stack: usize,
     /// The sweep on show, if any.
     pub sweep: Option<SweepState>,
     /// Why the last sweep could not start.
@@ -308,6 +312,7 @@ impl Default for SweepQueue {
     fn default() -> Self {
         Self {
             workers: 1,
+            stack: crate::protocol::MAX_PAGE_STACK,
             sweep: None,
             error: None,
             form: SweepForm::default(),

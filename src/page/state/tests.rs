@@ -2110,3 +2110,87 @@ fn a_reload_goes_on_with_the_stack_in_the_pages_worker() {
         state.notices
     );
 }
+
+#[test]
+fn a_workers_value_out_of_range_or_not_a_number_is_refused_with_the_field_named() {
+    let state = reduce(
+        PageState::default(),
+        Action::Sweep(SweepAction::WorkersText("3".into())),
+    );
+    assert_eq!((state.sweep.workers, state.sweep.error.clone()), (3, None));
+    for typed in ["-2", "2.5", "1000", "0", "", "many"] {
+        let after = reduce(
+            state.clone(),
+            Action::Sweep(SweepAction::WorkersText(typed.into())),
+        );
+        assert_eq!(after.sweep.workers, 3, "{typed}");
+        let error = after.sweep.error.clone().unwrap_or_default();
+        assert!(
+            error.starts_with("Workers: ")
+                && error.contains("is not a whole number from 1 to 16; kept 3"),
+            "{typed}: {error}"
+        );
+        // A good value afterwards takes the error away.
+        let fixed = reduce(after, Action::Sweep(SweepAction::WorkersText(" 2 ".into())));
+        assert_eq!((fixed.sweep.workers, fixed.sweep.error.clone()), (2, None));
+    }
+}
+
+#[test]
+fn the_stack_size_bounds_the_stacks_and_bad_values_are_refused() {
+    let stack = |text: &str| Action::Sweep(SweepAction::StackText(text.into()));
+    assert_eq!(PageState::default().sweep.stack, MAX_PAGE_STACK);
+    let state = reduce(PageState::default(), stack("2"));
+    assert_eq!((state.sweep.stack, state.sweep.error.clone()), (2, None));
+    for typed in ["0", "9", "x", ""] {
+        let after = reduce(state.clone(), stack(typed));
+        assert_eq!(after.sweep.stack, 2, "{typed}");
+        let error = after.sweep.error.clone().unwrap_or_default();
+        assert!(
+            error.starts_with("Stacked on WebGPU: ")
+                && error.ends_with(&format!("from 1 to {MAX_PAGE_STACK}; kept 2")),
+            "{typed}: {error}"
+        );
+    }
+    // Stacks of two: the four runs go two by two.
+    let (state, command) = step(state, start_sweep(Box::new(four_run_sweep()), None));
+    let Some(Command::StartStack { configs, .. }) = command else {
+        panic!("{command:?}");
+    };
+    assert_eq!(configs.len(), 2);
+    let (state, _) = step(state, Action::Worker(Event::Stacked { runs: 2 }));
+    let (_, command) = finish_stack(state, &configs);
+    let Some(Command::StartStack { configs, .. }) = command else {
+        panic!("{command:?}");
+    };
+    let rules: Vec<usize> = configs.iter().map(|c| c.task.instructions).collect();
+    assert_eq!(rules, [64, 256]);
+    // 1: one after another, as single runs.
+    let state = reduce(PageState::default(), stack("1"));
+    let (_, command) = step(state, start_sweep(Box::new(four_run_sweep()), None));
+    assert!(
+        matches!(command, Some(Command::Start { .. })),
+        "{command:?}"
+    );
+}
+
+#[test]
+fn try_your_own_names_the_run_whose_model_answers() {
+    assert_eq!(PageState::default().inspected_name(), None);
+    let state = running();
+    let rules = state.settings.config.task.instructions;
+    assert_eq!(
+        state.inspected_name(),
+        Some(format!("the run in progress ({rules} rules)"))
+    );
+    let (state, _) = finish_run(state, 0.5);
+    assert_eq!(
+        state.inspected_name(),
+        Some(format!("the last run ({rules} rules)"))
+    );
+    let state = reduce(state, Action::OpenRun(Some(0)));
+    assert_eq!(
+        state.inspected_name(),
+        Some(state.library.runs[0].name.clone())
+    );
+}
