@@ -43,7 +43,12 @@ for (const [width, height] of [[1280, 900], [390, 844]]) {
   test(`at ${width}x${height} the first view holds the worked example, the primary button and the curve's place; nothing overflows`, async () => {
     await withPage('', async (page) => {
       await page.setViewportSize({ width, height });
+      // Loaded again, every request answered: no missing file (a favicon, say) logs a 404.
+      const failed = [];
+      page.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`); });
+      await page.reload();
       await page.waitForSelector('#worked-example .case');
+      assert.deepEqual(failed, []);
       const { inside, sideways, wide } = await layout(page, ['#worked-example', '#primary', '#sweep-curve']);
       assert.deepEqual(inside, { '#worked-example': 'inside', '#primary': 'inside', '#sweep-curve': 'inside' });
       assert.equal(sideways, 0, `the page scrolls sideways by ${sideways} px: ${wide.join(', ')}`);

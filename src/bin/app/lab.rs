@@ -211,7 +211,8 @@ fn sweep_views(props: &SweepViewsProps) -> Html {
             if !sweep.plan.is_empty() {
                 <ol class="queue" id="sweep-queue">
                     { for sweep.plan.iter().map(|run| {
-                        let several = !sweep.elsewhere.is_empty();
+                        // Workers are named only while a helper trains too (never on WebGPU).
+                        let several = sweep.helpers_busy();
                         let in_worker = if several { " in worker 1" } else { "" };
                         // The runs the page's worker trains together as one stacked model (WebGPU).
                         let stack = match sweep.stacked.len() {

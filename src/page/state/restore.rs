@@ -413,9 +413,13 @@ impl PageState {
         run.error = None;
         run.step = step;
         run.checkpoint_step = Some(step);
-        self.notice(format!(
-            "the run goes on from step {step}, where it was last kept"
-        ));
+        self.notice(match stacked.len() {
+            0 => format!("the run goes on from step {step}, where it was last kept"),
+            n => format!(
+                "the {} runs trained together go on from step {step}, where they were last kept",
+                n + 1
+            ),
+        });
         Some(Command::ResumeSaved {
             backend: self.backend_preference(),
         })

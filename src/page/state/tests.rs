@@ -2040,6 +2040,10 @@ fn a_stack_a_lost_device_ended_goes_on_whole_from_its_checkpoint() {
     );
     let (state, command) = step(state, Action::Restore(RestoreAction::GoOn));
     assert!(matches!(command, Some(Command::ResumeSaved { .. })));
+    assert_eq!(
+        state.notices.last().map(String::as_str),
+        Some("the 3 runs trained together go on from step 10, where they were last kept")
+    );
     let sweep = state.sweep.sweep.as_ref().unwrap();
     assert_eq!(sweep.current, Some(0));
     let stacked: Vec<(usize, usize)> = sweep.stacked.iter().map(|e| (e.plan, e.step)).collect();
