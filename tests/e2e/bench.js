@@ -93,6 +93,18 @@ async function speed(server, { webgpu, warmupSteps, warmupTimeoutMs }) {
   }
 }
 
+/** Seconds from the click on Start sweep to the sweep's end; `what` names it if it ends otherwise
+ * than done. */
+async function timeSweep(page, what) {
+  const started = Date.now();
+  await page.click('#start-sweep');
+  await h.waitFor(page, 'the sweep to finish', () => document.querySelector('#sweep-status')?.textContent !== 'running', null, 3_600_000);
+  const seconds = (Date.now() - started) / 1000;
+  const status = await h.text(page, '#sweep-status');
+  if (status !== 'done') throw new Error(`the sweep ${what} ended ${status}`);
+  return seconds;
+}
+
 /** Seconds the lesson's sweep takes in `workers` workers, its runs shortened to `sweepSteps` steps. */
 async function lessonSweep(server, workers) {
   const browser = await h.launch({ webgpu: false });
@@ -104,13 +116,7 @@ async function lessonSweep(server, workers) {
     await h.set(page, 'train-steps', sweepSteps);
     await h.set(page, 'sweep-values', '4, 16, 64, 256, 1024');
     await h.set(page, 'sweep-workers', workers);
-    const started = Date.now();
-    await page.click('#start-sweep');
-    await h.waitFor(page, 'the sweep to finish', () => document.querySelector('#sweep-status')?.textContent !== 'running', null, 3_600_000);
-    const seconds = (Date.now() - started) / 1000;
-    const status = await h.text(page, '#sweep-status');
-    if (status !== 'done') throw new Error(`the sweep in ${workers} worker(s) ended ${status}`);
-    return seconds;
+    return await timeSweep(page, `in ${workers} worker(s)`);
   } finally {
     await browser.close();
   }
@@ -131,12 +137,7 @@ async function webgpuSweep(server, stack) {
     const { page } = await h.open(browser.context, `${server.url}#${h.TINY}&steps=${stackSteps}&eval_every=${stackSteps}`);
     await h.set(page, 'sweep-values', '4, 8, 16, 32, 64');
     await h.set(page, 'sweep-stack', stack);
-    const started = Date.now();
-    await page.click('#start-sweep');
-    await h.waitFor(page, 'the sweep to finish', () => document.querySelector('#sweep-status')?.textContent !== 'running', null, 3_600_000);
-    const seconds = (Date.now() - started) / 1000;
-    const status = await h.text(page, '#sweep-status');
-    if (status !== 'done') throw new Error(`the sweep stacked by ${stack} ended ${status}`);
+    const seconds = await timeSweep(page, `stacked by ${stack}`);
     const backend = await h.text(page, '#backend');
     if (!backend.startsWith('WebGPU')) throw new Error(`the sweep ran on ${backend}`);
     return { seconds, backend };

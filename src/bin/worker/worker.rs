@@ -4,6 +4,7 @@ use instruction_diversity::engine::checkpoint::{Checkpoint, CheckpointMeta};
 use instruction_diversity::engine::config::{ExperimentConfig, ValidConfig};
 use instruction_diversity::engine::eval::answer_question;
 use instruction_diversity::engine::memory::{MemoryLimits, check_stack};
+use instruction_diversity::engine::metrics::Evaluation;
 use instruction_diversity::engine::model::Transformer;
 use instruction_diversity::engine::question::{Answer, Question, RuleOrigin, check_question};
 use instruction_diversity::engine::run::{Run, RunError};
@@ -621,22 +622,17 @@ async fn save_checkpoint(run: &Run) {
     // Before the page has said whose tab this is, there is nowhere to keep it.
     let Some(owner) = owner() else { return };
     let started = now_seconds();
-    let saved = match run.checkpoint().await {
-        Ok(c) => store::put_checkpoint(&owner, &c.meta.to_json(), &c.model, &c.optimizer)
-            .await
-            .map(|()| c.model.len() + c.optimizer.len())
-            .map_err(|(name, message)| describe_failure(&name, &message)),
-        Err(e) => Err(e.to_string()),
-    };
-    match saved {
-        Ok(bytes) => post(&Event::Checkpointed {
-            step: run.step(),
-            bytes,
-            seconds: now_seconds() - started,
-        }),
-        // Training goes on; the page says why the run is not kept.
-        Err(message) => post(&Event::CheckpointFailed { message }),
-    }
+    let entry = run
+        .checkpoint()
+        .await
+        .map(|c| (c.meta.to_json(), c.model, c.optimizer));
+    store_checkpoint(
+        &owner,
+        run.step(),
+        started,
+        entry.map_err(|e| e.to_string()),
+    )
+    .await;
 }
 
 /// Saves the stack to the browser's storage as one entry: the first run's meta (what the page reads
@@ -645,23 +641,147 @@ async fn save_checkpoint(run: &Run) {
 async fn save_stack_checkpoint(stack: &Stack) {
     let Some(owner) = owner() else { return };
     let started = now_seconds();
-    let saved = match stack.checkpoint().await {
-        Ok(c) => {
-            let bytes = c.to_bytes();
-            store::put_checkpoint(&owner, &c.metas[0].to_json(), &bytes, &[])
-                .await
-                .map(|()| bytes.len())
-                .map_err(|(name, message)| describe_failure(&name, &message))
-        }
-        Err(e) => Err(e.to_string()),
+    let entry = stack
+        .checkpoint()
+        .await
+        .map(|c| (c.metas[0].to_json(), c.to_bytes(), Vec::new()));
+    store_checkpoint(
+        &owner,
+        stack.step(),
+        started,
+        entry.map_err(|e| e.to_string()),
+    )
+    .await;
+}
+
+/// Writes a checkpoint entry (meta, weights, optimizer state) read back since `started`, or the
+/// reason there is none, and tells the page which.
+async fn store_checkpoint(
+    owner: &str,
+    step: usize,
+    started: f64,
+    entry: Result<(String, Vec<u8>, Vec<u8>), String>,
+) {
+    let saved = match entry {
+        Ok((meta, model, optimizer)) => store::put_checkpoint(owner, &meta, &model, &optimizer)
+            .await
+            .map(|()| model.len() + optimizer.len())
+            .map_err(|(name, message)| describe_failure(&name, &message)),
+        Err(e) => Err(e),
     };
     match saved {
         Ok(bytes) => post(&Event::Checkpointed {
-            step: stack.step(),
+            step,
             bytes,
             seconds: now_seconds() - started,
         }),
+        // Training goes on; the page says why the run is not kept.
         Err(message) => post(&Event::CheckpointFailed { message }),
+    }
+}
+
+/// What a training loop does after reading its inbox (shared by [`drive`] and [`drive_stack`]).
+enum Control {
+    /// Take the next chunk (or wait, while paused).
+    Train,
+    /// End: the page said `Stop`.
+    Stop,
+    /// End, and serve this start.
+    Start(Command),
+    /// Answer this question, then read on.
+    Ask(Box<ExperimentConfig>, Question),
+}
+
+/// A training loop's pause, single steps asked for, and recent speed.
+#[derive(Default)]
+struct Pace {
+    paused: bool,
+    single_steps: usize,
+    steps_per_second: f64,
+}
+
+impl Pace {
+    /// Handles the waiting commands that only change the pace or the owner, up to the first that
+    /// ends training or asks a question; `step` is the steps taken, for `Paused`.
+    fn read(&mut self, inbox: &Inbox, step: usize) -> Control {
+        loop {
+            // Popped in its own statement: the inbox's borrow must end before an answer awaits, or
+            // a message arriving meanwhile could not be queued.
+            let next = inbox.borrow_mut().pop_front();
+            let Some(command) = next else {
+                return Control::Train;
+            };
+            match command {
+                Command::Pause => {
+                    self.paused = true;
+                    post(&Event::Paused { step });
+                }
+                Command::Resume => {
+                    self.paused = false;
+                    self.single_steps = 0;
+                    post(&Event::Resumed);
+                }
+                Command::Step { steps } => self.single_steps += steps,
+                Command::Stop => return Control::Stop,
+                Command::Own { owner } => OWNER.with(|o| *o.borrow_mut() = Some(owner)),
+                start @ (Command::Start { .. }
+                | Command::ResumeSaved { .. }
+                | Command::Continue { .. }
+                | Command::StartStack { .. }
+                | Command::ContinueStack { .. }) => return Control::Start(start),
+                Command::Ask { config, question } => return Control::Ask(config, question),
+            }
+        }
+    }
+
+    /// Steps of the next chunk: the single steps asked for while paused, else about
+    /// [`CHUNK_SECONDS`] of training; `None` while paused with none asked for.
+    fn budget(&self) -> Option<usize> {
+        match (self.paused, self.single_steps) {
+            (true, 0) => None,
+            (true, steps) => Some(steps),
+            (false, _) => {
+                Some(((self.steps_per_second * CHUNK_SECONDS).round() as usize).clamp(1, 50))
+            }
+        }
+    }
+
+    /// Counts a chunk of `taken` steps that took `elapsed` seconds; its speed counts only when it
+    /// held no evaluation.
+    fn took(&mut self, taken: usize, elapsed: f64, evaluated: bool) {
+        if self.paused {
+            self.single_steps = self.single_steps.saturating_sub(taken);
+        }
+        if taken > 0 && !evaluated {
+            self.steps_per_second = taken as f64 / elapsed.max(1e-6);
+        }
+    }
+}
+
+/// A chunk failed: a lost GPU device has told the page itself (the checkpoint is kept); anything
+/// else is an error, the checkpoint forgotten first (a failed run is not resumed by a reload, and
+/// the page replaces this worker as soon as it hears).
+async fn chunk_failed(info: &BackendInfo, e: RunError) {
+    if info.kind == BackendKind::WebGpu && matches!(e, RunError::Backend(_)) {
+        sleep(DEVICE_LOST_GRACE_MS).await;
+        if DEVICE_LOST.with(|lost| lost.get()) {
+            return;
+        }
+    }
+    forget_checkpoint().await;
+    post(&Event::Error {
+        message: e.to_string(),
+    });
+}
+
+/// The page's message of an evaluation: its headline numbers, a few predictions per split, its
+/// fingerprint and every prediction.
+fn evaluation_event(evaluation: &Evaluation) -> Event {
+    Event::Evaluation {
+        summary: evaluation.summary(),
+        samples: SamplePrediction::from_evaluation(evaluation, SAMPLES_PER_SPLIT),
+        fingerprint: evaluation.fingerprint(),
+        detail: Some(Box::new(evaluation.clone())),
     }
 }
 
@@ -684,34 +804,14 @@ async fn drive_stack(inbox: &Inbox, mut stack: Stack, info: BackendInfo) -> Opti
     let total_steps = stack.config(0).train.steps;
     let mut last_checkpoint = now_seconds();
     let started = now_seconds();
-    let mut paused = false;
-    let mut single_steps = 0usize;
-    let mut steps_per_second = 0.0f64;
+    let mut pace = Pace::default();
     loop {
         loop {
-            let next = inbox.borrow_mut().pop_front();
-            let Some(command) = next else { break };
-            match command {
-                Command::Pause => {
-                    paused = true;
-                    post(&Event::Paused { step: stack.step() });
-                }
-                Command::Resume => {
-                    paused = false;
-                    single_steps = 0;
-                    post(&Event::Resumed);
-                }
-                Command::Step { steps } => single_steps += steps,
-                Command::Stop => return None,
-                Command::Own { owner } => OWNER.with(|o| *o.borrow_mut() = Some(owner)),
-                start @ (Command::Start { .. }
-                | Command::ResumeSaved { .. }
-                | Command::Continue { .. }
-                | Command::StartStack { .. }
-                | Command::ContinueStack { .. }) => {
-                    return Some(start);
-                }
-                Command::Ask { config, question } => {
+            match pace.read(inbox, stack.step()) {
+                Control::Train => break,
+                Control::Stop => return None,
+                Control::Start(start) => return Some(start),
+                Control::Ask(config, question) => {
                     match (0..stack.len()).find(|&k| *stack.config(k).raw() == *config) {
                         Some(k) => {
                             let answer = KeptModel::of_stack(&stack, k).answer(&question).await;
@@ -722,29 +822,15 @@ async fn drive_stack(inbox: &Inbox, mut stack: Stack, info: BackendInfo) -> Opti
                 }
             }
         }
-        if paused && single_steps == 0 {
+        let Some(budget) = pace.budget() else {
             sleep(50).await;
             continue;
-        }
-        let budget = if paused {
-            single_steps
-        } else {
-            ((steps_per_second * CHUNK_SECONDS).round() as usize).clamp(1, 50)
         };
         let before = (stack.step(), now_seconds());
         let advance = match stack.advance(budget).await {
             Ok(advance) => advance,
             Err(e) => {
-                if info.kind == BackendKind::WebGpu && matches!(e, RunError::Backend(_)) {
-                    sleep(DEVICE_LOST_GRACE_MS).await;
-                    if DEVICE_LOST.with(|lost| lost.get()) {
-                        return None;
-                    }
-                }
-                forget_checkpoint().await;
-                post(&Event::Error {
-                    message: e.to_string(),
-                });
+                chunk_failed(&info, e).await;
                 return None;
             }
         };
@@ -761,14 +847,8 @@ async fn drive_stack(inbox: &Inbox, mut stack: Stack, info: BackendInfo) -> Opti
             });
             return None;
         }
-        let taken = stack.step() - before.0;
-        if paused {
-            single_steps = single_steps.saturating_sub(taken);
-        }
-        let elapsed = (now_seconds() - before.1).max(1e-6);
-        if taken > 0 && advance.evaluations.iter().all(Option::is_none) {
-            steps_per_second = taken as f64 / elapsed;
-        }
+        let evaluated = advance.evaluations.iter().any(Option::is_some);
+        pace.took(stack.step() - before.0, now_seconds() - before.1, evaluated);
         // Every loss is finite here: a diverged run ended the stack above.
         for (k, loss) in advance.losses.iter().enumerate() {
             if let Some(loss) = loss {
@@ -778,27 +858,17 @@ async fn drive_stack(inbox: &Inbox, mut stack: Stack, info: BackendInfo) -> Opti
                         step: stack.step(),
                         total_steps,
                         loss: loss.loss,
-                        steps_per_second,
+                        steps_per_second: pace.steps_per_second,
                     },
                 );
             }
         }
         for (k, evaluation) in advance.evaluations.iter().enumerate() {
             if let Some(evaluation) = evaluation {
-                post_member(
-                    k,
-                    Event::Evaluation {
-                        summary: evaluation.summary(),
-                        samples: SamplePrediction::from_evaluation(evaluation, SAMPLES_PER_SPLIT),
-                        fingerprint: evaluation.fingerprint(),
-                        detail: Some(Box::new(evaluation.clone())),
-                    },
-                );
+                post_member(k, evaluation_event(evaluation));
             }
         }
-        if !advance.finished
-            && (advance.evaluations.iter().any(Option::is_some)
-                || now_seconds() - last_checkpoint >= CHECKPOINT_SECONDS)
+        if !advance.finished && (evaluated || now_seconds() - last_checkpoint >= CHECKPOINT_SECONDS)
         {
             save_stack_checkpoint(&stack).await;
             last_checkpoint = now_seconds();
@@ -834,36 +904,14 @@ async fn drive(inbox: &Inbox, mut run: Run, info: BackendInfo) -> Option<Command
     let total_steps = run.config().train.steps;
     let mut last_checkpoint = now_seconds();
     let started = now_seconds();
-    let mut paused = false;
-    let mut single_steps = 0usize;
-    let mut steps_per_second = 0.0f64;
+    let mut pace = Pace::default();
     loop {
         loop {
-            // Popped in its own statement: the inbox's borrow must end before an answer awaits, or
-            // a message arriving meanwhile could not be queued.
-            let next = inbox.borrow_mut().pop_front();
-            let Some(command) = next else { break };
-            match command {
-                Command::Pause => {
-                    paused = true;
-                    post(&Event::Paused { step: run.step() });
-                }
-                Command::Resume => {
-                    paused = false;
-                    single_steps = 0;
-                    post(&Event::Resumed);
-                }
-                Command::Step { steps } => single_steps += steps,
-                Command::Stop => return None,
-                Command::Own { owner } => OWNER.with(|o| *o.borrow_mut() = Some(owner)),
-                start @ (Command::Start { .. }
-                | Command::ResumeSaved { .. }
-                | Command::Continue { .. }
-                | Command::StartStack { .. }
-                | Command::ContinueStack { .. }) => {
-                    return Some(start);
-                }
-                Command::Ask { config, question } => {
+            match pace.read(inbox, run.step()) {
+                Control::Train => break,
+                Control::Stop => return None,
+                Control::Start(start) => return Some(start),
+                Control::Ask(config, question) => {
                     if *config == *run.config().raw() {
                         let answer = KeptModel::of(&run).answer(&question).await;
                         post(&Event::Answer { answer });
@@ -873,60 +921,30 @@ async fn drive(inbox: &Inbox, mut run: Run, info: BackendInfo) -> Option<Command
                 }
             }
         }
-        if paused && single_steps == 0 {
+        let Some(budget) = pace.budget() else {
             sleep(50).await;
             continue;
-        }
-        let budget = if paused {
-            single_steps
-        } else {
-            ((steps_per_second * CHUNK_SECONDS).round() as usize).clamp(1, 50)
         };
         let before = (run.step(), now_seconds());
         let advance = match run.advance(budget).await {
             Ok(advance) => advance,
             Err(e) => {
-                if info.kind == BackendKind::WebGpu && matches!(e, RunError::Backend(_)) {
-                    sleep(DEVICE_LOST_GRACE_MS).await;
-                    if DEVICE_LOST.with(|lost| lost.get()) {
-                        // `gpu_device_lost` has told the page; the checkpoint is kept.
-                        return None;
-                    }
-                }
-                // A failed run is not resumed by a reload: forgotten before the page hears, as the
-                // page replaces this worker at once.
-                forget_checkpoint().await;
-                post(&Event::Error {
-                    message: e.to_string(),
-                });
+                chunk_failed(&info, e).await;
                 return None;
             }
         };
-        let taken = run.step() - before.0;
-        if paused {
-            single_steps = single_steps.saturating_sub(taken);
-        }
-        let elapsed = (now_seconds() - before.1).max(1e-6);
-        if taken > 0 && advance.evaluation.is_none() {
-            steps_per_second = taken as f64 / elapsed;
-        }
+        let evaluated = advance.evaluation.is_some();
+        pace.took(run.step() - before.0, now_seconds() - before.1, evaluated);
         post(&Event::Progress {
             step: run.step(),
             total_steps,
             loss: advance.loss.loss,
-            steps_per_second,
+            steps_per_second: pace.steps_per_second,
         });
         if let Some(evaluation) = &advance.evaluation {
-            post(&Event::Evaluation {
-                summary: evaluation.summary(),
-                samples: SamplePrediction::from_evaluation(evaluation, SAMPLES_PER_SPLIT),
-                fingerprint: evaluation.fingerprint(),
-                detail: Some(Box::new(evaluation.clone())),
-            });
+            post(&evaluation_event(evaluation));
         }
-        if !advance.finished
-            && (advance.evaluation.is_some()
-                || now_seconds() - last_checkpoint >= CHECKPOINT_SECONDS)
+        if !advance.finished && (evaluated || now_seconds() - last_checkpoint >= CHECKPOINT_SECONDS)
         {
             save_checkpoint(&run).await;
             last_checkpoint = now_seconds();

@@ -41,7 +41,7 @@ use restore::RestoreAction;
 use run::{LiveRun, Resumable, RunOutcome, RunStatus};
 use settings::{Settings, SettingsAction};
 use std::rc::Rc;
-use sweep::{MAX_WORKERS, SweepField, SweepQueue, SweepState, SweepStatus};
+use sweep::{MAX_WORKERS, OtherRun, SweepField, SweepQueue, SweepState, SweepStatus};
 
 /// Everything the page shows, in parts.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -266,28 +266,7 @@ impl PageState {
             Rc::make_mut(&mut self.inspector).answered(answer.map(|a| *a));
             return None;
         }
-        // Events of a run that was stopped (a cancelled sweep, a replaced helper) change nothing.
-        let place = Rc::make_mut(&mut self.sweep).elsewhere_mut(slot)?;
-        match event {
-            Event::Progress {
-                step, total_steps, ..
-            } => {
-                place.step = step;
-                place.total = total_steps;
-            }
-            Event::Evaluation {
-                detail: Some(detail),
-                ..
-            } => place.history.push(Rc::new(*detail)),
-            Event::Record { record } => {
-                let (plan, history) = (place.plan, place.history.clone());
-                // Only the record of the run this helper was given (a stopped helper is replaced,
-                // so a late record of another run never gets here; this is the second lock).
-                let planned = self.sweep.running().map(|s| s.plan[plan].config.raw());
-                if planned == Some(&record.config) {
-                    self.keep_run(*record, Some(plan), Some(slot), history);
-                }
-            }
+        match self.other_run_event(OtherRun::Helper(slot), event)? {
             Event::Finished { .. } => {
                 let started = self.start_helper(slot);
                 // A sweep paused meanwhile keeps the new run paused too.
@@ -706,7 +685,8 @@ impl PageState {
                 return None;
             }
             Event::Member { member, said } => {
-                self.stacked_event(member, *said);
+                // Run `member`'s `Finished` needs nothing: run 0's starts the next stack.
+                self.other_run_event(OtherRun::Stacked(member), *said);
                 return None;
             }
             Event::CheckpointFailed { ref message } => {
@@ -745,13 +725,13 @@ impl PageState {
         }
     }
 
-    /// What run `member` (1 or more) of the page worker's stack said: its progress and
-    /// evaluations show in the queue, its record is kept as the sweep's run.
-    fn stacked_event(&mut self, member: usize, said: Event) {
-        let Some(place) = Rc::make_mut(&mut self.sweep).stacked_mut(member) else {
-            return;
-        };
-        match said {
+    /// The progress, evaluations and record of the sweep's run trained `at`, beside the run
+    /// panel's: they show in the queue, and the record is kept as the sweep's run. Any other event
+    /// is given back for the caller; none is when no run trains there now (a late event of a
+    /// cancelled sweep, a replaced helper or an ended stack changes nothing).
+    fn other_run_event(&mut self, at: OtherRun, event: Event) -> Option<Event> {
+        let place = Rc::make_mut(&mut self.sweep).other_mut(at)?;
+        match event {
             Event::Progress {
                 step, total_steps, ..
             } => {
@@ -764,14 +744,21 @@ impl PageState {
             } => place.history.push(Rc::new(*detail)),
             Event::Record { record } => {
                 let (plan, history) = (place.plan, place.history.clone());
-                // Only the record of the run the stack was given in that place.
+                // Only the record of the run given to that place (a stopped helper is replaced
+                // and an ended stack's places emptied, so a late record of another run seldom
+                // gets here; this is the second lock).
                 let planned = self.sweep.running().map(|s| s.plan[plan].config.raw());
                 if planned == Some(&record.config) {
-                    self.keep_run(*record, Some(plan), None, history);
+                    let helper = match at {
+                        OtherRun::Helper(slot) => Some(slot),
+                        OtherRun::Stacked(_) => None,
+                    };
+                    self.keep_run(*record, Some(plan), helper, history);
                 }
             }
-            _ => {}
+            other => return Some(other),
         }
+        None
     }
 
     /// Shows run `index` of the imported file as if it had just finished here: its settings, curves

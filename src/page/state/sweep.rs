@@ -157,6 +157,15 @@ pub enum SweepStatus {
     Saved,
 }
 
+/// Where a sweep's run trains beside the run panel's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtherRun {
+    /// In helper worker `slot`.
+    Helper(usize),
+    /// In the page's worker, as run `member` (1 or more) of its stack.
+    Stacked(usize),
+}
+
 /// A run of the sweep that a helper worker trains, or that the page's own worker trains stacked
 /// with `current`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -453,14 +462,14 @@ impl SweepQueue {
         }
     }
 
-    /// Run `member` (1 or more) of the page worker's stack, to update as the worker reports.
-    pub fn stacked_mut(&mut self, member: usize) -> Option<&mut Elsewhere> {
-        self.running_mut()?.stacked.get_mut(member.checked_sub(1)?)
-    }
-
-    /// The helper run in `slot` of the running sweep, to update as its worker reports.
-    pub fn elsewhere_mut(&mut self, slot: usize) -> Option<&mut Elsewhere> {
-        self.running_mut()?.elsewhere.get_mut(slot)?.as_mut()
+    /// The running sweep's run trained `at`, beside the run panel's, to update as its worker
+    /// reports; `None` when none is trained there now.
+    pub fn other_mut(&mut self, at: OtherRun) -> Option<&mut Elsewhere> {
+        let sweep = self.running_mut()?;
+        match at {
+            OtherRun::Helper(slot) => sweep.elsewhere.get_mut(slot)?.as_mut(),
+            OtherRun::Stacked(member) => sweep.stacked.get_mut(member.checked_sub(1)?),
+        }
     }
 
     /// Cancels the running sweep: the runs in progress end, the finished runs stay. Returns the

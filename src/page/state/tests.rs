@@ -1801,6 +1801,14 @@ fn webgpu() -> Event {
     })
 }
 
+/// The runs a `StartStack` trains together (anything else fails the test).
+fn stack_of(command: Option<Command>) -> Vec<ValidConfig> {
+    match command {
+        Some(Command::StartStack { configs, .. }) => configs,
+        other => panic!("expected a stack, got {other:?}"),
+    }
+}
+
 fn member(member: usize, said: Event) -> Action {
     Action::Worker(Event::Member {
         member,
@@ -1930,17 +1938,13 @@ fn only_runs_that_can_stack_go_together_and_forcing_the_cpu_stacks_nothing() {
         PageState::default(),
         start_sweep(Box::new(spec.clone()), None),
     );
-    let Some(Command::StartStack { configs, .. }) = command else {
-        panic!("{command:?}");
-    };
+    let configs = stack_of(command);
     let steps = configs[0].train.steps;
     assert_eq!(configs.len(), 4);
     assert!(configs.iter().all(|c| c.train.steps == steps));
     let (state, _) = step(state, Action::Worker(Event::Stacked { runs: 4 }));
     let (state, command) = finish_stack(state, &configs);
-    let Some(Command::StartStack { configs: next, .. }) = command else {
-        panic!("{command:?}");
-    };
+    let next = stack_of(command);
     assert_eq!(next.len(), 4);
     assert!(next.iter().all(|c| c.train.steps != steps));
     assert_eq!(state.sweep.sweep.as_ref().unwrap().finished.len(), 4);
@@ -1974,9 +1978,7 @@ fn cancelling_or_failing_a_stack_ends_all_its_runs() {
         PageState::default(),
         start_sweep(Box::new(four_run_sweep()), None),
     );
-    let Some(Command::StartStack { configs, .. }) = command else {
-        panic!("{command:?}");
-    };
+    let configs = stack_of(command);
     let (state, _) = step(state, Action::Worker(Event::Stacked { runs: 4 }));
     let (state, _) = step(state, Action::Worker(webgpu()));
     let (cancelled, command) = step(state.clone(), Action::Sweep(SweepAction::Cancel));
@@ -2158,15 +2160,11 @@ fn the_stack_size_bounds_the_stacks_and_bad_values_are_refused() {
     }
     // Stacks of two: the four runs go two by two.
     let (state, command) = step(state, start_sweep(Box::new(four_run_sweep()), None));
-    let Some(Command::StartStack { configs, .. }) = command else {
-        panic!("{command:?}");
-    };
+    let configs = stack_of(command);
     assert_eq!(configs.len(), 2);
     let (state, _) = step(state, Action::Worker(Event::Stacked { runs: 2 }));
     let (_, command) = finish_stack(state, &configs);
-    let Some(Command::StartStack { configs, .. }) = command else {
-        panic!("{command:?}");
-    };
+    let configs = stack_of(command);
     let rules: Vec<usize> = configs.iter().map(|c| c.task.instructions).collect();
     assert_eq!(rules, [64, 256]);
     // 1: one after another, as single runs.
