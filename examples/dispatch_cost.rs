@@ -8,7 +8,7 @@ use instruction_diversity::engine::config::ValidConfig;
 use instruction_diversity::engine::metrics::{EvalSummary, LossPoint, RuleScore, Tally};
 use instruction_diversity::engine::task::Rule;
 use instruction_diversity::page::state::{Action, PageState, RunAction};
-use instruction_diversity::protocol::{BackendInfo, BackendKind, Event};
+use instruction_diversity::protocol::{BackendInfo, BackendKind, Event, RunEvent};
 use instruction_diversity::study::record::{RunRecord, SweepReport};
 use std::time::Instant;
 
@@ -67,10 +67,14 @@ fn per_event(finished_runs: usize) -> f64 {
     }
     state = state.reduce(Action::Run(RunAction::Start)).0;
     state = state
-        .reduce(Action::Worker(Event::Backend(BackendInfo {
-            kind: BackendKind::Cpu,
-            description: "CPU".into(),
-        })))
+        .reduce(Action::Worker(Event::Training {
+            runs: 1,
+            backend: BackendInfo {
+                kind: BackendKind::Cpu,
+                description: "CPU".into(),
+            },
+            step: 0,
+        }))
         .0;
     let events = 4000;
     let started = Instant::now();
@@ -78,11 +82,14 @@ fn per_event(finished_runs: usize) -> f64 {
         let previous = state.clone();
         state = previous
             .clone()
-            .reduce(Action::Worker(Event::Progress {
-                step,
-                total_steps: 4000,
-                loss: 1.0,
-                steps_per_second: 10.0,
+            .reduce(Action::Worker(Event::Member {
+                member: 0,
+                said: RunEvent::Progress {
+                    step,
+                    total_steps: 4000,
+                    loss: 1.0,
+                    steps_per_second: 10.0,
+                },
             }))
             .0;
         drop(previous);

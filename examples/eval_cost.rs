@@ -17,7 +17,7 @@ mod native {
     use burn::prelude::Device;
     use instruction_diversity::engine::config::ValidConfig;
     use instruction_diversity::engine::eval::evaluate;
-    use instruction_diversity::engine::run::Run;
+    use instruction_diversity::engine::stack::Stack;
     use instruction_diversity::study::lessons::lesson;
     use std::time::Instant;
 
@@ -41,20 +41,21 @@ mod native {
         let mut raw = config.raw().clone();
         // No evaluation inside the timed chunks.
         raw.train.eval_every = raw.train.steps;
-        let mut run = Run::new(&raw.validate().expect("valid"), &Device::flex()).expect("builds");
+        let configs = [raw.validate().expect("valid")];
+        let mut run = Stack::new(&configs, &Device::flex()).expect("builds");
         pollster::block_on(run.advance(warm)).expect("trains");
         let step = median(7, || {
             pollster::block_on(run.advance(20)).expect("trains");
         }) / 20.0;
-        let (model, device) = (run.inference_model(), run.inference_device());
+        let (model, device) = (run.inference_model(0), run.inference_device());
         let evaluation = |limit: Option<usize>| {
             median(7, || {
                 pollster::block_on(evaluate(
                     &model,
                     run.layout(),
-                    run.dataset(),
+                    &[run.dataset(0)],
                     run.step(),
-                    limit,
+                    &[limit],
                     &device,
                 ))
                 .expect("evaluates");

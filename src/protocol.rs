@@ -1,9 +1,12 @@
-//! The typed messages between the page and the training worker.
+//! The typed messages between a host (the page, the CLI) and a training session (the page's
+//! worker, the CLI's own; see `crate::session`).
 //!
-//! The worker owns all compute: it receives [`Command`]s, trains in chunks, checks its inbox between
-//! chunks, and streams [`Event`]s: which backend runs, progress, evaluations, then `Finished` or
-//! `Error`. Both sides exchange them as JSON text ([`Command::to_json`], [`Event::from_json`]), so
-//! a malformed message is a clear error rather than a crash.
+//! The session owns all compute: it receives [`Command`]s (one, [`Command::Train`], starts any
+//! work), trains in chunks, checks its inbox between chunks, and streams [`Event`]s: how many runs
+//! train together and on which backend, then each run's progress, evaluations, record and end, each
+//! inside an [`Event::Member`] naming the run, or an `Error`. The page and its workers exchange them
+//! as JSON text ([`Command::to_json`], [`Event::from_json`]), so a malformed message is a clear
+//! error rather than a crash.
 
 use crate::engine::config::{ExperimentConfig, ValidConfig};
 use crate::engine::metrics::{EvalSummary, Evaluation};
@@ -22,14 +25,52 @@ pub enum BackendPreference {
     Cpu,
 }
 
-/// Page -> worker.
+/// What a [`Command::Train`] trains, and from where.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "from")]
+pub enum Work {
+    /// These runs, from their first step (any checkpoint kept before is forgotten first: a reload
+    /// must not resume a run that was replaced).
+    Fresh {
+        /// The runs' settings (each validated again as the message is read).
+        runs: Vec<ValidConfig>,
+    },
+    /// These runs, going on from the checkpoint kept for the trainer when it holds exactly these
+    /// runs in this order (a reload interrupted them), else from their first step. A checkpoint
+    /// that is missing, damaged or of other runs is not an error: the runs start again.
+    SavedIfSame {
+        /// The runs' settings, in the order they were trained together.
+        runs: Vec<ValidConfig>,
+    },
+    /// The runs of the checkpoint kept for the trainer, going on from it (a reload or a lost GPU
+    /// device interrupted them); an error when there is none or it cannot be used.
+    Saved,
+}
+
+impl Work {
+    /// The runs asked for (none for [`Work::Saved`]: the checkpoint says).
+    pub fn runs(&self) -> &[ValidConfig] {
+        match self {
+            Self::Fresh { runs } | Self::SavedIfSame { runs } => runs,
+            Self::Saved => &[],
+        }
+    }
+}
+
+/// Host (the page, the CLI) -> training session (the worker's, the CLI's).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "command")]
 pub enum Command {
-    /// Start a run (any run in progress is dropped).
-    Start {
-        /// The run's settings (validated again as the message is read).
-        config: Box<ValidConfig>,
+    /// Train runs (any training in progress ends first). The runs train together as one model
+    /// ([`crate::engine::stack`]; a run alone is a stack of one) when the session's policy and the
+    /// device allow: all of them where a GPU holds them, the first alone on the page's CPU
+    /// fallback (the page's helper workers train the others at once). The session says how many
+    /// with [`Event::Training`]; every event of a run is an [`Event::Member`] naming its place.
+    /// Runs trained together share their [`crate::engine::stack::StackKey`] (the page and the CLI
+    /// plan them so; the session refuses others).
+    Train {
+        /// What to train, and from where.
+        work: Work,
         /// The backend asked for.
         backend: BackendPreference,
     },
@@ -42,8 +83,11 @@ pub enum Command {
         /// Steps to take.
         steps: usize,
     },
-    /// End the run; what was measured stays with the page.
+    /// End the training; what was measured stays with the page, and the checkpoint is forgotten.
     Stop,
+    /// Checkpoint the training, then end it, so that the same runs go on from there later (the CLI
+    /// sends it when Ctrl-C or a cluster's scheduler stops it).
+    Suspend,
     /// The worker's tab: its checkpoints are kept under this owner id in the browser's storage (so
     /// two tabs keep two runs). Sent before any other command; the worker keeps no checkpoint
     /// before it.
@@ -51,42 +95,7 @@ pub enum Command {
         /// The tab's owner id.
         owner: String,
     },
-    /// Go on with the run saved in the browser's storage under the worker's owner id (the worker
-    /// reads the checkpoint itself).
-    ResumeSaved {
-        /// The backend asked for.
-        backend: BackendPreference,
-    },
-    /// Train this run, going on from the run saved under the worker's owner id when it is this
-    /// run (a helper worker's run a reload interrupted), else from the start, as `Start` does. A
-    /// saved run that is missing, damaged or another run's is not an error: the run starts again.
-    Continue {
-        /// The run's settings (validated again as the message is read).
-        config: Box<ValidConfig>,
-        /// The backend asked for.
-        backend: BackendPreference,
-    },
-    /// Train a sweep's runs together as one stacked model ([`crate::engine::stack`]) when the
-    /// worker trains on WebGPU, where one run leaves the device idle between its small kernels;
-    /// on the CPU the worker trains only the first (the page's helper workers train the others at
-    /// once). The worker says which with [`Event::Stacked`]; the first run's events come as a
-    /// single run's, the others' wrapped in [`Event::Member`]. The runs share their
-    /// [`crate::engine::stack::StackKey`] (the page plans them so; the worker refuses others).
-    StartStack {
-        /// The runs' settings, the run panel's first (each validated again as the message is read).
-        configs: Vec<ValidConfig>,
-        /// The backend asked for.
-        backend: BackendPreference,
-    },
-    /// [`Command::StartStack`], going on from the stack saved under the worker's owner id when it
-    /// holds these runs (a reload interrupted it), else from the start.
-    ContinueStack {
-        /// The runs' settings, in the stack's order.
-        configs: Vec<ValidConfig>,
-        /// The backend asked for.
-        backend: BackendPreference,
-    },
-    /// Put a typed rule and input to the model of the run with these settings (the run in progress,
+    /// Put a typed rule and input to the model of the run with these settings (a run in training,
     /// or one of the last [`KEPT_MODELS`] finished); answered by [`Event::Answer`]. Training goes on.
     Ask {
         /// Settings of the run whose model answers.
@@ -170,31 +179,11 @@ impl SamplePrediction {
     }
 }
 
-/// Worker -> page.
+/// What one run of a training said (its place among the runs trained together is the
+/// [`Event::Member`] around it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "event")]
-pub enum Event {
-    /// The worker is loaded and listening; commands sent before this are lost, so the page holds
-    /// them until it arrives.
-    Ready,
-    /// The backend is ready; sent once per run, before any progress.
-    Backend(BackendInfo),
-    /// How many of the runs of a [`Command::StartStack`] or [`Command::ContinueStack`] the worker
-    /// trains together, the first `runs` of them (all on WebGPU when they fit the adapter, the
-    /// first alone on the CPU), or of the stack a [`Command::ResumeSaved`] goes on with. Sent
-    /// before [`Event::Backend`]; the page gives the runs left out to its helper workers.
-    Stacked {
-        /// Runs trained together.
-        runs: usize,
-    },
-    /// An event of run `member` (1 or more) of the stack the worker trains: its `Progress`,
-    /// `Evaluation`, `Record` and `Finished`. Run 0's events come unwrapped, as a single run's.
-    Member {
-        /// The run's place in the stack.
-        member: usize,
-        /// What it said.
-        said: Box<Event>,
-    },
+pub enum RunEvent {
     /// Training advanced.
     Progress {
         /// Steps taken.
@@ -219,7 +208,55 @@ pub enum Event {
         #[serde(default)]
         detail: Option<Box<Evaluation>>,
     },
-    /// The run was checkpointed to the browser's storage at this step: a reload resumes it here.
+    /// The finished run's record (curves, final numbers, per-rule scores), sent just before
+    /// `Finished`, for export.
+    Record {
+        /// The record.
+        record: Box<crate::study::record::RunRecord>,
+    },
+    /// Every step is done. The runs of one training finish at the same step, member 0 last: its
+    /// `Finished` ends the training.
+    Finished {
+        /// Steps taken.
+        step: usize,
+    },
+    /// The run's loss became NaN or infinite: it ended, and says nothing more. The runs trained
+    /// with it go on (no run's gradient reaches another's weights); the training ends when none is
+    /// left.
+    Failed {
+        /// Why, in plain words.
+        message: String,
+    },
+}
+
+/// Training session (the worker's, the CLI's) -> host.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum Event {
+    /// The worker is loaded and listening; commands sent before this are lost, so the page holds
+    /// them until it arrives.
+    Ready,
+    /// A [`Command::Train`] trains the first `runs` of its runs (all on a GPU when they fit its
+    /// memory, the first alone on the page's CPU fallback; for [`Work::Saved`], the checkpoint's),
+    /// on this backend, from this step. Sent once per training, when it is ready and before any
+    /// run's event; the page gives the runs left out to its helper workers.
+    Training {
+        /// Runs trained together.
+        runs: usize,
+        /// The backend and why it was chosen.
+        backend: BackendInfo,
+        /// The step the runs start from: 0, or their checkpoint's.
+        step: usize,
+    },
+    /// What run `member` (its place among the runs trained together, from 0) said.
+    Member {
+        /// The run's place.
+        member: usize,
+        /// What it said.
+        said: RunEvent,
+    },
+    /// The training was checkpointed at this step: a reload (or the same command again) goes on
+    /// from here.
     Checkpointed {
         /// Steps taken.
         step: usize,
@@ -238,31 +275,20 @@ pub enum Event {
         /// The answer and the attention weights behind it.
         answer: Result<Box<crate::engine::question::Answer>, String>,
     },
-    /// The worker stopped taking steps.
+    /// The session stopped taking steps.
     Paused {
         /// Steps taken.
         step: usize,
     },
-    /// The worker is training again.
+    /// The session is training again.
     Resumed,
-    /// The finished run's record (curves, final numbers, per-rule scores), sent just before
-    /// `Finished`, for export.
-    Record {
-        /// The record.
-        record: Box<crate::study::record::RunRecord>,
-    },
-    /// Every step is done.
-    Finished {
-        /// Steps taken.
-        step: usize,
-    },
-    /// The run ended on an error: rejected settings, a diverged loss, a crash.
+    /// The training ended on an error: rejected settings, a failed backend, a crash.
     Error {
         /// What happened, in plain words.
         message: String,
     },
-    /// The GPU device was lost: the run ended, but its latest checkpoint is kept, so it can go on
-    /// from there (in a fresh worker, on a new device or the CPU).
+    /// The GPU device was lost: the training ended, but its latest checkpoint is kept, so it can go
+    /// on from there (in a fresh worker, on a new device or the CPU).
     DeviceLost {
         /// What the browser said, in plain words.
         message: String,
@@ -308,8 +334,10 @@ mod tests {
     #[test]
     fn commands_round_trip_through_json() {
         let commands = [
-            Command::Start {
-                config: Box::default(),
+            Command::Train {
+                work: Work::Fresh {
+                    runs: vec![ValidConfig::default()],
+                },
                 backend: BackendPreference::Auto,
             },
             Command::Own {
@@ -319,19 +347,15 @@ mod tests {
             Command::Resume,
             Command::Step { steps: 5 },
             Command::Stop,
-            Command::ResumeSaved {
+            Command::Suspend,
+            Command::Train {
+                work: Work::Saved,
                 backend: BackendPreference::Cpu,
             },
-            Command::Continue {
-                config: Box::default(),
-                backend: BackendPreference::Cpu,
-            },
-            Command::StartStack {
-                configs: vec![ValidConfig::default(); 3],
-                backend: BackendPreference::Auto,
-            },
-            Command::ContinueStack {
-                configs: vec![ValidConfig::default(); 2],
+            Command::Train {
+                work: Work::SavedIfSame {
+                    runs: vec![ValidConfig::default(); 3],
+                },
                 backend: BackendPreference::Cpu,
             },
             Command::Ask {
@@ -352,24 +376,35 @@ mod tests {
     fn events_round_trip_through_json() {
         let events = [
             Event::Ready,
-            Event::Backend(BackendInfo {
-                kind: BackendKind::Cpu,
-                description: "CPU: WebGPU unavailable because no adapter".into(),
-            }),
-            Event::Progress {
-                step: 10,
-                total_steps: 100,
-                loss: 1.5,
-                steps_per_second: 3.25,
+            Event::Training {
+                runs: 4,
+                backend: BackendInfo {
+                    kind: BackendKind::Cpu,
+                    description: "CPU: WebGPU unavailable because no adapter".into(),
+                },
+                step: 40,
+            },
+            Event::Member {
+                member: 0,
+                said: RunEvent::Progress {
+                    step: 10,
+                    total_steps: 100,
+                    loss: 1.5,
+                    steps_per_second: 3.25,
+                },
             },
             Event::Paused { step: 10 },
-            Event::Stacked { runs: 4 },
             Event::Member {
                 member: 2,
-                said: Box::new(Event::Finished { step: 100 }),
+                said: RunEvent::Finished { step: 100 },
+            },
+            Event::Member {
+                member: 1,
+                said: RunEvent::Failed {
+                    message: "diverged".into(),
+                },
             },
             Event::Resumed,
-            Event::Finished { step: 100 },
             Event::Checkpointed {
                 step: 40,
                 bytes: 1_048_576,
@@ -490,14 +525,20 @@ mod tests {
             },
         };
         let events = [
-            Event::Evaluation {
-                summary: evaluation.summary(),
-                samples: SamplePrediction::from_evaluation(&evaluation, SAMPLES_PER_SPLIT),
-                fingerprint: evaluation.fingerprint(),
-                detail: Some(Box::new(evaluation.clone())),
+            Event::Member {
+                member: 0,
+                said: RunEvent::Evaluation {
+                    summary: evaluation.summary(),
+                    samples: SamplePrediction::from_evaluation(&evaluation, SAMPLES_PER_SPLIT),
+                    fingerprint: evaluation.fingerprint(),
+                    detail: Some(Box::new(evaluation.clone())),
+                },
             },
-            Event::Record {
-                record: Box::new(record),
+            Event::Member {
+                member: 3,
+                said: RunEvent::Record {
+                    record: Box::new(record),
+                },
             },
             Event::Answer {
                 answer: Ok(Box::new(answer)),
@@ -508,12 +549,14 @@ mod tests {
             assert_eq!(Event::from_json(&text).unwrap(), event, "{}", &text[..80]);
         }
         // A start with settings that are not a valid run is refused as the message is read.
-        let mut bad = serde_json::to_value(Command::Start {
-            config: Box::default(),
+        let mut bad = serde_json::to_value(Command::Train {
+            work: Work::Fresh {
+                runs: vec![ValidConfig::default()],
+            },
             backend: BackendPreference::Auto,
         })
         .unwrap();
-        bad["config"]["model"]["heads"] = 5.into();
+        bad["work"]["runs"][0]["model"]["heads"] = 5.into();
         let error = Command::from_json(&bad.to_string()).unwrap_err();
         assert!(error.detail.contains("model.heads"), "{error}");
     }

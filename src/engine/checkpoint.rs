@@ -1,8 +1,10 @@
 //! A run in progress, saved so that it can go on later exactly as it would have: its settings, step
 //! and curves (JSON text, [`CheckpointMeta`]) and the model's and optimizer's state (burnpack bytes).
 //!
-//! The browser keeps one in IndexedDB per run in progress; the CLI writes one beside a sweep's cells.
-//! The tensors are made and read by `train::Trainer::checkpoint` and `train::Trainer::resume`.
+//! The browser keeps one in IndexedDB per worker training runs; the CLI writes one beside a sweep's
+//! cells. One [`Checkpoint`] holds the runs one model trains together (a run alone is a model of
+//! one run). The tensors are made and read by `train::Trainer::checkpoint` and
+//! `train::Trainer::resume`.
 
 use crate::engine::config::{ConfigError, ValidConfig};
 use crate::engine::metrics::{EvalSummary, LossPoint};
@@ -59,14 +61,15 @@ pub struct CheckpointMeta {
     pub evaluations: Vec<EvalSummary>,
 }
 
-/// A run in progress, resumable: its meta and the model's and optimizer's state (burnpack bytes).
+/// Runs in progress, resumable: each run's meta (all at one step) and the state of the model that
+/// trains them together (see [`crate::engine::model`]; a run alone is a model of one run).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Checkpoint {
-    /// Settings, step and curves.
-    pub meta: CheckpointMeta,
-    /// The model's weights.
+    /// Each run's settings, step and curves, in the model's run order.
+    pub metas: Vec<CheckpointMeta>,
+    /// The weights (burnpack).
     pub model: Vec<u8>,
-    /// The optimizer's state.
+    /// The optimizer's state (burnpack).
     pub optimizer: Vec<u8>,
 }
 
@@ -124,12 +127,13 @@ impl CheckpointMeta {
     }
 }
 
-/// The magic line that starts a checkpoint file.
-const FILE_MAGIC: &[u8] = b"idp-checkpoint/1\n";
+/// The magic line that starts a checkpoint file (its name from when only stacks of runs had one of
+/// this kind; a run alone has had one since it became a stack of one).
+const FILE_MAGIC: &[u8] = b"idp-stack-checkpoint/1\n";
 
-/// The magic line that starts the checkpoint file of a stack of runs (see `engine::stack`).
-#[cfg(feature = "compute")]
-pub(crate) const STACK_FILE_MAGIC: &[u8] = b"idp-stack-checkpoint/1\n";
+/// The magic line of the checkpoint files of a run alone before a run became a stack of one: its
+/// weights have another layout, so such a file is refused with a message saying why.
+const LONE_RUN_MAGIC: &[u8] = b"idp-checkpoint/1\n";
 
 /// One file of three parts: `magic`, then the meta, the model and the optimizer state, each after
 /// its length (8 bytes, little-endian). One file, so that writing it atomically (temporary file,
@@ -180,27 +184,71 @@ pub(crate) fn unframe(
 }
 
 impl Checkpoint {
-    /// The checkpoint as one file's bytes (see [`frame`]).
+    /// The checkpoint as one file's bytes: [`frame`]d, its meta a JSON array of the runs' metas,
+    /// then a CRC-32 of all that (4 bytes, little-endian), so that a damaged file is refused rather
+    /// than trained on.
     pub fn to_bytes(&self) -> Vec<u8> {
-        frame(
-            FILE_MAGIC,
-            &self.meta.to_json(),
-            &self.model,
-            &self.optimizer,
-        )
+        let metas: Vec<serde_json::Value> = self
+            .metas
+            .iter()
+            .map(|m| serde_json::to_value(m).expect("checkpoints serialize"))
+            .collect();
+        let meta = serde_json::Value::Array(metas).to_string();
+        let mut bytes = frame(FILE_MAGIC, &meta, &self.model, &self.optimizer);
+        let checksum = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&checksum.to_le_bytes());
+        bytes
     }
 
-    /// Reads the bytes of [`Self::to_bytes`], checking the meta.
+    /// Reads the bytes of [`Self::to_bytes`], checking every run's meta.
     ///
     /// # Errors
-    /// [`CheckpointError::Unreadable`] for a file cut short or of another kind; the meta's own errors.
+    /// [`CheckpointError::Unreadable`] for a damaged file, a file of another kind or runs at
+    /// different steps; [`CheckpointError::OtherVersion`] for a run's checkpoint of an earlier
+    /// version; each meta's own errors.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CheckpointError> {
-        let (meta, model, optimizer) = unframe(FILE_MAGIC, bytes)?;
+        if bytes.starts_with(LONE_RUN_MAGIC) {
+            return Err(CheckpointError::OtherVersion(
+                "idp-checkpoint/1, a run saved before runs trained as stacks of one".into(),
+            ));
+        }
+        let (content, checksum) = bytes
+            .split_last_chunk::<4>()
+            .ok_or_else(|| CheckpointError::Unreadable("the file is cut short".into()))?;
+        if crc32fast::hash(content) != u32::from_le_bytes(*checksum) {
+            // A file cut short says so; any other difference is damage.
+            unframe(FILE_MAGIC, content)?;
+            return Err(CheckpointError::Unreadable(
+                "its checksum does not match: the file is damaged".into(),
+            ));
+        }
+        let (meta, model, optimizer) = unframe(FILE_MAGIC, content)?;
+        let values: Vec<serde_json::Value> =
+            serde_json::from_str(&meta).map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
+        let metas = values
+            .iter()
+            .map(|v| CheckpointMeta::from_json(&v.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if metas.is_empty() || metas.iter().any(|m| m.step != metas[0].step) {
+            return Err(CheckpointError::Unreadable(
+                "its runs are not all at one step, or it holds none".into(),
+            ));
+        }
         Ok(Self {
-            meta: CheckpointMeta::from_json(&meta)?,
+            metas,
             model,
             optimizer,
         })
+    }
+
+    /// Whether it holds exactly the runs of `configs`, in that order.
+    pub fn holds(&self, configs: &[ValidConfig]) -> bool {
+        self.metas.iter().map(|m| &m.config).eq(configs.iter())
+    }
+
+    /// The step every run of it has reached.
+    pub fn step(&self) -> usize {
+        self.metas[0].step
     }
 }
 
@@ -210,14 +258,31 @@ mod tests {
     use crate::engine::config::ExperimentConfig;
 
     #[test]
-    fn a_checkpoint_file_reads_back_and_a_cut_file_is_refused() {
+    fn a_checkpoint_file_reads_back_and_a_cut_damaged_or_old_file_is_refused() {
+        let meta = CheckpointMeta::new(ValidConfig::default(), 5, Vec::new(), Vec::new());
         let checkpoint = Checkpoint {
-            meta: CheckpointMeta::new(ValidConfig::default(), 5, Vec::new(), Vec::new()),
+            metas: vec![meta.clone(), meta.clone()],
             model: vec![1, 2, 3],
             optimizer: vec![4; 10],
         };
         let bytes = checkpoint.to_bytes();
         assert_eq!(Checkpoint::from_bytes(&bytes).unwrap(), checkpoint);
+        assert!(checkpoint.holds(&[ValidConfig::default(), ValidConfig::default()]));
+        assert!(!checkpoint.holds(&[ValidConfig::default()]));
+        let mut damaged = bytes.clone();
+        damaged[FILE_MAGIC.len() + 12] ^= 1;
+        assert!(matches!(
+            Checkpoint::from_bytes(&damaged),
+            Err(CheckpointError::Unreadable(why)) if why.contains("checksum")
+        ));
+        let mut uneven = checkpoint.clone();
+        uneven.metas[1].step = 6;
+        assert!(Checkpoint::from_bytes(&uneven.to_bytes()).is_err());
+        let old = frame(LONE_RUN_MAGIC, &meta.to_json(), &[1], &[2]);
+        assert!(matches!(
+            Checkpoint::from_bytes(&old),
+            Err(CheckpointError::OtherVersion(why)) if why.contains("stacks of one")
+        ));
         for cut in [0, 5, bytes.len() / 2, bytes.len() - 1] {
             assert!(
                 matches!(

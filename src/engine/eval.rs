@@ -5,7 +5,6 @@ pub use crate::engine::metrics::{
 };
 use crate::engine::model::Transformer;
 use crate::engine::question::{Answer, AttentionMap, Question, RuleOrigin};
-use crate::engine::stack::StackedTransformer;
 use crate::engine::task::{Dataset, EvalSplit, Example};
 use crate::engine::tokenizer::{PAD, SequenceLayout};
 use burn::prelude::*;
@@ -19,8 +18,11 @@ pub struct BackendError(pub String);
 /// Rows decoded together: bounds memory while keeping the device busy.
 pub const DECODE_BATCH: usize = 256;
 
-/// Generates `layout.answer_width` tokens after each prompt, always taking the most likely token.
-/// The whole loop stays on the device; the tokens are read back once, asynchronously, at the end.
+/// Generates `layout.answer_width` tokens after each prompt of each run, always taking the most
+/// likely token: `prompts[k]` are run k's, decoded by its own model; each step of the loop is one
+/// forward pass of the whole model (every run at once). Runs with fewer prompts than the others
+/// have rows filled with a copy of a prompt, whose answers are dropped. The whole loop stays on the
+/// device; the tokens are read back once per batch of rows, asynchronously, at its end.
 ///
 /// Prompts of one length (the `fields` format) decode by appending a column a step. Prompts of
 /// several lengths (the `packed` format) are padded on the right to the longest, and row `r` reads
@@ -28,34 +30,13 @@ pub const DECODE_BATCH: usize = 256;
 /// the padding after a row's end never reaches its earlier positions.
 ///
 /// # Shapes
-/// - each prompt: its own length, at most `P` -> each answer: `answer_width` (`A`) tokens
+/// - `K` lists of prompts, each prompt its own length, at most `P` -> `K` lists of answers,
+///   `answer_width` (`A`) tokens each
 ///
 /// # Errors
 /// A [`BackendError`] when the tokens cannot be read back (a lost GPU device).
 pub async fn greedy_decode(
     model: &Transformer,
-    layout: &SequenceLayout,
-    prompts: &[Vec<u32>],
-    device: &Device,
-) -> Result<Vec<Vec<u32>>, BackendError> {
-    let mut answers = Vec::with_capacity(prompts.len());
-    for chunk in prompts.chunks(DECODE_BATCH) {
-        answers.extend(decode_rows(&|tokens| model.forward(tokens), layout, chunk, device).await?);
-    }
-    Ok(answers)
-}
-
-/// [`greedy_decode`] for the K runs of a stack at once: `prompts[k]` are run k's, decoded by its
-/// own model; each step of the loop is one forward pass of the whole stack. Runs with fewer prompts
-/// than the others have rows filled with a copy of a prompt, whose answers are dropped.
-///
-/// # Shapes
-/// - `K` lists of prompts -> `K` lists of answers, `A` tokens each
-///
-/// # Errors
-/// A [`BackendError`] when the tokens cannot be read back (a lost GPU device).
-pub async fn greedy_decode_stacked(
-    model: &StackedTransformer,
     layout: &SequenceLayout,
     prompts: &[Vec<Vec<u32>>],
     device: &Device,
@@ -167,23 +148,6 @@ fn split_prompts<'a>(
     (examples, prompts)
 }
 
-/// Decodes and scores one split, or its first `limit` examples.
-///
-/// # Errors
-/// A [`BackendError`] when the answers cannot be read back.
-pub async fn evaluate_split(
-    model: &Transformer,
-    layout: &SequenceLayout,
-    dataset: &Dataset,
-    split: &EvalSplit,
-    limit: Option<usize>,
-    device: &Device,
-) -> Result<SplitReport, BackendError> {
-    let (examples, prompts) = split_prompts(layout, dataset, split, limit);
-    let outputs = greedy_decode(model, layout, &prompts, device).await?;
-    Ok(score_split(layout, dataset, split, examples, outputs))
-}
-
 /// Scores each example's decoded answer: per split, per case (has-op / no-op) and per rule.
 fn score_split(
     layout: &SequenceLayout,
@@ -230,13 +194,14 @@ fn score_split(
     report
 }
 
-/// [`evaluate`] for every run of a stack at once (one stacked decoding per split): run k on its
-/// own `datasets[k]`, each split whole or its first `limits[k]` examples.
+/// Evaluates every run of a model (without autodiff) at once, one decoding of every run per split:
+/// run k on its own `datasets[k]`, each split whole or its first `limits[k]` examples (an interim
+/// evaluation).
 ///
 /// # Errors
 /// A [`BackendError`] when the answers cannot be read back.
-pub async fn evaluate_stacked(
-    model: &StackedTransformer,
+pub async fn evaluate(
+    model: &Transformer,
     layout: &SequenceLayout,
     datasets: &[&Dataset],
     step: usize,
@@ -251,7 +216,7 @@ pub async fn evaluate_stacked(
             .zip(limits)
             .map(|(d, &limit)| split_prompts(layout, d, split_of(d), limit))
             .unzip();
-        let outputs = greedy_decode_stacked(model, layout, &prompts, device).await?;
+        let outputs = greedy_decode(model, layout, &prompts, device).await?;
         for (k, ((examples, outputs), d)) in
             examples.into_iter().zip(outputs).zip(datasets).enumerate()
         {
@@ -273,33 +238,13 @@ pub async fn evaluate_stacked(
         .collect())
 }
 
-/// Evaluates a model (without autodiff) on the three splits of a dataset, each whole or its first
-/// `limit` examples (an interim evaluation).
-///
-/// # Errors
-/// A [`BackendError`] when the answers cannot be read back.
-pub async fn evaluate(
-    model: &Transformer,
-    layout: &SequenceLayout,
-    dataset: &Dataset,
-    step: usize,
-    limit: Option<usize>,
-    device: &Device,
-) -> Result<Evaluation, BackendError> {
-    Ok(Evaluation {
-        step,
-        seen: evaluate_split(model, layout, dataset, &dataset.seen, limit, device).await?,
-        unseen: evaluate_split(model, layout, dataset, &dataset.unseen, limit, device).await?,
-        noop: evaluate_split(model, layout, dataset, &dataset.noop, limit, device).await?,
-    })
-}
-
-/// Puts one question to the model: its greedy answer, scored against the rule, and every layer's
-/// attention weights for the queries that wrote the answer.
+/// Puts one question to a model of one run (see [`Transformer::run`]): its greedy answer, scored
+/// against the rule, and every layer's attention weights for the queries that wrote the answer.
 ///
 /// # Shapes
-/// - prompt `[1, P]`; the prompt plus the answer fed back, `[1, P + R - 1]` for `R` answer tokens
-///   (end mark included); each layer's weights `[1, H, T, T]` narrowed to the answer rows `[1, H, R, T]`
+/// - prompt `[1, 1, P]`; the prompt plus the answer fed back, `[1, 1, P + R - 1]` for `R` answer
+///   tokens (end mark included); each layer's weights `[1, 1, H, T, T]` narrowed to the answer rows
+///   `[1, 1, H, R, T]`
 pub async fn answer_question(
     model: &Transformer,
     layout: &SequenceLayout,
@@ -311,8 +256,9 @@ pub async fn answer_question(
     let Question { rule, z } = question;
     let prompt = layout.encode_prompt(&rule.x, &rule.y, z);
     let p = prompt.len();
-    let tokens = greedy_decode(model, layout, std::slice::from_ref(&prompt), device)
+    let tokens = greedy_decode(model, layout, &[vec![prompt.clone()]], device)
         .await?
+        .remove(0)
         .remove(0);
     let expected = rule.apply(z);
     let correct = layout.decode_answer(&tokens).as_deref() == Some(expected.as_str());
@@ -323,16 +269,16 @@ pub async fn answer_question(
         .map_or(tokens.len(), |i| i + 1);
     let fed: Vec<u32> = prompt.iter().chain(&tokens[..rows - 1]).copied().collect();
     let t = fed.len();
-    let input = Tensor::<2, Int>::from_data(
-        TensorData::new(fed.iter().map(|&t| t as i64).collect::<Vec<_>>(), [1, t]),
+    let input = Tensor::<3, Int>::from_data(
+        TensorData::new(fed.iter().map(|&t| t as i64).collect::<Vec<_>>(), [1, 1, t]),
         device,
-    ); // (1, T)
+    ); // (1, 1, T)
     let (_, attention) = model.forward_with_attention(input);
     let (layers, mut heads) = (attention.len(), 0);
     let mut weights = Vec::new();
     for layer in attention {
-        heads = layer.dims()[1];
-        let answer_rows = layer.narrow(2, p - 1, rows); // (1, H, R, T)
+        heads = layer.dims()[2];
+        let answer_rows = layer.narrow(3, p - 1, rows); // (1, 1, H, R, T)
         let data = answer_rows
             .into_data_async()
             .await

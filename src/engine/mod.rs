@@ -2,10 +2,12 @@
 //!
 //! The settings ([`settings`], [`config`]), seeded randomness ([`rng`]), the task and its data
 //! ([`task`]), the sequence format ([`tokenizer`]), what an evaluation reports ([`metrics`]), typed
-//! questions ([`question`]) the memory a run needs ([`memory`]) and which runs stack ([`stack_plan`]) are plain Rust; with the `compute` feature come the tensor code:
-//! the transformer ([`model`]), training ([`train`]), evaluation ([`eval`]), checkpoints' tensors and
-//! a run advanced chunk by chunk ([`run`]), and runs trained together as one stacked model ([`stack`]). The engine imports nothing from `study` or `page`, and
-//! no web crate: it builds and is tested natively, and runs unchanged in the browser's worker.
+//! questions ([`question`]), the memory a run needs ([`memory`]), which runs train together
+//! ([`stack_plan`]) and checkpoints ([`checkpoint`]) are plain Rust; with the `compute` feature come
+//! the tensor code: the transformer of K runs ([`model`]; a run alone is K = 1), training
+//! ([`train`]), evaluation ([`eval`]), one run's rules ([`run`]) and runs advanced chunk by chunk
+//! ([`stack`]). The engine imports nothing from the floors above it and no web crate: it builds and
+//! is tested natively, and runs unchanged in the browser's worker.
 
 pub mod checkpoint;
 pub mod config;

@@ -1,4 +1,5 @@
-//! A GPT-style decoder-only transformer, small enough to train in a browser tab.
+//! A GPT-style decoder-only transformer, small enough to train in a browser tab, for `K` runs at
+//! once: every parameter has a leading run axis, and a run trained alone is `K = 1`.
 //!
 //! References: Radford et al., *Language Models are Unsupervised Multitask Learners* (GPT-2), and
 //! Karpathy's nanoGPT, whose layout this follows: token + learned position embeddings, `layers`
@@ -6,21 +7,29 @@
 //! a final LayerNorm and a linear head to the vocabulary. No dropout: the datasets are generated and
 //! the runs short.
 //!
-//! Weights are drawn from the experiment's `"init"` stream (see [`crate::engine::rng`]) on the host and
-//! uploaded, rather than by the backend's own generator: the same seed then gives the same initial
-//! model on the CPU and on WebGPU, natively and in wasm. Two schemes ([`Init`]): GPT-2's (N(0, 0.02)
-//! everywhere, the residual output projections scaled by `1/sqrt(2 * layers)`, zero biases) and
-//! PyTorch's defaults for these layers (N(0, 1) embeddings, Kaiming-uniform linear layers with
-//! uniform biases, a Xavier-uniform query/key/value projection and zero attention biases, as
-//! `nn.Embedding`, `nn.Linear` and `nn.MultiheadAttention` initialise themselves).
+//! Why a run axis: a run of the reference model is hundreds of small kernels a step, and on a GPU
+//! (and, less, on a CPU) the cost of launching them dwarfs their arithmetic. K runs whose shapes
+//! agree train as one model: each matmul is a batched matmul over the run axis, embeddings are
+//! gathered per run from one table of K vocabularies, and the loss is the sum of the K per-run
+//! losses, so each run's gradient is exactly its own (no term of one run's loss depends on another
+//! run's weights). For `K = 1` the same code is the lone run, and its linear layers multiply all
+//! `B * T` rows in one matmul (burn's own `Linear` on `[B, T, D]` calls the CPU's gemm once per
+//! sequence). One model, one attention and one optimizer path serve a run alone and a stack.
 //!
-//! Shape letters: `B` batch, `T` tokens, `D` width, `H` heads, `S = D / H` head size, `F` feed-forward
-//! width, `V` vocabulary.
+//! Weights are drawn from each run's `"init"` stream (see [`crate::engine::rng`]) on the host and
+//! uploaded, rather than by the backend's own generator: the same seed then gives the same initial
+//! model on the CPU and on WebGPU, natively and in wasm, alone or stacked. Two schemes ([`Init`]):
+//! GPT-2's (N(0, 0.02) everywhere, the residual output projections scaled by `1/sqrt(2 * layers)`,
+//! zero biases) and PyTorch's defaults for these layers (N(0, 1) embeddings, Kaiming-uniform linear
+//! layers with uniform biases, a Xavier-uniform query/key/value projection and zero attention
+//! biases, as `nn.Embedding`, `nn.Linear` and `nn.MultiheadAttention` initialise themselves).
+//!
+//! Shape letters: `K` runs, `B` batch, `T` tokens, `N = B * T` positions, `D` width, `H` heads,
+//! `S = D / H` head size, `F` feed-forward width, `V` vocabulary.
 
 use crate::engine::config::{Init, ModelConfig};
 use crate::engine::rng::SeededRng;
 use burn::module::Param;
-use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use burn::tensor::activation::{gelu, softmax};
@@ -28,93 +37,151 @@ use burn::tensor::activation::{gelu, softmax};
 /// Standard deviation of the initial weights (GPT-2).
 const INIT_STD: f64 = 0.02;
 
-/// Causal multi-head self-attention with a fused query/key/value projection.
+/// The LayerNorms' epsilon (PyTorch's and burn's default).
+pub const LAYER_NORM_EPSILON: f64 = 1e-5;
+
+/// K linear layers: `y_k = x_k W_k + b_k`.
 #[derive(Module, Debug)]
-pub struct CausalSelfAttention {
-    /// `[D, 3D]`: queries, keys and values in one matmul.
+pub struct Linear {
+    /// `[K, In, Out]`.
+    pub weight: Param<Tensor<3>>,
+    /// `[K, Out]`.
+    pub bias: Param<Tensor<2>>,
+}
+
+impl Linear {
+    /// # Shapes
+    /// - `x`: `[K, N, In]` -> `[K, N, Out]`
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        x.matmul(self.weight.val()) + self.bias.val().unsqueeze_dim::<3>(1)
+    }
+}
+
+/// K LayerNorms.
+#[derive(Module, Debug)]
+pub struct Norm {
+    /// `[K, D]` scales.
+    pub gamma: Param<Tensor<2>>,
+    /// `[K, D]` shifts.
+    pub beta: Param<Tensor<2>>,
+}
+
+impl Norm {
+    /// Normalised over `D` (biased variance, [`LAYER_NORM_EPSILON`]), then each run's scale and
+    /// shift.
+    ///
+    /// # Shapes
+    /// - `x`: `[K, N, D]` -> `[K, N, D]`
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let [_, _, d] = x.dims();
+        let ones = Tensor::<1>::ones([d], &x.device());
+        let normed = burn::tensor::module::layer_norm(x, ones, None, LAYER_NORM_EPSILON);
+        normed * self.gamma.val().unsqueeze_dim::<3>(1) + self.beta.val().unsqueeze_dim::<3>(1)
+    }
+}
+
+/// K causal multi-head self-attentions, each with a fused query/key/value projection.
+#[derive(Module, Debug)]
+pub struct Attention {
+    /// `[K, D, 3D]`: queries, keys and values in one matmul.
     pub qkv: Linear,
-    /// `[D, D]`: mixes the heads back into the residual stream.
+    /// `[K, D, D]`: mixes the heads back into the residual stream.
     pub proj: Linear,
     /// Number of heads `H`.
     pub heads: usize,
 }
 
-impl CausalSelfAttention {
+impl Attention {
     /// # Shapes
-    /// - `x`: `[B, T, D]`; `future`: `[T, T]`, true where a query would see a later key
-    /// - returns the output `[B, T, D]` and the attention weights `[B, H, T, T]`
-    pub fn forward(&self, x: Tensor<3>, future: Tensor<2, Bool>) -> (Tensor<3>, Tensor<4>) {
-        let [b, t, d] = x.dims();
+    /// - `x`: `[K, N, D]` with `N = batch * T`; `future`: `[T, T]`, true where a query would see a
+    ///   later key
+    /// - returns the output `[K, N, D]` and the attention weights `[K * B, H, T, T]`
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        batch: usize,
+        future: Tensor<2, Bool>,
+    ) -> (Tensor<3>, Tensor<4>) {
+        let [k, n, d] = x.dims();
+        let t = n / batch;
+        let kb = k * batch;
         let (h, s) = (self.heads, d / self.heads);
-        let qkv = self.qkv.forward(x); // (B, T, 3D)
+        let qkv = self.qkv.forward(x).reshape([kb, t, 3 * d]); // (K*B, T, 3D)
         let split = |i: usize| {
             qkv.clone()
-                .narrow(2, i * d, d) // (B, T, D)
-                .reshape([b, t, h, s])
-                .swap_dims(1, 2) // (B, H, T, S)
+                .narrow(2, i * d, d) // (K*B, T, D)
+                .reshape([kb, t, h, s])
+                .swap_dims(1, 2) // (K*B, H, T, S)
         };
-        let (q, k, v) = (split(0), split(1), split(2));
-        let scores = q.matmul(k.transpose()).div_scalar((s as f64).sqrt()); // (B, H, T, T)
-        let future = future.reshape([1, 1, t, t]).expand([b, h, t, t]);
-        let weights = softmax(scores.mask_fill(future, f32::NEG_INFINITY), 3); // (B, H, T, T)
-        let y = weights.clone().matmul(v); // (B, H, T, S)
-        let y = y.swap_dims(1, 2).reshape([b, t, d]); // (B, T, D)
+        let (q, key, v) = (split(0), split(1), split(2));
+        let scores = q.matmul(key.transpose()).div_scalar((s as f64).sqrt()); // (K*B, H, T, T)
+        let future = future.reshape([1, 1, t, t]).expand([kb, h, t, t]);
+        let weights = softmax(scores.mask_fill(future, f32::NEG_INFINITY), 3); // (K*B, H, T, T)
+        let y = weights.clone().matmul(v).swap_dims(1, 2).reshape([k, n, d]); // (K, N, D)
         (self.proj.forward(y), weights)
     }
 }
 
-/// One pre-LN transformer block.
+/// K pre-LN blocks.
 #[derive(Module, Debug)]
 pub struct Block {
-    /// LayerNorm before attention.
-    pub attn_norm: LayerNorm,
-    /// The attention.
-    pub attn: CausalSelfAttention,
-    /// LayerNorm before the MLP.
-    pub mlp_norm: LayerNorm,
-    /// `[D, F]`.
+    /// LayerNorms before attention.
+    pub attn_norm: Norm,
+    /// The attentions.
+    pub attn: Attention,
+    /// LayerNorms before the MLP.
+    pub mlp_norm: Norm,
+    /// `[K, D, F]`.
     pub fc: Linear,
-    /// `[F, D]`.
+    /// `[K, F, D]`.
     pub fc_out: Linear,
 }
 
 impl Block {
     /// # Shapes
-    /// - `x`: `[B, T, D]` -> `[B, T, D]`, plus attention weights `[B, H, T, T]`
-    pub fn forward(&self, x: Tensor<3>, future: Tensor<2, Bool>) -> (Tensor<3>, Tensor<4>) {
-        let (attended, weights) = self.attn.forward(self.attn_norm.forward(x.clone()), future);
-        let x = x + attended; // (B, T, D)
-        let hidden = gelu(self.fc.forward(self.mlp_norm.forward(x.clone()))); // (B, T, F)
-        (x + self.fc_out.forward(hidden), weights) // (B, T, D)
+    /// - `x`: `[K, N, D]` -> `[K, N, D]`, plus attention weights `[K * B, H, T, T]`
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        batch: usize,
+        future: Tensor<2, Bool>,
+    ) -> (Tensor<3>, Tensor<4>) {
+        let (attended, weights) =
+            self.attn
+                .forward(self.attn_norm.forward(x.clone()), batch, future);
+        let x = x + attended; // (K, N, D)
+        let hidden = gelu(self.fc.forward(self.mlp_norm.forward(x.clone()))); // (K, N, F)
+        (x + self.fc_out.forward(hidden), weights)
     }
 }
 
-/// The decoder-only transformer.
+/// K decoder-only transformers of one shape, as one module.
 #[derive(Module, Debug)]
 pub struct Transformer {
-    /// `[V, D]`.
-    pub token_embedding: Embedding,
-    /// `[max_len, D]`: a learned vector per position.
-    pub position_embedding: Param<Tensor<2>>,
+    /// `[K, V, D]`.
+    pub token_embedding: Param<Tensor<3>>,
+    /// `[K, max_len, D]`: a learned vector per position.
+    pub position_embedding: Param<Tensor<3>>,
     /// The blocks.
     pub blocks: Vec<Block>,
-    /// Final LayerNorm.
-    pub final_norm: LayerNorm,
-    /// `[D, V]`: next-token logits.
+    /// Final LayerNorms.
+    pub final_norm: Norm,
+    /// `[K, D, V]`: next-token logits.
     pub head: Linear,
 }
 
-fn normal_matrix(
-    rows: usize,
-    cols: usize,
-    std: f64,
-    rng: &mut SeededRng,
-    device: &Device,
-) -> Param<Tensor<2>> {
-    let values: Vec<f32> = (0..rows * cols)
-        .map(|_| (rng.normal() * std) as f32)
-        .collect();
-    Param::from_data(TensorData::new(values, [rows, cols]), device)
+/// One run's initial weights on the host, in the order they are drawn from its `"init"` stream.
+struct HostWeights {
+    token_embedding: Vec<f32>,
+    position_embedding: Vec<f32>,
+    /// Per block: qkv, proj, fc, fc_out, each (weight, bias).
+    blocks: Vec<[(Vec<f32>, Vec<f32>); 4]>,
+    head: (Vec<f32>, Vec<f32>),
+}
+
+/// `n` draws from N(0, std).
+fn normal(n: usize, std: f64, rng: &mut SeededRng) -> Vec<f32> {
+    (0..n).map(|_| (rng.normal() * std) as f32).collect()
 }
 
 /// `n` draws from `U(-bound, bound)`.
@@ -139,53 +206,35 @@ enum LinearInit {
     XavierZeroBias,
 }
 
-/// A linear layer `[d_in, d_out]` (burn's layout: `y = x W + b`).
+/// A linear layer's `[d_in, d_out]` weights (burn's layout: `y = x W + b`) and `[d_out]` bias.
 fn linear(
     d_in: usize,
     d_out: usize,
     init: LinearInit,
     rng: &mut SeededRng,
-    device: &Device,
-) -> Linear {
+) -> (Vec<f32>, Vec<f32>) {
     let kaiming = 1.0 / (d_in as f64).sqrt();
-    let (weight, bias) = match init {
-        LinearInit::Normal(std) => (
-            normal_matrix(d_in, d_out, std, rng, device),
-            vec![0f32; d_out],
-        ),
+    match init {
+        LinearInit::Normal(std) => (normal(d_in * d_out, std, rng), vec![0f32; d_out]),
         LinearInit::Kaiming | LinearInit::KaimingZeroBias | LinearInit::XavierZeroBias => {
             let bound = match init {
                 LinearInit::XavierZeroBias => (6.0 / (d_in + d_out) as f64).sqrt(),
                 _ => kaiming,
             };
-            let weight = Param::from_data(
-                TensorData::new(uniform(d_in * d_out, bound, rng), [d_in, d_out]),
-                device,
-            );
+            let weight = uniform(d_in * d_out, bound, rng);
             let bias = match init {
                 LinearInit::Kaiming => uniform(d_out, kaiming, rng),
                 _ => vec![0f32; d_out],
             };
             (weight, bias)
         }
-    };
-    Linear {
-        weight,
-        bias: Some(Param::from_data(TensorData::new(bias, [d_out]), device)),
     }
 }
 
-impl Transformer {
-    /// A freshly initialised model for a vocabulary of `vocab_size` tokens, its weights drawn from
-    /// the seeded `rng` (pass the experiment's `"init"` stream).
-    pub fn new(
-        config: &ModelConfig,
-        vocab_size: usize,
-        rng: &mut SeededRng,
-        device: &Device,
-    ) -> Self {
+impl HostWeights {
+    /// One run's weights for a vocabulary of `vocab_size` tokens, drawn from `rng`.
+    fn draw(config: &ModelConfig, vocab_size: usize, rng: &mut SeededRng) -> Self {
         let (d, f) = (config.width, config.ff_width);
-        let norm = || LayerNormConfig::new(d).init(device);
         // Per layer kind: (embedding std, qkv, attention output, MLP in, MLP out, head).
         let (embedding_std, qkv, proj, fc, fc_out, head) = match config.init {
             Init::Gpt2 => {
@@ -202,62 +251,175 @@ impl Transformer {
                 LinearInit::Kaiming,
             ),
         };
-        let token_embedding = Embedding {
-            weight: normal_matrix(vocab_size, d, embedding_std, rng, device),
-        };
-        let position_embedding = normal_matrix(config.max_len, d, embedding_std, rng, device);
+        let token_embedding = normal(vocab_size * d, embedding_std, rng);
+        let position_embedding = normal(config.max_len * d, embedding_std, rng);
         let blocks = (0..config.layers)
-            .map(|_| Block {
-                attn_norm: norm(),
-                attn: CausalSelfAttention {
-                    qkv: linear(d, 3 * d, qkv, rng, device),
-                    proj: linear(d, d, proj, rng, device),
-                    heads: config.heads,
-                },
-                mlp_norm: norm(),
-                fc: linear(d, f, fc, rng, device),
-                fc_out: linear(f, d, fc_out, rng, device),
+            .map(|_| {
+                [
+                    linear(d, 3 * d, qkv, rng),
+                    linear(d, d, proj, rng),
+                    linear(d, f, fc, rng),
+                    linear(f, d, fc_out, rng),
+                ]
             })
             .collect();
+        let head = linear(d, vocab_size, head, rng);
         Self {
             token_embedding,
             position_embedding,
             blocks,
-            final_norm: norm(),
-            head: linear(d, vocab_size, head, rng, device),
+            head,
+        }
+    }
+}
+
+/// A parameter of shape `[K, dims...]` from each run's part (each of `dims`' size), in run order.
+fn stacked<const D: usize>(
+    parts: Vec<&[f32]>,
+    dims: [usize; D],
+    device: &Device,
+) -> Param<Tensor<D>> {
+    let values: Vec<f32> = parts.concat();
+    Param::from_data(TensorData::new(values, dims), device)
+}
+
+impl Norm {
+    fn new(k: usize, d: usize, device: &Device) -> Self {
+        Self {
+            gamma: Param::from_tensor(Tensor::ones([k, d], device)),
+            beta: Param::from_tensor(Tensor::zeros([k, d], device)),
+        }
+    }
+}
+
+impl Transformer {
+    /// Freshly initialised models of one shape for a vocabulary of `vocab_size` tokens, one per
+    /// stream of `rngs` (pass each run's `"init"` stream), in that order: run k's weights are those
+    /// it would get alone.
+    ///
+    /// # Panics
+    /// When `rngs` is empty.
+    pub fn new(
+        config: &ModelConfig,
+        vocab_size: usize,
+        rngs: &mut [SeededRng],
+        device: &Device,
+    ) -> Self {
+        assert!(!rngs.is_empty(), "a model holds at least one run");
+        let k = rngs.len();
+        let (d, f, v) = (config.width, config.ff_width, vocab_size);
+        let runs: Vec<HostWeights> = rngs
+            .iter_mut()
+            .map(|rng| HostWeights::draw(config, vocab_size, rng))
+            .collect();
+        let each =
+            |pick: &dyn Fn(&HostWeights) -> &[f32]| runs.iter().map(pick).collect::<Vec<_>>();
+        let layer = |block: usize, which: usize, d_in: usize, d_out: usize| Linear {
+            weight: stacked(
+                each(&|w| &w.blocks[block][which].0),
+                [k, d_in, d_out],
+                device,
+            ),
+            bias: stacked(each(&|w| &w.blocks[block][which].1), [k, d_out], device),
+        };
+        let blocks = (0..config.layers)
+            .map(|i| Block {
+                attn_norm: Norm::new(k, d, device),
+                attn: Attention {
+                    qkv: layer(i, 0, d, 3 * d),
+                    proj: layer(i, 1, d, d),
+                    heads: config.heads,
+                },
+                mlp_norm: Norm::new(k, d, device),
+                fc: layer(i, 2, d, f),
+                fc_out: layer(i, 3, f, d),
+            })
+            .collect();
+        Self {
+            token_embedding: stacked(each(&|w| &w.token_embedding), [k, v, d], device),
+            position_embedding: stacked(
+                each(&|w| &w.position_embedding),
+                [k, config.max_len, d],
+                device,
+            ),
+            blocks,
+            final_norm: Norm::new(k, d, device),
+            head: Linear {
+                weight: stacked(each(&|w| &w.head.0), [k, d, v], device),
+                bias: stacked(each(&|w| &w.head.1), [k, v], device),
+            },
         }
     }
 
-    /// Next-token logits.
+    /// Runs in the model.
+    pub fn runs(&self) -> usize {
+        self.token_embedding.val().dims()[0]
+    }
+
+    /// Run `k`'s own model, a model of one run (a copy of its weights, on the same device, without
+    /// their autodiff history): what questions, the attention view and a kept model use.
+    pub fn run(&self, k: usize) -> Self {
+        self.clone().map(&mut RunSlice { k })
+    }
+
+    /// Next-token logits of every run.
     ///
     /// # Shapes
-    /// - `tokens`: `[B, T]` with `T <= max_len` -> `[B, T, V]`
-    pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+    /// - `tokens`: `[K, B, T]` with `T <= max_len` -> `[K, B, T, V]`
+    pub fn forward(&self, tokens: Tensor<3, Int>) -> Tensor<4> {
         self.forward_with_attention(tokens).0
     }
 
     /// Next-token logits and every layer's attention weights, for the attention view.
     ///
     /// # Shapes
-    /// - `tokens`: `[B, T]` -> logits `[B, T, V]` and, per layer, weights `[B, H, T, T]`
-    pub fn forward_with_attention(&self, tokens: Tensor<2, Int>) -> (Tensor<3>, Vec<Tensor<4>>) {
+    /// - `tokens`: `[K, B, T]` -> logits `[K, B, T, V]` and, per layer, weights `[K, B, H, T, T]`
+    pub fn forward_with_attention(&self, tokens: Tensor<3, Int>) -> (Tensor<4>, Vec<Tensor<5>>) {
+        let [k, b, t] = tokens.dims();
         let device = tokens.device();
-        let [_, t] = tokens.dims();
+        let [_, v, d] = self.token_embedding.val().dims();
+        // Run k's token j is row k * V + j of the K vocabularies laid end to end.
+        let offsets = Tensor::<1, Int>::arange(0..k as i64, &device)
+            .mul_scalar(v as i64)
+            .reshape([k, 1, 1])
+            .expand([k, b, t]);
+        let ids = (tokens + offsets).reshape([k * b * t]);
+        let table = self.token_embedding.val().reshape([k * v, d]); // (K*V, D)
+        let x = table.select(0, ids).reshape([k, b, t, d]); // (K, B, T, D)
         let positions = self
             .position_embedding
             .val()
-            .narrow(0, 0, t)
-            .unsqueeze_dim::<3>(0); // (1, T, D)
-        let mut x = self.token_embedding.forward(tokens) + positions; // (B, T, D)
+            .narrow(1, 0, t)
+            .unsqueeze_dim::<4>(1); // (K, 1, T, D)
+        let mut x = (x + positions).reshape([k, b * t, d]); // (K, N, D)
         // true above the diagonal: key j > query i is in the future and gets no attention.
         let future = Tensor::<2, Bool>::tril_mask([t, t], 0, &device); // (T, T)
         let mut attention = Vec::with_capacity(self.blocks.len());
         for block in &self.blocks {
-            let (next, weights) = block.forward(x, future.clone());
+            let (next, weights) = block.forward(x, b, future.clone());
             x = next;
-            attention.push(weights);
+            let [_, h, _, _] = weights.dims();
+            attention.push(weights.reshape([k, b, h, t, t]));
         }
-        (self.head.forward(self.final_norm.forward(x)), attention) // (B, T, V)
+        let logits = self
+            .head
+            .forward(self.final_norm.forward(x))
+            .reshape([k, b, t, v]); // (K, B, T, V)
+        (logits, attention)
+    }
+}
+
+/// Narrows every parameter to run `k`'s slice `[1, ...]` (see [`Transformer::run`]).
+struct RunSlice {
+    k: usize,
+}
+
+impl burn::module::ModuleMapper for RunSlice {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let value = param.val();
+        let autodiff = value.is_autodiff();
+        let part = value.inner().narrow(0, self.k, 1);
+        Param::from_tensor(if autodiff { part.autodiff() } else { part })
     }
 }
 
@@ -276,26 +438,38 @@ mod tests {
         }
     }
 
+    fn one(config: &ModelConfig, vocab: usize, seed: u64, device: &Device) -> Transformer {
+        Transformer::new(config, vocab, &mut [SeededRng::from_seed(seed)], device)
+    }
+
+    fn tokens(values: Vec<i64>, device: &Device) -> Tensor<3, Int> {
+        let t = values.len();
+        Tensor::<3, Int>::from_data(TensorData::new(values, [1, 1, t]), device)
+    }
+
     #[test]
     fn pinned_parameter_count_of_the_reference_model() {
         // Reference model: 2 layers, width 64, 4 heads, FF 256, 64 positions, vocabulary 14.
         // tokens 14*64 + positions 64*64 + 2 blocks * (2 norms 2*128 + qkv 64*192+192 + proj 64*64+64
         // + fc 64*256+256 + fc_out 256*64+64) + final norm 128 + head 64*14+14 = 105,998.
         let device = Device::flex();
-        let model = Transformer::new(
+        let model = one(&ModelConfig::default(), 14, 0, &device);
+        assert_eq!(model.num_params(), 105_998);
+        // K runs hold K times the parameters.
+        let three = Transformer::new(
             &ModelConfig::default(),
             14,
-            &mut SeededRng::from_seed(0),
+            &mut [0, 1, 2].map(SeededRng::from_seed),
             &device,
         );
-        assert_eq!(model.num_params(), 105_998);
+        assert_eq!(three.num_params(), 3 * 105_998);
         // The memory estimate counts the same parameters, for any shape.
         let mut config = crate::engine::config::ExperimentConfig::default();
         config.model.layers = 3;
         config.model.width = 48;
         config.model.ff_width = 80;
         let vocab = crate::engine::tokenizer::SequenceLayout::new(&config.task).vocab_size();
-        let model = Transformer::new(&config.model, vocab, &mut SeededRng::from_seed(0), &device);
+        let model = one(&config.model, vocab, 0, &device);
         assert_eq!(
             model.num_params() as u64,
             crate::engine::memory::parameter_count(&config)
@@ -305,15 +479,9 @@ mod tests {
     #[test]
     fn causal_mask_future_tokens_do_not_change_earlier_logits() {
         let device = Device::flex();
-        let model = Transformer::new(&tiny(), 10, &mut SeededRng::from_seed(5), &device);
-        let a = Tensor::<2, Int>::from_data(
-            TensorData::new(vec![1i64, 4, 6, 7, 2, 9, 3, 8], [1, 8]),
-            &device,
-        );
-        let b = Tensor::<2, Int>::from_data(
-            TensorData::new(vec![1i64, 4, 6, 7, 5, 0, 9, 1], [1, 8]),
-            &device,
-        );
+        let model = one(&tiny(), 10, 5, &device);
+        let a = tokens(vec![1, 4, 6, 7, 2, 9, 3, 8], &device);
+        let b = tokens(vec![1, 4, 6, 7, 5, 0, 9, 1], &device);
         let la = model.forward(a).into_data().try_to_vec::<f32>().unwrap();
         let lb = model.forward(b).into_data().try_to_vec::<f32>().unwrap();
         let vocab = 10;
@@ -334,16 +502,15 @@ mod tests {
     #[test]
     fn attention_rows_are_causal_distributions() {
         let device = Device::flex();
-        let model = Transformer::new(&tiny(), 10, &mut SeededRng::from_seed(5), &device);
-        let tokens =
-            Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 4, 6, 7, 2], [1, 5]), &device);
-        let (_, attention) = model.forward_with_attention(tokens);
+        let model = one(&tiny(), 10, 5, &device);
+        let (_, attention) = model.forward_with_attention(tokens(vec![1, 4, 6, 7, 2], &device));
         assert_eq!(attention.len(), 2);
+        assert_eq!(attention[0].dims(), [1, 1, 2, 5, 5]);
         let w = attention[0]
             .clone()
             .into_data()
             .try_to_vec::<f32>()
-            .unwrap(); // (1, 2, 5, 5)
+            .unwrap(); // (1, 1, 2, 5, 5)
         for head in 0..2 {
             for q in 0..5 {
                 let row = &w[(head * 5 + q) * 5..(head * 5 + q + 1) * 5];
@@ -351,6 +518,43 @@ mod tests {
                 assert!(row[q + 1..].iter().all(|&p| p == 0.0));
             }
         }
+    }
+
+    /// Runs of one model never mix: run k of a stack gives the logits of run k alone (its own
+    /// weights, drawn from its own stream), and [`Transformer::run`] takes it out whole.
+    #[test]
+    fn each_run_of_a_stack_is_the_run_alone() {
+        let device = Device::flex();
+        let seeds = [3u64, 8, 13];
+        let stack = Transformer::new(&tiny(), 10, &mut seeds.map(SeededRng::from_seed), &device);
+        let row = vec![1i64, 4, 6, 7, 2, 9];
+        let all = Tensor::<3, Int>::from_data(
+            TensorData::new([row.clone(), row.clone(), row.clone()].concat(), [3, 1, 6]),
+            &device,
+        );
+        let stacked = stack.forward(all).into_data().try_to_vec::<f32>().unwrap();
+        let per_run = stacked.len() / 3;
+        for (k, &seed) in seeds.iter().enumerate() {
+            let alone = one(&tiny(), 10, seed, &device)
+                .forward(tokens(row.clone(), &device))
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            let taken = stack
+                .run(k)
+                .forward(tokens(row.clone(), &device))
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            for i in 0..per_run {
+                assert!(
+                    (stacked[k * per_run + i] - alone[i]).abs() < 1e-5,
+                    "run {k}, logit {i}"
+                );
+                assert_eq!(taken[i], alone[i], "run {k}, logit {i}");
+            }
+        }
+        assert_eq!(stack.run(1).runs(), 1);
     }
 
     /// Each scheme draws the spread it promises: GPT-2's N(0, 0.02) against PyTorch's N(0, 1)
@@ -364,23 +568,13 @@ mod tests {
             init,
             ..tiny()
         };
-        let std = |t: Tensor<2>| {
+        let std = |t: Tensor<3>| {
             let v = t.into_data().try_to_vec::<f32>().unwrap();
             let mean = v.iter().sum::<f32>() / v.len() as f32;
             (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / v.len() as f32).sqrt()
         };
-        let gpt2 = Transformer::new(
-            &config(Init::Gpt2),
-            10,
-            &mut SeededRng::from_seed(1),
-            &device,
-        );
-        let torch = Transformer::new(
-            &config(Init::Pytorch),
-            10,
-            &mut SeededRng::from_seed(1),
-            &device,
-        );
+        let gpt2 = one(&config(Init::Gpt2), 10, 1, &device);
+        let torch = one(&config(Init::Pytorch), 10, 1, &device);
         let close = |got: f32, want: f64| (got as f64 - want).abs() < 0.1 * want;
         assert!(close(std(gpt2.position_embedding.val()), 0.02));
         assert!(close(std(torch.position_embedding.val()), 1.0));
@@ -390,15 +584,7 @@ mod tests {
         let xavier = (6.0 / (64.0 + 192.0f64)).sqrt() / 3f64.sqrt();
         assert!(close(std(torch.blocks[0].attn.qkv.weight.val()), xavier));
         // The attention's biases start at zero, the MLP's do not.
-        let bias = |l: &Linear| {
-            l.bias
-                .as_ref()
-                .unwrap()
-                .val()
-                .into_data()
-                .try_to_vec::<f32>()
-                .unwrap()
-        };
+        let bias = |l: &Linear| l.bias.val().into_data().try_to_vec::<f32>().unwrap();
         assert!(bias(&torch.blocks[0].attn.qkv).iter().all(|&b| b == 0.0));
         assert!(bias(&torch.blocks[0].fc).iter().any(|&b| b != 0.0));
         assert!(bias(&gpt2.blocks[0].fc).iter().all(|&b| b == 0.0));
@@ -407,9 +593,9 @@ mod tests {
     #[test]
     fn same_seed_same_weights() {
         let device = Device::flex();
-        let a = Transformer::new(&tiny(), 10, &mut SeededRng::from_seed(9), &device);
-        let b = Transformer::new(&tiny(), 10, &mut SeededRng::from_seed(9), &device);
-        let c = Transformer::new(&tiny(), 10, &mut SeededRng::from_seed(10), &device);
+        let a = one(&tiny(), 10, 9, &device);
+        let b = one(&tiny(), 10, 9, &device);
+        let c = one(&tiny(), 10, 10, &device);
         let w = |m: &Transformer| m.head.weight.val().into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(w(&a), w(&b));
         assert_ne!(w(&a), w(&c));

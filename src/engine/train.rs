@@ -1,5 +1,6 @@
 //! Our own training loop (burn's `Learner` does not run in wasm): AdamW, linear warm-up then linear
-//! decay, per-parameter gradient-norm clipping, seeded batch order.
+//! decay, per-parameter gradient-norm clipping (per run), seeded batch order, for the K runs of one
+//! model (a run alone is `K = 1`).
 //!
 //! Nothing here reads tensor data back: [`Trainer::train_chunk`] returns the chunk's mean loss as a
 //! one-element tensor that the caller reads with burn's async readback, once per chunk. That is what
@@ -9,9 +10,10 @@ use crate::engine::checkpoint::CheckpointError;
 use crate::engine::config::{BatchSampling, TrainConfig, ValidConfig};
 use crate::engine::model::Transformer;
 use crate::engine::rng::SeededRng;
+use crate::engine::run::RunError;
+use crate::engine::stack_plan::{StackError, StackKey};
 use crate::engine::task::Dataset;
 use crate::engine::tokenizer::SequenceLayout;
-use burn::grad_clipping::GradientClippingConfig;
 use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
 use burn::prelude::*;
@@ -31,18 +33,6 @@ pub fn learning_rate(config: &TrainConfig, step: usize) -> f64 {
     peak * (1.0 - progress * (1.0 - config.final_lr_ratio))
 }
 
-/// A training batch on the device.
-#[derive(Clone, Debug)]
-pub struct Batch {
-    /// `[B, T-1]` token ids: each sequence without its last token.
-    pub inputs: Tensor<2, Int>,
-    /// `[B, T-1, V]`: one-hot next tokens at the positions the loss covers (answer letters and EOS),
-    /// zero rows elsewhere. Folding the mask into the targets makes the loss one product and a sum.
-    pub targets: Tensor<3>,
-    /// Number of positions the loss covers (the sum of `targets`).
-    pub loss_tokens: usize,
-}
-
 /// Turns training examples into batches.
 #[derive(Clone, Copy, Debug)]
 pub struct Batcher {
@@ -50,8 +40,7 @@ pub struct Batcher {
     pub layout: SequenceLayout,
 }
 
-/// A batch still on the host: what [`Batcher::batch`] uploads, and what a stack of runs
-/// concatenates (see [`crate::engine::stack`]).
+/// A batch of one run, on the host: what [`Trainer`] concatenates over its runs and uploads.
 #[derive(Clone, Debug)]
 pub struct HostBatch {
     /// `[B * (T-1)]` token ids, row-major.
@@ -89,34 +78,26 @@ impl Batcher {
             loss_tokens,
         }
     }
-
-    /// Builds the batch of the training examples at `indices`.
-    pub fn batch(&self, dataset: &Dataset, indices: &[u32], device: &Device) -> Batch {
-        let (t, v) = (self.layout.sequence_len() - 1, self.layout.vocab_size());
-        let b = indices.len();
-        let host = self.host_batch(dataset, indices);
-        Batch {
-            inputs: Tensor::from_data(TensorData::new(host.inputs, [b, t]), device),
-            targets: Tensor::from_data(TensorData::new(host.targets, [b, t, v]), device),
-            loss_tokens: host.loss_tokens,
-        }
-    }
 }
 
-/// Mean cross-entropy over the answer positions.
+/// Each run's mean cross-entropy over its answer positions.
 ///
 /// # Shapes
-/// - `logits`: `[B, T, V]`; `targets`: `[B, T, V]` one-hot (zero rows are ignored) -> `[1]`
-pub fn masked_cross_entropy(
-    logits: Tensor<3>,
-    targets: Tensor<3>,
-    loss_tokens: usize,
+/// - `logits`, `targets`: `[K, B, T, V]` (targets one-hot, zero rows ignored); `inverse_tokens`:
+///   `[K]`, one over each run's number of loss positions -> `[K]`
+pub fn cross_entropy(
+    logits: Tensor<4>,
+    targets: Tensor<4>,
+    inverse_tokens: Tensor<1>,
 ) -> Tensor<1> {
-    let log_probs = log_softmax(logits, 2); // (B, T, V)
+    let [k, b, t, v] = logits.dims();
+    let log_probs = log_softmax(logits, 3); // (K, B, T, V)
     (log_probs * targets)
-        .sum()
+        .reshape([k, b * t * v])
+        .sum_dim(1) // (K, 1)
+        .reshape([k])
         .neg()
-        .div_scalar(loss_tokens.max(1) as f64) // (1)
+        * inverse_tokens
 }
 
 /// The order batches visit the training examples in, from the `"batches"` stream: epochs (each
@@ -162,50 +143,175 @@ impl BatchOrder {
     }
 }
 
-/// AdamW as this project trains with it (epsilon 1e-8, the run's weight decay), clipping each
-/// parameter's gradient to the norm `clip` when one is given.
-pub(crate) fn adamw(config: &TrainConfig, clip: Option<f64>) -> ModuleOptimizer {
+/// AdamW as this project trains with it (epsilon 1e-8, the run's weight decay). Gradients are
+/// clipped per run before it ([`clip_per_run`]), so burn's own clipping (over a whole parameter,
+/// every run's slice at once) stays off.
+pub(crate) fn adamw(config: &TrainConfig) -> ModuleOptimizer {
     AdamWConfig::new()
         .with_epsilon(1e-8)
         .with_weight_decay(config.weight_decay as f32)
-        .with_grad_clipping(clip.map(|c| GradientClippingConfig::Norm(c as f32)))
         .init()
 }
 
-/// The model, its optimizer and the batch order of one run.
+/// Scales each run's slice of a gradient `[K, ...]` to a norm of at most `max_norm`: what burn's
+/// `GradientClipping::Norm` does to the gradient of one parameter, per run (a run's gradient is
+/// clipped as it would be alone, whatever the other runs' gradients are).
+fn clip_rows<const D: usize>(grad: Tensor<D>, max_norm: f64) -> Tensor<D> {
+    let dims = grad.dims();
+    let k = dims[0];
+    let n = dims.iter().product::<usize>() / k.max(1);
+    let rows = grad.reshape([k, n]);
+    let norm = rows.clone().square().sum_dim(1).sqrt(); // (K, 1)
+    let coefficient = norm
+        .add_scalar(f32::MIN_POSITIVE)
+        .recip()
+        .mul_scalar(max_norm)
+        .clamp_max(1.0); // (K, 1)
+    (rows * coefficient).reshape(dims)
+}
+
+/// Applies [`clip_rows`] to the gradient of every parameter.
+struct ClipPerRun<'a> {
+    grads: &'a mut GradientsParams,
+    max_norm: f64,
+}
+
+impl ModuleVisitor for ClipPerRun<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(grad) = self.grads.remove::<D>(param.id) {
+            self.grads
+                .register::<D>(param.id, clip_rows(grad, self.max_norm));
+        }
+    }
+}
+
+/// Per-run gradient clipping of every parameter's gradient.
+fn clip_per_run(model: &Transformer, grads: &mut GradientsParams, max_norm: f64) {
+    model.visit(&mut ClipPerRun { grads, max_norm });
+}
+
+/// The model of K runs (see [`crate::engine::model`]), its optimizer and each run's batch order.
+///
+/// Each run keeps everything it would have alone: its initial weights (its own `"init"` stream),
+/// its batch order (its own `"batches"` stream) and its gradient (the loss is the sum of the runs'
+/// losses, and no run's loss depends on another run's weights). AdamW acts per element, so one
+/// optimizer over the stacked parameters updates each run as its own optimizer would; gradient
+/// clipping, the one step that mixes elements, is done per run ([`clip_rows`]). The
+/// learning-rate schedule is per run too, trivially: runs only train together when their training
+/// settings are equal ([`StackKey`]).
 pub struct Trainer {
     model: Option<Transformer>,
     optimizer: ModuleOptimizer,
     config: TrainConfig,
     batcher: Batcher,
-    order: BatchOrder,
+    orders: Vec<BatchOrder>,
     device: Device,
     step: usize,
 }
 
 impl Trainer {
-    /// A trainer for `dataset` with a fresh model from the `"init"` stream, on `device` (autodiff is
-    /// enabled here).
-    pub fn new(config: &ValidConfig, dataset: &Dataset, device: &Device) -> Self {
+    /// A trainer of the runs of `configs` (one dataset each, in order) on `device` (autodiff is
+    /// enabled here), each run's initial weights from its own `"init"` stream.
+    ///
+    /// # Errors
+    /// [`StackError`] when there are no runs or they cannot train together ([`StackKey`]).
+    pub fn new(
+        configs: &[ValidConfig],
+        datasets: &[Dataset],
+        device: &Device,
+    ) -> Result<Self, StackError> {
+        StackKey::check(configs)?;
         let device = device.clone().autodiff();
-        let layout = SequenceLayout::new(&config.task);
-        let mut init_rng = SeededRng::named(config.seed, "init");
-        let model = Transformer::new(&config.model, layout.vocab_size(), &mut init_rng, &device);
-        let optimizer = adamw(&config.train, config.train.grad_clip);
-        Self {
+        let layout = SequenceLayout::new(&configs[0].task);
+        let mut rngs: Vec<SeededRng> = configs
+            .iter()
+            .map(|config| SeededRng::named(config.seed, "init"))
+            .collect();
+        let model = Transformer::new(&configs[0].model, layout.vocab_size(), &mut rngs, &device);
+        let train = configs[0].train.clone();
+        Ok(Self {
             model: Some(model),
-            optimizer,
-            config: config.train.clone(),
+            // Clipping is per run (`clip_per_run`), never over the whole stack.
+            optimizer: adamw(&train),
+            orders: configs
+                .iter()
+                .zip(datasets)
+                .map(|(c, d)| BatchOrder::new(c.seed, d.train.len(), train.sampling))
+                .collect(),
+            config: train,
             batcher: Batcher { layout },
-            order: BatchOrder::new(config.seed, dataset.train.len(), config.train.sampling),
             device,
             step: 0,
-        }
+        })
     }
 
-    /// Steps taken so far.
+    /// A trainer continuing from a [`Trainer::checkpoint`] taken after `step` steps of the same
+    /// runs: the weights and optimizer state are loaded, and each batch order is replayed from its
+    /// seed to where it was (index shuffles only, no tensor work), so the runs go on exactly as they
+    /// would have.
+    ///
+    /// # Errors
+    /// [`RunError::Checkpoint`] when the step is past the end, or the bytes are damaged or belong to
+    /// another model or another number of runs; [`RunError::Stack`] when the runs cannot train
+    /// together.
+    pub fn resume(
+        configs: &[ValidConfig],
+        datasets: &[Dataset],
+        device: &Device,
+        step: usize,
+        model: Vec<u8>,
+        optimizer: Vec<u8>,
+    ) -> Result<Self, RunError> {
+        let mut trainer = Self::new(configs, datasets, device)?;
+        if step > trainer.config.steps {
+            return Err(CheckpointError::PastTheEnd {
+                step,
+                steps: trainer.config.steps,
+            }
+            .into());
+        }
+        let fresh = trainer.model.take().expect("a new trainer has its model");
+        let blank = std::mem::replace(&mut trainer.optimizer, AdamWConfig::new().init());
+        let (model, optimizer) = load_state(fresh, blank, model, optimizer, &trainer.device)?;
+        if model.runs() != configs.len() {
+            return Err(CheckpointError::Model(format!(
+                "it holds {} runs, not {}",
+                model.runs(),
+                configs.len()
+            ))
+            .into());
+        }
+        trainer.model = Some(model);
+        trainer.optimizer = optimizer;
+        for order in &mut trainer.orders {
+            for _ in 0..step {
+                order.next_batch(trainer.config.batch_size);
+            }
+        }
+        trainer.step = step;
+        Ok(trainer)
+    }
+
+    /// Steps taken so far (by every run).
     pub fn step(&self) -> usize {
         self.step
+    }
+
+    /// The model being trained (with autodiff; call `.valid()` for inference).
+    pub fn model(&self) -> &Transformer {
+        self.model
+            .as_ref()
+            .expect("the model is only taken during a step")
+    }
+
+    /// Run `k`'s own model, without autodiff, for evaluation and inference.
+    pub fn run_model(&self, k: usize) -> Transformer {
+        self.model().valid().run(k)
+    }
+
+    /// The device training runs on (with autodiff).
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// The model's weights and the optimizer's state (AdamW moments and step counts, by parameter
@@ -221,77 +327,47 @@ impl Trainer {
         state_bytes(self.model().valid(), &self.optimizer, host).await
     }
 
-    /// A trainer continuing from a [`Trainer::checkpoint`] taken after `step` steps of the same
-    /// config: the weights and optimizer state are loaded, and the batch order is replayed from the
-    /// seed to where it was (index shuffles only, no tensor work), so the run goes on exactly as it
-    /// would have.
-    ///
-    /// # Errors
-    /// A [`CheckpointError`] when the step is past the run's end, or the model's or optimizer's
-    /// bytes are damaged or belong to another model.
-    pub fn resume(
-        config: &ValidConfig,
-        dataset: &Dataset,
-        device: &Device,
-        step: usize,
-        model: Vec<u8>,
-        optimizer: Vec<u8>,
-    ) -> Result<Self, CheckpointError> {
-        if step > config.train.steps {
-            return Err(CheckpointError::PastTheEnd {
-                step,
-                steps: config.train.steps,
-            });
-        }
-        let mut trainer = Self::new(config, dataset, device);
-        let fresh = trainer.model.take().expect("a new trainer has its model");
-        let blank = std::mem::replace(&mut trainer.optimizer, AdamWConfig::new().init());
-        let (model, optimizer) = load_state(fresh, blank, model, optimizer, &trainer.device)?;
-        trainer.model = Some(model);
-        trainer.optimizer = optimizer;
-        for _ in 0..step {
-            trainer.order.next_batch(trainer.config.batch_size);
-        }
-        trainer.step = step;
-        Ok(trainer)
-    }
-
-    /// The model being trained (with autodiff; call `.valid()` for inference).
-    pub fn model(&self) -> &Transformer {
-        self.model
-            .as_ref()
-            .expect("the model is only taken during a step")
-    }
-
-    /// The device training runs on (with autodiff).
-    pub fn device(&self) -> &Device {
-        &self.device
-    }
-
-    /// Takes up to `steps` optimizer steps (never past the configured total) and returns how many it
-    /// took and their mean loss as a `[1]` tensor, not yet read back.
-    pub fn train_chunk(&mut self, dataset: &Dataset, steps: usize) -> (usize, Tensor<1>) {
+    /// Takes up to `steps` steps of every run (never past the configured total) and returns how many
+    /// it took and each run's mean loss over them, `[K]`, not yet read back.
+    pub fn train_chunk(&mut self, datasets: &[Dataset], steps: usize) -> (usize, Tensor<1>) {
         let steps = steps.min(self.config.steps - self.step);
-        let mut loss_sum = Tensor::<1>::zeros([1], &self.device.clone().without_autodiff());
+        let k = self.orders.len();
+        let mut loss_sum = Tensor::<1>::zeros([k], &self.device.clone().without_autodiff());
         for _ in 0..steps {
-            let loss = self.one_step(dataset);
-            loss_sum = loss_sum + loss;
+            loss_sum = loss_sum + self.one_step(datasets);
         }
         (steps, loss_sum.div_scalar(steps.max(1) as f64))
     }
 
-    /// One optimizer step; returns the batch loss, detached from the graph.
-    fn one_step(&mut self, dataset: &Dataset) -> Tensor<1> {
-        let indices = self.order.next_batch(self.config.batch_size);
-        let batch = self.batcher.batch(dataset, &indices, &self.device);
+    /// One optimizer step of every run; returns each run's batch loss `[K]`, detached.
+    fn one_step(&mut self, datasets: &[Dataset]) -> Tensor<1> {
+        let layout = self.batcher.layout;
+        let (t, v) = (layout.sequence_len() - 1, layout.vocab_size());
+        let (k, b) = (self.orders.len(), self.config.batch_size);
+        let mut inputs = Vec::with_capacity(k * b * t);
+        let mut targets = Vec::with_capacity(k * b * t * v);
+        let mut inverse_tokens = Vec::with_capacity(k);
+        for (order, dataset) in self.orders.iter_mut().zip(datasets) {
+            let batch = self.batcher.host_batch(dataset, &order.next_batch(b));
+            inputs.extend(batch.inputs);
+            targets.extend(batch.targets);
+            inverse_tokens.push(1.0 / batch.loss_tokens.max(1) as f32);
+        }
+        let device = &self.device;
+        let inputs = Tensor::<3, Int>::from_data(TensorData::new(inputs, [k, b, t]), device);
+        let targets = Tensor::<4>::from_data(TensorData::new(targets, [k, b, t, v]), device);
+        let inverse_tokens = Tensor::<1>::from_data(TensorData::new(inverse_tokens, [k]), device);
         let model = self.model.take().expect("model present between steps");
-        let logits = model.forward(batch.inputs); // (B, T, V)
-        let loss = masked_cross_entropy(logits, batch.targets, batch.loss_tokens);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let losses = cross_entropy(model.forward(inputs), targets, inverse_tokens); // (K)
+        // The sum's gradient with respect to run k's weights is run k's loss's gradient alone.
+        let mut grads = GradientsParams::from_grads(losses.clone().sum().backward(), &model);
+        if let Some(max_norm) = self.config.grad_clip {
+            clip_per_run(&model, &mut grads, max_norm);
+        }
         let lr = learning_rate(&self.config, self.step);
         self.model = Some(self.optimizer.step(lr, model, grads));
         self.step += 1;
-        loss.inner()
+        losses.inner()
     }
 }
 
@@ -474,10 +550,10 @@ mod tests {
         config.train.warmup_steps = 1;
         config.eval.test_rules = 4;
         let config = config.validate().unwrap();
-        let dataset = Dataset::generate(&config).unwrap();
+        let datasets = [Dataset::generate(&config).unwrap()];
         let device = Device::flex();
-        let mut trainer = Trainer::new(&config, &dataset, &device);
-        let (taken, _) = trainer.train_chunk(&dataset, 3);
+        let mut trainer = Trainer::new(&[config], &datasets, &device).unwrap();
+        let (taken, _) = trainer.train_chunk(&datasets, 3);
         assert_eq!(taken, 3);
         let (model, optimizer) = pollster::block_on(trainer.checkpoint(&device)).unwrap();
         let sync_model = trainer.model().clone().into_record().into_bytes().unwrap();

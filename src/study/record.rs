@@ -4,8 +4,6 @@
 use crate::engine::config::{ConfigError, ExperimentConfig};
 use crate::engine::metrics::LossPoint;
 use crate::engine::metrics::{EvalSummary, RuleScore};
-#[cfg(feature = "compute")]
-use crate::engine::run::Run;
 use crate::study::sweep::SweepSpec;
 use serde::{Deserialize, Serialize};
 
@@ -44,22 +42,10 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
-    /// The record of a finished run and its final evaluation.
+    /// The record of run `k` of a finished stack (a run alone is a stack of one) and its final
+    /// evaluation (`wall_seconds`: the stack's, shared by its runs).
     #[cfg(feature = "compute")]
-    pub fn new(run: &Run, last: crate::engine::metrics::Evaluation, wall_seconds: f64) -> Self {
-        Self::from_parts(
-            run.config(),
-            run.dataset(),
-            (run.step(), run.losses(), run.evaluations()),
-            last,
-            wall_seconds,
-        )
-    }
-
-    /// The record of run `k` of a finished stack and its final evaluation (`wall_seconds`: the
-    /// stack's, shared by its runs).
-    #[cfg(feature = "compute")]
-    pub fn of_stack(
+    pub fn new(
         stack: &crate::engine::stack::Stack,
         k: usize,
         last: crate::engine::metrics::Evaluation,

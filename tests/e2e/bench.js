@@ -9,8 +9,14 @@
 // one after another against stacked in the page's one worker, ending with a `webgpu stack speedup`
 // line. Here WebGPU is SwiftShader, which emulates the GPU on the CPU: the figure says what stacking
 // saves of its per-dispatch cost, not what a real GPU gains.
+// `--only-speed` measures only the CPU fallback's training speed of the reference model.
+// `--lesson` times the real primary lesson instead, as a newcomer meets it: a fresh profile, no link,
+// the page's defaults (headless Chromium here has no WebGPU, so the CPU fallback), from the click on
+// Run to the reveal, and the time to the first accuracy; then its ladder (unseen-rule accuracy by
+// rule count) and whether it shows the transition (at most 0.15 at the fewest rules, at least 0.75
+// at the most, in order).
 // Usage: node tests/e2e/bench.js [--native-steps-per-s X] [--seconds S] [--sweep-steps N] [--workers W]
-//        [--stack-steps N] [--only-sweep] [--only-stack]
+//        [--stack-steps N] [--only-sweep] [--only-stack] [--only-speed] [--lesson]
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -29,6 +35,8 @@ const sweepWorkers = option('--workers', 2);
 const onlySweep = args.includes('--only-sweep');
 const stackSteps = option('--stack-steps', 100);
 const onlyStack = args.includes('--only-stack');
+const onlySpeed = args.includes('--only-speed');
+const lessonOnly = args.includes('--lesson');
 
 // The reference model and task of `idp bench` (presets::reference_config), batch 64, and no evaluation
 // inside the timed window.
@@ -153,7 +161,60 @@ async function stackComparison(server) {
   console.log(`webgpu stack speedup: ${(one.seconds / stacked.seconds).toFixed(2)}x`);
 }
 
+/** The primary lesson as a newcomer runs it: seconds to the first accuracy and to the reveal, and its
+ * ladder. */
+async function lesson(server) {
+  const browser = await h.launch({ webgpu: false });
+  try {
+    const { page } = await h.open(browser.context, server.url);
+    await page.click('#primary');
+    await page.check('#lesson-choice-0');
+    const workers = await page.inputValue('#sweep-workers').catch(() => '?');
+    const started = Date.now();
+    await page.click('#run-lesson');
+    await h.waitFor(page, 'a first accuracy', () => !!document.querySelector('#accuracy'), null, 120_000);
+    const first = (Date.now() - started) / 1000;
+    await h.waitFor(page, 'the reveal', () => document.querySelector('#sweep-status')?.textContent !== 'running', null, 3_600_000);
+    const reveal = (Date.now() - started) / 1000;
+    const status = await h.text(page, '#sweep-status');
+    if (status !== 'done') throw new Error(`the lesson ended ${status}`);
+    await page.waitForSelector('#lesson-reveal', { timeout: 10_000 });
+    const backend = await h.text(page, '#backend');
+    const rows = await page.locator('#runs-table tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent.trim())));
+    const headers = await page.locator('#runs-table thead th').evaluateAll((ths) => ths.map((th) => th.textContent.trim()));
+    const column = (name) => headers.findIndex((hd) => hd.toLowerCase().startsWith(name));
+    const [rulesAt, unseenAt] = [column('run'), column('unseen')];
+    const ladder = rows
+      .map((r) => ({ rules: Number((r[rulesAt].match(/\d+/g) || []).pop()), unseen: parseFloat(r[unseenAt]) / 100 }))
+      .sort((a, b) => a.rules - b.rules);
+    const inOrder = ladder.every((p, i) => i === 0 || p.unseen >= ladder[i - 1].unseen - 0.03);
+    const shows = ladder.length > 1 && ladder[0].unseen <= 0.15 && ladder[ladder.length - 1].unseen >= 0.75 && inOrder;
+    console.log(`primary lesson, ${backend}, ${workers} worker(s), page defaults, no link`);
+    console.log(`first accuracy: ${first.toFixed(1)} s after the click (goal: at most 10 s)`);
+    console.log(`click to reveal: ${reveal.toFixed(1)} s (goal: at most 180 s)`);
+    console.log(`ladder (unseen-rule accuracy by rules): ${ladder.map((p) => `${p.rules}: ${p.unseen.toFixed(3)}`).join(', ')}`);
+    console.log(`shows the transition (<= 0.15 at the fewest rules, >= 0.75 at the most, in order): ${shows ? 'yes' : 'no'}`);
+  } finally {
+    await browser.close();
+  }
+}
+
 (async () => {
+  if (lessonOnly || onlySpeed) {
+    const server = await h.serve();
+    try {
+      if (lessonOnly) {
+        await lesson(server);
+      } else {
+        const cpu = await speed(server, { webgpu: false, warmupSteps: 5, warmupTimeoutMs: 120_000 });
+        console.log(`browser ${cpu.backend.split(':')[0]} fallback: ${cpu.rate.toFixed(2)} steps/s (${cpu.steps} steps in ${windowSeconds} s); latest checkpoint ${cpu.checkpoint}`);
+      }
+    } finally {
+      await server.close();
+    }
+    return;
+  }
   if (onlyStack) {
     const server = await h.serve();
     try {

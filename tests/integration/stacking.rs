@@ -1,14 +1,15 @@
-//! Runs trained as one stack train as they would alone (issue 17's first goal): the same data,
-//! initial weights and batch order bit for bit, per-run losses within 1e-3 relative over the first
-//! 100 steps, final accuracies within 0.02, on the CPU backend and on wgpu (llvmpipe in CI).
+//! Runs trained as one stack train as they would alone, a run alone being a stack of one (issue
+//! 17's first goal): the same data, initial weights and batch order bit for bit, per-run losses
+//! within 1e-3 relative over the first 100 steps, final accuracies within 0.02, on the CPU backend
+//! and on wgpu (llvmpipe in CI).
 
 use super::training::{small_config, wgpu_device};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use instruction_diversity::engine::config::ValidConfig;
 use instruction_diversity::engine::model::Transformer;
-use instruction_diversity::engine::run::{Run, RunError};
-use instruction_diversity::engine::stack::{Stack, StackCheckpoint, StackError, plan_stacks};
+use instruction_diversity::engine::run::RunError;
+use instruction_diversity::engine::stack::{Checkpoint, Stack, StackError, plan_stacks};
 
 /// Three runs that differ in everything a stack lets differ (seed, rules, budget, no-op share),
 /// with a gradient clip low enough to act, so that clipping per run is exercised.
@@ -53,15 +54,15 @@ fn relative(a: f32, b: f32) -> f32 {
 fn stacked_runs_train_as_alone(device: &Device, compared: usize, steps: usize) {
     let configs = three_runs(steps);
     let mut stack = Stack::new(&configs, device).unwrap();
-    let mut alone: Vec<Run> = configs
+    let mut alone: Vec<Stack> = configs
         .iter()
-        .map(|c| Run::new(c, device).unwrap())
+        .map(|c| Stack::new(std::slice::from_ref(c), device).unwrap())
         .collect();
     for (k, run) in alone.iter().enumerate() {
-        assert_eq!(stack.dataset(k), run.dataset(), "run {k}'s data");
+        assert_eq!(stack.dataset(k), run.dataset(0), "run {k}'s data");
         assert_eq!(
             values(&stack.inference_model(k)),
-            values(&run.inference_model()),
+            values(&run.inference_model(0)),
             "run {k}'s initial weights"
         );
     }
@@ -69,7 +70,9 @@ fn stacked_runs_train_as_alone(device: &Device, compared: usize, steps: usize) {
     for step in 0..compared {
         let together = pollster::block_on(stack.advance(1)).unwrap();
         for (k, run) in alone.iter_mut().enumerate() {
-            let lone = pollster::block_on(run.advance(1)).unwrap().loss.loss;
+            let lone = pollster::block_on(run.advance(1)).unwrap().losses[0]
+                .unwrap()
+                .loss;
             let stacked = together.losses[k].expect("no run diverges").loss;
             let gap = relative(lone, stacked);
             assert!(
@@ -89,7 +92,7 @@ fn stacked_runs_train_as_alone(device: &Device, compared: usize, steps: usize) {
         let lone = loop {
             let advance = pollster::block_on(run.advance(50)).unwrap();
             if advance.finished {
-                break advance.evaluation.unwrap().summary();
+                break advance.evaluations[0].as_ref().unwrap().summary();
             }
         };
         let stacked = last.evaluations[k].as_ref().unwrap().summary();
@@ -141,7 +144,7 @@ fn a_resumed_stack_goes_on_exactly_as_it_would_have() {
     let mut got = losses(&mut first, 5);
     let bytes = pollster::block_on(first.checkpoint()).unwrap().to_bytes();
     drop(first);
-    let saved = StackCheckpoint::from_bytes(&bytes).unwrap();
+    let saved = Checkpoint::from_bytes(&bytes).unwrap();
     assert_eq!(saved.metas.len(), 3);
     let mut resumed = Stack::resume(saved, &Device::flex()).unwrap();
     assert_eq!(resumed.step(), 5);
@@ -149,11 +152,11 @@ fn a_resumed_stack_goes_on_exactly_as_it_would_have() {
     assert_eq!(got, expected);
     // A cut file is refused, not half-read; so is one with a byte changed anywhere (its weights
     // would otherwise train on, wrong).
-    assert!(StackCheckpoint::from_bytes(&bytes[..bytes.len() - 3]).is_err());
+    assert!(Checkpoint::from_bytes(&bytes[..bytes.len() - 3]).is_err());
     for at in [30, bytes.len() / 2, bytes.len() - 10] {
         let mut damaged = bytes.clone();
         damaged[at] ^= 0x10;
-        match StackCheckpoint::from_bytes(&damaged) {
+        match Checkpoint::from_bytes(&damaged) {
             Err(e) => assert!(
                 e.to_string().contains("damaged") || e.to_string().contains("unreadable"),
                 "{e}"
@@ -224,12 +227,13 @@ fn a_stacked_evaluation_gives_each_run_its_own_answers() {
         let alone = pollster::block_on(evaluate(
             &stack.inference_model(k),
             stack.layout(),
-            stack.dataset(k),
+            &[stack.dataset(k)],
             stack.step(),
-            None,
+            &[None],
             &device,
         ))
-        .unwrap();
+        .unwrap()
+        .remove(0);
         for (a, b) in [
             (&alone.seen, &together.seen),
             (&alone.unseen, &together.unseen),

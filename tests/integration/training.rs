@@ -2,9 +2,27 @@
 
 use burn::prelude::*;
 use instruction_diversity::engine::config::{Budget, ExperimentConfig, ModelConfig, Span};
-use instruction_diversity::engine::run::Run;
+use instruction_diversity::engine::stack::Stack;
 use instruction_diversity::engine::task::Dataset;
 use instruction_diversity::engine::train::Trainer;
+
+/// A run alone: a stack of one.
+fn run_of(config: &ExperimentConfig, device: &Device) -> Stack {
+    Stack::new(&[config.validate().unwrap()], device).unwrap()
+}
+
+/// A trainer of one run and its data.
+fn trainer_of(config: &ExperimentConfig) -> (Trainer, [Dataset; 1]) {
+    let config = config.validate().unwrap();
+    let datasets = [Dataset::generate(&config).unwrap()];
+    let trainer = Trainer::new(&[config], &datasets, &Device::flex()).unwrap();
+    (trainer, datasets)
+}
+
+/// The one loss of a one-run trainer's chunk.
+fn scalar(loss: Tensor<1>) -> f32 {
+    loss.into_data().try_to_vec::<f32>().unwrap()[0]
+}
 
 /// A small task and model that train in seconds on one core.
 pub(super) fn small_config(seed: u64) -> ExperimentConfig {
@@ -39,21 +57,20 @@ pub(super) fn small_config(seed: u64) -> ExperimentConfig {
 }
 
 fn first_losses(config: &ExperimentConfig, steps: usize) -> Vec<f32> {
-    let config = config.validate().unwrap();
-    let dataset = Dataset::generate(&config).unwrap();
-    let mut trainer = Trainer::new(&config, &dataset, &Device::flex());
+    let (mut trainer, datasets) = trainer_of(config);
     (0..steps)
-        .map(|_| {
-            let (_, loss) = trainer.train_chunk(&dataset, 1);
-            loss.into_scalar::<f32>()
-        })
+        .map(|_| scalar(trainer.train_chunk(&datasets, 1).1))
         .collect()
 }
 
 /// The losses of `run`'s next `steps` steps, one step per call.
-fn step_losses(run: &mut Run, steps: usize) -> Vec<f32> {
+fn step_losses(run: &mut Stack, steps: usize) -> Vec<f32> {
     (0..steps)
-        .map(|_| pollster::block_on(run.advance(1)).unwrap().loss.loss)
+        .map(|_| {
+            pollster::block_on(run.advance(1)).unwrap().losses[0]
+                .unwrap()
+                .loss
+        })
         .collect()
 }
 
@@ -81,15 +98,10 @@ fn overfits_one_small_batch_to_near_zero_loss() {
     config.train.steps = 300;
     config.train.weight_decay = 0.0;
     config.train.final_lr_ratio = 1.0;
-    let config = config.validate().unwrap();
-    let dataset = Dataset::generate(&config).unwrap();
-    let mut trainer = Trainer::new(&config, &dataset, &Device::flex());
-    let (_, first) = trainer.train_chunk(&dataset, 1);
-    let first = first.into_scalar::<f32>();
-    let (_, rest) = trainer.train_chunk(&dataset, 290);
-    let _ = rest.into_scalar::<f32>();
-    let (_, last) = trainer.train_chunk(&dataset, 9);
-    let last = last.into_scalar::<f32>();
+    let (mut trainer, datasets) = trainer_of(&config);
+    let first = scalar(trainer.train_chunk(&datasets, 1).1);
+    scalar(trainer.train_chunk(&datasets, 290).1);
+    let last = scalar(trainer.train_chunk(&datasets, 9).1);
     assert!(first > 1.0, "initial loss {first} should be near ln(vocab)");
     assert!(last < 0.05, "loss after 300 steps on one batch: {last}");
 }
@@ -97,13 +109,13 @@ fn overfits_one_small_batch_to_near_zero_loss() {
 #[test]
 fn a_short_run_learns_and_reports_accuracy() {
     let config = small_config(5);
-    let mut run = Run::new(&config.validate().unwrap(), &Device::flex()).unwrap();
+    let mut run = run_of(&config, &Device::flex());
     let mut losses = Vec::new();
     let mut last_eval = None;
     loop {
         let advance = pollster::block_on(run.advance(20)).unwrap();
-        losses.push(advance.loss.loss);
-        if let Some(e) = advance.evaluation {
+        losses.push(advance.losses[0].unwrap().loss);
+        if let Some(e) = advance.evaluations[0].clone() {
             last_eval = Some(e);
         }
         if advance.finished {
@@ -125,7 +137,7 @@ fn a_short_run_learns_and_reports_accuracy() {
         "{:?}",
         evaluation.summary()
     );
-    assert_eq!(run.evaluations().len(), 1);
+    assert_eq!(run.evaluations(0).len(), 1);
 }
 
 #[test]
@@ -145,8 +157,12 @@ fn a_typed_question_gets_the_greedy_answer_and_attention_of_every_head() {
     use instruction_diversity::engine::eval::{answer_question, greedy_decode};
     use instruction_diversity::engine::question::{RuleOrigin, check_question};
     let config = small_config(3);
-    let run = Run::new(&config.validate().unwrap(), &Device::flex()).unwrap();
-    let (model, device, layout) = (run.inference_model(), run.inference_device(), *run.layout());
+    let run = run_of(&config, &Device::flex());
+    let (model, device, layout) = (
+        run.inference_model(0),
+        run.inference_device(),
+        *run.layout(),
+    );
     let question = check_question(&config.task, "ab", "c", "dabba").unwrap();
     let answer = pollster::block_on(answer_question(
         &model,
@@ -160,7 +176,9 @@ fn a_typed_question_gets_the_greedy_answer_and_attention_of_every_head() {
     assert_eq!(answer.expected, "dcba");
     // The answer is what batched greedy decoding writes for the same prompt.
     let prompt = layout.encode_prompt("ab", "c", "dabba");
-    let tokens = pollster::block_on(greedy_decode(&model, &layout, &[prompt], &device)).unwrap();
+    let tokens = pollster::block_on(greedy_decode(&model, &layout, &[vec![prompt]], &device))
+        .unwrap()
+        .remove(0);
     assert_eq!(answer.output, layout.render_answer(&tokens[0]));
     assert_eq!(
         answer.correct,
@@ -196,22 +214,20 @@ fn a_resumed_checkpoint_goes_on_exactly_as_the_run_would_have() {
     let mut config = small_config(11);
     config.train.steps = 24;
     config.train.eval_every = 24;
-    let mut straight = Run::new(&config.validate().unwrap(), &Device::flex()).unwrap();
+    let mut straight = run_of(&config, &Device::flex());
     let expected = step_losses(&mut straight, 24);
 
-    let mut first = Run::new(&config.validate().unwrap(), &Device::flex()).unwrap();
+    let mut first = run_of(&config, &Device::flex());
     let head = step_losses(&mut first, 10);
     let checkpoint = pollster::block_on(first.checkpoint()).unwrap();
-    assert_eq!(checkpoint.meta.step, 10);
-    assert_eq!(checkpoint.meta.losses.len(), 10);
-    // Through the entry's text, as the browser stores it.
-    let meta = instruction_diversity::engine::checkpoint::CheckpointMeta::from_json(
-        &checkpoint.meta.to_json(),
-    )
-    .unwrap();
-    let checkpoint = instruction_diversity::engine::checkpoint::Checkpoint { meta, ..checkpoint };
+    assert_eq!(checkpoint.step(), 10);
+    assert_eq!(checkpoint.metas[0].losses.len(), 10);
+    // Through the file's bytes, as the browser and the CLI keep it.
+    let checkpoint =
+        instruction_diversity::engine::checkpoint::Checkpoint::from_bytes(&checkpoint.to_bytes())
+            .unwrap();
     drop(first);
-    let mut resumed = Run::resume(checkpoint, &Device::flex()).unwrap();
+    let mut resumed = Stack::resume(checkpoint, &Device::flex()).unwrap();
     assert_eq!(resumed.step(), 10);
     let tail = step_losses(&mut resumed, 14);
     let got: Vec<f32> = head.into_iter().chain(tail).collect();
@@ -223,7 +239,7 @@ fn a_resumed_checkpoint_goes_on_exactly_as_the_run_would_have() {
         );
     }
     assert!(resumed.is_finished());
-    assert_eq!(resumed.losses().len(), 24);
+    assert_eq!(resumed.losses(0).len(), 24);
     // A damaged checkpoint is a checkpoint error naming what is damaged, not a panic and not a
     // failure of the backend.
     use instruction_diversity::engine::checkpoint::{Checkpoint, CheckpointError};
@@ -233,7 +249,7 @@ fn a_resumed_checkpoint_goes_on_exactly_as_the_run_would_have() {
         model: vec![1, 2, 3],
         ..saved.clone()
     };
-    let Err(error) = Run::resume(broken_model, &Device::flex()) else {
+    let Err(error) = Stack::resume(broken_model, &Device::flex()) else {
         panic!("a damaged model resumed");
     };
     assert!(
@@ -245,7 +261,7 @@ fn a_resumed_checkpoint_goes_on_exactly_as_the_run_would_have() {
         optimizer: vec![9; 16],
         ..saved
     };
-    let Err(error) = Run::resume(broken_optimizer, &Device::flex()) else {
+    let Err(error) = Stack::resume(broken_optimizer, &Device::flex()) else {
         panic!("a damaged optimizer state resumed");
     };
     assert!(
@@ -301,13 +317,13 @@ fn a_resumed_wgpu_checkpoint_goes_on_exactly_as_the_run_would_have() {
     config.train.steps = 12;
     config.train.warmup_steps = 2;
     config.train.eval_every = 12;
-    let mut straight = Run::new(&config.validate().unwrap(), &device).unwrap();
+    let mut straight = run_of(&config, &device);
     let expected = step_losses(&mut straight, 12);
-    let mut first = Run::new(&config.validate().unwrap(), &device).unwrap();
+    let mut first = run_of(&config, &device);
     let mut got = step_losses(&mut first, 5);
     let checkpoint = pollster::block_on(first.checkpoint()).unwrap();
     drop(first);
-    let mut resumed = Run::resume(checkpoint, &device).unwrap();
+    let mut resumed = Stack::resume(checkpoint, &device).unwrap();
     got.extend(step_losses(&mut resumed, 7));
     assert_eq!(got, expected);
 }
@@ -321,9 +337,12 @@ fn packed_prompts_of_several_lengths_decode_together_as_each_alone() {
     let mut config = small_config(4);
     config.task.format = SequenceFormat::Packed;
     config.model.init = Init::Pytorch;
-    let config = config.validate().unwrap();
-    let run = Run::new(&config, &Device::flex()).unwrap();
-    let (model, device, layout) = (run.inference_model(), run.inference_device(), *run.layout());
+    let run = run_of(&config, &Device::flex());
+    let (model, device, layout) = (
+        run.inference_model(0),
+        run.inference_device(),
+        *run.layout(),
+    );
     let prompts: Vec<Vec<u32>> = [
         ("a", "", "abc"),
         ("ab", "cd", "dabba"),
@@ -336,15 +355,23 @@ fn packed_prompts_of_several_lengths_decode_together_as_each_alone() {
         prompts[0].len() < prompts[2].len(),
         "the prompts differ in length"
     );
-    let together = pollster::block_on(greedy_decode(&model, &layout, &prompts, &device)).unwrap();
+    let together = pollster::block_on(greedy_decode(
+        &model,
+        &layout,
+        std::slice::from_ref(&prompts),
+        &device,
+    ))
+    .unwrap()
+    .remove(0);
     for (prompt, answer) in prompts.iter().zip(&together) {
         let alone = pollster::block_on(greedy_decode(
             &model,
             &layout,
-            std::slice::from_ref(prompt),
+            &[vec![prompt.clone()]],
             &device,
         ))
-        .unwrap();
+        .unwrap()
+        .remove(0);
         assert_eq!(&alone[0], answer);
         assert_eq!(answer.len(), layout.answer_width);
     }
@@ -380,12 +407,15 @@ fn each_fidelity_choice_trains_and_replays_from_its_seed() {
             first_losses(&config, 3),
             "variant {k}"
         );
-        let mut run = Run::new(&config.validate().unwrap(), &Device::flex()).unwrap();
-        let first = pollster::block_on(run.advance(10)).unwrap().loss.loss;
+        let mut run = run_of(&config, &Device::flex());
+        let first = pollster::block_on(run.advance(10)).unwrap().losses[0]
+            .unwrap()
+            .loss;
         let last = loop {
             let advance = pollster::block_on(run.advance(30)).unwrap();
             if advance.finished {
-                break advance.evaluation.map(|e| (advance.loss.loss, e));
+                let loss = advance.losses[0].unwrap().loss;
+                break advance.evaluations[0].clone().map(|e| (loss, e));
             }
         };
         let (loss, evaluation) = last.expect("the last chunk evaluates");
@@ -403,11 +433,11 @@ fn interim_evaluations_use_the_first_examples_and_the_last_the_whole_sets() {
     config.train.steps = 60;
     config.train.eval_every = 20;
     config.eval.interim_examples = 8;
-    let mut run = Run::new(&config.validate().unwrap(), &Device::flex()).unwrap();
+    let mut run = run_of(&config, &Device::flex());
     let mut sizes = Vec::new();
     loop {
         let advance = pollster::block_on(run.advance(20)).unwrap();
-        if let Some(e) = advance.evaluation {
+        if let Some(e) = &advance.evaluations[0] {
             sizes.push((
                 e.step,
                 e.seen.all.total,

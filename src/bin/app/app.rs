@@ -15,7 +15,7 @@ use instruction_diversity::page::state::library::{LibraryAction, Orphan};
 use instruction_diversity::page::state::restore::{RestoreAction, Restored};
 use instruction_diversity::page::state::run::RunStatus;
 use instruction_diversity::page::state::sweep::{MAX_WORKERS, default_workers};
-use instruction_diversity::page::state::{Action, PageState, PendingChoice};
+use instruction_diversity::page::state::{Action, PageState, PendingChoice, Worker};
 use instruction_diversity::page::storage::{
     SavedRun, SavedSweep, SweepProgress, describe_failure, helper_owner,
 };
@@ -27,55 +27,41 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use yew::prelude::*;
 
-/// The page state plus the last command for the worker, numbered so the effect that posts it runs
-/// once per command, and the latest commands for the helper workers, numbered the same way.
+/// The page state plus the latest commands for the workers, numbered so the effect that posts
+/// them posts each once, in order.
 #[derive(Clone, PartialEq, Default)]
 pub struct AppState {
     pub page: PageState,
-    outbox: Option<(u64, Command)>,
-    /// `(number, helper slot, command)`, the last [`HELPER_OUTBOX`] of them.
-    helper_outbox: Rc<Vec<(u64, usize, Command)>>,
+    /// `(number, worker, command)`, the last [`OUTBOX`] of them.
+    outbox: Rc<Vec<(u64, Worker, Command)>>,
 }
 
-/// Helper commands kept for the effect that posts them (it posts each once, by its number; one
-/// action gives at most a few commands per helper).
-const HELPER_OUTBOX: usize = 256;
+/// Commands kept for the effect that posts them (it posts each once, by its number; one action
+/// gives at most a few commands per worker).
+const OUTBOX: usize = 256;
 
 impl Reducible for AppState {
     type Action = Action;
 
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
-        let sequence = self.outbox.as_ref().map_or(0, |(n, _)| *n);
         // A copy of the page state is a copy of its parts' pointers: the reducer copies only the
         // parts the action changes.
-        let mut page = self.page.clone();
-        page.helper_commands.clear();
-        let (mut page, command) = page.reduce(action);
-        let outbox = match command {
-            Some(command) => Some((sequence + 1, command)),
-            None => self.outbox.clone(),
-        };
-        let fresh = std::mem::take(&mut page.helper_commands);
-        let helper_outbox = if fresh.is_empty() {
-            self.helper_outbox.clone()
+        let (page, sent) = self.page.clone().reduce(action);
+        let outbox = if sent.is_empty() {
+            self.outbox.clone()
         } else {
-            let mut kept = self.helper_outbox.as_ref().clone();
+            let mut kept = self.outbox.as_ref().clone();
             let last = kept.last().map_or(0, |(n, _, _)| *n);
             kept.extend(
-                fresh
-                    .into_iter()
+                sent.into_iter()
                     .enumerate()
-                    .map(|(k, (slot, c))| (last + 1 + k as u64, slot, c)),
+                    .map(|(k, (to, c))| (last + 1 + k as u64, to, c)),
             );
-            let excess = kept.len().saturating_sub(HELPER_OUTBOX);
+            let excess = kept.len().saturating_sub(OUTBOX);
             kept.drain(..excess);
             Rc::new(kept)
         };
-        Rc::new(Self {
-            page,
-            outbox,
-            helper_outbox,
-        })
+        Rc::new(Self { page, outbox })
     }
 }
 
@@ -427,32 +413,29 @@ pub fn app() -> Html {
         });
     }
     {
-        let link = link.clone();
-        let dispatch = state.dispatcher();
-        use_effect_with(state.outbox.clone(), move |outbox| {
-            if let Some((_, command)) = outbox
-                && let Err(e) = link.borrow_mut().send(command.to_json())
-            {
-                dispatch.dispatch(Action::WorkerFailed(e));
-            }
-            || ()
-        });
-    }
-
-    {
-        // Each helper command once, in order; a helper's worker starts with its first command.
+        // Each command once, in order; a helper's worker starts with its first command.
         let posted = use_mut_ref(|| 0u64);
         let dispatch = state.dispatcher();
+        let link = link.clone();
         let helpers = helpers.clone();
         // Known once storage has answered (a sweep a link starts at once may come before it: its
         // helpers then keep no checkpoint).
         let owner = state.page.library.owner.clone();
-        use_effect_with(state.helper_outbox.clone(), move |outbox| {
-            for (number, slot, command) in outbox.iter() {
+        use_effect_with(state.outbox.clone(), move |outbox| {
+            for (number, to, command) in outbox.iter() {
                 if *number <= *posted.borrow() {
                     continue;
                 }
                 *posted.borrow_mut() = *number;
+                let slot = match to {
+                    Worker::Own => {
+                        if let Err(e) = link.borrow_mut().send(command.to_json()) {
+                            dispatch.dispatch(Action::WorkerFailed(e));
+                        }
+                        continue;
+                    }
+                    Worker::Helper(slot) => slot,
+                };
                 let link = {
                     let mut links = helpers.borrow_mut();
                     while links.len() <= *slot {
@@ -480,9 +463,7 @@ pub fn app() -> Html {
                 }
                 if !link.borrow().is_started() {
                     match command {
-                        Command::Start { .. } | Command::Continue { .. } => {
-                            spawn_worker(dispatch.clone(), link.clone())
-                        }
+                        Command::Train { .. } => spawn_worker(dispatch.clone(), link.clone()),
                         Command::Ask { .. } => {
                             // Its models went with it.
                             dispatch.dispatch(Action::Helper(

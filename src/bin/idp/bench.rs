@@ -5,7 +5,7 @@
 use crate::backend::BackendChoice;
 use burn::prelude::Device;
 use instruction_diversity::engine::config::{ExperimentConfig, ValidConfig};
-use instruction_diversity::engine::stack::{MAX_STACK, StackedTrainer, plan_stacks};
+use instruction_diversity::engine::stack::{MAX_STACK, plan_stacks};
 use instruction_diversity::engine::task::Dataset;
 use instruction_diversity::engine::tokenizer::SequenceLayout;
 use instruction_diversity::engine::train::Trainer;
@@ -64,15 +64,11 @@ fn measure(name: &str, device: &Device, args: &BenchArgs) -> Result<Measurement,
     config.train.batch_size = args.batch;
     config.train.steps = args.warmup + args.steps;
     let config = config.validate().map_err(|e| e.to_string())?;
-    let dataset = Dataset::generate(&config).map_err(|e| e.to_string())?;
-    let mut trainer = Trainer::new(&config, &dataset, device);
-    let read = |loss: burn::prelude::Tensor<1>| {
-        pollster::block_on(loss.into_scalar_async::<f32>()).map_err(|e| format!("{e:?}"))
-    };
-    read(trainer.train_chunk(&dataset, args.warmup).1)?;
+    let mut unit = Unit::new(std::slice::from_ref(&config), &[0], device)?;
+    unit.train(args.warmup)?;
     let started = Instant::now();
     // One chunk, one readback at its end: the readback waits for every queued step.
-    read(trainer.train_chunk(&dataset, args.steps).1)?;
+    unit.train(args.steps)?;
     let seconds = started.elapsed().as_secs_f64();
     let tokens_per_step = args.batch * (SequenceLayout::new(&config.task).sequence_len() - 1);
     let steps_per_s = args.steps as f64 / seconds;
@@ -118,19 +114,19 @@ fn torch(args: &BenchArgs, seq_len: usize, vocab: usize) -> Result<Measurement, 
     })
 }
 
-/// Trainers built and warmed up before the clock starts: a run alone (the lone code path) or a stack.
-enum Unit {
-    Alone(Box<(Trainer, Dataset)>),
-    Stacked(Box<StackedTrainer>, Vec<Dataset>),
+/// A trainer of some runs (one model of K runs; a run alone is K = 1) and their data, built and
+/// warmed up before the clock starts.
+struct Unit {
+    trainer: Trainer,
+    datasets: Vec<Dataset>,
 }
 
-/// One way of training the sweep: its name, threads, each thread's units (lists of run indices)
-/// and whether the units are stacks.
+/// One way of training the sweep: its name, threads, and each thread's units (lists of run
+/// indices, each trained as one model).
 struct Way {
     name: String,
     threads: usize,
     units: Vec<Vec<Vec<usize>>>,
-    stacked: bool,
 }
 
 fn read<const D: usize>(loss: burn::prelude::Tensor<D>) -> Result<(), String> {
@@ -140,38 +136,20 @@ fn read<const D: usize>(loss: burn::prelude::Tensor<D>) -> Result<(), String> {
 }
 
 impl Unit {
-    /// `runs` (indices into `configs`) as a lone trainer (one run, `stacked` false) or a stack.
-    fn new(
-        configs: &[ValidConfig],
-        runs: &[usize],
-        stacked: bool,
-        device: &Device,
-    ) -> Result<Self, String> {
+    /// `runs` (indices into `configs`) as one trainer.
+    fn new(configs: &[ValidConfig], runs: &[usize], device: &Device) -> Result<Self, String> {
         let datasets = runs
             .iter()
             .map(|&i| Dataset::generate(&configs[i]).map_err(|e| e.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
-        if stacked {
-            let chosen: Vec<ValidConfig> = runs.iter().map(|&i| configs[i].clone()).collect();
-            let trainer =
-                StackedTrainer::new(&chosen, &datasets, device).map_err(|e| e.to_string())?;
-            Ok(Self::Stacked(Box::new(trainer), datasets))
-        } else {
-            let dataset = datasets.into_iter().next().ok_or("no run")?;
-            let trainer = Trainer::new(&configs[runs[0]], &dataset, device);
-            Ok(Self::Alone(Box::new((trainer, dataset))))
-        }
+        let chosen: Vec<ValidConfig> = runs.iter().map(|&i| configs[i].clone()).collect();
+        let trainer = Trainer::new(&chosen, &datasets, device).map_err(|e| e.to_string())?;
+        Ok(Self { trainer, datasets })
     }
 
     /// `steps` steps, then one read-back (which waits for every queued step).
     fn train(&mut self, steps: usize) -> Result<(), String> {
-        match self {
-            Self::Alone(alone) => {
-                let (trainer, dataset) = &mut **alone;
-                read(trainer.train_chunk(dataset, steps).1)
-            }
-            Self::Stacked(trainer, datasets) => read(trainer.train_chunk(datasets, steps).1),
-        }
+        read(self.trainer.train_chunk(&self.datasets, steps).1)
     }
 }
 
@@ -181,7 +159,6 @@ impl Unit {
 fn time_threads(
     configs: &[ValidConfig],
     threads: &[Vec<Vec<usize>>],
-    stacked: bool,
     warmup: usize,
     steps: usize,
 ) -> Result<f64, String> {
@@ -196,7 +173,7 @@ fn time_threads(
                     let prepared = units
                         .iter()
                         .map(|runs| {
-                            let mut unit = Unit::new(configs, runs, stacked, &device)?;
+                            let mut unit = Unit::new(configs, runs, &device)?;
                             unit.train(warmup)?;
                             Ok(unit)
                         })
@@ -261,19 +238,16 @@ fn sweep(args: &BenchArgs) -> Result<(), String> {
             name: "one after another".into(),
             threads: 1,
             units: vec![singles.clone()],
-            stacked: false,
         },
         Way {
             name: format!("stacked (1 stack of {n})"),
             threads: 1,
             units: vec![vec![all.clone()]],
-            stacked: true,
         },
         Way {
             name: format!("alone, {} at a time", jobs.min(n)),
             threads: jobs.min(n),
             units: deal(&singles, jobs),
-            stacked: false,
         },
         Way {
             name: format!(
@@ -283,7 +257,6 @@ fn sweep(args: &BenchArgs) -> Result<(), String> {
             ),
             threads: stacks.len().min(jobs),
             units: deal(&stacks, jobs),
-            stacked: true,
         },
     ];
     println!(
@@ -296,10 +269,9 @@ fn sweep(args: &BenchArgs) -> Result<(), String> {
         name,
         threads,
         units,
-        stacked,
     } in ways
     {
-        let seconds = time_threads(&configs, &units, stacked, args.warmup, args.steps)?;
+        let seconds = time_threads(&configs, &units, args.warmup, args.steps)?;
         let rate = (n * args.steps) as f64 / seconds;
         let base = *baseline.get_or_insert(rate);
         best = best.max(rate / base);
@@ -309,8 +281,7 @@ fn sweep(args: &BenchArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Stacks of K runs of one model (seeds 1..=K) on each backend of `--only`: one run alone, then
-/// each K.
+/// Stacks of K runs of one model (seeds 1..=K) on each backend of `--only`: one run, then each K.
 fn stacks(args: &BenchArgs) -> Result<(), String> {
     let base: ExperimentConfig = match args.model.as_str() {
         "paper" => paper_config(),
@@ -371,8 +342,8 @@ fn stacks(args: &BenchArgs) -> Result<(), String> {
             "runs", "ms/step", "run-steps/s", "step time vs 1"
         );
         let mut alone_ms = None;
-        for k in std::iter::once(0).chain(args.stacks.iter().copied()) {
-            let count = k.max(1);
+        for k in std::iter::once(1).chain(args.stacks.iter().copied()) {
+            let count = k;
             let configs = (1..=count as u64)
                 .map(|seed| {
                     let mut config = base.clone();
@@ -381,17 +352,13 @@ fn stacks(args: &BenchArgs) -> Result<(), String> {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let runs: Vec<usize> = (0..count).collect();
-            let mut unit = Unit::new(&configs, &runs, k > 0, &device)?;
+            let mut unit = Unit::new(&configs, &runs, &device)?;
             unit.train(args.warmup)?;
             let started = Instant::now();
             unit.train(args.steps)?;
             let ms = started.elapsed().as_secs_f64() * 1e3 / args.steps as f64;
             let alone = *alone_ms.get_or_insert(ms);
-            let label = if k == 0 {
-                "1 alone".to_string()
-            } else {
-                k.to_string()
-            };
+            let label = k.to_string();
             println!(
                 "{label:>6} {ms:>12.2} {:>12.1} {:>15.2}x",
                 count as f64 * 1e3 / ms,

@@ -49,12 +49,12 @@ mod cli {
     use crate::backend::{BackendChoice, Selected};
     use crate::bench;
     use crate::files::SweepDir;
-    use crate::runner::{self, Checkpointing, Display, Outcome, StackOutcome, say};
+    use crate::runner::{self, Checkpointing, Display, Outcome, say};
     use clap::{Args, Parser, Subcommand};
     use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
     use instruction_diversity::engine::config::{ExperimentConfig, ValidConfig};
     use instruction_diversity::engine::settings::apply_settings;
-    use instruction_diversity::engine::stack::{StackCheckpoint, plan_stacks};
+    use instruction_diversity::engine::stack::{Checkpoint, plan_stacks};
     use instruction_diversity::study::plan::{CellResult, Plan};
     use instruction_diversity::study::presets::{CLUSTER_PRESET_IDS, PRESET_IDS, preset};
     use instruction_diversity::study::record;
@@ -414,8 +414,14 @@ mod cli {
             verbose: true,
         };
         let stop = stop_flag();
-        let record = match runner::train(&config, &device, &display, None, &stop)? {
-            Outcome::Finished(record) => *record,
+        let record = match runner::train(
+            std::slice::from_ref(&config),
+            &device,
+            &display,
+            None,
+            &stop,
+        )? {
+            Outcome::Finished(mut records) => *records.remove(0).map_err(CliError::Other)?,
             Outcome::Stopped { step } => {
                 return Err(CliError::Stopped(format!("stopped at step {step}")));
             }
@@ -497,9 +503,11 @@ mod cli {
             bars,
             verbose,
         };
-        match runner::train(&cell.config, device, &display, Some(&checkpointing), stop)? {
+        let configs = std::slice::from_ref(&cell.config);
+        match runner::train(configs, device, &display, Some(&checkpointing), stop)? {
             Outcome::Stopped { step } => Ok(CellOutcome::Stopped(step)),
-            Outcome::Finished(record) => {
+            Outcome::Finished(mut records) => {
+                let record = records.remove(0).map_err(CliError::Other)?;
                 let result =
                     CellResult::new(index, &device.description, record.with_labels(&cell.labels));
                 dir.write_result(&result).map_err(CliError::Other)?;
@@ -549,8 +557,8 @@ mod cli {
                 let steps = plan.cells[stack[0]].config.train.steps;
                 let step = std::fs::read(&path)
                     .ok()
-                    .and_then(|b| StackCheckpoint::from_bytes(&b).ok())
-                    .map_or(0, |c| c.metas[0].step);
+                    .and_then(|b| Checkpoint::from_bytes(&b).ok())
+                    .map_or(0, |c| c.step());
                 if resume_whole(stack.len(), waiting.len(), steps, step) {
                     // Its cells with a result train along; their results are kept (`run_stack`).
                     left.retain(|c| !stack.contains(c));
@@ -623,13 +631,13 @@ mod cli {
                 .map(|(&i, _)| (i, outcome()))
                 .collect()
         };
-        match runner::train_stack(&configs, device, &display, &checkpointing, stop) {
+        match runner::train(&configs, device, &display, Some(&checkpointing), stop) {
             Err(e) => {
                 let message = e.to_string();
                 every_cell(&|| Err(CliError::Other(message.clone())))
             }
-            Ok(StackOutcome::Stopped { step }) => every_cell(&|| Ok(CellOutcome::Stopped(step))),
-            Ok(StackOutcome::Finished(records)) => {
+            Ok(Outcome::Stopped { step }) => every_cell(&|| Ok(CellOutcome::Stopped(step))),
+            Ok(Outcome::Finished(records)) => {
                 let mut outcomes = Vec::with_capacity(stack.len());
                 for (((&index, cell), record), done) in
                     stack.iter().zip(&planned).zip(records).zip(&done)
@@ -785,23 +793,24 @@ mod cli {
         use instruction_diversity::engine::tokenizer::SequenceLayout;
         use instruction_diversity::engine::train::Trainer;
         let failed = |e: &dyn std::fmt::Debug| CliError::Other(format!("the timing failed: {e:?}"));
-        let dataset = Dataset::generate(config)?;
-        let mut trainer = Trainer::new(config, &dataset, &device.device);
-        let read = |loss: Tensor<1>| {
-            pollster::block_on(loss.into_scalar_async::<f32>()).map_err(|e| failed(&e))
-        };
-        read(trainer.train_chunk(&dataset, 1).1)?;
+        let datasets = [Dataset::generate(config)?];
+        let configs = std::slice::from_ref(config);
+        let mut trainer = Trainer::new(configs, &datasets, &device.device)
+            .map_err(instruction_diversity::engine::run::RunError::from)?;
+        let read =
+            |loss: Tensor<1>| pollster::block_on(loss.into_data_async()).map_err(|e| failed(&e));
+        read(trainer.train_chunk(&datasets, 1).1)?;
         let started = Instant::now();
-        read(trainer.train_chunk(&dataset, 1).1)?;
+        read(trainer.train_chunk(&datasets, 1).1)?;
         let per_step = started.elapsed().as_secs_f64();
         let layout = SequenceLayout::new(&config.task);
         let examples =
             config.eval.seen_examples + config.eval.unseen_examples + config.eval.noop_examples;
         let rows = DECODE_BATCH.min(examples);
-        let tokens = Tensor::<2, Int>::from_data(
+        let tokens = Tensor::<3, Int>::from_data(
             TensorData::new(
                 vec![0i64; rows * layout.sequence_len()],
-                [rows, layout.sequence_len()],
+                [1, rows, layout.sequence_len()],
             ),
             &device.device.clone().without_autodiff(),
         );

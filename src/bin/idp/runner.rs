@@ -1,14 +1,18 @@
-//! Training one run, or one stack of runs, to its end with a progress bar: checkpointed every few
-//! minutes (and when asked to stop), resumed from its checkpoint when one of the same settings exists.
+//! Training runs to their end with a progress bar: `idp` as a host of the one training session
+//! (`instruction_diversity::session`). Its inbox is the stop flag that Ctrl-C and a cluster's
+//! SIGTERM set (the session then checkpoints and ends), its events draw the bar, and its
+//! checkpoint is a file written atomically.
 
 use crate::CliError;
 use crate::backend::Selected;
 use crate::files::write_atomically;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use instruction_diversity::engine::checkpoint::Checkpoint;
 use instruction_diversity::engine::config::ValidConfig;
-use instruction_diversity::engine::run::Run;
-use instruction_diversity::engine::stack::{Stack, StackCheckpoint};
+use instruction_diversity::engine::stack::Checkpoint;
+use instruction_diversity::protocol::{
+    BackendInfo, BackendKind, BackendPreference, Command, Event, RunEvent, Work,
+};
+use instruction_diversity::session::{Backend, Ended, Host, Policy, Session};
 use instruction_diversity::study::record::RunRecord;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,7 +35,7 @@ fn bar_style() -> ProgressStyle {
     .progress_chars("=> ")
 }
 
-/// Where and how often a run is checkpointed.
+/// Where and how often the runs are checkpointed.
 pub struct Checkpointing<'a> {
     /// The checkpoint file (written atomically).
     pub path: &'a Path,
@@ -39,130 +43,70 @@ pub struct Checkpointing<'a> {
     pub every: Duration,
 }
 
-/// How a run ended.
+/// How the runs ended.
 pub enum Outcome {
-    /// Every step taken; the record of the run.
-    Finished(Box<RunRecord>),
+    /// Every step taken: for each run, its record or why it failed (its loss diverged).
+    Finished(Vec<Result<Box<RunRecord>, String>>),
     /// Asked to stop (Ctrl-C, the scheduler's SIGTERM); checkpointed at this step when a
     /// checkpoint file was given.
     Stopped { step: usize },
 }
 
-/// What the run may say: `verbose` prints each evaluation.
+/// What the runs may say: `verbose` prints each evaluation.
 pub struct Display<'a> {
     pub label: &'a str,
     pub bars: &'a MultiProgress,
     pub verbose: bool,
 }
 
-fn save(run: &Run, checkpointing: &Checkpointing) -> Result<(), CliError> {
-    let checkpoint = pollster::block_on(run.checkpoint())
-        .map_err(|e| CliError::Other(format!("checkpointing failed: {e}")))?;
-    write_atomically(checkpointing.path, &checkpoint.to_bytes()).map_err(CliError::Other)
+/// `idp` as the session's host.
+struct CliHost<'a> {
+    started: Instant,
+    stop: &'a AtomicBool,
+    stop_sent: bool,
+    selected: &'a Selected,
+    display: &'a Display<'a>,
+    checkpoint: Option<&'a Path>,
+    /// The runs asked for, to say why a checkpoint file is not theirs.
+    asked: &'a [ValidConfig],
+    /// Why the checkpoint file read is not used, said once training starts afresh.
+    not_used: Option<String>,
+    bar: Option<ProgressBar>,
+    losses: Vec<Option<f32>>,
+    records: Vec<Option<Result<Box<RunRecord>, String>>>,
+    /// The last failure to checkpoint, or to start.
+    checkpoint_failed: Option<String>,
+    error: Option<String>,
 }
 
-/// The run of `config`: resumed from the checkpoint file when it holds a run of these settings,
-/// else new.
-fn start(
-    config: &ValidConfig,
-    selected: &Selected,
-    checkpointing: Option<&Checkpointing>,
-    display: &Display,
-) -> Result<Run, CliError> {
-    // Refused before anything is allocated when it cannot fit.
-    instruction_diversity::engine::memory::check(config, &selected.limits)
-        .map_err(instruction_diversity::engine::run::RunError::from)?;
-    let device = &selected.device;
-    if let Some(c) = checkpointing
-        && let Some(saved) = saved_for(
-            c.path,
-            display,
-            "another run's checkpoint",
-            Checkpoint::from_bytes,
-            |saved| (saved.meta.config == *config).then_some(saved.meta.step),
-        )
-    {
-        return Ok(Run::resume(saved, device)?);
-    }
-    Ok(Run::new(config, device)?)
-}
-
-/// The checkpoint at `path` when it holds the runs about to train (`step_if_theirs` gives its step
-/// then), said as such; else `None`, saying why they start afresh: the file holds `others`, or
-/// cannot be used. One reader for the checkpoints of a run and of a stack.
-fn saved_for<T, E: std::fmt::Display>(
-    path: &Path,
-    display: &Display,
-    others: &str,
-    parse: impl FnOnce(&[u8]) -> Result<T, E>,
-    step_if_theirs: impl FnOnce(&T) -> Option<usize>,
-) -> Option<T> {
-    let bytes = std::fs::read(path).ok()?;
-    let why = match parse(&bytes) {
-        Ok(saved) => match step_if_theirs(&saved) {
-            Some(step) => {
-                say(
-                    display.bars,
-                    &format!(
-                        "{}: goes on from its checkpoint at step {step}",
-                        display.label
-                    ),
-                );
-                return Some(saved);
-            }
-            None => format!("holds {others}"),
-        },
-        Err(e) => format!("cannot be used ({e})"),
-    };
-    say(
-        display.bars,
-        &format!(
-            "{}: {} {why}; starting afresh",
-            display.label,
-            path.display()
-        ),
-    );
-    None
-}
-
-/// Trains `config` to the end, or until `stop` is set.
-pub fn train(
-    config: &ValidConfig,
-    selected: &Selected,
-    display: &Display,
-    checkpointing: Option<&Checkpointing>,
-    stop: &AtomicBool,
-) -> Result<Outcome, CliError> {
-    let started = Instant::now();
-    let mut run = start(config, selected, checkpointing, display)?;
-    let bar = display
-        .bars
-        .add(ProgressBar::new(config.train.steps as u64));
-    bar.set_style(bar_style());
-    bar.set_prefix(display.label.to_string());
-    bar.set_position(run.step() as u64);
-    let mut last_checkpoint = Instant::now();
-    let mut last = None;
-    loop {
-        if stop.load(Ordering::SeqCst) {
-            bar.finish_and_clear();
-            if let Some(c) = checkpointing {
-                save(&run, c)?;
-            }
-            return Ok(Outcome::Stopped { step: run.step() });
+impl CliHost<'_> {
+    fn run_event(&mut self, member: usize, said: RunEvent) {
+        if member >= self.records.len() {
+            self.records.resize(member + 1, None);
         }
-        let advance = pollster::block_on(run.advance(25))?;
-        bar.set_position(run.step() as u64);
-        bar.set_message(format!("loss {:.3}", advance.loss.loss));
-        if let Some(evaluation) = advance.evaluation {
-            let s = evaluation.summary();
-            if display.verbose {
+        if member >= self.losses.len() {
+            self.losses.resize(member + 1, None);
+        }
+        match said {
+            RunEvent::Progress { step, loss, .. } => {
+                self.losses[member] = Some(loss);
+                if let Some(bar) = &self.bar {
+                    bar.set_position(step as u64);
+                    let losses: Vec<String> = self
+                        .losses
+                        .iter()
+                        .map(|l| l.map_or("-".into(), |l| format!("{l:.3}")))
+                        .collect();
+                    bar.set_message(format!("loss {}", losses.join(" ")));
+                }
+            }
+            RunEvent::Evaluation { summary: s, .. } if self.display.verbose => {
+                let loss = self.losses[member].unwrap_or(f32::NAN);
                 say(
-                    display.bars,
+                    self.display.bars,
                     &format!(
-                        "  step {:>6}  loss {:.4}  seen {:.3}  unseen {:.3}  (has-op {:.3}, no-op {:.3})",
+                        "  step {:>6}  loss {loss:.4}  seen {:.3}  unseen {:.3}  (has-op {:.3}, no-op {:.3})",
                         s.step,
-                        advance.loss.loss,
                         s.seen_accuracy,
                         s.unseen_accuracy,
                         s.unseen_hasop_accuracy,
@@ -170,129 +114,172 @@ pub fn train(
                     ),
                 );
             }
-            last = Some(evaluation);
-        }
-        if advance.finished {
-            break;
-        }
-        if let Some(c) = checkpointing
-            && last_checkpoint.elapsed() >= c.every
-        {
-            save(&run, c)?;
-            last_checkpoint = Instant::now();
+            RunEvent::Evaluation { .. } | RunEvent::Finished { .. } => {}
+            RunEvent::Record { record } => self.records[member] = Some(Ok(record)),
+            RunEvent::Failed { message } => {
+                self.losses[member] = None;
+                self.records[member] = Some(Err(message));
+            }
         }
     }
-    bar.finish_and_clear();
-    let evaluation = last.expect("the last chunk always evaluates");
-    Ok(Outcome::Finished(Box::new(RunRecord::new(
-        &run,
-        evaluation,
-        started.elapsed().as_secs_f64(),
-    ))))
 }
 
-/// How a stack ended.
-pub enum StackOutcome {
-    /// Every step taken: for each run, its record or why it diverged.
-    Finished(Vec<Result<Box<RunRecord>, String>>),
-    /// Asked to stop; checkpointed (as one stack) at this step.
-    Stopped { step: usize },
-}
-
-fn save_stack(stack: &Stack, path: &Path) -> Result<(), CliError> {
-    let checkpoint = pollster::block_on(stack.checkpoint())
-        .map_err(|e| CliError::Other(format!("checkpointing failed: {e}")))?;
-    write_atomically(path, &checkpoint.to_bytes()).map_err(CliError::Other)
-}
-
-/// The stack of `configs`: resumed from the checkpoint file when it holds a stack of exactly these
-/// runs, else new.
-fn start_stack(
-    configs: &[ValidConfig],
-    selected: &Selected,
-    checkpointing: &Checkpointing,
-    display: &Display,
-) -> Result<Stack, CliError> {
-    // Refused before anything is allocated when the stack cannot fit (every part of a run's
-    // estimate times the runs: runs of one stack share their shapes).
-    instruction_diversity::engine::memory::check_stack(
-        &configs[0],
-        configs.len(),
-        &selected.limits,
-    )
-    .map_err(instruction_diversity::engine::run::RunError::from)?;
-    if let Some(saved) = saved_for(
-        checkpointing.path,
-        display,
-        "other runs",
-        StackCheckpoint::from_bytes,
-        |saved| {
-            let theirs = saved.metas.iter().map(|m| &m.config).eq(configs.iter());
-            theirs.then(|| saved.metas[0].step)
-        },
-    ) {
-        return Ok(Stack::resume(saved, &selected.device)?);
+impl Host for CliHost<'_> {
+    fn now(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
     }
-    Ok(Stack::new(configs, &selected.device)?)
+
+    async fn yield_now(&mut self) {}
+
+    async fn sleep(&mut self, seconds: f64) {
+        std::thread::sleep(Duration::from_secs_f64(seconds));
+    }
+
+    fn next_command(&mut self) -> Option<Command> {
+        // Checkpoint, then end: the same command goes on from there.
+        let stop = self.stop.load(Ordering::SeqCst) && !self.stop_sent;
+        self.stop_sent |= stop;
+        stop.then_some(Command::Suspend)
+    }
+
+    fn emit(&mut self, event: Event) {
+        match event {
+            Event::Training { step, .. } => {
+                let bar = self.display.bars.add(ProgressBar::new(
+                    self.asked.first().map_or(0, |c| c.train.steps) as u64,
+                ));
+                bar.set_style(bar_style());
+                bar.set_prefix(self.display.label.to_string());
+                bar.set_position(step as u64);
+                self.bar = Some(bar);
+                let label = self.display.label;
+                match (step, self.not_used.take()) {
+                    (0, Some(why)) => say(
+                        self.display.bars,
+                        &format!("{label}: {why}; starting afresh"),
+                    ),
+                    (0, None) => {}
+                    (step, _) => say(
+                        self.display.bars,
+                        &format!("{label}: goes on from its checkpoint at step {step}"),
+                    ),
+                }
+            }
+            Event::Member { member, said } => self.run_event(member, said),
+            Event::CheckpointFailed { message } => self.checkpoint_failed = Some(message),
+            Event::Error { message } | Event::DeviceLost { message } => self.error = Some(message),
+            Event::Checkpointed { .. }
+            | Event::Ready
+            | Event::Answer { .. }
+            | Event::Paused { .. }
+            | Event::Resumed => {}
+        }
+    }
+
+    async fn read_checkpoint(&mut self) -> Result<Option<Vec<u8>>, String> {
+        let Some(path) = self.checkpoint else {
+            return Ok(None);
+        };
+        let Ok(bytes) = std::fs::read(path) else {
+            return Ok(None);
+        };
+        self.not_used = match Checkpoint::from_bytes(&bytes) {
+            Ok(saved) if saved.holds(self.asked) => None,
+            Ok(_) => Some(format!("{} holds other runs", path.display())),
+            Err(e) => Some(format!("{} cannot be used ({e})", path.display())),
+        };
+        Ok(Some(bytes))
+    }
+
+    async fn write_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<Option<usize>, String> {
+        let Some(path) = self.checkpoint else {
+            return Ok(None);
+        };
+        let bytes = checkpoint.to_bytes();
+        write_atomically(path, &bytes).map(|()| Some(bytes.len()))
+    }
+
+    /// The CLI removes a cell's checkpoint itself, once the cell's result is written (a result that
+    /// could not be written leaves the checkpoint, and the same command goes on from it).
+    async fn forget_checkpoint(&mut self) {}
+
+    async fn backend(&mut self, _: BackendPreference) -> Backend {
+        let gpu = self.selected.description.starts_with("wgpu");
+        Backend {
+            device: self.selected.device.clone(),
+            info: BackendInfo {
+                kind: if gpu {
+                    BackendKind::WebGpu
+                } else {
+                    BackendKind::Cpu
+                },
+                description: self.selected.description.clone(),
+            },
+            limits: self.selected.limits.clone(),
+        }
+    }
+
+    fn device_lost(&self) -> bool {
+        false
+    }
 }
 
-/// Trains the runs of `configs` as one stack (see `engine::stack`) to the end, or until `stop` is
-/// set; checkpointed as a whole every so often and when stopped.
-pub fn train_stack(
+/// Trains the runs of `configs` together (see `engine::stack`; one run is a stack of one) to the
+/// end, or until `stop` is set: resumed from the checkpoint file when it holds exactly these runs,
+/// else from the start; checkpointed every so often and when stopped.
+pub fn train(
     configs: &[ValidConfig],
     selected: &Selected,
     display: &Display,
-    checkpointing: &Checkpointing,
+    checkpointing: Option<&Checkpointing>,
     stop: &AtomicBool,
-) -> Result<StackOutcome, CliError> {
-    let started = Instant::now();
-    let mut stack = start_stack(configs, selected, checkpointing, display)?;
-    let steps = configs[0].train.steps;
-    let bar = display.bars.add(ProgressBar::new(steps as u64));
-    bar.set_style(bar_style());
-    bar.set_prefix(display.label.to_string());
-    bar.set_position(stack.step() as u64);
-    let mut last_checkpoint = Instant::now();
-    let mut last = vec![None; stack.len()];
-    loop {
-        if stop.load(Ordering::SeqCst) {
-            bar.finish_and_clear();
-            save_stack(&stack, checkpointing.path)?;
-            return Ok(StackOutcome::Stopped { step: stack.step() });
-        }
-        let advance = pollster::block_on(stack.advance(25))?;
-        bar.set_position(stack.step() as u64);
-        let losses: Vec<String> = advance
-            .losses
-            .iter()
-            .map(|l| l.map_or("-".into(), |l| format!("{:.3}", l.loss)))
-            .collect();
-        bar.set_message(format!("loss {}", losses.join(" ")));
-        for (slot, evaluation) in last.iter_mut().zip(advance.evaluations) {
-            if evaluation.is_some() {
-                *slot = evaluation;
-            }
-        }
-        if advance.finished {
-            break;
-        }
-        if last_checkpoint.elapsed() >= checkpointing.every {
-            save_stack(&stack, checkpointing.path)?;
-            last_checkpoint = Instant::now();
-        }
+) -> Result<Outcome, CliError> {
+    let host = CliHost {
+        started: Instant::now(),
+        stop,
+        stop_sent: false,
+        selected,
+        display,
+        checkpoint: checkpointing.map(|c| c.path),
+        asked: configs,
+        not_used: None,
+        bar: None,
+        losses: Vec::new(),
+        records: vec![None; configs.len()],
+        checkpoint_failed: None,
+        error: None,
+    };
+    let policy = Policy::cli(checkpointing.map(|c| c.every.as_secs_f64()));
+    let mut session = Session::new(host, policy);
+    let work = Work::SavedIfSame {
+        runs: configs.to_vec(),
+    };
+    let ended = pollster::block_on(session.train(work, BackendPreference::Auto));
+    let host = session.host;
+    if let Some(bar) = &host.bar {
+        bar.finish_and_clear();
     }
-    bar.finish_and_clear();
-    let wall = started.elapsed().as_secs_f64();
-    let records = last
-        .into_iter()
-        .enumerate()
-        .map(|(k, evaluation)| match (stack.diverged(k), evaluation) {
-            (Some(why), _) => Err(why.to_string()),
-            (None, Some(evaluation)) => {
-                Ok(Box::new(RunRecord::of_stack(&stack, k, evaluation, wall)))
-            }
-            (None, None) => Err("it has no final evaluation".to_string()),
-        })
-        .collect();
-    Ok(StackOutcome::Finished(records))
+    if let Some(why) = &host.checkpoint_failed {
+        say(
+            display.bars,
+            &format!("{}: checkpointing failed: {why}", display.label),
+        );
+    }
+    match ended {
+        Ended::Finished | Ended::Failed if host.error.is_none() => Ok(Outcome::Finished(
+            host.records
+                .into_iter()
+                .map(|r| r.unwrap_or_else(|| Err("it has no final evaluation".into())))
+                .collect(),
+        )),
+        Ended::Suspended { step } => match (checkpointing, host.checkpoint_failed) {
+            (Some(_), Some(why)) => Err(CliError::Other(format!(
+                "stopped at step {step}, but the checkpoint could not be written: {why}"
+            ))),
+            _ => Ok(Outcome::Stopped { step }),
+        },
+        _ => Err(CliError::Other(host.error.unwrap_or_else(|| {
+            "the training ended without a result".to_string()
+        }))),
+    }
 }

@@ -12,9 +12,10 @@
 //! [`PageState`] holds each part behind an `Rc`: an action copies the parts it changes and shares
 //! the others, so a worker event costs the same with 200 finished runs loaded as with none, and a
 //! component given one part re-renders only when that part changed. User events and worker events
-//! are both [`Action`]s; reducing one gives the next state and, when the worker must act, the
-//! [`Command`] to send it. Actions that touch several parts (a start, a finished run, a link) are
-//! reduced here, each part through its own methods.
+//! are both [`Action`]s; reducing one gives the next state and every [`Command`] the workers must
+//! receive ([`Sent`]: the page's own worker's and the helpers', in the order to post them). Actions
+//! that touch several parts (a start, a finished run, a link) are reduced here, each part through
+//! its own methods.
 
 pub mod inspector;
 pub mod lessons;
@@ -29,7 +30,9 @@ use crate::engine::metrics::Evaluation;
 use crate::engine::question::check_question;
 use crate::engine::settings::shorten;
 use crate::page::link::{Link, View};
-use crate::protocol::{BackendPreference, Command, Event, MAX_PAGE_STACK, SAMPLES_PER_SPLIT};
+use crate::protocol::{
+    BackendPreference, Command, Event, MAX_PAGE_STACK, RunEvent, SAMPLES_PER_SPLIT, Work,
+};
 use crate::study::lessons::lesson;
 use crate::study::presets::preset;
 use crate::study::record::{RunRecord, SweepReport};
@@ -68,11 +71,20 @@ pub struct PageState {
     /// Counts the links opened: a form field drops what was being typed into it when one opens,
     /// even where the link leaves that field's value as it was.
     pub links_opened: u64,
-    /// Commands for the helper workers (by slot) that reducing actions gave, oldest first: the
-    /// page posts them and empties this before each action (a sweep's runs train in several
-    /// workers at once, see [`SweepQueue::workers`]).
-    pub helper_commands: Vec<(usize, Command)>,
 }
+
+/// Which worker a command is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Worker {
+    /// The page's own worker: the run panel's run, and the runs stacked with it.
+    Own,
+    /// Helper worker `slot`, training another run of the sweep at once (see
+    /// [`SweepQueue::workers`]).
+    Helper(usize),
+}
+
+/// The commands reducing one action gives, each with its worker, in the order to post them.
+pub type Sent = Vec<(Worker, Command)>;
 
 /// A link that arrived while a run trains.
 #[derive(Clone, Debug, PartialEq)]
@@ -213,13 +225,16 @@ impl PageState {
     }
 
     /// Tells each helper in `slots` to stop.
-    fn stop_helpers(&mut self, slots: Vec<usize>) {
-        self.helper_commands
-            .extend(slots.into_iter().map(|slot| (slot, Command::Stop)));
+    fn stop_helpers(slots: Vec<usize>, out: &mut Sent) {
+        out.extend(
+            slots
+                .into_iter()
+                .map(|slot| (Worker::Helper(slot), Command::Stop)),
+        );
     }
 
     /// Sends `command` to every helper training a run of the running sweep.
-    fn tell_helpers(&mut self, command: &Command) {
+    fn tell_helpers(&self, command: &Command, out: &mut Sent) {
         let busy: Vec<usize> = self
             .sweep
             .running()
@@ -229,74 +244,95 @@ impl PageState {
                     .collect()
             })
             .unwrap_or_default();
-        self.helper_commands
-            .extend(busy.into_iter().map(|slot| (slot, command.clone())));
+        out.extend(
+            busy.into_iter()
+                .map(|slot| (Worker::Helper(slot), command.clone())),
+        );
     }
 
     /// Gives each idle helper a waiting run of the running sweep. Helpers train on the CPU: they
     /// are started once the page's own worker has fallen back to it (a GPU is best used by one
     /// worker).
-    fn fill_helpers(&mut self) {
+    fn fill_helpers(&mut self, out: &mut Sent) {
         for slot in self.sweep.idle_helpers() {
-            self.start_helper(slot);
+            self.start_helper(slot, out);
         }
     }
 
     /// Gives helper `slot` the running sweep's next waiting run, if one waits; returns whether it
     /// got one.
-    fn start_helper(&mut self, slot: usize) -> bool {
+    fn start_helper(&mut self, slot: usize, out: &mut Sent) -> bool {
         let Some(config) = Rc::make_mut(&mut self.sweep).start_elsewhere(slot) else {
             return false;
         };
-        self.helper_commands.push((
-            slot,
-            Command::Start {
-                config: Box::new(config),
+        out.push((
+            Worker::Helper(slot),
+            Command::Train {
+                work: Work::Fresh { runs: vec![config] },
                 backend: BackendPreference::Cpu,
             },
         ));
         true
     }
 
-    /// What helper `slot` said about the sweep's run it trains; the command for the page's own
-    /// worker, if any (a failed helper stops the whole sweep).
-    fn helper_event(&mut self, slot: usize, event: Event) -> Option<Command> {
-        // Answers come whether or not the helper trains (it keeps the models it trained).
-        if let Event::Answer { answer } = event {
-            Rc::make_mut(&mut self.inspector).answered(answer.map(|a| *a));
-            return None;
-        }
-        match self.other_run_event(OtherRun::Helper(slot), event)? {
-            Event::Finished { .. } => {
-                let started = self.start_helper(slot);
-                // A sweep paused meanwhile keeps the new run paused too.
-                if started && self.run.status == RunStatus::Paused {
-                    self.helper_commands.push((slot, Command::Pause));
+    /// What helper `slot` said about the sweep's run it trains (its one run, member 0). A failed
+    /// helper stops the whole sweep.
+    fn helper_event(&mut self, slot: usize, event: Event, out: &mut Sent) {
+        let message = match event {
+            // Answers come whether or not the helper trains (it keeps the models it trained).
+            Event::Answer { answer } => {
+                Rc::make_mut(&mut self.inspector).answered(answer.map(|a| *a));
+                return;
+            }
+            Event::Member { said, .. } => {
+                match self.other_run_event(OtherRun::Helper(slot), said) {
+                    Some(RunEvent::Finished { .. }) => {
+                        let started = self.start_helper(slot, out);
+                        // A sweep paused meanwhile keeps the new run paused too.
+                        if started && self.run.status == RunStatus::Paused {
+                            out.push((Worker::Helper(slot), Command::Pause));
+                        }
+                        return;
+                    }
+                    Some(RunEvent::Failed { message }) => message,
+                    _ => return,
                 }
             }
-            Event::Error { message } | Event::DeviceLost { message } => {
-                return self.helper_failed(slot, message);
-            }
+            Event::Error { message } | Event::DeviceLost { message } => message,
             Event::CheckpointFailed { message } => {
-                Rc::make_mut(&mut self.library).storage_error = Some(format!(
-                    "the run in helper worker {} could not be checkpointed, so a reload would start it again: {message}",
-                    slot + 1
-                ));
+                if self
+                    .sweep
+                    .running()
+                    .is_some_and(|s| s.elsewhere.get(slot).is_some_and(Option::is_some))
+                {
+                    Rc::make_mut(&mut self.library).storage_error = Some(format!(
+                        "the run in helper worker {} could not be checkpointed, so a reload would start it again: {message}",
+                        slot + 1
+                    ));
+                }
+                return;
             }
-            _ => {}
-        }
-        None
+            Event::Ready
+            | Event::Training { .. }
+            | Event::Checkpointed { .. }
+            | Event::Paused { .. }
+            | Event::Resumed => return,
+        };
+        self.helper_failed(slot, message, out);
     }
 
     /// A helper's run failed: the sweep fails, as when the page's own run does, and everything
     /// else stops.
-    fn helper_failed(&mut self, slot: usize, message: String) -> Option<Command> {
-        let plan = self
+    fn helper_failed(&mut self, slot: usize, message: String, out: &mut Sent) {
+        let Some(plan) = self
             .sweep
             .running()
-            .and_then(|s| s.elsewhere.get(slot)?.as_ref().map(|e| e.plan))?;
+            .and_then(|s| s.elsewhere.get(slot)?.as_ref().map(|e| e.plan))
+        else {
+            return;
+        };
         let (_, busy) = Rc::make_mut(&mut self.sweep).fail();
-        self.stop_helpers(busy.into_iter().filter(|&b| b != slot).collect());
+        Self::stop_helpers(busy.into_iter().filter(|&b| b != slot).collect(), out);
         Rc::make_mut(&mut self.sweep).error = Some(format!(
             "run {} of the sweep failed in helper worker {}: {message}",
             plan + 1,
@@ -304,9 +340,7 @@ impl PageState {
         ));
         if self.is_active() {
             Rc::make_mut(&mut self.run).status = RunStatus::Idle;
-            Some(Command::Stop)
-        } else {
-            None
+            out.push((Worker::Own, Command::Stop));
         }
     }
 
@@ -367,33 +401,26 @@ impl PageState {
         Rc::make_mut(&mut self.inspector).follow_new_run();
     }
 
-    /// Resets the live run's view and asks the worker to train `config`.
-    fn begin_run(&mut self, config: ValidConfig) -> Command {
-        self.prepare_run(&config);
-        Command::Start {
-            config: Box::new(config),
+    /// Resets the live run's view and asks the worker to train `runs` (the run panel's first).
+    fn begin_run(&mut self, runs: Vec<ValidConfig>) -> Command {
+        self.prepare_run(&runs[0]);
+        Command::Train {
+            work: Work::Fresh { runs },
             backend: self.backend_preference(),
         }
     }
 
     /// Starts the running sweep's next planned run, or marks the sweep done. Unless the CPU is
-    /// forced, the runs that can stack with it go along ([`Command::StartStack`]): the worker
-    /// trains them together on WebGPU, and says with [`Event::Stacked`] if it trains fewer.
+    /// forced, the runs that can stack with it go along: the worker trains them together on
+    /// WebGPU, and says with [`Event::Training`] if it trains fewer.
     fn next_sweep_run(&mut self) -> Option<Command> {
         self.sweep.running()?;
         let stack = match self.backend_preference() {
             BackendPreference::Auto => self.sweep.stack,
             BackendPreference::Cpu => 1,
         };
-        let mut configs = Rc::make_mut(&mut self.sweep).start_next(stack)?;
-        if configs.len() == 1 {
-            return Some(self.begin_run(configs.remove(0)));
-        }
-        self.prepare_run(&configs[0]);
-        Some(Command::StartStack {
-            configs,
-            backend: self.backend_preference(),
-        })
+        let configs = Rc::make_mut(&mut self.sweep).start_next(stack)?;
+        Some(self.begin_run(configs))
     }
 
     /// Keeps the run that just finished in the page's own worker (its record and evaluations)
@@ -441,8 +468,9 @@ impl PageState {
         record
     }
 
-    /// The next state, and the command the worker must receive, if any.
-    pub fn reduce(mut self, action: Action) -> (Self, Option<Command>) {
+    /// The next state, and every command the workers must receive, in the order to post them.
+    pub fn reduce(mut self, action: Action) -> (Self, Sent) {
+        let mut out = Sent::new();
         let command = match action {
             // The form is read-only while anything trains; a change that still arrives (a field
             // committed as it is disabled, say) would make the form show what the run does not use.
@@ -465,7 +493,7 @@ impl PageState {
                 Rc::make_mut(&mut self.settings).reduce(change, &self.view);
                 None
             }
-            Action::OpenLink(link) => return self.open_link(*link),
+            Action::OpenLink(link) => return self.open_link(*link, out),
             Action::LinkChanged(link) if self.is_active() || self.sweep.running().is_some() => {
                 self.pending_link = Some(PendingLink {
                     link: Rc::new(*link),
@@ -473,10 +501,10 @@ impl PageState {
                 });
                 None
             }
-            Action::LinkChanged(link) => return self.open_link(*link),
+            Action::LinkChanged(link) => return self.open_link(*link, out),
             Action::PendingLink(choice) => {
                 let Some(pending) = self.pending_link.take() else {
-                    return (self, None);
+                    return (self, out);
                 };
                 match choice {
                     PendingChoice::Forget => None,
@@ -488,10 +516,9 @@ impl PageState {
                         None
                     }
                     PendingChoice::OpenNow => {
-                        let (stopped, command) = self.reduce(Action::Run(RunAction::Stop));
-                        let (opened, start) = stopped.open_link(Rc::unwrap_or_clone(pending.link));
-                        // The stop reaches the worker first; a start the link asks for replaces it.
-                        return (opened, start.or(command));
+                        // The stop reaches the workers first, then what the link starts.
+                        let (stopped, stop) = self.reduce(Action::Run(RunAction::Stop));
+                        return stopped.open_link(Rc::unwrap_or_clone(pending.link), stop);
                     }
                 }
             }
@@ -508,22 +535,22 @@ impl PageState {
             Action::Run(RunAction::Start) => {
                 if self.sweep.running().is_some() {
                     let busy = Rc::make_mut(&mut self.sweep).cancel();
-                    self.stop_helpers(busy);
+                    Self::stop_helpers(busy, &mut out);
                 }
                 let config = self.settings.config.clone();
-                Some(self.begin_run(config))
+                Some(self.begin_run(vec![config]))
             }
             Action::Run(RunAction::Pause) => {
                 let pause = self.run.status == RunStatus::Running;
                 if pause {
-                    self.tell_helpers(&Command::Pause);
+                    self.tell_helpers(&Command::Pause, &mut out);
                 }
                 pause.then_some(Command::Pause)
             }
             Action::Run(RunAction::Resume) => {
                 let resume = self.run.status == RunStatus::Paused;
                 if resume {
-                    self.tell_helpers(&Command::Resume);
+                    self.tell_helpers(&Command::Resume, &mut out);
                 }
                 resume.then_some(Command::Resume)
             }
@@ -535,7 +562,7 @@ impl PageState {
             Action::Run(RunAction::Stop) | Action::Sweep(SweepAction::Cancel) => {
                 if self.sweep.running().is_some() {
                     let busy = Rc::make_mut(&mut self.sweep).cancel();
-                    self.stop_helpers(busy);
+                    Self::stop_helpers(busy, &mut out);
                 }
                 if self.is_active() {
                     Rc::make_mut(&mut self.run).status = RunStatus::Idle;
@@ -544,14 +571,18 @@ impl PageState {
                     None
                 }
             }
-            Action::Worker(event) => self.worker_event(event),
+            Action::Worker(event) => self.worker_event(event, &mut out),
             Action::WorkerFailed(message) => {
                 Rc::make_mut(&mut self.run).worker_failed(message);
                 None
             }
-            Action::Helper(slot, event) => self.helper_event(slot, event),
+            Action::Helper(slot, event) => {
+                self.helper_event(slot, event, &mut out);
+                None
+            }
             Action::HelperFailed(slot, message) => {
-                self.helper_failed(slot, format!("the worker stopped: {message}"))
+                self.helper_failed(slot, format!("the worker stopped: {message}"), &mut out);
+                None
             }
             Action::Library(change) => {
                 Rc::make_mut(&mut self.library).reduce(change);
@@ -627,7 +658,7 @@ impl PageState {
             }
             Action::Sweep(SweepAction::StartForm) => {
                 match self.sweep.form.spec(&self.settings.config) {
-                    Ok(spec) => return self.start_sweep(spec, None),
+                    Ok(spec) => return self.start_sweep(spec, None, out),
                     Err(e) => {
                         Rc::make_mut(&mut self.sweep).error =
                             Some(format!("this sweep cannot run: {e}"));
@@ -636,7 +667,7 @@ impl PageState {
                 }
             }
             Action::Sweep(SweepAction::Start(spec, lesson)) => {
-                return self.start_sweep(*spec, lesson);
+                return self.start_sweep(*spec, lesson, out);
             }
             Action::OpenRun(index) => {
                 let index = index.filter(|&i| i < self.library.runs.len());
@@ -653,23 +684,26 @@ impl PageState {
                 Rc::make_mut(&mut self.inspector).reduce(change);
                 None
             }
-            Action::Ask { x, y, z } => self.ask(&x, &y, &z),
-            Action::Lesson(change) => return self.lesson_action(change),
-            Action::Restore(change) => return self.restore(change),
+            Action::Ask { x, y, z } => self.ask(&x, &y, &z, &mut out),
+            Action::Lesson(change) => return self.lesson_action(change, out),
+            Action::Restore(change) => return self.restore(change, out),
         };
+        out.extend(command.map(|c| (Worker::Own, c)));
         // A link the reader chose to open once the run ends opens now that it has.
         if self.pending_link.as_ref().is_some_and(|p| p.deferred)
             && !self.is_active()
             && self.sweep.running().is_none()
-            && command.is_none()
+            && !out
+                .iter()
+                .any(|(to, c)| *to == Worker::Own && matches!(c, Command::Train { .. }))
         {
             let pending = self.pending_link.take().expect("checked");
-            return self.open_link(Rc::unwrap_or_clone(pending.link));
+            return self.open_link(Rc::unwrap_or_clone(pending.link), out);
         }
-        (self, command)
+        (self, out)
     }
 
-    fn worker_event(&mut self, event: Event) -> Option<Command> {
+    fn worker_event(&mut self, event: Event, out: &mut Sent) -> Option<Command> {
         // Answers come whether or not a run trains.
         if let Event::Answer { answer } = event {
             Rc::make_mut(&mut self.inspector).answered(answer.map(|a| *a));
@@ -679,31 +713,44 @@ impl PageState {
         if !self.is_active() {
             return None;
         }
-        match event {
-            Event::Stacked { runs } => {
-                Rc::make_mut(&mut self.sweep).keep_stacked(runs);
-                return None;
+        let outcome = match event {
+            Event::Member { member: 0, said } => {
+                // A diverged run ends alone; the runs trained with it would go on for nothing.
+                if matches!(said, RunEvent::Failed { .. }) && self.run.is_active() {
+                    out.push((Worker::Own, Command::Stop));
+                }
+                Rc::make_mut(&mut self.run).apply_run(said)
             }
             Event::Member { member, said } => {
-                // Run `member`'s `Finished` needs nothing: run 0's starts the next stack.
-                self.other_run_event(OtherRun::Stacked(member), *said);
-                return None;
+                // Another run of the worker's training. Its `Finished` needs nothing: member 0's
+                // ends the training and starts the next; its failure fails the sweep.
+                match self.other_run_event(OtherRun::Stacked(member), said) {
+                    Some(RunEvent::Failed { message }) => self.stacked_failed(member, message, out),
+                    _ => None,
+                }
+                .unwrap_or(RunOutcome::Nothing)
+            }
+            Event::Training {
+                runs, ref backend, ..
+            } => {
+                Rc::make_mut(&mut self.sweep).keep_stacked(runs);
+                let on_cpu = backend.kind == crate::protocol::BackendKind::Cpu;
+                let outcome = Rc::make_mut(&mut self.run).apply(event);
+                if on_cpu {
+                    self.fill_helpers(out);
+                }
+                outcome
             }
             Event::CheckpointFailed { ref message } => {
                 Rc::make_mut(&mut self.library).storage_error = Some(format!(
                     "the run in progress could not be checkpointed, so a reload would lose it: {message}"
                 ));
+                Rc::make_mut(&mut self.run).apply(event)
             }
-            _ => {}
-        }
-        let on_cpu = matches!(&event, Event::Backend(info) if info.kind == crate::protocol::BackendKind::Cpu);
-        match Rc::make_mut(&mut self.run).apply(event) {
-            RunOutcome::Nothing => {
-                if on_cpu {
-                    self.fill_helpers();
-                }
-                None
-            }
+            event => Rc::make_mut(&mut self.run).apply(event),
+        };
+        match outcome {
+            RunOutcome::Nothing => None,
             RunOutcome::Record(record) => {
                 self.keep_finished_run(*record);
                 None
@@ -711,7 +758,7 @@ impl PageState {
             RunOutcome::Finished => self.next_sweep_run(),
             RunOutcome::Failed { lost_device } => {
                 let (own, busy) = Rc::make_mut(&mut self.sweep).fail();
-                self.stop_helpers(busy);
+                Self::stop_helpers(busy, out);
                 if lost_device {
                     let run = Rc::make_mut(&mut self.run);
                     run.resumable = run.checkpoint_step.map(|step| Resumable {
@@ -725,24 +772,48 @@ impl PageState {
         }
     }
 
+    /// Run `member` (1 or more) of the worker's training diverged: the worker goes on with the
+    /// others, but the sweep fails, as when any of its runs fails, so the worker is stopped and the
+    /// run panel says which run it was.
+    fn stacked_failed(
+        &mut self,
+        member: usize,
+        message: String,
+        out: &mut Sent,
+    ) -> Option<RunOutcome> {
+        let sweep = self.sweep.running()?;
+        let plan = sweep.stacked.get(member.checked_sub(1)?)?.plan;
+        let config = &sweep.plan[plan].config;
+        let message = format!(
+            "run {} of the sweep, trained together with this one ({} rules, seed {}), failed: {message}",
+            plan + 1,
+            config.task.instructions,
+            config.seed
+        );
+        Rc::make_mut(&mut self.run).fail(message);
+        out.push((Worker::Own, Command::Stop));
+        Some(RunOutcome::Failed { lost_device: false })
+    }
+
     /// The progress, evaluations and record of the sweep's run trained `at`, beside the run
-    /// panel's: they show in the queue, and the record is kept as the sweep's run. Any other event
-    /// is given back for the caller; none is when no run trains there now (a late event of a
-    /// cancelled sweep, a replaced helper or an ended stack changes nothing).
-    fn other_run_event(&mut self, at: OtherRun, event: Event) -> Option<Event> {
+    /// panel's: they show in the queue, and the record is kept as the sweep's run. Its end or
+    /// failure is given back for the caller; nothing is when no run trains there now (a late event
+    /// of a cancelled sweep, a replaced helper or an ended stack changes nothing).
+    fn other_run_event(&mut self, at: OtherRun, event: RunEvent) -> Option<RunEvent> {
         let place = Rc::make_mut(&mut self.sweep).other_mut(at)?;
         match event {
-            Event::Progress {
+            RunEvent::Progress {
                 step, total_steps, ..
             } => {
                 place.step = step;
                 place.total = total_steps;
             }
-            Event::Evaluation {
+            RunEvent::Evaluation {
                 detail: Some(detail),
                 ..
             } => place.history.push(Rc::new(*detail)),
-            Event::Record { record } => {
+            RunEvent::Evaluation { detail: None, .. } => {}
+            RunEvent::Record { record } => {
                 let (plan, history) = (place.plan, place.history.clone());
                 // Only the record of the run given to that place (a stopped helper is replaced
                 // and an ended stack's places emptied, so a late record of another run seldom
@@ -756,7 +827,7 @@ impl PageState {
                     self.keep_run(*record, Some(plan), helper, history);
                 }
             }
-            other => return Some(other),
+            ended @ (RunEvent::Finished { .. } | RunEvent::Failed { .. }) => return Some(ended),
         }
         None
     }
@@ -787,27 +858,32 @@ impl PageState {
         run.show(&Rc::new(record), &[], SAMPLES_PER_SPLIT);
     }
 
-    fn start_sweep(mut self, spec: SweepSpec, lesson: Option<String>) -> (Self, Option<Command>) {
+    fn start_sweep(
+        mut self,
+        spec: SweepSpec,
+        lesson: Option<String>,
+        mut out: Sent,
+    ) -> (Self, Sent) {
         if self.is_busy() {
             Rc::make_mut(&mut self.sweep).error =
                 Some("stop the run before starting a sweep".into());
-            return (self, None);
+            return (self, out);
         }
         let visit = self.library.visit;
         if Rc::make_mut(&mut self.sweep)
             .start(spec, lesson, visit)
             .is_err()
         {
-            return (self, None);
+            return (self, out);
         }
         if !self.library.compare.is_empty() {
             Rc::make_mut(&mut self.library).compare.clear();
         }
-        let command = self.next_sweep_run();
-        (self, command)
+        out.extend(self.next_sweep_run().map(|c| (Worker::Own, c)));
+        (self, out)
     }
 
-    fn ask(&mut self, x: &str, y: &str, z: &str) -> Option<Command> {
+    fn ask(&mut self, x: &str, y: &str, z: &str, out: &mut Sent) -> Option<Command> {
         // A run a helper trained is asked there: that worker keeps its model.
         let helper = self
             .inspector
@@ -831,7 +907,7 @@ impl PageState {
                 let ask = Command::Ask { config, question };
                 match helper {
                     Some(slot) => {
-                        self.helper_commands.push((slot, ask));
+                        out.push((Worker::Helper(slot), ask));
                         None
                     }
                     None => Some(ask),
@@ -840,7 +916,7 @@ impl PageState {
         }
     }
 
-    fn lesson_action(mut self, change: LessonAction) -> (Self, Option<Command>) {
+    fn lesson_action(mut self, change: LessonAction, out: Sent) -> (Self, Sent) {
         match change {
             LessonAction::Open(None) => self.lesson = None,
             LessonAction::Open(Some(id)) => {
@@ -865,15 +941,15 @@ impl PageState {
                     .and_then(|l| lesson(&l.id));
                 if let Some(found) = chosen {
                     let id = found.id.to_string();
-                    return self.start_sweep(found.sweep, Some(id));
+                    return self.start_sweep(found.sweep, Some(id), out);
                 }
             }
         }
-        (self, None)
+        (self, out)
     }
 
-    /// Opens a share link (its notices replace those shown).
-    fn open_link(mut self, link: Link) -> (Self, Option<Command>) {
+    /// Opens a share link (its notices replace those shown); what it starts follows `out`.
+    fn open_link(mut self, link: Link, out: Sent) -> (Self, Sent) {
         self.links_opened += 1;
         let Link {
             config,
@@ -915,18 +991,21 @@ impl PageState {
                 }
                 self.view = Rc::new(view);
                 self.notices = Rc::new(link_notices(notices));
-                return (self, None);
+                return (self, out);
             }
             notices.push(format!("ignored unknown lesson `{}`", shorten(&id)));
             view.lesson = None;
         }
         self.view = Rc::new(view);
         self.notices = Rc::new(link_notices(notices));
-        match (autostart, starts_sweep) {
+        let (state, started) = match (autostart, starts_sweep) {
             (true, true) => self.reduce(Action::Sweep(SweepAction::StartForm)),
             (true, false) => self.reduce(Action::Run(RunAction::Start)),
-            _ => (self, None),
-        }
+            _ => (self, Sent::new()),
+        };
+        let mut out = out;
+        out.extend(started);
+        (state, out)
     }
 }
 

@@ -3,13 +3,13 @@
 //! library, the sweep on show and a resumed run; and a run a lost device ended goes on from its
 //! checkpoint.
 
-use super::PageState;
 use super::library::{FinishedRun, Kept, Orphan};
 use super::run::{Resumable, RunStatus};
 use super::sweep::{Elsewhere, MAX_WORKERS, SweepForm, SweepState, SweepStatus};
+use super::{PageState, Sent, Worker};
 use crate::engine::checkpoint::CheckpointMeta;
 use crate::page::storage::{SavedRun, SavedSweep, SweepProgress};
-use crate::protocol::{BackendPreference, Command};
+use crate::protocol::{BackendPreference, Command, Work};
 use std::rc::Rc;
 
 /// What the browser's storage held at start (already checked).
@@ -49,9 +49,9 @@ pub enum RestoreAction {
 }
 
 impl PageState {
-    pub(super) fn restore(mut self, change: RestoreAction) -> (Self, Option<Command>) {
+    pub(super) fn restore(mut self, change: RestoreAction, mut out: Sent) -> (Self, Sent) {
         let command = match change {
-            RestoreAction::Restore(restored) => return self.restored(*restored),
+            RestoreAction::Restore(restored) => return self.restored(*restored, out),
             RestoreAction::GoOn if self.is_active() => None,
             RestoreAction::GoOn => self.go_on(),
             RestoreAction::Adopt(_) if self.is_active() || self.sweep.running().is_some() => {
@@ -61,7 +61,7 @@ impl PageState {
             RestoreAction::Adopt(owner) => {
                 let library = Rc::make_mut(&mut self.library);
                 let Some(at) = library.orphans.iter().position(|o| o.owner == owner) else {
-                    return (self, None);
+                    return (self, out);
                 };
                 let orphan = library.orphans.remove(at);
                 return self.resume_interrupted(
@@ -69,13 +69,15 @@ impl PageState {
                     orphan.sweep,
                     orphan.helpers,
                     "a closed tab",
+                    out,
                 );
             }
         };
-        (self, command)
+        out.extend(command.map(|c| (Worker::Own, c)));
+        (self, out)
     }
 
-    fn restored(mut self, restored: Restored) -> (Self, Option<Command>) {
+    fn restored(mut self, restored: Restored, out: Sent) -> (Self, Sent) {
         let Restored {
             owner,
             orphans,
@@ -129,6 +131,7 @@ impl PageState {
                 interrupted_sweep,
                 interrupted_helpers,
                 "a reload",
+                out,
             );
         }
         // The latest saved sweep shows in the sweep views, unless one is already on show.
@@ -151,9 +154,9 @@ impl PageState {
             ));
         }
         if busy {
-            return (self, None);
+            return (self, out);
         }
-        self.resume_interrupted(interrupted_run, None, Vec::new(), "a reload")
+        self.resume_interrupted(interrupted_run, None, Vec::new(), "a reload", out)
     }
 
     /// Goes on with an interrupted sweep (its run and its helpers' runs) or run, saying what
@@ -164,16 +167,18 @@ impl PageState {
         sweep: Option<SweepProgress>,
         helpers: Vec<(usize, CheckpointMeta)>,
         cause: &str,
-    ) -> (Self, Option<Command>) {
+        mut out: Sent,
+    ) -> (Self, Sent) {
         let command = match (sweep, run) {
-            (Some(progress), run) => self.resume_sweep(progress, run, helpers, cause),
+            (Some(progress), run) => self.resume_sweep(progress, run, helpers, cause, &mut out),
             (None, Some(meta)) => {
                 Rc::make_mut(&mut self.settings).replace(meta.config.clone());
                 Some(self.resume_run(meta, cause))
             }
             (None, None) => None,
         };
-        (self, command)
+        out.extend(command.map(|c| (Worker::Own, c)));
+        (self, out)
     }
 
     /// Shows the run of a checkpoint that a reload interrupted, with its curves, and asks the worker
@@ -184,7 +189,8 @@ impl PageState {
         self.notice(format!(
             "{cause} interrupted a run at step {step} of {total}: it goes on from there"
         ));
-        Command::ResumeSaved {
+        Command::Train {
+            work: Work::Saved,
             backend: self.backend_preference(),
         }
     }
@@ -212,6 +218,7 @@ impl PageState {
         run: Option<CheckpointMeta>,
         helpers: Vec<(usize, CheckpointMeta)>,
         cause: &str,
+        out: &mut Sent,
     ) -> Option<Command> {
         let plan = match progress.spec.plan() {
             Ok(plan) => plan,
@@ -248,9 +255,11 @@ impl PageState {
                     history: Vec::new(),
                 });
                 continued.push((
-                    slot,
-                    Command::Continue {
-                        config: Box::new(plan[index].config.clone()),
+                    Worker::Helper(slot),
+                    Command::Train {
+                        work: Work::SavedIfSame {
+                            runs: vec![plan[index].config.clone()],
+                        },
                         backend: BackendPreference::Cpu,
                     },
                 ));
@@ -309,7 +318,7 @@ impl PageState {
             1 => "; the run in a helper worker goes on from its checkpoint".to_string(),
             n => format!("; the {n} runs in helper workers go on from their checkpoints"),
         };
-        self.helper_commands.extend(continued);
+        out.extend(continued);
         let Some(next) = next else {
             if !also.is_empty() {
                 self.notice(format!("{cause} interrupted a sweep{also}"));
@@ -381,8 +390,8 @@ impl PageState {
                 ));
             }
         }
-        Command::ContinueStack {
-            configs,
+        Command::Train {
+            work: Work::SavedIfSame { runs: configs },
             backend: self.backend_preference(),
         }
     }
@@ -420,7 +429,8 @@ impl PageState {
                 n + 1
             ),
         });
-        Some(Command::ResumeSaved {
+        Some(Command::Train {
+            work: Work::Saved,
             backend: self.backend_preference(),
         })
     }

@@ -3,7 +3,7 @@
 
 use crate::engine::config::ValidConfig;
 use crate::engine::metrics::{EvalSummary, Evaluation, LossPoint};
-use crate::protocol::{BackendInfo, Event, SamplePrediction};
+use crate::protocol::{BackendInfo, Event, RunEvent, SamplePrediction};
 use crate::study::record::RunRecord;
 use std::rc::Rc;
 
@@ -173,20 +173,53 @@ impl LiveRun {
         }
     }
 
-    /// Applies a worker event (answers to questions go to the inspector, not here). Events of a
+    /// Applies a worker event (answers to questions go to the inspector, not here; a member's
+    /// events to [`Self::apply_run`], by the page state, which knows whose they are). Events of a
     /// stopped or failed run can still be in flight: they change nothing.
     pub fn apply(&mut self, event: Event) -> RunOutcome {
         if !self.is_active() {
             return RunOutcome::Nothing;
         }
         match event {
-            // A stack's size and its other runs' events are the sweep's (`PageState::worker_event`).
-            Event::Ready | Event::Answer { .. } | Event::Stacked { .. } | Event::Member { .. } => {}
-            Event::Backend(info) => {
-                self.backend = Some(info);
+            Event::Ready | Event::Answer { .. } | Event::Member { .. } => {}
+            Event::Training { backend, .. } => {
+                self.backend = Some(backend);
                 self.status = RunStatus::Running;
             }
-            Event::Progress {
+            Event::Paused { step } => {
+                self.step = step;
+                self.status = RunStatus::Paused;
+            }
+            Event::Resumed => self.status = RunStatus::Running,
+            Event::Checkpointed {
+                step,
+                bytes,
+                seconds,
+            } => {
+                self.checkpoint_step = Some(step);
+                self.checkpoint_cost = Some((bytes, seconds));
+            }
+            // The library shows checkpoint failures beside the other storage failures.
+            Event::CheckpointFailed { .. } => {}
+            Event::Error { message } => {
+                self.fail(message);
+                return RunOutcome::Failed { lost_device: false };
+            }
+            Event::DeviceLost { message } => {
+                self.fail(message);
+                return RunOutcome::Failed { lost_device: true };
+            }
+        }
+        RunOutcome::Nothing
+    }
+
+    /// Applies what the run on show said (its member of the worker's training).
+    pub fn apply_run(&mut self, event: RunEvent) -> RunOutcome {
+        if !self.is_active() {
+            return RunOutcome::Nothing;
+        }
+        match event {
+            RunEvent::Progress {
                 step,
                 total_steps,
                 loss,
@@ -199,7 +232,7 @@ impl LiveRun {
                     self.losses.push(LossPoint { step, loss });
                 }
             }
-            Event::Evaluation {
+            RunEvent::Evaluation {
                 summary,
                 samples,
                 fingerprint,
@@ -212,35 +245,16 @@ impl LiveRun {
                     self.history.push(Rc::new(*detail));
                 }
             }
-            Event::Paused { step } => {
-                self.step = step;
-                self.status = RunStatus::Paused;
-            }
-            Event::Resumed => self.status = RunStatus::Running,
             // Kept by the library, with its sweep labels, which then sets `record`.
-            Event::Record { record } => return RunOutcome::Record(record),
-            Event::Checkpointed {
-                step,
-                bytes,
-                seconds,
-            } => {
-                self.checkpoint_step = Some(step);
-                self.checkpoint_cost = Some((bytes, seconds));
-            }
-            // The library shows checkpoint failures beside the other storage failures.
-            Event::CheckpointFailed { .. } => {}
-            Event::Finished { step } => {
+            RunEvent::Record { record } => return RunOutcome::Record(record),
+            RunEvent::Finished { step } => {
                 self.step = step;
                 self.status = RunStatus::Finished;
                 return RunOutcome::Finished;
             }
-            Event::Error { message } => {
+            RunEvent::Failed { message } => {
                 self.fail(message);
                 return RunOutcome::Failed { lost_device: false };
-            }
-            Event::DeviceLost { message } => {
-                self.fail(message);
-                return RunOutcome::Failed { lost_device: true };
             }
         }
         RunOutcome::Nothing
@@ -255,10 +269,14 @@ mod tests {
     fn running() -> LiveRun {
         let mut run = LiveRun::default();
         run.begin(&ValidConfig::default());
-        run.apply(Event::Backend(BackendInfo {
-            kind: BackendKind::Cpu,
-            description: "CPU".into(),
-        }));
+        run.apply(Event::Training {
+            runs: 1,
+            backend: BackendInfo {
+                kind: BackendKind::Cpu,
+                description: "CPU".into(),
+            },
+            step: 0,
+        });
         run
     }
 
@@ -266,7 +284,7 @@ mod tests {
     fn progress_and_evaluations_accumulate() {
         let mut run = running();
         for step in [10, 20] {
-            run.apply(Event::Progress {
+            run.apply_run(RunEvent::Progress {
                 step,
                 total_steps: 100,
                 loss: 1.0 / step as f32,
@@ -281,13 +299,13 @@ mod tests {
     #[test]
     fn errors_end_the_run_and_keep_the_metrics() {
         let mut run = running();
-        run.apply(Event::Progress {
+        run.apply_run(RunEvent::Progress {
             step: 5,
             total_steps: 100,
             loss: 2.0,
             steps_per_second: 1.0,
         });
-        let outcome = run.apply(Event::Error {
+        let outcome = run.apply_run(RunEvent::Failed {
             message: "the loss became NaN at step 6".into(),
         });
         assert_eq!(outcome, RunOutcome::Failed { lost_device: false });
@@ -296,7 +314,16 @@ mod tests {
         assert!(run.error.as_deref().unwrap().contains("NaN"));
         // A late event of the failed run changes nothing.
         let before = run.clone();
-        assert_eq!(run.apply(Event::Finished { step: 9 }), RunOutcome::Nothing);
+        assert_eq!(
+            run.apply_run(RunEvent::Finished { step: 9 }),
+            RunOutcome::Nothing
+        );
+        assert_eq!(
+            run.apply(Event::Error {
+                message: "late".into()
+            }),
+            RunOutcome::Nothing
+        );
         assert_eq!(run, before);
     }
 

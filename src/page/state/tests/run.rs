@@ -1,0 +1,69 @@
+//! The run controls: start, pause, resume, step and stop, and how a worker event changes the state.
+
+use super::*;
+
+#[test]
+fn start_sends_the_settings_and_the_backend_choice() {
+    let state = reduce(PageState::default(), force_cpu(true));
+    let (state, sent) = state.reduce(Action::Run(RunAction::Start));
+    assert_eq!(state.run.status, RunStatus::Starting);
+    assert_eq!(
+        sent,
+        [(
+            Worker::Own,
+            Command::Train {
+                work: Work::Fresh {
+                    runs: vec![state.settings.config.clone()]
+                },
+                backend: BackendPreference::Cpu,
+            }
+        )]
+    );
+}
+
+#[test]
+fn pause_resume_and_step_only_when_they_make_sense() {
+    let (state, sent) = running().reduce(Action::Run(RunAction::Resume));
+    assert!(sent.is_empty(), "{sent:?}");
+    let (state, sent) = state.reduce(Action::Run(RunAction::Pause));
+    assert_eq!(sent, [(Worker::Own, Command::Pause)]);
+    let state = reduce(state, Action::Worker(Event::Paused { step: 7 }));
+    assert_eq!(state.run.status, RunStatus::Paused);
+    let (state, sent) = state.reduce(Action::Run(RunAction::Step));
+    assert_eq!(
+        sent,
+        [(
+            Worker::Own,
+            Command::Step {
+                steps: STEP_BUTTON_STEPS
+            }
+        )]
+    );
+    let (state, sent) = state.reduce(Action::Run(RunAction::Resume));
+    assert_eq!(sent, [(Worker::Own, Command::Resume)]);
+    let (state, sent) = state.reduce(Action::Run(RunAction::Stop));
+    assert_eq!(sent, [(Worker::Own, Command::Stop)]);
+    assert_eq!(state.run.status, RunStatus::Idle);
+}
+
+/// The state is copied at every dispatch (the page keeps the previous one): a worker event must
+/// copy only the live run, and share the library, however many finished runs it holds.
+#[test]
+fn a_worker_event_shares_every_part_but_the_live_run() {
+    let mut report = SweepReport::single(finished_record(1), "CPU");
+    report.runs = (1..=200).map(finished_record).collect();
+    let state = reduce(PageState::default(), Action::Import(Box::new(report)));
+    let state = reduce(state, Action::Run(RunAction::Start));
+    let (before, _) = worker_on_cpu(state);
+    let after = reduce(before.clone(), Action::Worker(progress_of(0, 5, 100, 2.0)));
+    assert_eq!(after.run.step, 5);
+    assert_eq!(after.library.runs.len(), 200);
+    assert!(
+        Rc::ptr_eq(&before.library, &after.library),
+        "the library was copied"
+    );
+    assert!(Rc::ptr_eq(&before.settings, &after.settings));
+    assert!(Rc::ptr_eq(&before.sweep, &after.sweep));
+    assert!(Rc::ptr_eq(&before.inspector, &after.inspector));
+    assert!(!Rc::ptr_eq(&before.run, &after.run));
+}
