@@ -7,7 +7,8 @@
 //! surrounding work alone (`Σ x·w` and its backward), which both sides of every row pay.
 //!
 //! Run with `cargo run --release --example kernel_bench [-- RUNS]` (RUNS: the stack's `K`,
-//! default 1). Don't time while another build runs.
+//! default 1). Don't time while another build runs. mimalloc, as in `idp`: with glibc's allocator
+//! every multi-megabyte buffer is a fresh `mmap` whose page faults cost more than the fused kernels.
 
 use burn::optim::{AdamWConfig, Optimizer};
 use burn::prelude::*;
@@ -18,6 +19,10 @@ use instruction_diversity::engine::kernels::{self, reference};
 use instruction_diversity::engine::rng::SeededRng;
 use std::hint::black_box;
 use std::time::Instant;
+
+#[cfg(not(target_arch = "wasm32"))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Batch, tokens, width, heads, head size, feed-forward width, vocabulary: the reference model.
 const B: usize = 64;
