@@ -13,6 +13,8 @@ pub mod checkpoint;
 pub mod config;
 #[cfg(feature = "compute")]
 pub mod eval;
+#[cfg(feature = "compute")]
+pub mod kernels;
 pub mod memory;
 pub mod metrics;
 #[cfg(feature = "compute")]
