@@ -28,11 +28,11 @@
 //! `S = D / H` head size, `F` feed-forward width, `V` vocabulary.
 
 use crate::engine::config::{Init, ModelConfig};
+use crate::engine::kernels;
 use crate::engine::rng::SeededRng;
 use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use burn::tensor::activation::{gelu, softmax};
 
 /// Standard deviation of the initial weights (GPT-2).
 const INIT_STD: f64 = 0.02;
@@ -68,15 +68,12 @@ pub struct Norm {
 
 impl Norm {
     /// Normalised over `D` (biased variance, [`LAYER_NORM_EPSILON`]), then each run's scale and
-    /// shift.
+    /// shift, in one fused pass on the CPU ([`kernels::layer_norm`]).
     ///
     /// # Shapes
     /// - `x`: `[K, N, D]` -> `[K, N, D]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let [_, _, d] = x.dims();
-        let ones = Tensor::<1>::ones([d], &x.device());
-        let normed = burn::tensor::module::layer_norm(x, ones, None, LAYER_NORM_EPSILON);
-        normed * self.gamma.val().unsqueeze_dim::<3>(1) + self.beta.val().unsqueeze_dim::<3>(1)
+        kernels::layer_norm(x, self.gamma.val(), self.beta.val(), LAYER_NORM_EPSILON)
     }
 }
 
@@ -92,16 +89,12 @@ pub struct Attention {
 }
 
 impl Attention {
+    /// Causal: a query attends to its own position and the ones before it.
+    ///
     /// # Shapes
-    /// - `x`: `[K, N, D]` with `N = batch * T`; `future`: `[T, T]`, true where a query would see a
-    ///   later key
+    /// - `x`: `[K, N, D]` with `N = batch * T`
     /// - returns the output `[K, N, D]` and the attention weights `[K * B, H, T, T]`
-    pub fn forward(
-        &self,
-        x: Tensor<3>,
-        batch: usize,
-        future: Tensor<2, Bool>,
-    ) -> (Tensor<3>, Tensor<4>) {
+    pub fn forward(&self, x: Tensor<3>, batch: usize) -> (Tensor<3>, Tensor<4>) {
         let [k, n, d] = x.dims();
         let t = n / batch;
         let kb = k * batch;
@@ -114,9 +107,9 @@ impl Attention {
                 .swap_dims(1, 2) // (K*B, H, T, S)
         };
         let (q, key, v) = (split(0), split(1), split(2));
-        let scores = q.matmul(key.transpose()).div_scalar((s as f64).sqrt()); // (K*B, H, T, T)
-        let future = future.reshape([1, 1, t, t]).expand([kb, h, t, t]);
-        let weights = softmax(scores.mask_fill(future, f32::NEG_INFINITY), 3); // (K*B, H, T, T)
+        let scores = q.matmul(key.transpose()); // (K*B, H, T, T), unscaled
+        // Scaled by 1/sqrt(S), the future masked, softmax over the keys: one fused pass on the CPU.
+        let weights = kernels::causal_softmax(scores, 1.0 / (s as f64).sqrt()); // (K*B, H, T, T)
         let y = weights.clone().matmul(v).swap_dims(1, 2).reshape([k, n, d]); // (K, N, D)
         (self.proj.forward(y), weights)
     }
@@ -140,17 +133,10 @@ pub struct Block {
 impl Block {
     /// # Shapes
     /// - `x`: `[K, N, D]` -> `[K, N, D]`, plus attention weights `[K * B, H, T, T]`
-    pub fn forward(
-        &self,
-        x: Tensor<3>,
-        batch: usize,
-        future: Tensor<2, Bool>,
-    ) -> (Tensor<3>, Tensor<4>) {
-        let (attended, weights) =
-            self.attn
-                .forward(self.attn_norm.forward(x.clone()), batch, future);
+    pub fn forward(&self, x: Tensor<3>, batch: usize) -> (Tensor<3>, Tensor<4>) {
+        let (attended, weights) = self.attn.forward(self.attn_norm.forward(x.clone()), batch);
         let x = x + attended; // (K, N, D)
-        let hidden = gelu(self.fc.forward(self.mlp_norm.forward(x.clone()))); // (K, N, F)
+        let hidden = kernels::gelu(self.fc.forward(self.mlp_norm.forward(x.clone()))); // (K, N, F)
         (x + self.fc_out.forward(hidden), weights)
     }
 }
@@ -392,11 +378,9 @@ impl Transformer {
             .narrow(1, 0, t)
             .unsqueeze_dim::<4>(1); // (K, 1, T, D)
         let mut x = (x + positions).reshape([k, b * t, d]); // (K, N, D)
-        // true above the diagonal: key j > query i is in the future and gets no attention.
-        let future = Tensor::<2, Bool>::tril_mask([t, t], 0, &device); // (T, T)
         let mut attention = Vec::with_capacity(self.blocks.len());
         for block in &self.blocks {
-            let (next, weights) = block.forward(x, b, future.clone());
+            let (next, weights) = block.forward(x, b);
             x = next;
             let [_, h, _, _] = weights.dims();
             attention.push(weights.reshape([k, b, h, t, t]));

@@ -8,6 +8,10 @@
 
 use crate::engine::checkpoint::CheckpointError;
 use crate::engine::config::{BatchSampling, TrainConfig, ValidConfig};
+use crate::engine::kernels::{
+    self,
+    adamw::{Clip, FusedAdamW},
+};
 use crate::engine::model::Transformer;
 use crate::engine::rng::SeededRng;
 use crate::engine::run::RunError;
@@ -18,7 +22,6 @@ use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bytes, TensorData, Transaction};
 
 /// Learning rate at `step` (0-based): linear warm-up to the peak over `warmup_steps`, then linear
@@ -45,20 +48,24 @@ pub struct Batcher {
 pub struct HostBatch {
     /// `[B * (T-1)]` token ids, row-major.
     pub inputs: Vec<i64>,
-    /// `[B * (T-1) * V]` one-hot targets, row-major (zero rows outside the loss).
-    pub targets: Vec<f32>,
+    /// `[B * (T-1)]` the next token at the positions the loss covers (answer letters and EOS),
+    /// [`NOT_IN_LOSS`] elsewhere.
+    pub targets: Vec<i64>,
     /// Number of positions the loss covers.
     pub loss_tokens: usize,
 }
+
+/// The target of a position the loss does not cover (a prompt position, padding).
+pub const NOT_IN_LOSS: i64 = -1;
 
 impl Batcher {
     /// The batch of the training examples at `indices`, on the host.
     pub fn host_batch(&self, dataset: &Dataset, indices: &[u32]) -> HostBatch {
         let layout = self.layout;
-        let (t, v) = (layout.sequence_len() - 1, layout.vocab_size());
+        let t = layout.sequence_len() - 1;
         let b = indices.len();
         let mut inputs = Vec::with_capacity(b * t);
-        let mut targets = vec![0f32; b * t * v];
+        let mut targets = vec![NOT_IN_LOSS; b * t];
         let mut loss_tokens = 0;
         for (row, &index) in indices.iter().enumerate() {
             let example = &dataset.train[index as usize];
@@ -68,7 +75,7 @@ impl Batcher {
             // Target position j predicts token j + 1; the answer starts at token prompt_len.
             let first = encoded.prompt_len - 1;
             for j in first..first + encoded.loss_len {
-                targets[(row * t + j) * v + encoded.tokens[j + 1] as usize] = 1.0;
+                targets[row * t + j] = i64::from(encoded.tokens[j + 1]);
             }
             loss_tokens += encoded.loss_len;
         }
@@ -78,26 +85,6 @@ impl Batcher {
             loss_tokens,
         }
     }
-}
-
-/// Each run's mean cross-entropy over its answer positions.
-///
-/// # Shapes
-/// - `logits`, `targets`: `[K, B, T, V]` (targets one-hot, zero rows ignored); `inverse_tokens`:
-///   `[K]`, one over each run's number of loss positions -> `[K]`
-pub fn cross_entropy(
-    logits: Tensor<4>,
-    targets: Tensor<4>,
-    inverse_tokens: Tensor<1>,
-) -> Tensor<1> {
-    let [k, b, t, v] = logits.dims();
-    let log_probs = log_softmax(logits, 3); // (K, B, T, V)
-    (log_probs * targets)
-        .reshape([k, b * t * v])
-        .sum_dim(1) // (K, 1)
-        .reshape([k])
-        .neg()
-        * inverse_tokens
 }
 
 /// The order batches visit the training examples in, from the `"batches"` stream: epochs (each
@@ -143,51 +130,15 @@ impl BatchOrder {
     }
 }
 
-/// AdamW as this project trains with it (epsilon 1e-8, the run's weight decay). Gradients are
-/// clipped per run before it ([`clip_per_run`]), so burn's own clipping (over a whole parameter,
-/// every run's slice at once) stays off.
+/// AdamW as this project trains with it (epsilon 1e-8, the run's weight decay), each run's
+/// gradient of each parameter clipped to the run's norm first, as burn's `GradientClipping::Norm`
+/// clips a run's own ([`Clip::PerRun`]): fused into one pass per parameter on the CPU, burn's own
+/// clipping and `AdamW` elsewhere (see [`FusedAdamW`]).
 pub(crate) fn adamw(config: &TrainConfig) -> ModuleOptimizer {
-    AdamWConfig::new()
-        .with_epsilon(1e-8)
-        .with_weight_decay(config.weight_decay as f32)
-        .init()
-}
-
-/// Scales each run's slice of a gradient `[K, ...]` to a norm of at most `max_norm`: what burn's
-/// `GradientClipping::Norm` does to the gradient of one parameter, per run (a run's gradient is
-/// clipped as it would be alone, whatever the other runs' gradients are).
-fn clip_rows<const D: usize>(grad: Tensor<D>, max_norm: f64) -> Tensor<D> {
-    let dims = grad.dims();
-    let k = dims[0];
-    let n = dims.iter().product::<usize>() / k.max(1);
-    let rows = grad.reshape([k, n]);
-    let norm = rows.clone().square().sum_dim(1).sqrt(); // (K, 1)
-    let coefficient = norm
-        .add_scalar(f32::MIN_POSITIVE)
-        .recip()
-        .mul_scalar(max_norm)
-        .clamp_max(1.0); // (K, 1)
-    (rows * coefficient).reshape(dims)
-}
-
-/// Applies [`clip_rows`] to the gradient of every parameter.
-struct ClipPerRun<'a> {
-    grads: &'a mut GradientsParams,
-    max_norm: f64,
-}
-
-impl ModuleVisitor for ClipPerRun<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if let Some(grad) = self.grads.remove::<D>(param.id) {
-            self.grads
-                .register::<D>(param.id, clip_rows(grad, self.max_norm));
-        }
-    }
-}
-
-/// Per-run gradient clipping of every parameter's gradient.
-fn clip_per_run(model: &Transformer, grads: &mut GradientsParams, max_norm: f64) {
-    model.visit(&mut ClipPerRun { grads, max_norm });
+    let clip = config
+        .grad_clip
+        .map_or(Clip::Off, |max_norm| Clip::PerRun(max_norm as f32));
+    FusedAdamW::new(config.weight_decay as f32, clip).init()
 }
 
 /// The model of K runs (see [`crate::engine::model`]), its optimizer and each run's batch order.
@@ -196,7 +147,7 @@ fn clip_per_run(model: &Transformer, grads: &mut GradientsParams, max_norm: f64)
 /// its batch order (its own `"batches"` stream) and its gradient (the loss is the sum of the runs'
 /// losses, and no run's loss depends on another run's weights). AdamW acts per element, so one
 /// optimizer over the stacked parameters updates each run as its own optimizer would; gradient
-/// clipping, the one step that mixes elements, is done per run ([`clip_rows`]). The
+/// clipping, the one step that mixes elements, is done per run ([`adamw`]). The
 /// learning-rate schedule is per run too, trivially: runs only train together when their training
 /// settings are equal ([`StackKey`]).
 pub struct Trainer {
@@ -231,7 +182,7 @@ impl Trainer {
         let train = configs[0].train.clone();
         Ok(Self {
             model: Some(model),
-            // Clipping is per run (`clip_per_run`), never over the whole stack.
+            // Clipping is per run, never over the whole stack.
             optimizer: adamw(&train),
             orders: configs
                 .iter()
@@ -342,10 +293,10 @@ impl Trainer {
     /// One optimizer step of every run; returns each run's batch loss `[K]`, detached.
     fn one_step(&mut self, datasets: &[Dataset]) -> Tensor<1> {
         let layout = self.batcher.layout;
-        let (t, v) = (layout.sequence_len() - 1, layout.vocab_size());
+        let t = layout.sequence_len() - 1;
         let (k, b) = (self.orders.len(), self.config.batch_size);
         let mut inputs = Vec::with_capacity(k * b * t);
-        let mut targets = Vec::with_capacity(k * b * t * v);
+        let mut targets = Vec::with_capacity(k * b * t);
         let mut inverse_tokens = Vec::with_capacity(k);
         for (order, dataset) in self.orders.iter_mut().zip(datasets) {
             let batch = self.batcher.host_batch(dataset, &order.next_batch(b));
@@ -355,15 +306,13 @@ impl Trainer {
         }
         let device = &self.device;
         let inputs = Tensor::<3, Int>::from_data(TensorData::new(inputs, [k, b, t]), device);
-        let targets = Tensor::<4>::from_data(TensorData::new(targets, [k, b, t, v]), device);
+        let targets = Tensor::<3, Int>::from_data(TensorData::new(targets, [k, b, t]), device);
         let inverse_tokens = Tensor::<1>::from_data(TensorData::new(inverse_tokens, [k]), device);
         let model = self.model.take().expect("model present between steps");
-        let losses = cross_entropy(model.forward(inputs), targets, inverse_tokens); // (K)
+        // Each run's mean cross-entropy over its answer positions, fused on the CPU.
+        let losses = kernels::cross_entropy(model.forward(inputs), targets, inverse_tokens); // (K)
         // The sum's gradient with respect to run k's weights is run k's loss's gradient alone.
-        let mut grads = GradientsParams::from_grads(losses.clone().sum().backward(), &model);
-        if let Some(max_norm) = self.config.grad_clip {
-            clip_per_run(&model, &mut grads, max_norm);
-        }
+        let grads = GradientsParams::from_grads(losses.clone().sum().backward(), &model);
         let lr = learning_rate(&self.config, self.step);
         self.model = Some(self.optimizer.step(lr, model, grads));
         self.step += 1;

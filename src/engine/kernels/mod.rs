@@ -34,11 +34,31 @@ pub use backend::FusedOps;
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::prelude::*;
 use burn::tensor::DType;
+use std::cell::Cell;
+
+thread_local! {
+    /// Whether the fused kernels are in use on this thread (they are unless [`set_enabled`]
+    /// turned them off). Per thread, so that a test or a benchmark comparing the two paths never
+    /// changes what another thread trains with.
+    static ENABLED: Cell<bool> = const { Cell::new(true) };
+}
+
+/// Turns the fused kernels on or off for this thread: off, every op runs [`reference`], burn's
+/// decomposed ops, as the model did before the kernels (`idp bench` times both).
+pub fn set_enabled(on: bool) {
+    ENABLED.with(|enabled| enabled.set(on));
+}
+
+/// Whether the fused kernels are in use on this thread (see [`set_enabled`]).
+pub fn enabled() -> bool {
+    ENABLED.with(Cell::get)
+}
 
 /// Whether the fused kernels run for tensors on `device` of `dtype`: flex (with or without
-/// autodiff) and `f32`.
+/// autodiff) and `f32`, unless they were turned off ([`set_enabled`]).
 pub fn fuses(device: &Device, dtype: DType) -> bool {
-    dtype == DType::F32
+    enabled()
+        && dtype == DType::F32
         && match device.as_dispatch() {
             DispatchDevice::Flex(_) => true,
             DispatchDevice::Autodiff(inner) => matches!(**inner, DispatchDevice::Flex(_)),
