@@ -15,8 +15,12 @@
 // Run to the reveal, and the time to the first accuracy; then its ladder (unseen-rule accuracy by
 // rule count) and whether it shows the transition (at most 0.15 at the fewest rules, at least 0.75
 // at the most, in order).
+// `--responsive` measures how the page answers while the lesson's sweep trains on the CPU fallback in
+// 1, then 2, ... up to --workers workers: the time from a click on Pause to the paused state (the
+// worker's `Paused`, shown; median and worst of 5), and frame times over 5 s (median, 95th percentile,
+// worst), from which the default number of workers is chosen (Pause within 250 ms).
 // Usage: node tests/e2e/bench.js [--native-steps-per-s X] [--seconds S] [--sweep-steps N] [--workers W]
-//        [--stack-steps N] [--only-sweep] [--only-stack] [--only-speed] [--lesson]
+//        [--stack-steps N] [--only-sweep] [--only-stack] [--only-speed] [--lesson] [--responsive]
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -37,6 +41,7 @@ const stackSteps = option('--stack-steps', 100);
 const onlyStack = args.includes('--only-stack');
 const onlySpeed = args.includes('--only-speed');
 const lessonOnly = args.includes('--lesson');
+const responsive = args.includes('--responsive');
 
 // The reference model and task of `idp bench` (presets::reference_config), batch 64, and no evaluation
 // inside the timed window.
@@ -200,7 +205,74 @@ async function lesson(server) {
   }
 }
 
+/** The page's answer to a click and its frame times while a sweep trains in `workers` workers. */
+async function responsiveness(server, workers) {
+  const browser = await h.launch({ webgpu: false });
+  try {
+    const { page } = await h.open(browser.context, `${server.url}#backend=cpu`);
+    await page.click('#primary');
+    await h.set(page, 'train-steps', 100000);
+    await h.set(page, 'sweep-values', '4, 16, 64, 256, 1024');
+    await h.set(page, 'sweep-workers', workers);
+    await page.click('#start-sweep');
+    await h.waitFor(page, `${workers} runs training`, (n) => document.querySelectorAll('#sweep-queue li.running').length >= n
+      && /running/.test(document.querySelector('#status')?.textContent ?? ''), workers, 120_000);
+    // Let every worker pass its first evaluations.
+    await page.waitForTimeout(8000);
+    const frames = await page.evaluate(() => new Promise((resolve) => {
+      const times = [];
+      let last = performance.now();
+      const end = last + 5000;
+      const tick = (now) => {
+        times.push(now - last);
+        last = now;
+        if (now < end) requestAnimationFrame(tick); else resolve(times);
+      };
+      requestAnimationFrame(tick);
+    }));
+    const pauses = [];
+    for (let i = 0; i < 5; i++) {
+      pauses.push(await page.evaluate(() => new Promise((resolve) => {
+        const status = document.querySelector('#status');
+        const started = performance.now();
+        const observer = new MutationObserver(() => {
+          if (status.textContent === 'paused') {
+            observer.disconnect();
+            resolve(performance.now() - started);
+          }
+        });
+        observer.observe(status, { childList: true, characterData: true, subtree: true });
+        document.querySelector('#pause').click();
+      })));
+      await page.click('#resume');
+      await h.waitFor(page, 'training again', () => document.querySelector('#status')?.textContent === 'running', null, 10_000);
+      await page.waitForTimeout(1000);
+    }
+    const sorted = (xs) => xs.slice().sort((a, b) => a - b);
+    const at = (xs, q) => sorted(xs)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+    await page.click('#stop');
+    return {
+      pauseMedian: at(pauses, 0.5), pauseWorst: Math.max(...pauses),
+      frameMedian: at(frames, 0.5), frameP95: at(frames, 0.95), frameWorst: Math.max(...frames),
+    };
+  } finally {
+    await browser.close();
+  }
+}
+
 (async () => {
+  if (responsive) {
+    const server = await h.serve();
+    try {
+      for (let workers = 1; workers <= sweepWorkers; workers++) {
+        const r = await responsiveness(server, workers);
+        console.log(`${workers} worker(s) training: Pause answered in ${r.pauseMedian.toFixed(0)} ms (median of 5; worst ${r.pauseWorst.toFixed(0)} ms); frame time ${r.frameMedian.toFixed(1)} ms median, ${r.frameP95.toFixed(1)} ms p95, ${r.frameWorst.toFixed(1)} ms worst`);
+      }
+    } finally {
+      await server.close();
+    }
+    return;
+  }
   if (lessonOnly || onlySpeed) {
     const server = await h.serve();
     try {

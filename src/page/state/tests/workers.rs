@@ -114,10 +114,11 @@ fn a_helpers_failure_fails_the_sweep_and_stops_the_other_workers() {
 }
 
 #[test]
-fn one_worker_by_default_and_on_a_gpu_the_helpers_stay_idle() {
+fn a_worker_per_core_by_default_and_on_a_gpu_the_helpers_stay_idle() {
+    assert_eq!(default_workers(0), 1);
     assert_eq!(default_workers(1), 1);
-    assert_eq!(default_workers(2), 1);
-    assert_eq!(default_workers(8), 7);
+    assert_eq!(default_workers(2), 2);
+    assert_eq!(default_workers(8), 8);
     assert_eq!(default_workers(128), MAX_WORKERS);
     let (state, _) = PageState::default().reduce(start_sweep(Box::new(four_run_sweep()), None));
     let (_, sent) = worker_on_cpu(state);
