@@ -153,7 +153,7 @@ test('a sweep with bad values is refused with a message; a lesson waits for a pr
     assert.equal(await page.inputValue('#task-instructions'), '1024');
     await page.check('#lesson-choice-1');
     assert.ok(await page.isEnabled('#run-lesson'));
-    assert.match(await h.text(page, '#run-lesson'), /5 runs of 1500 steps/);
+    assert.match(await h.text(page, '#run-lesson'), /5 runs of 1000 steps/);
     // The address bar names the lesson: a teacher's link opens it.
     await h.waitFor(page, 'the lesson in the address', () => location.hash.includes('&lesson=phase-transition'), null, 5000);
     // Running, the card says how far the lesson is and stops it (the sweep panel may be far below,

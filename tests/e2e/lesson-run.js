@@ -1,7 +1,7 @@
 // Runs one lesson in the built page, on the CPU fallback in headless Chromium, as a reader would: open
 // it, predict, press run, wait for every run. Prints each run's final accuracies and wall time, and the
 // page's own time per run. Usage: `node tests/e2e/lesson-run.js [lesson-id] [screenshot-folder]` after
-// `trunk build --release` (a lesson of 5 runs of 1,500 steps takes about 15 minutes on a 2-core
+// `trunk build --release` (a lesson of 5 runs of 1,000 steps at its small settings takes about a minute on a 2-core
 // machine). With a folder, it also saves the finished lesson's top of page and whole page at
 // 1280x900 and at 390x844 there.
 'use strict';

@@ -243,7 +243,11 @@ test('a reload during a run resumes it from its checkpoint; a reload after it en
 
 test('a reload during a sweep goes on with its queue: finished runs kept, the run in progress resumed, the rest run', async () => {
   const each = TINY.replace('steps=40', 'steps=1000').replace('eval_every=20', 'eval_every=250');
-  await withPage(`${each}&sweep=instructions:4,8,16&run=1&backend=cpu`, async (page) => {
+  await withPage(`${each}&sweep=instructions:4,8,16&backend=cpu`, async (page) => {
+    // One worker, whatever the cores (two workers are the next test): the queue runs one at a time.
+    await page.fill('#sweep-workers', '1');
+    await page.dispatchEvent('#sweep-workers', 'change');
+    await page.click('#start-sweep');
     // The first run finished and the second is training, checkpointed past its first evaluation.
     await h.waitFor(page, 'run 2 of the sweep to be checkpointed', () => document.querySelectorAll('#sweep-queue li.done').length === 1
       && Number(document.querySelector('#checkpoint-step')?.textContent) >= 250, null, 120_000);

@@ -694,3 +694,40 @@ fn the_sweep_bench_prints_each_way_and_the_speedup() {
         .collect();
     assert_eq!(rows.len(), 3, "one alone, then 2 and 3: {stdout}");
 }
+
+/// `idp bench` runs with fewer steps than the reference run's learning-rate warm-up (a short bench
+/// is a valid run), times burn's own ops beside the fused kernels, and `--launches` counts a
+/// training step's kernels on wgpu (skipped where no adapter exists, unless IDP_REQUIRE_WGPU).
+#[test]
+fn a_short_bench_times_both_cpu_paths_and_counts_kernel_launches() {
+    let output = idp(&["bench", "--only", "cpu", "--steps", "2", "--warmup", "1"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for line in [
+        "burn's ops",
+        "fused kernels",
+        "fused kernels / burn's ops: ",
+    ] {
+        assert!(stdout.contains(line), "{line}: {stdout}");
+    }
+    let output = idp(&["bench", "--launches", "--steps", "1", "--warmup", "1"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() && std::env::var_os("IDP_REQUIRE_WGPU").is_none() {
+        eprintln!("skipped --launches: {stderr}");
+        return;
+    }
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let per_step: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("kernel launches per training step: "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no count: {stdout}"));
+    // A step of two layers launches hundreds of kernels, fused or not: a count near zero means the
+    // observer saw nothing.
+    assert!(per_step > 100.0, "{per_step}: {stdout}");
+}

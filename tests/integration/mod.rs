@@ -1,5 +1,6 @@
 mod cli;
 mod layers;
+mod lesson;
 mod rewrite;
 mod stacking;
 mod training;

@@ -52,6 +52,10 @@ pub struct BenchArgs {
     /// The model of `--stacks`: `reference` (2 layers, width 64) or `paper` (6 layers, width 256).
     #[arg(long, default_value = "reference", value_parser = ["reference", "paper"])]
     model: String,
+    /// Count the kernel launches of one training step of the reference model on wgpu (after
+    /// `--warmup` steps; averaged over `--steps`), burn's fusion on (see Cargo.toml).
+    #[arg(long, conflicts_with_all = ["sweep", "stacks"])]
+    launches: bool,
 }
 
 struct Measurement {
@@ -60,11 +64,21 @@ struct Measurement {
     tokens_per_s: f64,
 }
 
-fn measure(name: &str, device: &Device, args: &BenchArgs) -> Result<Measurement, String> {
+/// The reference model at `--batch`, trained for `--warmup` and then `--steps` steps (its learning
+/// rate warm-up no longer than that, so a short bench is a valid run).
+///
+/// # Errors
+/// The config's own error when the settings cannot train.
+fn timed_reference(args: &BenchArgs) -> Result<ValidConfig, String> {
     let mut config = reference_config();
     config.train.batch_size = args.batch;
     config.train.steps = args.warmup + args.steps;
-    let config = config.validate().map_err(|e| e.to_string())?;
+    config.train.warmup_steps = config.train.warmup_steps.min(config.train.steps);
+    config.validate().map_err(|e| e.to_string())
+}
+
+fn measure(name: &str, device: &Device, args: &BenchArgs) -> Result<Measurement, String> {
+    let config = timed_reference(args)?;
     let mut unit = Unit::new(std::slice::from_ref(&config), &[0], device)?;
     unit.train(args.warmup)?;
     let started = Instant::now();
@@ -370,7 +384,56 @@ fn stacks(args: &BenchArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// Counts every kernel launch, by kernel name.
+#[derive(Default)]
+struct LaunchCount(std::sync::Mutex<std::collections::BTreeMap<&'static str, usize>>);
+
+impl cubecl_runtime::logging::LaunchObserver for LaunchCount {
+    fn launched(&self, kernel: &'static str) {
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *counts.entry(kernel).or_default() += 1;
+    }
+}
+
+/// `--launches`: the kernels one training step launches on wgpu (cubecl's launch observer sees
+/// each as it is issued), and the most frequent of them.
+fn launches(args: &BenchArgs) -> Result<(), String> {
+    let selected = BackendChoice::Wgpu
+        .device()
+        .map_err(|why| format!("--launches: {why}"))?;
+    let config = timed_reference(args)?;
+    let mut unit = Unit::new(std::slice::from_ref(&config), &[0], &selected.device)?;
+    // Shader compilation (and autotuning, where it runs) first.
+    unit.train(args.warmup)?;
+    let counts = std::sync::Arc::new(LaunchCount::default());
+    let observation = cubecl_runtime::logging::LaunchObservation::new(counts.clone());
+    unit.train(args.steps)?;
+    drop(observation);
+    let counts = counts.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let total: usize = counts.values().sum();
+    println!(
+        "reference model, batch {}, {}, with burn's fusion: {} kernel launches in {} steps",
+        args.batch, selected.description, total, args.steps
+    );
+    let mut common: Vec<(&str, usize)> = counts.into_iter().collect();
+    common.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    for (kernel, count) in common.iter().take(8) {
+        println!(
+            "  {:>8.1} per step  {kernel}",
+            *count as f64 / args.steps as f64
+        );
+    }
+    println!(
+        "kernel launches per training step: {:.1}",
+        total as f64 / args.steps as f64
+    );
+    Ok(())
+}
+
 pub fn run(args: &BenchArgs) -> Result<(), String> {
+    if args.launches {
+        return launches(args);
+    }
     if args.sweep {
         return sweep(args);
     }

@@ -1,0 +1,42 @@
+//! The page's primary lesson shows the phase transition (issue 24's ladder): its sweep, trained here
+//! natively as the page's worker would train it (one stack on the CPU backend), ends with at most
+//! 0.15 unseen-rule accuracy at its fewest rules, at least 0.75 at its most, in order. The lesson's
+//! settings were chosen as the cheapest that still show this (README, "The lesson sized by its
+//! compute"); a change to them, to the model or to the kernels that loses the transition fails here.
+
+use burn::prelude::*;
+use instruction_diversity::engine::stack::Stack;
+use instruction_diversity::study::lessons::{PHASE_TRANSITION_STEPS, lesson};
+
+#[test]
+fn the_primary_lesson_shows_the_phase_transition() {
+    let sweep = lesson("phase-transition").unwrap().sweep;
+    let runs = sweep.plan().unwrap();
+    assert_eq!(runs.len(), 5);
+    assert!(
+        runs.iter()
+            .all(|r| r.config.train.steps == PHASE_TRANSITION_STEPS)
+    );
+    let configs: Vec<_> = runs.iter().map(|r| r.config.clone()).collect();
+    let mut stack = Stack::new(&configs, &Device::flex()).unwrap();
+    while !stack.is_finished() {
+        pollster::block_on(stack.advance(PHASE_TRANSITION_STEPS)).unwrap();
+    }
+    let mut ladder: Vec<(usize, f64)> = (0..stack.len())
+        .map(|k| {
+            assert!(stack.diverged(k).is_none(), "run {k} diverged");
+            let last = stack.evaluations(k).last().expect("a final evaluation");
+            assert_eq!(last.step, PHASE_TRANSITION_STEPS);
+            (stack.config(k).task.instructions, last.unseen_accuracy)
+        })
+        .collect();
+    ladder.sort_by_key(|&(rules, _)| rules);
+    let shown = format!("{ladder:?}");
+    let (first, last) = (ladder[0].1, ladder[ladder.len() - 1].1);
+    assert!(first <= 0.15, "{first} at the fewest rules: {shown}");
+    assert!(last >= 0.75, "{last} at the most rules: {shown}");
+    assert!(
+        ladder.windows(2).all(|w| w[0].1 <= w[1].1),
+        "out of order: {shown}"
+    );
+}
