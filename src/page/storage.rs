@@ -123,6 +123,10 @@ pub struct SweepProgress {
     /// in the stack's order: a reload goes on with the stack, from its checkpoint.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stacked: Vec<usize>,
+    /// The answer the reader predicted, when a lesson started the sweep: a reload reopens the
+    /// lesson with it, so the reveal still compares it with the runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<usize>,
 }
 
 impl SweepProgress {
@@ -143,6 +147,7 @@ impl SweepProgress {
             current,
             workers: Some(workers),
             stacked: Vec::new(),
+            prediction: None,
         }
     }
 

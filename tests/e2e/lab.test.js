@@ -178,6 +178,41 @@ test('a sweep with bad values is refused with a message; a lesson waits for a pr
   });
 });
 
+test('the primary lesson runs whole on the page\'s defaults: the curve stays in view, a reload keeps the prediction, the reveal shows the transition', async () => {
+  // No link: what a newcomer gets (here the CPU fallback, in as many workers as cores).
+  await withPage('', async (page) => {
+    await page.click('#primary');
+    await page.waitForSelector('#lesson');
+    // The settings summary names the lesson whose settings the form holds, not "Custom".
+    assert.match(await h.text(page, '#settings-synopsis'), /Lesson: The phase transition · 1024 rules · 1000 steps/);
+    await page.check('#lesson-choice-2');
+    await page.click('#run-lesson');
+    // Past the first run's first checkpoint, reload: the lesson comes back with its prediction.
+    await h.waitFor(page, 'a run past its first evaluation', () => Number(document.querySelector('#checkpoint-step')?.textContent) >= 80, null, 60_000);
+    await page.reload();
+    await page.waitForSelector('#lesson');
+    await h.waitFor(page, 'the lesson to go on', () => document.querySelector('#sweep-status')?.textContent === 'running', null, 30_000);
+    assert.ok(await page.isChecked('#lesson-choice-2'), 'the prediction is kept');
+    await page.waitForSelector('#lesson-reveal', { timeout: 300_000 });
+    assert.equal(await h.text(page, '#sweep-status'), 'done');
+    assert.match(await h.text(page, '#lesson-reveal'), /You predicted/);
+    // The curve the runs filled is on screen with the reveal (the lesson opened without a jump).
+    const curve = await page.locator('#sweep-curve').boundingBox();
+    const viewport = page.viewportSize();
+    assert.ok(curve && curve.y + curve.height > 0 && curve.y < viewport.height, `the curve at ${JSON.stringify(curve)} in ${JSON.stringify(viewport)}`);
+    // The ladder: at most 0.15 unseen-rule accuracy at 4 rules, at least 0.75 at 1,024, in order.
+    const rows = await page.locator('#runs-table tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent.trim())));
+    const headers = await page.locator('#runs-table thead th').evaluateAll((ths) => ths.map((th) => th.textContent.trim().toLowerCase()));
+    const [rulesAt, unseenAt] = [headers.findIndex((x) => x.startsWith('run')), headers.findIndex((x) => x.startsWith('unseen'))];
+    const ladder = rows.map((r) => [Number((r[rulesAt].match(/\d+/g) || []).pop()), parseFloat(r[unseenAt]) / 100])
+      .sort((a, b) => a[0] - b[0]);
+    assert.deepEqual(ladder.map(([rules]) => rules), [4, 16, 64, 256, 1024]);
+    assert.ok(ladder[0][1] <= 0.15 && ladder[4][1] >= 0.75, JSON.stringify(ladder));
+    assert.ok(ladder.every(([, u], i) => i === 0 || u >= ladder[i - 1][1]), JSON.stringify(ladder));
+  });
+});
+
 test('a question asked while the run trains is answered by the model in training, and training goes on', async () => {
   const longer = h.TINY.replace('steps=40', 'steps=600').replace('eval_every=20', 'eval_every=100');
   await withPage(`${longer}&backend=cpu&run=1`, async (page) => {

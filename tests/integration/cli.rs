@@ -678,6 +678,17 @@ fn the_sweep_bench_prints_each_way_and_the_speedup() {
             vec!["--stacks", "100000", "--only", "cpu"],
             "--stacks 100000",
         ),
+        // A typo or nothing at all is not an empty table.
+        (vec!["--only", "gpu"], "--only"),
+        (vec!["--only", ""], "--only"),
+        // `--launches` counts the reference model on wgpu: other choices would be ignored.
+        (vec!["--launches", "--only", "cpu"], "--only"),
+        (vec!["--launches", "--model", "paper"], "--model"),
+        (vec!["--batch", "0", "--only", "cpu"], "--batch"),
+        (
+            vec!["--warmup", "18446744073709551615", "--only", "cpu"],
+            "--warmup",
+        ),
     ] {
         let mut all = vec!["bench"];
         all.extend(args);

@@ -20,7 +20,6 @@ use instruction_diversity::page::storage::{
     SavedRun, SavedSweep, SweepProgress, describe_failure, helper_owner,
 };
 use instruction_diversity::protocol::Command;
-use instruction_diversity::study::presets::preset;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
@@ -501,11 +500,7 @@ pub fn app() -> Html {
     let config = &page.settings.config;
     let synopsis = format!(
         "{} · {} rules · {} steps",
-        page.settings
-            .preset
-            .as_deref()
-            .and_then(preset)
-            .map_or("Custom", |p| p.title),
+        page.settings_origin(),
         config.task.instructions,
         config.train.steps
     );

@@ -141,14 +141,18 @@ pub struct LessonBoxProps {
 #[function_component(LessonBox)]
 pub fn lesson_box(props: &LessonBoxProps) -> Html {
     let dispatch = &props.dispatch;
-    // A lesson opened from its card further down comes up here: bring it into view.
+    // A lesson opened from its card further down comes up here: bring it into view. Only as far as
+    // needed ("nearest"): the primary lesson opens where it already is, and the curve its runs fill,
+    // above it, stays in view through the reveal.
     use_effect_with(props.lesson.as_ref().map(|l| l.id.clone()), |id| {
         if id.is_some()
             && let Some(element) = web_sys::window()
                 .and_then(|w| w.document())
                 .and_then(|d| d.get_element_by_id("lesson"))
         {
-            element.scroll_into_view();
+            let options = web_sys::ScrollIntoViewOptions::new();
+            options.set_block(web_sys::ScrollLogicalPosition::Nearest);
+            element.scroll_into_view_with_scroll_into_view_options(&options);
         }
         || ()
     });

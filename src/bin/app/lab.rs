@@ -146,7 +146,7 @@ pub fn sweeps(props: &SweepsProps) -> Html {
                     <DraftInput id="sweep-seeds" kind="number" min="1" max="5" reset={props.reset} value={form.seeds.clone()} onchange={commit(SweepField::Seeds)} /></label>
                 <label class="field" for="sweep-workers"><span class="name">{ "Workers" }</span>
                     <DraftInput id="sweep-workers" kind="number" min="1" max={MAX_WORKERS.to_string()} reset={props.reset} value={props.queue.workers.to_string()}
-                        title="Runs trained at once on the CPU fallback, each in its own worker (default: one per core but one). On WebGPU one worker stacks them instead."
+                        title="Runs trained at once on the CPU fallback, each in its own worker (default: one per core, up to 16). On WebGPU one worker stacks them instead."
                         disabled={props.active} onchange={on_workers} /></label>
                 <label class="field" for="sweep-stack"><span class="name">{ "Stacked on WebGPU" }</span>
                     <DraftInput id="sweep-stack" kind="number" min="1" max={MAX_PAGE_STACK.to_string()} reset={props.reset} value={props.queue.stack.to_string()}
@@ -158,7 +158,7 @@ pub fn sweeps(props: &SweepsProps) -> Html {
                 if let Some(p) = preset_sweep {
                     <button id="start-preset-sweep" disabled={props.active} title={p.summary}
                         onclick={on_click(&dispatch, Action::Sweep(SweepAction::Start(Box::new(p.sweep.clone()), None)))}>
-                        { format!("Run the “{}” preset ({} runs of {} steps)", p.title, p.sweep.run_count(), p.sweep.base.train.steps) }
+                        { format!("Run the “{}” preset at full size ({} runs of {} steps, as the CLI calibrates it)", p.title, p.sweep.run_count(), p.sweep.base.train.steps) }
                     </button>
                 }
                 <button id="cancel-sweep" disabled={props.queue.running().is_none()}

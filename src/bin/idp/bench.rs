@@ -32,7 +32,8 @@ pub struct BenchArgs {
     #[arg(long, env = "IDP_PYTHON", default_value = "python3")]
     python: String,
     /// Which to measure, comma-separated: cpu, wgpu, torch.
-    #[arg(long, value_delimiter = ',', default_value = "cpu,wgpu,torch")]
+    #[arg(long, value_delimiter = ',', default_value = "cpu,wgpu,torch",
+          value_parser = ["cpu", "wgpu", "torch"])]
     only: Vec<String>,
     /// The PyTorch script.
     #[arg(long, default_value = "bench/torch_bench.py")]
@@ -54,7 +55,7 @@ pub struct BenchArgs {
     model: String,
     /// Count the kernel launches of one training step of the reference model on wgpu (after
     /// `--warmup` steps; averaged over `--steps`), burn's fusion on (see Cargo.toml).
-    #[arg(long, conflicts_with_all = ["sweep", "stacks"])]
+    #[arg(long, conflicts_with_all = ["sweep", "stacks", "only", "model", "jobs"])]
     launches: bool,
 }
 
@@ -72,9 +73,36 @@ struct Measurement {
 fn timed_reference(args: &BenchArgs) -> Result<ValidConfig, String> {
     let mut config = reference_config();
     config.train.batch_size = args.batch;
-    config.train.steps = args.warmup + args.steps;
+    config.train.steps = all_steps(args)?;
     config.train.warmup_steps = config.train.warmup_steps.min(config.train.steps);
-    config.validate().map_err(|e| e.to_string())
+    // The one setting of the reference run that comes from a flag: name the flag.
+    config.validate().map_err(|e| match e.setting.as_str() {
+        "train.batch_size" => format!("--batch: {}", e.message),
+        _ => e.to_string(),
+    })
+}
+
+/// `--warmup` and `--steps` together.
+///
+/// # Errors
+/// When they add up to more steps than a run can count.
+fn all_steps(args: &BenchArgs) -> Result<usize, String> {
+    args.warmup.checked_add(args.steps).ok_or_else(|| {
+        format!(
+            "--warmup {} and --steps {}: more steps than a run can count",
+            args.warmup, args.steps
+        )
+    })
+}
+
+/// A kernel's name, cut to one readable line (a matmul's full generic type runs to thousands of
+/// characters).
+fn kernel_name(name: &str) -> String {
+    const LONGEST: usize = 110;
+    match name.char_indices().nth(LONGEST) {
+        Some((cut, _)) => format!("{}…", &name[..cut]),
+        None => name.to_string(),
+    }
 }
 
 fn measure(name: &str, device: &Device, args: &BenchArgs) -> Result<Measurement, String> {
@@ -304,7 +332,7 @@ fn stacks(args: &BenchArgs) -> Result<(), String> {
     };
     let mut base = base;
     base.train.batch_size = args.batch;
-    base.train.steps = base.train.steps.max(args.warmup + args.steps);
+    base.train.steps = base.train.steps.max(all_steps(args)?);
     println!(
         "{} model: {} layers, width {}, {} heads, FF {}, batch {}, {} timed steps",
         args.model,
@@ -419,8 +447,9 @@ fn launches(args: &BenchArgs) -> Result<(), String> {
     common.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     for (kernel, count) in common.iter().take(8) {
         println!(
-            "  {:>8.1} per step  {kernel}",
-            *count as f64 / args.steps as f64
+            "  {:>8.1} per step  {}",
+            *count as f64 / args.steps as f64,
+            kernel_name(kernel)
         );
     }
     println!(

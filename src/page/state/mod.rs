@@ -219,6 +219,22 @@ impl PageState {
         self.run.is_active()
     }
 
+    /// Where the settings in the form come from, for their one-line summary: the chosen preset's
+    /// title, the open lesson's (while the form holds that lesson's settings), or "Custom".
+    pub fn settings_origin(&self) -> String {
+        if let Some(found) = self.settings.preset.as_deref().and_then(preset) {
+            return found.title.to_string();
+        }
+        self.lesson
+            .as_ref()
+            .and_then(|open| lesson(&open.id))
+            .filter(|found| *self.settings.config == found.sweep.base)
+            .map_or_else(
+                || "Custom".to_string(),
+                |found| format!("Lesson: {}", found.title),
+            )
+    }
+
     /// Whether anything trains: the page's own worker, or a helper training a sweep's run.
     pub fn is_busy(&self) -> bool {
         self.is_active() || self.sweep.running().is_some_and(|s| s.helpers_busy())
@@ -375,7 +391,14 @@ impl PageState {
 
     /// What the browser's storage should hold of the running sweep (see [`SweepQueue::progress`]).
     pub fn sweep_progress(&self) -> Option<crate::page::storage::SweepProgress> {
-        self.sweep.progress()
+        let mut progress = self.sweep.progress()?;
+        // The prediction lives with the open lesson, not the queue.
+        progress.prediction = self
+            .lesson
+            .as_ref()
+            .filter(|open| progress.lesson.as_ref() == Some(&open.id))
+            .and_then(|open| open.prediction);
+        Some(progress)
     }
 
     fn backend_preference(&self) -> BackendPreference {

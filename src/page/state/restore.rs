@@ -3,6 +3,7 @@
 //! library, the sweep on show and a resumed run; and a run a lost device ended goes on from its
 //! checkpoint.
 
+use super::lessons::LessonState;
 use super::library::{FinishedRun, Kept, Orphan};
 use super::run::{Resumable, RunStatus};
 use super::sweep::{Elsewhere, MAX_WORKERS, SweepForm, SweepState, SweepStatus};
@@ -10,6 +11,7 @@ use super::{PageState, Sent, Worker};
 use crate::engine::checkpoint::CheckpointMeta;
 use crate::page::storage::{SavedRun, SavedSweep, SweepProgress};
 use crate::protocol::{BackendPreference, Command, Work};
+use crate::study::lessons::lesson;
 use std::rc::Rc;
 
 /// What the browser's storage held at start (already checked).
@@ -301,6 +303,14 @@ impl PageState {
             queue.form = form;
         }
         queue.set_workers(workers);
+        // A lesson's sweep reopens its lesson with the reader's prediction, so the answer is still
+        // revealed when the runs are done.
+        if let Some(id) = progress.lesson.clone().filter(|id| lesson(id).is_some()) {
+            self.lesson = Some(LessonState {
+                id,
+                prediction: progress.prediction,
+            });
+        }
         queue.sweep = Some(SweepState {
             spec: progress.spec,
             plan,

@@ -313,3 +313,53 @@ fn a_gone_tabs_run_is_offered_and_resumed_only_when_asked() {
     assert!(sent.is_empty(), "{sent:?}");
     assert_eq!(again.run, adopted.run);
 }
+
+#[test]
+fn a_reload_during_a_lesson_reopens_it_with_the_prediction() {
+    let state = reduce(
+        PageState::default(),
+        open_lesson(Some("phase-transition".into())),
+    );
+    let state = reduce(state, predict(2));
+    let (state, sent) = state.reduce(Action::Lesson(LessonAction::Run));
+    assert!(first_run(&sent).is_some(), "{sent:?}");
+    let progress = state.sweep_progress().expect("the lesson's queue runs");
+    assert_eq!(progress.lesson.as_deref(), Some("phase-transition"));
+    assert_eq!(progress.prediction, Some(2));
+    let progress = SweepProgress::from_json(&progress.to_json()).unwrap();
+    let spec = progress.spec.clone();
+    let reload = |progress: SweepProgress| {
+        PageState::default()
+            .reduce(restore_action(Restored {
+                sweeps: vec![SavedSweep::new(
+                    &progress.id,
+                    &spec,
+                    progress.lesson.clone(),
+                )],
+                visit: 9,
+                interrupted_sweep: Some(progress),
+                ..Restored::default()
+            }))
+            .0
+    };
+    let reloaded = reload(progress.clone());
+    assert_eq!(
+        reloaded.lesson,
+        Some(LessonState {
+            id: "phase-transition".into(),
+            prediction: Some(2),
+        })
+    );
+    assert!(reloaded.sweep.running().is_some());
+    // An entry kept before predictions were (or a sweep no lesson started) opens no prediction.
+    let older = progress.to_json().replace(r#","prediction":2"#, "");
+    assert!(!older.contains("prediction"), "{older}");
+    let reloaded = reload(SweepProgress::from_json(&older).unwrap());
+    assert_eq!(reloaded.lesson.unwrap().prediction, None);
+    let unlessoned = SweepProgress {
+        lesson: None,
+        prediction: None,
+        ..progress
+    };
+    assert_eq!(reload(unlessoned).lesson, None);
+}

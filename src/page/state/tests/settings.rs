@@ -209,3 +209,22 @@ fn a_link_pasted_into_the_open_tab_opens_or_waits_for_the_readers_choice() {
     assert_eq!(diverged.settings.config.task.instructions, 12);
     assert_eq!(own(&sent), [Command::Stop]);
 }
+
+#[test]
+fn the_settings_summary_names_the_preset_or_the_open_lesson_whose_settings_the_form_holds() {
+    let state = reduce(PageState::default(), load_preset("skew"));
+    assert_eq!(state.settings_origin(), preset("skew").unwrap().title);
+    // The primary lesson loads its own settings (not a preset's): the summary names the lesson...
+    let opened = reduce(
+        PageState::default(),
+        open_lesson(Some("phase-transition".into())),
+    );
+    assert_eq!(opened.settings_origin(), "Lesson: The phase transition");
+    // ...until a setting moves away from them, or the lesson closes.
+    let changed = reduce(opened.clone(), set_action("train.steps", 500));
+    assert_eq!(changed.settings_origin(), "Custom");
+    assert_eq!(
+        reduce(opened, open_lesson(None)).settings_origin(),
+        "Custom"
+    );
+}
