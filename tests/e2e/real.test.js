@@ -31,6 +31,10 @@ test('two tabs train two runs and keep both; a closed tab\'s run is offered to t
   try {
     const a = await h.open(browser.context, `${server.url}#${LONG}&run=1&backend=cpu`);
     await h.waitFor(a.page, 'tab A to be checkpointed', () => Number(document.querySelector('#checkpoint-step')?.textContent) >= 500, null, 60_000);
+    // Paused, so A is still mid-run however long B takes (on the fused kernels this tiny model
+    // can train its 4,000 steps in the seconds B needs).
+    await a.page.click('#pause');
+    await h.waitForStatus(a.page, 'paused', 10_000);
 
     // Tab B opens the plain page: A's run is alive in A, so B neither shows nor trains it.
     const b = await h.open(browser.context, server.url);
