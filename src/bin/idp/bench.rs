@@ -385,8 +385,7 @@ fn stacks(args: &BenchArgs) -> Result<(), String> {
             "runs", "ms/step", "run-steps/s", "step time vs 1"
         );
         let mut alone_ms = None;
-        for k in std::iter::once(1).chain(args.stacks.iter().copied()) {
-            let count = k;
+        for count in std::iter::once(1).chain(args.stacks.iter().copied()) {
             let configs = (1..=count as u64)
                 .map(|seed| {
                     let mut config = base.clone();
@@ -401,9 +400,8 @@ fn stacks(args: &BenchArgs) -> Result<(), String> {
             unit.train(args.steps)?;
             let ms = started.elapsed().as_secs_f64() * 1e3 / args.steps as f64;
             let alone = *alone_ms.get_or_insert(ms);
-            let label = k.to_string();
             println!(
-                "{label:>6} {ms:>12.2} {:>12.1} {:>15.2}x",
+                "{count:>6} {ms:>12.2} {:>12.1} {:>15.2}x",
                 count as f64 * 1e3 / ms,
                 ms / alone
             );

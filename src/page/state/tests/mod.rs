@@ -18,6 +18,7 @@ use super::restore::{RestoreAction, Restored};
 use super::*;
 use crate::engine::metrics::{EvalSummary, LossPoint};
 use crate::page::inspect::RuleSort;
+use crate::page::storage::SavedRun;
 use crate::protocol::{BackendInfo, BackendKind};
 use serde_json::Value;
 
@@ -199,6 +200,26 @@ fn fresh_runs(sent: &Sent) -> Vec<ValidConfig> {
         ] => runs.clone(),
         other => panic!("expected a fresh start, got {other:?}"),
     }
+}
+
+/// The page's worker trains `config` alone from step 0 on `backend`.
+fn fresh_one(config: &ValidConfig, backend: BackendPreference) -> Command {
+    Command::Train {
+        work: Work::Fresh {
+            runs: vec![config.clone()],
+        },
+        backend,
+    }
+}
+
+/// Finished run `i` of `state`'s library as the browser keeps it.
+fn saved_run(state: &PageState, i: usize) -> SavedRun {
+    let run = &state.library.runs[i];
+    SavedRun::new(
+        &run.name,
+        run.sweep_key.clone(),
+        run.record.as_ref().clone(),
+    )
 }
 
 /// The page's worker goes on with the runs of its checkpoint (the settings' backend choice).

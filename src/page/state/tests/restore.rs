@@ -69,15 +69,7 @@ fn a_reload_during_a_sweep_goes_on_with_its_queue() {
     assert_eq!(progress.current, 1);
     let progress = SweepProgress::from_json(&progress.to_json()).unwrap();
     let key = progress.id.clone();
-    let saved = |state: &PageState, i: usize| {
-        let run = &state.library.runs[i];
-        SavedRun::new(
-            &run.name,
-            run.sweep_key.clone(),
-            run.record.as_ref().clone(),
-        )
-    };
-    let first = saved(&before, 0);
+    let first = saved_run(&before, 0);
     let plan = tiny_sweep().plan().unwrap();
     let checkpoint = |config: &ValidConfig| {
         CheckpointMeta::new(
@@ -157,13 +149,13 @@ fn a_reload_during_a_sweep_goes_on_with_its_queue() {
     assert_eq!(instructions(&sent), 16);
     // The second run finished and was saved before the queue's next run was noted: not again.
     let (after_two, _) = finish_run(before.clone(), 0.3);
-    let second = saved(&after_two, 1);
+    let second = saved_run(&after_two, 1);
     let (state, sent) = reload(vec![first.clone(), second.clone()], None, 1);
     assert_eq!(instructions(&sent), 64);
     assert_eq!(state.sweep.sweep.as_ref().unwrap().done, [0, 1]);
     // Every run saved: the sweep is complete and nothing starts.
     let (after_three, _) = finish_run(after_two, 0.5);
-    let third = saved(&after_three, 2);
+    let third = saved_run(&after_three, 2);
     let (state, sent) = reload(vec![first, second, third], None, 2);
     assert!(sent.is_empty(), "{sent:?}");
     assert_eq!(

@@ -11,12 +11,7 @@ fn start_sends_the_settings_and_the_backend_choice() {
         sent,
         [(
             Worker::Own,
-            Command::Train {
-                work: Work::Fresh {
-                    runs: vec![state.settings.config.clone()]
-                },
-                backend: BackendPreference::Cpu,
-            }
+            fresh_one(&state.settings.config, BackendPreference::Cpu)
         )]
     );
 }

@@ -97,12 +97,7 @@ fn opening_a_link_loads_its_settings_and_may_start() {
         sent,
         [(
             Worker::Own,
-            Command::Train {
-                work: Work::Fresh {
-                    runs: vec![state.settings.config.clone()]
-                },
-                backend: BackendPreference::Cpu,
-            }
+            fresh_one(&state.settings.config, BackendPreference::Cpu)
         )]
     );
     assert_eq!(state.notices.len(), 1, "{:?}", state.notices);
@@ -182,12 +177,7 @@ fn a_link_pasted_into_the_open_tab_opens_or_waits_for_the_readers_choice() {
             (Worker::Own, Command::Stop),
             (
                 Worker::Own,
-                Command::Train {
-                    work: Work::Fresh {
-                        runs: vec![started.settings.config.clone()]
-                    },
-                    backend: BackendPreference::Auto,
-                }
+                fresh_one(&started.settings.config, BackendPreference::Auto)
             )
         ]
     );

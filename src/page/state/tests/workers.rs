@@ -7,7 +7,7 @@ use super::*;
 use crate::engine::checkpoint::CheckpointMeta;
 use crate::page::state::library::Orphan;
 use crate::page::state::sweep::{MAX_WORKERS, default_workers};
-use crate::page::storage::{SavedRun, SavedSweep, SweepProgress};
+use crate::page::storage::{SavedSweep, SweepProgress};
 
 #[test]
 fn a_sweep_trains_in_several_workers_and_files_each_run_where_it_belongs() {
@@ -235,12 +235,7 @@ fn a_reload_of_a_sweep_in_several_workers_keeps_the_runs_that_finished_out_of_or
     let (before, _) = finish_helper_run(state, 1, 0.6);
     let progress = before.sweep_progress().unwrap();
     assert_eq!(progress.current, 0);
-    let run = &before.library.runs[0];
-    let saved = SavedRun::new(
-        &run.name,
-        run.sweep_key.clone(),
-        run.record.as_ref().clone(),
-    );
+    let saved = saved_run(&before, 0);
     let plan = four_run_sweep().plan().unwrap();
     let checkpoint = CheckpointMeta::new(plan[0].config.clone(), 10, Vec::new(), Vec::new());
     // A fresh page: one worker and the builder's defaults, until the sweep is restored.
@@ -278,12 +273,7 @@ fn a_reload_of_a_sweep_in_several_workers_goes_on_with_the_helpers_runs() {
     let (before, sent) = finish_helper_run(state, 1, 0.6);
     assert_eq!(helper_starts(&sent), [(1, 256)]);
     let progress = before.sweep_progress().unwrap();
-    let run = &before.library.runs[0];
-    let saved = SavedRun::new(
-        &run.name,
-        run.sweep_key.clone(),
-        run.record.as_ref().clone(),
-    );
+    let saved = saved_run(&before, 0);
     let plan = four_run_sweep().plan().unwrap();
     let meta = |index: usize, step: usize| {
         CheckpointMeta::new(plan[index].config.clone(), step, Vec::new(), Vec::new())
