@@ -43,17 +43,6 @@ const onlySpeed = args.includes('--only-speed');
 const lessonOnly = args.includes('--lesson');
 const responsive = args.includes('--responsive');
 
-// The reference model and task of `idp bench` (presets::reference_config), batch 64, and no evaluation
-// inside the timed window.
-const REFERENCE = {
-  'task-alphabet': 8,
-  'task-x_len-min': 1, 'task-x_len-max': 3,
-  'task-y_len-min': 0, 'task-y_len-max': 3,
-  'task-z_len-min': 4, 'task-z_len-max': 12,
-  'model-layers': 2, 'model-width': 64, 'model-heads': 4, 'model-ff_width': 256,
-  'train-batch_size': 64, 'train-steps': 1000000, 'train-eval_every': 1000000, 'train-warmup_steps': 10,
-};
-
 const mb = (bytes) => (bytes / 1e6).toFixed(2);
 
 function sizes() {
@@ -88,7 +77,7 @@ async function speed(server, { webgpu, warmupSteps, warmupTimeoutMs }) {
   const browser = await h.launch({ webgpu });
   try {
     const { page } = await h.open(browser.context, server.url);
-    await h.setAll(page, REFERENCE);
+    await h.setAll(page, h.REFERENCE);
     await page.click('#start');
     await h.waitForSteps(page, warmupSteps, warmupTimeoutMs);
     const backend = await h.text(page, '#backend');

@@ -288,7 +288,19 @@ const TINY = 'v=1&seed=7&I=16&budget=total:1000&alphabet=6&x=1-2&y=0-2&z=4-8&noo
   + '&layers=1&width=16&heads=2&ff=32&maxlen=64&steps=40&batch=8&lr=0.01&warmup=4&lr_end=0.1&wd=0.01&clip=1'
   + '&eval_every=20&test_rules=6&n_seen=12&n_unseen=12&n_noop=6';
 
+// The reference model and task of `idp bench` (presets::reference_config), batch 64, and no evaluation
+// inside the timed window.
+const REFERENCE = {
+  'task-alphabet': 8,
+  'task-x_len-min': 1, 'task-x_len-max': 3,
+  'task-y_len-min': 0, 'task-y_len-max': 3,
+  'task-z_len-min': 4, 'task-z_len-max': 12,
+  'model-layers': 2, 'model-width': 64, 'model-heads': 4, 'model-ff_width': 256,
+  'train-batch_size': 64, 'train-steps': 1000000, 'train-eval_every': 1000000, 'train-warmup_steps': 10,
+};
+
 module.exports = {
+  REFERENCE,
   TINY, withPage, servePerFile,
   DIST, ROOT, serve, launch, open, openIn, reveal, set, setAll, text, steps, status, waitFor, waitForSteps, waitForStatus,
   recordLosses, losses, assertAccessible, OFFLINE_CACHE, waitForOfflineCache,
