@@ -89,6 +89,7 @@ fn per_event(finished_runs: usize) -> f64 {
                     total_steps: 4000,
                     loss: 1.0,
                     steps_per_second: 10.0,
+                    launches_per_step: None,
                 },
             }))
             .0;

@@ -194,6 +194,10 @@ pub enum RunEvent {
         loss: f32,
         /// Recent training speed.
         steps_per_second: f64,
+        /// GPU kernels a recent step launched (for all the runs training together), where the
+        /// host counts them ([`crate::session::Host::kernel_launches`]); `None` on the CPU.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        launches_per_step: Option<f64>,
     },
     /// An evaluation finished.
     Evaluation {
@@ -391,6 +395,17 @@ mod tests {
                     total_steps: 100,
                     loss: 1.5,
                     steps_per_second: 3.25,
+                    launches_per_step: None,
+                },
+            },
+            Event::Member {
+                member: 1,
+                said: RunEvent::Progress {
+                    step: 10,
+                    total_steps: 100,
+                    loss: 1.5,
+                    steps_per_second: 0.5,
+                    launches_per_step: Some(486.5),
                 },
             },
             Event::Paused { step: 10 },
@@ -426,6 +441,36 @@ mod tests {
         for event in events {
             assert_eq!(Event::from_json(&event.to_json()).unwrap(), event);
         }
+    }
+
+    #[test]
+    fn progress_without_a_launch_count_is_read_as_uncounted() {
+        // What a CPU training says, and what a worker from before the count said.
+        let json = r#"{"event":"member","member":0,"said":{"event":"progress","step":3,"total_steps":9,"loss":1.0,"steps_per_second":2.0}}"#;
+        let Event::Member { said, .. } = Event::from_json(json).unwrap() else {
+            panic!("not a member event");
+        };
+        assert!(matches!(
+            said,
+            RunEvent::Progress {
+                launches_per_step: None,
+                ..
+            }
+        ));
+        let uncounted = Event::Member {
+            member: 0,
+            said: RunEvent::Progress {
+                step: 3,
+                total_steps: 9,
+                loss: 1.0,
+                steps_per_second: 2.0,
+                launches_per_step: None,
+            },
+        };
+        assert!(
+            !uncounted.to_json().contains("launches"),
+            "the CPU's progress stays as short"
+        );
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! questions ([`question`]), the memory a run needs ([`memory`]), which runs train together
 //! ([`stack_plan`]) and checkpoints ([`checkpoint`]) are plain Rust; with the `compute` feature come
 //! the tensor code: the transformer of K runs ([`model`]; a run alone is K = 1), training
-//! ([`train`]), evaluation ([`eval`]), one run's rules ([`run`]) and runs advanced chunk by chunk
-//! ([`stack`]). The engine imports nothing from the floors above it and no web crate: it builds and
+//! ([`train`]), evaluation ([`eval`]), one run's rules ([`run`]), runs advanced chunk by chunk
+//! ([`stack`]) and a count of the GPU kernels they launch ([`launches`]). The engine imports nothing from the floors above it and no web crate: it builds and
 //! is tested natively, and runs unchanged in the browser's worker.
 
 pub mod checkpoint;
@@ -15,6 +15,8 @@ pub mod config;
 pub mod eval;
 #[cfg(feature = "compute")]
 pub mod kernels;
+#[cfg(feature = "compute")]
+pub mod launches;
 pub mod memory;
 pub mod metrics;
 #[cfg(feature = "compute")]

@@ -73,6 +73,7 @@ impl<H: Host> Session<H> {
                 continue;
             };
             let before = self.host.now();
+            let launches_before = self.host.kernel_launches();
             let advance = match trainee.advance(budget).await {
                 Ok(advance) => advance,
                 Err(e) => {
@@ -91,7 +92,11 @@ impl<H: Host> Session<H> {
                 return Ended::Failed;
             }
             let evaluated = advance.evaluations.iter().any(Option::is_some);
-            pace.took(advance.taken, self.host.now() - before, evaluated);
+            let launched = match (launches_before, self.host.kernel_launches()) {
+                (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+                _ => None,
+            };
+            pace.took(advance.taken, self.host.now() - before, launched, evaluated);
             let step = trainee.step();
             for (k, loss) in advance.losses.iter().enumerate() {
                 if let Some(loss) = loss {
@@ -100,6 +105,7 @@ impl<H: Host> Session<H> {
                         total_steps: trainee.total_steps(),
                         loss: loss.loss,
                         steps_per_second: pace.steps_per_second,
+                        launches_per_step: pace.launches_per_step,
                     };
                     self.say(k, said);
                 }

@@ -79,6 +79,13 @@ pub trait Host {
     /// Whether a lost GPU device ended the training (the host has said so itself, and the
     /// checkpoint is kept so that the training can go on from it).
     fn device_lost(&self) -> bool;
+
+    /// GPU kernels launched since some fixed moment, where the host counts them (the page's worker
+    /// on WebGPU: [`crate::engine::launches::LaunchCounter`]); `None` where it does not, or on
+    /// the CPU. The session reports the launches of a step from the difference over a chunk.
+    fn kernel_launches(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// How a host wants its training paced and kept. Each host has one: [`Policy::page`] and

@@ -27,6 +27,8 @@ pub(super) struct Pace {
     single_steps: usize,
     /// Steps per second of the last chunk without an evaluation.
     pub(super) steps_per_second: f64,
+    /// Kernels a step launched in the last chunk without an evaluation, where the host counts them.
+    pub(super) launches_per_step: Option<f64>,
 }
 
 impl Pace {
@@ -70,14 +72,22 @@ impl Pace {
         }
     }
 
-    /// Counts a chunk of `taken` steps that took `elapsed` seconds; its speed counts only when it
-    /// held no evaluation.
-    pub(super) fn took(&mut self, taken: usize, elapsed: f64, evaluated: bool) {
+    /// Counts a chunk of `taken` steps that took `elapsed` seconds and launched `launched` GPU
+    /// kernels (`None` where the host does not count them); its speed and launches count only when
+    /// it held no evaluation.
+    pub(super) fn took(
+        &mut self,
+        taken: usize,
+        elapsed: f64,
+        launched: Option<u64>,
+        evaluated: bool,
+    ) {
         if self.paused {
             self.single_steps = self.single_steps.saturating_sub(taken);
         }
         if taken > 0 && !evaluated {
             self.steps_per_second = taken as f64 / elapsed.max(1e-6);
+            self.launches_per_step = launched.map(|n| n as f64 / taken as f64);
         }
     }
 }

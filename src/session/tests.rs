@@ -31,7 +31,12 @@ struct FakeHost {
     limits: MemoryLimits,
     lost: bool,
     sleeps: usize,
+    /// Kernel launches "counted" so far, where the host counts them: each read adds
+    /// [`LAUNCHES_PER_READ`], so a chunk (read before and after) launched exactly that many.
+    launches: Option<std::cell::Cell<u64>>,
 }
+
+const LAUNCHES_PER_READ: u64 = 120;
 
 impl FakeHost {
     fn new() -> Self {
@@ -49,6 +54,7 @@ impl FakeHost {
             },
             lost: false,
             sleeps: 0,
+            launches: None,
         }
     }
 
@@ -165,6 +171,12 @@ impl Host for FakeHost {
     fn device_lost(&self) -> bool {
         self.lost
     }
+
+    fn kernel_launches(&self) -> Option<u64> {
+        let count = self.launches.as_ref()?;
+        count.set(count.get() + LAUNCHES_PER_READ);
+        Some(count.get())
+    }
 }
 
 /// A run that trains in milliseconds: 30 steps, evaluated every 10 on small sets.
@@ -241,6 +253,42 @@ fn a_run_trains_to_its_end_saying_each_chunk_evaluation_and_record() {
     // Forgotten before the end is said; the model is kept for questions.
     assert_eq!(host.saved, None);
     assert_eq!(session.kept().len(), 1);
+}
+
+#[test]
+fn progress_reports_a_steps_kernel_launches_where_the_host_counts_them() {
+    let progress = |host: &FakeHost| -> Vec<(usize, Option<f64>)> {
+        host.run_events(0)
+            .filter_map(|e| match e {
+                RunEvent::Progress {
+                    step,
+                    launches_per_step,
+                    ..
+                } => Some((*step, *launches_per_step)),
+                _ => None,
+            })
+            .collect()
+    };
+    let (_, uncounted) = train(FakeHost::new(), Policy::page(), fresh(vec![tiny(1)]));
+    assert!(progress(&uncounted.host).iter().all(|(_, l)| l.is_none()));
+
+    let counting = FakeHost {
+        launches: Some(std::cell::Cell::new(0)),
+        ..FakeHost::new()
+    };
+    let (ended, session) = train(counting, Policy::page(), fresh(vec![tiny(1)]));
+    assert_eq!(ended, Ended::Finished);
+    let said = progress(&session.host);
+    assert!(said.iter().all(|(_, l)| l.is_some()), "{said:?}");
+    // A chunk without an evaluation launched LAUNCHES_PER_READ kernels over the steps it took.
+    let exact = said.windows(2).any(|w| {
+        let taken = (w[1].0 - w[0].0) as f64;
+        (w[1].1.unwrap() * taken - LAUNCHES_PER_READ as f64).abs() < 1e-9
+    });
+    assert!(
+        exact,
+        "no chunk's launches per step match its steps: {said:?}"
+    );
 }
 
 #[test]

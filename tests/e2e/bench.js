@@ -15,12 +15,18 @@
 // Run to the reveal, and the time to the first accuracy; then its ladder (unseen-rule accuracy by
 // rule count) and whether it shows the transition (at most 0.15 at the fewest rules, at least 0.75
 // at the most, in order); `--workers N` sets the workers in place of the default.
+// `--launches` counts the GPU kernels one training step of the reference model launches on WebGPU in
+// the page (SwiftShader here, which can count them though not time them; batch 8, the count does not
+// depend on it): the figure the page shows beside the speed, after --warmup-steps steps (shader
+// compilation), as `idp bench --launches` counts them natively. Run it on two builds
+// (IDP_DIST=...) to compare them.
 // `--responsive` measures how the page answers while the lesson's sweep trains on the CPU fallback in
 // 1, then 2, ... up to --workers workers: the time from a click on Pause to the paused state (the
 // worker's `Paused`, shown; median and worst of 5), and frame times over 5 s (median, 95th percentile,
 // worst), from which the default number of workers is chosen (Pause within 250 ms).
 // Usage: node tests/e2e/bench.js [--native-steps-per-s X] [--seconds S] [--sweep-steps N] [--workers W]
 //        [--stack-steps N] [--only-sweep] [--only-stack] [--only-speed] [--lesson] [--responsive]
+//        [--launches [--warmup-steps N]]
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -42,6 +48,8 @@ const onlyStack = args.includes('--only-stack');
 const onlySpeed = args.includes('--only-speed');
 const lessonOnly = args.includes('--lesson');
 const responsive = args.includes('--responsive');
+const launchesOnly = args.includes('--launches');
+const warmupSteps = option('--warmup-steps', 3);
 
 const mb = (bytes) => (bytes / 1e6).toFixed(2);
 
@@ -254,7 +262,41 @@ async function responsiveness(server, workers) {
   }
 }
 
+/** Kernel launches a training step of the reference model (batch 8) on WebGPU, as the page shows
+ * them once `warmupSteps` steps have passed, and the steps/s meanwhile. */
+async function launches(server) {
+  const browser = await h.launch({ webgpu: true });
+  try {
+    const { page } = await h.open(browser.context, server.url);
+    await h.setAll(page, { ...h.REFERENCE, 'train-batch_size': 8 });
+    await page.click('#start');
+    const started = Date.now();
+    await h.waitForSteps(page, warmupSteps + 2, 900_000);
+    const backend = await h.text(page, '#backend');
+    if (!backend.startsWith('WebGPU')) throw new Error(`the run trained on ${backend}, not WebGPU`);
+    const shown = await h.text(page, '#launches');
+    const seconds = (Date.now() - started) / 1000;
+    const steps = await h.steps(page);
+    await page.click('#stop');
+    return { backend, shown, steps, seconds };
+  } finally {
+    await browser.close();
+  }
+}
+
 (async () => {
+  if (launchesOnly) {
+    const server = await h.serve();
+    try {
+      const r = await launches(server);
+      console.log(`${r.backend}: reference model, batch 8: ${r.shown} (shown after step ${r.steps}, ${r.seconds.toFixed(0)} s after the click)`);
+      const count = Number(r.shown.replace(/[^0-9.].*$/, ''));
+      console.log(`kernel launches per training step (page): ${count}`);
+    } finally {
+      await server.close();
+    }
+    return;
+  }
   if (responsive) {
     const server = await h.serve();
     try {

@@ -159,6 +159,9 @@ test('WebGPU (SwiftShader): trains on the GPU backend, resumes after a reload an
     assert.match(await h.text(page, '#notices'), /interrupted a run at step \d+ of 100000/);
     await h.waitForSteps(page, kept + 3, 240_000);
     assert.match(await h.text(page, '#backend'), /^WebGPU: .+/);
+    // On WebGPU the page shows the kernels a step launches (the worker counts them as they go out).
+    const launches = Number(/^(\d+) kernel launches a step$/.exec(await h.text(page, '#launches'))?.[1]);
+    assert.ok(launches > 10, `launches shown: ${await h.text(page, '#launches')}`);
 
     // A lost GPU device ends the run with a message instead of hanging; the metrics so far stay.
     const worker = page.workers().find((w) => w.url().endsWith('worker-loader.js'));
@@ -190,6 +193,7 @@ test('WebGPU (SwiftShader): trains on the GPU backend, resumes after a reload an
     await page.click('#start');
     await h.waitForStatus(page, 'finished', 60_000);
     assert.equal(await h.text(page, '#backend'), 'CPU: the CPU was chosen');
+    assert.equal(await page.locator('#launches').count(), 0, 'the CPU launches no GPU kernels');
   });
 });
 

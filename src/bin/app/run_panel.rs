@@ -277,6 +277,11 @@ pub fn status(props: &StatusProps) -> Html {
             <p class="numbers">
                 <span>{ "step " }<b id="step-count">{ run.step }</b>{ format!(" / {total}") }</span>
                 <span>{ format!("{:.2} steps/s", run.steps_per_second) }</span>
+                if let Some(launches) = run.launches_per_step {
+                    <span id="launches" title="GPU kernels one training step launches: on a GPU, each launch costs time whatever its size">
+                        { format!("{launches:.0} kernel launches a step") }
+                    </span>
+                }
                 <span>{ run.seconds_left().map(|s| format!("{} left", format_duration(s))).unwrap_or_default() }</span>
                 <span id="loss">{ run.losses.last().map(|p| format!("loss {:.4}", p.loss)).unwrap_or_default() }</span>
                 <span id="status">{ format!("{:?}", run.status).to_lowercase() }</span>

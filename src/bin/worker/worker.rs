@@ -4,6 +4,7 @@
 
 use crate::store;
 use burn::prelude::Device;
+use instruction_diversity::engine::launches::LaunchCounter;
 use instruction_diversity::engine::memory::MemoryLimits;
 use instruction_diversity::engine::stack::Checkpoint;
 use instruction_diversity::page::storage::describe_failure;
@@ -92,6 +93,9 @@ async fn yield_to_inbox() {
 struct WorkerHost {
     inbox: Rc<RefCell<VecDeque<Command>>>,
     owner: Rc<RefCell<Option<String>>>,
+    /// Counts the kernels launched while the training is on WebGPU (one worker trains on one
+    /// thread, so the process-wide count is this training's).
+    launches: Option<LaunchCounter>,
 }
 
 impl Host for WorkerHost {
@@ -154,6 +158,7 @@ impl Host for WorkerHost {
             BackendPreference::Cpu => "the CPU was chosen".to_string(),
             BackendPreference::Auto => match webgpu().await {
                 Ok((device, name, buffer)) => {
+                    self.launches.get_or_insert_with(LaunchCounter::start);
                     return Backend {
                         device,
                         info: BackendInfo {
@@ -169,6 +174,7 @@ impl Host for WorkerHost {
                 Err(why) => format!("WebGPU unavailable because {why}"),
             },
         };
+        self.launches = None;
         Backend {
             device: Device::flex(),
             info: BackendInfo {
@@ -181,6 +187,10 @@ impl Host for WorkerHost {
 
     fn device_lost(&self) -> bool {
         DEVICE_LOST.with(Cell::get)
+    }
+
+    fn kernel_launches(&self) -> Option<u64> {
+        self.launches.as_ref().map(LaunchCounter::launched)
     }
 }
 
@@ -195,6 +205,7 @@ pub fn start() {
     let host = WorkerHost {
         inbox: inbox.clone(),
         owner: owner.clone(),
+        launches: None,
     };
     // Taken out while it serves: `onmessage` only queues commands, and starts serving when idle.
     let session = Rc::new(Cell::new(Some(Session::new(host, Policy::page()))));

@@ -48,6 +48,8 @@ pub struct LiveRun {
     pub total_steps: usize,
     /// Recent speed.
     pub steps_per_second: f64,
+    /// GPU kernels a recent step launched, where the worker counts them (WebGPU).
+    pub launches_per_step: Option<f64>,
     /// The loss curve.
     pub losses: Vec<LossPoint>,
     /// Every evaluation.
@@ -80,6 +82,7 @@ impl Default for LiveRun {
             step: 0,
             total_steps: 0,
             steps_per_second: 0.0,
+            launches_per_step: None,
             losses: Vec::new(),
             evaluations: Vec::new(),
             samples: Vec::new(),
@@ -148,6 +151,7 @@ impl LiveRun {
         self.step = record.steps;
         self.total_steps = record.config.train.steps;
         self.steps_per_second = 0.0;
+        self.launches_per_step = None;
         self.samples = history.last().map_or_else(Vec::new, |e| {
             SamplePrediction::from_evaluation(e, samples_per_split)
         });
@@ -224,10 +228,12 @@ impl LiveRun {
                 total_steps,
                 loss,
                 steps_per_second,
+                launches_per_step,
             } => {
                 self.step = step;
                 self.total_steps = total_steps;
                 self.steps_per_second = steps_per_second;
+                self.launches_per_step = launches_per_step;
                 if self.losses.last().map(|p| p.step) != Some(step) {
                     self.losses.push(LossPoint { step, loss });
                 }
@@ -289,11 +295,13 @@ mod tests {
                 total_steps: 100,
                 loss: 1.0 / step as f32,
                 steps_per_second: 5.0,
+                launches_per_step: Some(480.0 + step as f64),
             });
         }
         assert_eq!(run.losses.len(), 2);
         assert_eq!(run.step, 20);
         assert_eq!(run.seconds_left(), Some(16.0));
+        assert_eq!(run.launches_per_step, Some(500.0), "the latest count shows");
     }
 
     #[test]
@@ -304,6 +312,7 @@ mod tests {
             total_steps: 100,
             loss: 2.0,
             steps_per_second: 1.0,
+            launches_per_step: None,
         });
         let outcome = run.apply_run(RunEvent::Failed {
             message: "the loss became NaN at step 6".into(),

@@ -122,6 +122,7 @@ fn progress_of(member: usize, step: usize, total_steps: usize, steps_per_second:
             total_steps,
             loss: 1.0,
             steps_per_second,
+            launches_per_step: None,
         },
     )
 }
