@@ -69,7 +69,11 @@ mod cli {
     #[derive(Parser, Debug)]
     #[command(
         name = "idp",
-        version,
+        version = if cfg!(feature = "gpu-autotune") {
+            concat!(env!("CARGO_PKG_VERSION"), " (gpu-autotune)")
+        } else {
+            env!("CARGO_PKG_VERSION")
+        },
         about = "Instruction Diversity Playground: train tiny transformers on string-rewrite rules and test them on rules they never saw."
     )]
     struct Cli {
