@@ -16,8 +16,9 @@ impl LaunchObserver for Count {
 }
 
 /// Counts every kernel the process launches while it lives. The observer is process-wide: a
-/// counter started while another is alive replaces it until the newer one is dropped, so keep one
-/// where one thread trains (the page's worker).
+/// counter started while another is alive replaces it, and dropping the newer one puts the older
+/// one back, so two must be dropped in reverse order (dropping the older first silences the newer).
+/// Keep one where one thread trains (the page's worker keeps one for as long as it uses WebGPU).
 pub struct LaunchCounter {
     count: Arc<Count>,
     _observation: LaunchObservation,

@@ -6,8 +6,9 @@
 //! ([`stack_plan`]) and checkpoints ([`checkpoint`]) are plain Rust; with the `compute` feature come
 //! the tensor code: the transformer of K runs ([`model`]; a run alone is K = 1), training
 //! ([`train`]), evaluation ([`eval`]), one run's rules ([`run`]), runs advanced chunk by chunk
-//! ([`stack`]) and a count of the GPU kernels they launch ([`launches`]). The engine imports nothing from the floors above it and no web crate: it builds and
-//! is tested natively, and runs unchanged in the browser's worker.
+//! ([`stack`]) and a count of the GPU kernels they launch ([`launches`]). The engine imports
+//! nothing from the floors above it and no web crate: it builds and is tested natively, and runs
+//! unchanged in the browser's worker.
 
 pub mod checkpoint;
 pub mod config;

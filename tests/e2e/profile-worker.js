@@ -35,26 +35,48 @@ function selfTimes(profile) {
     // The workers are the page's child targets; their profiler is reached through the page's session.
     const cdp = await browser.context.newCDPSession(page);
     const workers = [];
+    // Each request waiting for its answer: id -> { sessionId, resolve, reject }.
     const pending = new Map();
     let nextId = 1;
     cdp.on('Target.attachedToTarget', (e) => workers.push(e.sessionId));
-    cdp.on('Target.receivedMessageFromTarget', (e) => {
-      const message = JSON.parse(e.message);
-      if (pending.has(message.id)) {
-        pending.get(message.id)(message);
-        pending.delete(message.id);
+    cdp.on('Target.detachedFromTarget', (e) => {
+      const at = workers.indexOf(e.sessionId);
+      if (at >= 0) workers.splice(at, 1);
+      for (const [id, p] of pending) {
+        if (p.sessionId === e.sessionId) {
+          pending.delete(id);
+          p.reject(new Error('the worker went away while profiled'));
+        }
       }
     });
-    const send = (sessionId, method, params = {}) => new Promise((resolve) => {
+    cdp.on('Target.receivedMessageFromTarget', (e) => {
+      const message = JSON.parse(e.message);
+      const p = pending.get(message.id);
+      if (!p) return;
+      pending.delete(message.id);
+      if (message.error) p.reject(new Error(`${message.error.message} (${JSON.stringify(message.error)})`));
+      else p.resolve(message.result);
+    });
+    /** One DevTools command to a worker; its result, or an error (answered with one, the worker
+     * gone, or no answer in 30 s). */
+    const send = (sessionId, method, params = {}) => new Promise((resolve, reject) => {
       const id = nextId++;
-      pending.set(id, resolve);
-      cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) });
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error(`${method}: no answer in 30 s`));
+      }, 30_000);
+      const settle = (f) => (value) => { clearTimeout(timer); f(value); };
+      pending.set(id, { sessionId, resolve: settle(resolve), reject: settle(reject) });
+      cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) })
+        .catch(settle(reject));
     });
     await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
     await h.setAll(page, REFERENCE);
     await page.click('#start');
     await h.waitForSteps(page, 30, 120_000);
-    for (const w of workers) {
+    const profiled = [...workers];
+    if (profiled.length === 0) throw new Error('the page has no worker to profile');
+    for (const w of profiled) {
       await send(w, 'Profiler.enable');
       await send(w, 'Profiler.setSamplingInterval', { interval: 200 });
       await send(w, 'Profiler.start');
@@ -64,9 +86,9 @@ function selfTimes(profile) {
     await page.waitForTimeout(seconds * 1000);
     const rate = ((await h.steps(page)) - s0) / ((Date.now() - t0) / 1000);
     const total = new Map();
-    for (const w of workers) {
-      const { result } = await send(w, 'Profiler.stop');
-      for (const [name, t] of selfTimes(result.profile)) total.set(name, (total.get(name) || 0) + t);
+    for (const w of profiled) {
+      const { profile } = await send(w, 'Profiler.stop');
+      for (const [name, t] of selfTimes(profile)) total.set(name, (total.get(name) || 0) + t);
     }
     await page.click('#stop');
     total.delete('(idle)');

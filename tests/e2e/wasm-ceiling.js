@@ -56,7 +56,9 @@ SHAPES.push([36, 16, 36, 0, 0, 4 * LAYERS * HEADS_X_BATCH, 'attention values']);
         peak(1e6);
         out.peak = best(() => peak(2e7), 2e7 * 96);
       }
+      out.sums = [];
       for (const [m, n, k, lt, rt] of shapes) {
+        out.sums.push(gemm(m, n, k, lt, rt, 1));
         const flop = 2 * m * n * k;
         const reps = Math.max(2, Math.round(6e8 / flop));
         gemm(m, n, k, lt, rt, Math.max(1, reps >> 3));
@@ -66,6 +68,15 @@ SHAPES.push([36, 16, 36, 0, 0, 4 * LAYERS * HEADS_X_BATCH, 'attention values']);
     }, [[...fs.readFileSync(file)], SHAPES, withPeak]);
     const release = await measure(releaseWasm, true);
     const patched = await measure(patchedWasm, false);
+    // The vendored tile must compute what the release computes (its edge tiles included: 36 rows
+    // and 14 columns are not multiples of 8): the sums of each product agree to float rounding.
+    const wrong = SHAPES.filter((_, i) => {
+      const [a, b] = [release.sums[i], patched.sums[i]];
+      return !(Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(a)));
+    });
+    if (wrong.length) {
+      throw new Error(`the vendored gemm computes other products than the release: ${wrong.map((s) => s[6]).join(', ')}`);
+    }
 
     console.log(`simd128 peak, 12 independent multiply-add chains: ${release.peak.toFixed(1)} GFLOP/s`);
     console.log('');

@@ -7,7 +7,8 @@ use core::hint::black_box;
 
 /// `dst[m, n] = lhs[m, k] · rhs[k, n]`, `reps` times, with `gemm` on one thread as burn's flex
 /// backend calls it. `lhs_t`/`rhs_t` != 0 store that operand transposed (as a linear layer's
-/// backward pass reads its weight or its input). Returns a checksum of `dst`.
+/// backward pass reads its weight or its input). Returns the sum of `dst`, a checksum that
+/// `tests/e2e/wasm-ceiling.js` compares between the two builds.
 #[unsafe(no_mangle)]
 pub extern "C" fn gemm_reps(
     m: usize,
@@ -56,7 +57,7 @@ pub extern "C" fn gemm_reps(
             );
         }
     }
-    dst[0] + dst[m * n - 1]
+    dst.iter().map(|&x| f64::from(x)).sum::<f64>() as f32
 }
 
 /// `iters` rounds of 12 independent `c = c·a + b` on 4-lane vectors (96 flops a round): as many
