@@ -12,6 +12,10 @@ use crate::engine::config::{ExperimentConfig, ValidConfig};
 use crate::engine::metrics::{EvalSummary, Evaluation};
 use serde::{Deserialize, Serialize};
 
+/// This build's name: a hash of the sources the page and its worker are built from (`build.rs`).
+/// The worker says it in [`Event::Ready`]; the page compares it with its own.
+pub const BUILD: &str = env!("IDP_BUILD");
+
 /// Predictions per split the worker sends with each evaluation, and the page shows for a run.
 pub const SAMPLES_PER_SPLIT: usize = 4;
 
@@ -238,8 +242,13 @@ pub enum RunEvent {
 #[serde(rename_all = "snake_case", tag = "event")]
 pub enum Event {
     /// The worker is loaded and listening; commands sent before this are lost, so the page holds
-    /// them until it arrives.
-    Ready,
+    /// them until it arrives. It names the worker's build ([`BUILD`]): the page refuses a worker of
+    /// another build (a cached copy from before a deploy). A worker from before builds were named
+    /// says none.
+    Ready {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        build: Option<String>,
+    },
     /// A [`Command::Train`] trains the first `runs` of its runs (all on a GPU when they fit its
     /// memory, the first alone on the page's CPU fallback; for [`Work::Saved`], the checkpoint's),
     /// on this backend, from this step. Sent once per training, when it is ready and before any
@@ -377,9 +386,21 @@ mod tests {
     }
 
     #[test]
+    fn a_worker_from_before_named_builds_is_ready_with_no_build() {
+        assert_eq!(
+            Event::from_json(r#"{"event":"ready"}"#).unwrap(),
+            Event::Ready { build: None }
+        );
+        assert_eq!(BUILD.len(), 16, "{BUILD}");
+        assert!(BUILD.bytes().all(|b| b.is_ascii_hexdigit()), "{BUILD}");
+    }
+
+    #[test]
     fn events_round_trip_through_json() {
         let events = [
-            Event::Ready,
+            Event::Ready {
+                build: Some(BUILD.into()),
+            },
             Event::Training {
                 runs: 4,
                 backend: BackendInfo {

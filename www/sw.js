@@ -52,7 +52,11 @@ self.addEventListener('fetch', (event) => {
   if (request.mode === 'navigate' && key === null) return;
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
-    const ours = key ?? ((await cache.match(request, { ignoreSearch: true })) ? request.url : null);
+    // A cached file is kept under its URL without the query: the page asks for the worker's files
+    // with `?build=...` (www/worker-loader.js), and one copy of each is enough offline.
+    const plain = new URL(request.url);
+    plain.search = '';
+    const ours = key ?? ((await cache.match(request, { ignoreSearch: true })) ? plain.href : null);
     try {
       const response = await fetch(request);
       if (response.ok && ours !== null) {

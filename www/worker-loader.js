@@ -1,6 +1,13 @@
 // Starts the training worker: Trunk's worker.js defines `wasm_bindgen`; loading the module runs the
-// worker's main, which listens for commands and then posts a `ready` event.
-importScripts("./worker.js");
+// worker's main, which listens for commands and then posts a `ready` event naming its build.
+// The page starts this file as `worker-loader.js?build=<its build>`, and the same query goes on the
+// worker's script and wasm: their names are fixed (Trunk hashes only the page's own files), so a
+// host that caches them (GitHub Pages: max-age=600) would otherwise hand a reloaded page the old
+// worker after a deploy. Where a cache ignores the query, the worker's `ready` names the build it
+// is and the page refuses it with a reload prompt.
+const build = new URL(self.location.href).searchParams.get('build');
+const query = build ? `?build=${encodeURIComponent(build)}` : '';
+importScripts(`./worker.js${query}`);
 
 // A lost GPU device (driver reset, another tab's crash, the OS reclaiming the GPU) leaves burn's
 // pending readbacks unresolved forever: the run would hang instead of failing. Every device the worker
@@ -17,4 +24,4 @@ if (self.GPUAdapter && GPUAdapter.prototype.requestDevice) {
   };
 }
 
-wasm_bindgen("./worker_bg.wasm");
+wasm_bindgen(`./worker_bg.wasm${query}`);

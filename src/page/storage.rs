@@ -195,9 +195,93 @@ pub fn tab_of(owner: &str) -> (&str, Option<usize>) {
     }
 }
 
+/// Why the browser's storage cannot be used at all, as the page's storage code finds it. A run
+/// never waits on storage: every request settles within a bound (`src/bin/app/store.rs`), and a
+/// page whose storage has one of these problems trains without checkpoints and says so.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageProblem {
+    /// No `indexedDB` at all (an old browser, some private windows).
+    Missing,
+    /// The browser refused to open it: the DOMException's name and message (`SecurityError` in a
+    /// frame with an opaque origin or where the reader blocked site data).
+    Refused(String),
+    /// Another tab holds the database open at an older version and ignores the request to close
+    /// it (a tab left open across a deploy of a page from before versions were handled).
+    Blocked,
+    /// It did not answer within the bound (a frame whose storage the browser holds back, a browser
+    /// stuck on its disk).
+    NotAnswering {
+        /// The bound that passed, in seconds.
+        seconds: u32,
+    },
+    /// A newer version of the page opened the database in another tab; this tab closed its
+    /// connection so that one could upgrade.
+    Replaced,
+}
+
+impl StorageProblem {
+    /// The failure name `store.rs` gives its requests' errors for this problem (`describe_failure`
+    /// reads it back).
+    pub fn failure_name(&self) -> &'static str {
+        match self {
+            StorageProblem::Missing => "idp-storage-missing",
+            StorageProblem::Refused(_) => "idp-storage-refused",
+            StorageProblem::Blocked => "idp-storage-blocked",
+            StorageProblem::NotAnswering { .. } => "idp-storage-not-answering",
+            StorageProblem::Replaced => "idp-storage-replaced",
+        }
+    }
+
+    /// The problem a failure name and detail stand for, if it is one of these.
+    pub fn from_failure(name: &str, detail: &str) -> Option<Self> {
+        Some(match name {
+            "idp-storage-missing" => StorageProblem::Missing,
+            "idp-storage-refused" => StorageProblem::Refused(detail.to_string()),
+            "idp-storage-blocked" => StorageProblem::Blocked,
+            "idp-storage-not-answering" => StorageProblem::NotAnswering {
+                seconds: detail.parse().unwrap_or(0),
+            },
+            "idp-storage-replaced" => StorageProblem::Replaced,
+            _ => return None,
+        })
+    }
+
+    /// The detail a failure of this problem carries (what [`Self::from_failure`] reads back).
+    pub fn failure_detail(&self) -> String {
+        match self {
+            StorageProblem::Refused(why) => why.clone(),
+            StorageProblem::NotAnswering { seconds } => seconds.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    /// What it is and what it costs, in plain words.
+    pub fn describe(&self) -> String {
+        const COST: &str = "runs train, but are not saved and will not survive a reload here";
+        match self {
+            StorageProblem::Missing => {
+                format!("This browser gives the page no storage here (no IndexedDB): {COST}.")
+            }
+            StorageProblem::Refused(why) => format!(
+                "The browser refused this page its storage ({why}; in a frame on another site, or where site data is blocked): {COST}."
+            ),
+            StorageProblem::Blocked => format!(
+                "Another tab holds an older version of this page open; close or reload it. Until then {COST}."
+            ),
+            StorageProblem::NotAnswering { seconds } => format!(
+                "The browser's storage did not answer within {seconds} s (a frame whose storage the browser holds back?): {COST}."
+            ),
+            StorageProblem::Replaced => "A newer version of this page was opened in another tab, so this tab let go of the browser's storage: reload it to keep saving runs.".into(),
+        }
+    }
+}
+
 /// A storage failure in plain words. A full quota is said as such, with what is kept: storage
 /// writes are transactions, so a refused write leaves every earlier entry as it was.
 pub fn describe_failure(error_name: &str, detail: &str) -> String {
+    if let Some(problem) = StorageProblem::from_failure(error_name, detail) {
+        return problem.describe();
+    }
     match error_name {
         "QuotaExceededError" => "the browser's storage for this page is full: this run was not saved; runs saved earlier are kept. Clear saved runs, or free space in the browser's settings.".into(),
         "" => format!("saving failed: {detail}"),
@@ -210,6 +294,36 @@ mod tests {
     use super::*;
     use crate::engine::config::ExperimentConfig;
     use crate::engine::metrics::{EvalSummary, LossPoint};
+
+    #[test]
+    fn each_storage_problem_survives_its_failure_and_says_what_it_costs() {
+        let problems = [
+            StorageProblem::Missing,
+            StorageProblem::Refused("SecurityError: access denied".into()),
+            StorageProblem::Blocked,
+            StorageProblem::NotAnswering { seconds: 3 },
+            StorageProblem::Replaced,
+        ];
+        for problem in problems {
+            let (name, detail) = (problem.failure_name(), problem.failure_detail());
+            assert_eq!(
+                StorageProblem::from_failure(name, &detail),
+                Some(problem.clone())
+            );
+            let said = describe_failure(name, &detail);
+            assert_eq!(said, problem.describe());
+            assert!(said.contains("reload"), "{said}");
+        }
+        assert!(StorageProblem::Blocked.describe().contains("older version"));
+        assert!(
+            StorageProblem::NotAnswering { seconds: 3 }
+                .describe()
+                .contains("within 3 s")
+        );
+        // A browser's own failure is not one of them.
+        assert_eq!(StorageProblem::from_failure("QuotaExceededError", ""), None);
+        assert!(describe_failure("QuotaExceededError", "").contains("full"));
+    }
 
     #[test]
     fn a_helpers_owner_id_names_its_tab_and_slot() {

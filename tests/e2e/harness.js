@@ -24,17 +24,24 @@ const TYPES = {
  * Serves `dist` on a free local port, as a static host would: a folder's URL without its trailing
  * slash is redirected to it. Options: `prefix` serves the build from a folder (`playground`) rather
  * than the root; `extra` adds files (`{ 'notes.html': '<p>notes</p>' }`, beside index.html); `omit`
- * answers 404 for the build's files whose names match it. Resolves to `{ url, close }`, `url` being
- * the page's folder (with its slash).
+ * answers 404 for the build's files whose names match it; `headers` are sent with every file of the
+ * build (`{ 'Cache-Control': 'max-age=600' }`, as GitHub Pages does); `from(name)` may name another
+ * folder to serve that file from (a cache that kept an old build's copy). `dist` may be a function
+ * that gives the folder at each request (a deploy while the server runs). Resolves to
+ * `{ url, close, requests }`, `url` being the page's folder (with its slash) and `requests` every
+ * path and query asked for.
  */
-async function serve(dist = DIST, { prefix = '', extra = {}, omit = null } = {}) {
-  if (!fs.existsSync(path.join(dist, 'index.html'))) {
-    throw new Error(`no built page in ${dist}: run \`trunk build --release\` first`);
+async function serve(dist = DIST, { prefix = '', extra = {}, omit = null, headers = {}, from = () => null } = {}) {
+  const folder = typeof dist === 'function' ? dist : () => dist;
+  if (!fs.existsSync(path.join(folder(), 'index.html'))) {
+    throw new Error(`no built page in ${folder()}: run \`trunk build --release\` first`);
   }
   const base = prefix ? `/${prefix}/` : '/';
+  const requests = [];
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://localhost');
     const pathname = decodeURIComponent(url.pathname);
+    requests.push(`${pathname}${url.search}`);
     if (prefix && pathname === `/${prefix}`) {
       res.writeHead(301, { Location: `${base}${url.search}` }).end();
       return;
@@ -54,8 +61,9 @@ async function serve(dist = DIST, { prefix = '', extra = {}, omit = null } = {})
       res.writeHead(404).end();
       return;
     }
-    let file = path.normalize(path.join(dist, relative));
-    if (!file.startsWith(dist)) {
+    const root = from(name) ?? folder();
+    let file = path.normalize(path.join(root, relative));
+    if (!file.startsWith(root)) {
       res.writeHead(403).end();
       return;
     }
@@ -70,7 +78,7 @@ async function serve(dist = DIST, { prefix = '', extra = {}, omit = null } = {})
           res.writeHead(404).end();
           return;
         }
-        res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream' });
+        res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream', ...headers });
         res.end(data);
       });
     });
@@ -78,6 +86,7 @@ async function serve(dist = DIST, { prefix = '', extra = {}, omit = null } = {})
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${server.address().port}${base}`,
+    requests,
     // Also ends kept-alive connections: a test that stops the server means the network is gone.
     close: () => new Promise((resolve) => {
       server.close(resolve);
@@ -96,10 +105,15 @@ const WEBGPU_FLAGS = [
   '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
 ];
 
-/** Launches Chromium with a fresh profile; `webgpu` adds SwiftShader's WebGPU adapter. */
-async function launch({ webgpu }) {
+/**
+ * Launches Chromium with a fresh profile; `webgpu` adds SwiftShader's WebGPU adapter; `names` maps
+ * host names to this machine (`['classroom.test']`: a page opened there is not localhost, so it is
+ * an insecure context, as a laptop's LAN address is to a class); `flags` are more command-line flags.
+ */
+async function launch({ webgpu, names = [], flags = [] }) {
+  const args = [...BASE_FLAGS, ...(webgpu ? WEBGPU_FLAGS : []), ...flags];
+  if (names.length) args.push(`--host-resolver-rules=${names.map((n) => `MAP ${n} 127.0.0.1`).join(', ')}`);
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-chromium-'));
-  const args = [...BASE_FLAGS, ...(webgpu ? WEBGPU_FLAGS : [])];
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,

@@ -111,7 +111,7 @@ test('errors are shown and leave the page usable: rejected settings, a dying wor
     await h.setAll(page, { 'train-steps': 100000, 'train-eval_every': 100000 });
     await page.click('#start');
     await h.waitForSteps(page, 5, 60_000);
-    const worker = page.workers().find((w) => w.url().endsWith('worker-loader.js'));
+    const worker = page.workers().find((w) => new URL(w.url()).pathname.endsWith('/worker-loader.js'));
     assert.ok(worker, `no training worker among ${page.workers().map((w) => w.url())}`);
     await worker.evaluate(() => setTimeout(() => { throw new Error('injected crash'); }, 0));
     await h.waitForStatus(page, 'failed', 10_000);
@@ -164,7 +164,7 @@ test('WebGPU (SwiftShader): trains on the GPU backend, resumes after a reload an
     assert.ok(launches > 10, `launches shown: ${await h.text(page, '#launches')}`);
 
     // A lost GPU device ends the run with a message instead of hanging; the metrics so far stay.
-    const worker = page.workers().find((w) => w.url().endsWith('worker-loader.js'));
+    const worker = page.workers().find((w) => new URL(w.url()).pathname.endsWith('/worker-loader.js'));
     assert.ok(worker, 'no training worker');
     const destroyed = await worker.evaluate(() => {
       self.__idpGpuDevices.forEach((d) => d.destroy());
@@ -206,7 +206,7 @@ test('WebGPU (SwiftShader): a sweep\'s runs train together as one stacked model 
     await h.waitFor(page, 'a backend badge', () => /:/.test(document.querySelector('#backend')?.textContent), null, 60_000);
     assert.match(await h.text(page, '#backend'), /^WebGPU: .+/);
     // One worker trains both: no helper was started.
-    const workers = () => page.workers().filter((w) => w.url().endsWith('worker-loader.js')).length;
+    const workers = () => page.workers().filter((w) => new URL(w.url()).pathname.endsWith('/worker-loader.js')).length;
     assert.equal(workers(), 1);
     // The second run's steps are the stack's: it says them in the queue as the first's rise.
     await h.waitFor(page, 'a checkpoint of the stack', () => Number(document.querySelector('#checkpoint-step')?.textContent) >= 3, null, 240_000);
@@ -226,7 +226,7 @@ test('WebGPU (SwiftShader): a sweep\'s runs train together as one stacked model 
 
     // A lost device ends the stack; it goes on whole from its checkpoint, in a fresh worker.
     await h.waitFor(page, 'a checkpoint after the reload', () => Number(document.querySelector('#checkpoint-step')?.textContent) > 0, null, 120_000);
-    const worker = page.workers().find((w) => w.url().endsWith('worker-loader.js'));
+    const worker = page.workers().find((w) => new URL(w.url()).pathname.endsWith('/worker-loader.js'));
     await worker.evaluate(() => self.__idpGpuDevices.forEach((d) => d.destroy()));
     await h.waitForStatus(page, 'failed', 60_000);
     assert.match(await h.text(page, '#error'), /GPU device was lost/);

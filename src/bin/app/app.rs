@@ -11,6 +11,7 @@ use crate::worker_link::{SharedLink, WorkerLink, spawn_worker};
 use instruction_diversity::engine::checkpoint::CheckpointMeta;
 use instruction_diversity::page::link;
 use instruction_diversity::page::state::SweepAction;
+use instruction_diversity::page::state::context::ContextAction;
 use instruction_diversity::page::state::library::{LibraryAction, Orphan};
 use instruction_diversity::page::state::restore::{RestoreAction, Restored};
 use instruction_diversity::page::state::run::RunStatus;
@@ -19,6 +20,7 @@ use instruction_diversity::page::state::{Action, PageState, PendingChoice, Worke
 use instruction_diversity::page::storage::{
     SavedRun, SavedSweep, SweepProgress, describe_failure, helper_owner,
 };
+use instruction_diversity::protocol::BUILD;
 use instruction_diversity::protocol::Command;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -221,6 +223,10 @@ fn first_state() -> AppState {
     let mut state = Rc::new(AppState::default()).reduce(Action::Sweep(SweepAction::Workers(
         default_workers(cores.max(1.0) as usize),
     )));
+    // Over plain http from a name that is not localhost (a classroom laptop's LAN address).
+    if window.as_ref().is_some_and(|w| !w.is_secure_context()) {
+        state = state.reduce(Action::Context(ContextAction::Insecure));
+    }
     let hash = window
         .and_then(|w| w.location().hash().ok())
         .unwrap_or_default();
@@ -248,7 +254,19 @@ pub fn app() -> Html {
         });
     }
     {
-        // This tab's owner id (its lock taken), then runs and sweeps of earlier visits, read back once.
+        // Storage that stops answering, or answers again, is said as it happens.
+        let dispatch = state.dispatcher();
+        use_effect_with((), move |_| {
+            store::watch(move |problem| {
+                dispatch.dispatch(Action::Context(ContextAction::Storage(problem)))
+            });
+            || ()
+        });
+    }
+    {
+        // This tab's owner id (its lock taken), then runs and sweeps of earlier visits, read back
+        // once. Neither waits long (see store.rs and tab.rs): a link's run starts meanwhile or
+        // right after, with or without storage.
         let dispatch = state.dispatcher();
         let link = link.clone();
         let helpers = helpers.clone();
@@ -509,6 +527,18 @@ pub fn app() -> Html {
             <header>
                 <h1>{ "Instruction Diversity Playground" }</h1>
             </header>
+            { for page.context.notices().into_iter().map(|notice| html! {
+                <section class="notices context" role="status" id={notice.id}>
+                    <p>{ notice.text }</p>
+                    if notice.reload {
+                        <button class="reload" onclick={Callback::from(|_: MouseEvent| {
+                            if let Some(w) = web_sys::window() {
+                                let _ = w.location().reload();
+                            }
+                        })}>{ "Reload the page" }</button>
+                    }
+                </section>
+            }) }
             if !page.notices.is_empty() {
                 <section class="notices" role="status" id="notices">
                     <ul>{ for page.notices.iter().map(|n| html! { <li>{ n }</li> }) }</ul>
@@ -581,6 +611,7 @@ pub fn app() -> Html {
                     <lab::Compare library={page.library.clone()} opened={page.inspector.opened} {active} dispatch={dispatch.clone()} />
                 }
             </div>
+            <footer class="muted">{ "Build " }<span id="build" class="mono">{ BUILD }</span></footer>
         </div>
     }
 }

@@ -7,6 +7,7 @@ use crate::chart_view::ChartView;
 use crate::field::DraftInput;
 use crate::run_panel::{diff_html, event_value, format_duration};
 use instruction_diversity::engine::config::ExperimentConfig;
+use instruction_diversity::engine::metrics::Tally;
 use instruction_diversity::engine::question::{Answer, AttentionMap};
 use instruction_diversity::engine::task::rule::leftmost_occurrence;
 use instruction_diversity::page::chart::{LineChart, Series};
@@ -14,7 +15,8 @@ use instruction_diversity::page::heatmap::{
     ColorScale, SEEN_TEXT_COLOR, UNSEEN_TEXT_COLOR, differing_settings,
 };
 use instruction_diversity::page::inspect::{
-    RuleCase, RuleGroup, RuleSort, rule_cases, rule_rows, sort_rows,
+    FEW_INPUTS, RuleCase, RuleGroup, RuleSort, Share, kind_rows, rule_cases, rule_rows,
+    set_summaries, sort_rows,
 };
 use instruction_diversity::page::state::inspector::{Inspector, InspectorAction};
 use instruction_diversity::page::state::lessons::LessonAction;
@@ -298,7 +300,58 @@ fn sweep_views(props: &SweepViewsProps) -> Html {
     }
 }
 
-/// Per-rule accuracy of the inspected run, a rule's cases across evaluations, and a picker of runs.
+/// Exact match with the inputs behind it: "52% (312 of 600)".
+fn score(tally: &Tally) -> String {
+    match tally.accuracy() {
+        Some(accuracy) => format!(
+            "{} ({} of {})",
+            percent(accuracy),
+            tally.correct,
+            tally.total
+        ),
+        None => "no inputs".into(),
+    }
+}
+
+/// A set's line in the inspector's summary, with the name the run's headline numbers give it.
+fn set_title(group: RuleGroup) -> &'static str {
+    match group {
+        RuleGroup::HeldOut => "held-out rules (unseen)",
+        RuleGroup::Training => "training rules (seen)",
+    }
+}
+
+fn set_key(group: RuleGroup) -> &'static str {
+    match group {
+        RuleGroup::HeldOut => "held-out",
+        RuleGroup::Training => "training",
+    }
+}
+
+/// An evaluation split as the run's headline numbers name it.
+fn split_title(name: &str) -> &str {
+    match name {
+        "seen" => "seen rules",
+        "unseen" => "unseen rules",
+        "noop" => "no-ops",
+        other => other,
+    }
+}
+
+fn share_cell(share: &Share) -> Html {
+    if share.rules == 0 {
+        return html! { <td class="muted">{ "no rules" }</td> };
+    }
+    let inputs = &share.inputs;
+    let accuracy = inputs.accuracy().map(percent).unwrap_or_else(|| "–".into());
+    html! {
+        <td>{ format!("{accuracy} ({} of {} inputs)", inputs.correct, inputs.total) }
+            <span class="muted">{ format!(" · {} rule{}", share.rules, if share.rules == 1 { "" } else { "s" }) }</span></td>
+    }
+}
+
+/// Per-set and per-kind accuracy of the inspected run, per-rule accuracy, a rule's cases across
+/// evaluations, and a picker of runs.
 #[derive(Properties, PartialEq)]
 pub struct InspectorProps {
     pub inspector: Rc<Inspector>,
@@ -334,7 +387,7 @@ pub fn inspector_panel(props: &InspectorProps) -> Html {
         .opened
         .and_then(|i| library.runs.get(i))
         .map(|r| r.name.clone());
-    let Some((_, history)) =
+    let Some((config, history)) =
         inspected(inspector, library, &props.run).filter(|(_, h)| !h.is_empty())
     else {
         return html! {
@@ -346,6 +399,12 @@ pub fn inspector_panel(props: &InspectorProps) -> Html {
         };
     };
     let latest = history.last().expect("not empty");
+    let sets = set_summaries(latest);
+    let rules_in_set = |group: RuleGroup| match group {
+        RuleGroup::HeldOut => config.eval.test_rules,
+        RuleGroup::Training => config.task.instructions,
+    };
+    let kinds = kind_rows(latest);
     let mut rows = rule_rows(latest);
     // The opened rule's text, taken before the table is filtered and cut.
     let opened_text = inspector.rules.rule.and_then(|(group, rule)| {
@@ -359,18 +418,26 @@ pub fn inspector_panel(props: &InspectorProps) -> Html {
     }
     let total_rows = rows.len();
     rows.truncate(*shown_rules);
-    let sort_button = |key: RuleSort, label: &str, id: &str| {
+    let sort_header = |key: RuleSort, label: &str, id: &str| {
         let dispatch = dispatch.clone();
-        let mark = if inspector.rules.sort == key {
-            if inspector.rules.descending {
-                " ▼"
-            } else {
-                " ▲"
-            }
-        } else {
-            ""
+        let sorted = (inspector.rules.sort == key).then_some(inspector.rules.descending);
+        let mark = match sorted {
+            Some(true) => " ▼",
+            Some(false) => " ▲",
+            None => "",
         };
-        html! { <button class="sort" id={id.to_string()} onclick={Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::Inspector(InspectorAction::SortRules(key))))}>{ format!("{label}{mark}") }</button> }
+        let aria_sort = sorted.map(|descending| {
+            if descending {
+                "descending"
+            } else {
+                "ascending"
+            }
+        });
+        html! {
+            <th scope="col" aria-sort={aria_sort}>
+                <button class="sort" id={id.to_string()} onclick={Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::Inspector(InspectorAction::SortRules(key))))}>{ format!("{label}{mark}") }</button>
+            </th>
+        }
     };
     let group_name = |g: RuleGroup| match g {
         RuleGroup::Training => "training",
@@ -398,14 +465,60 @@ pub fn inspector_panel(props: &InspectorProps) -> Html {
             <h2>{ "Instruction inspector" }</h2>
             { picker }
             <p class="muted" id="inspected-name">{ format!("{} · evaluation at step {} · {} evaluations", name.unwrap_or_else(|| "current run".into()), latest.step, history.len()) }</p>
+            <div class="table-scroll">
+            <table class="predictions" id="inspector-sets">
+                <caption>{ format!("Each set at step {}: exact match over all its test inputs", latest.step) }</caption>
+                <thead><tr>
+                    <th scope="col">{ "set" }</th>
+                    <th scope="col">{ "rules tested" }</th>
+                    <th scope="col">{ "inputs" }</th>
+                    <th scope="col">{ "exact match" }</th>
+                    <th scope="col">{ format!("rules with fewer than {FEW_INPUTS} inputs") }</th>
+                </tr></thead>
+                <tbody>
+                    { for sets.iter().map(|set| html! {
+                        <tr data-set={set_key(set.group)}>
+                            <th scope="row">{ set_title(set.group) }</th>
+                            <td>{ format!("{} of {}", set.share.rules, rules_in_set(set.group)) }</td>
+                            <td>{ set.share.inputs.total }</td>
+                            <td>{ score(&set.share.inputs) }
+                                if set.splits.len() > 1 {
+                                    <br /><span class="muted">{ set.splits.iter().map(|(name, tally)| format!("{} {}", split_title(name), score(tally))).collect::<Vec<_>>().join(" · ") }</span>
+                                }
+                            </td>
+                            <td>{ set.few_inputs }</td>
+                        </tr>
+                    }) }
+                </tbody>
+            </table>
+            </div>
+            <div class="table-scroll">
+            <table class="predictions" id="inspector-kinds">
+                <caption>{ format!("By kind of rule at step {}: exact match, inputs and rules", latest.step) }</caption>
+                <thead><tr>
+                    <th scope="col">{ "kind" }</th>
+                    { for RuleGroup::ALL.into_iter().map(|group| html! { <th scope="col">{ set_title(group) }</th> }) }
+                </tr></thead>
+                <tbody>
+                    { for kinds.iter().map(|row| html! {
+                        <tr data-kind={row.kind.name()}>
+                            <th scope="row">{ row.kind.name() }<span class="muted">{ format!(" ({})", row.kind.meaning()) }</span></th>
+                            { for RuleGroup::ALL.into_iter().map(|group| share_cell(row.share(group))) }
+                        </tr>
+                    }) }
+                </tbody>
+            </table>
+            </div>
+            <p class="muted" id="rule-order">{ format!("Each rule's exact match over its own inputs. The list opens on the held-out rules, then the training rules, each with the rules scored on the most inputs first: a rule with fewer than {FEW_INPUTS} inputs says little alone. A heading sorts by its column.") }</p>
             <label class="check"><input id="failures-only" type="checkbox" checked={inspector.rules.failures_only} onchange={on_failures} />{ " only failures" }</label>
             <div class="table-scroll">
-            <table class="rules" id="rule-table">
+            <table class="rules" id="rule-table" aria-label={format!("Rules at step {}", latest.step)}>
                 <thead><tr>
-                    <th>{ sort_button(RuleSort::Group, "set", "sort-group") }</th>
-                    <th>{ sort_button(RuleSort::Rule, "rule", "sort-rule") }</th>
-                    <th>{ sort_button(RuleSort::Cases, "inputs", "sort-cases") }</th>
-                    <th>{ sort_button(RuleSort::Accuracy, "accuracy", "sort-accuracy") }</th>
+                    { sort_header(RuleSort::Group, "set", "sort-group") }
+                    { sort_header(RuleSort::Rule, "rule", "sort-rule") }
+                    { sort_header(RuleSort::Cases, "inputs", "sort-cases") }
+                    { sort_header(RuleSort::Accuracy, "accuracy", "sort-accuracy") }
+                    { sort_header(RuleSort::Kind, "kind", "sort-kind") }
                 </tr></thead>
                 <tbody>
                     { for rows.iter().map(|row| {
@@ -415,9 +528,10 @@ pub fn inspector_panel(props: &InspectorProps) -> Html {
                         html! {
                             <tr class={classes!(selected.then_some("selected"))}>
                                 <td>{ group_name(row.group) }</td>
-                                <td><button class="open-rule mono" onclick={Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::Inspector(InspectorAction::InspectRule(Some(key)))))}>{ row.text.to_string() }</button></td>
+                                <th scope="row"><button class="open-rule mono" onclick={Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::Inspector(InspectorAction::InspectRule(Some(key)))))}>{ row.text.to_string() }</button></th>
                                 <td>{ row.tally.total }</td>
-                                <td>{ row.tally.accuracy().map(percent).unwrap_or_default() }</td>
+                                <td>{ score(&row.tally) }</td>
+                                <td>{ row.kind().name() }</td>
                             </tr>
                         }
                     }) }
@@ -434,8 +548,8 @@ pub fn inspector_panel(props: &InspectorProps) -> Html {
                     <h3>{ format!("{} ({} rule)", text.as_ref().map(|t| t.to_string()).unwrap_or_default(), group_name(group)) }
                         <button class="close" onclick={{ let dispatch = dispatch.clone(); Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::Inspector(InspectorAction::InspectRule(None)))) }}>{ "Close" }</button></h3>
                     <div class="table-scroll">
-                    <table class="predictions">
-                        <thead><tr><th>{ "input" }</th><th>{ "expected" }</th><th>{ "model (latest)" }</th><th>{ "answers at each evaluation" }</th><th><span class="visually-hidden">{ "attention" }</span></th></tr></thead>
+                    <table class="predictions" aria-label={format!("Inputs of {}", text.as_ref().map(|t| t.to_string()).unwrap_or_else(|| "the rule".into()))}>
+                        <thead><tr><th scope="col">{ "input" }</th><th scope="col">{ "expected" }</th><th scope="col">{ "model (latest)" }</th><th scope="col">{ "answers at each evaluation" }</th><th scope="col"><span class="visually-hidden">{ "attention" }</span></th></tr></thead>
                         <tbody>
                             { for cases.iter().map(|case| {
                                 let latest_output = case.latest().unwrap_or_default().to_string();

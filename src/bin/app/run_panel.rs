@@ -14,6 +14,7 @@ use instruction_diversity::page::state::sweep::SweepForm;
 use instruction_diversity::page::state::{Action, RunAction};
 use instruction_diversity::protocol::{BackendKind, SamplePrediction};
 use std::rc::Rc;
+use wasm_bindgen::JsCast;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
@@ -161,8 +162,14 @@ pub fn share(props: &ShareProps) -> Html {
             let url = share_url(&fragment);
             shown.set(url.clone());
             let copied = copied.clone();
-            let Some(clipboard) = web_sys::window().map(|w| w.navigator().clipboard()) else {
-                copied.set(Some(false));
+            // The async clipboard exists only in secure contexts; over plain http the older copy
+            // command still works within the click.
+            let Some(clipboard) = web_sys::window()
+                .map(|w| w.navigator())
+                .map(|n| js_sys::Reflect::get(&n, &"clipboard".into()).unwrap_or_default())
+                .and_then(|c| c.dyn_into::<web_sys::Clipboard>().ok())
+            else {
+                copied.set(Some(copy_by_command(&url)));
                 return;
             };
             let promise = clipboard.write_text(&url);
@@ -224,6 +231,9 @@ pub fn share(props: &ShareProps) -> Html {
                 <input id="share-link" class="mono" type="text" readonly=true value={(*shown).clone()} aria-label="Share link" />
                 <span class="muted">{ match *copied {
                     Some(true) => "Copied.",
+                    Some(false) if web_sys::window().is_some_and(|w| !w.is_secure_context()) => {
+                        "Copy it from the box: over plain http the browser gives this page no clipboard."
+                    }
                     Some(false) => "Copy it from the box: the browser refused the clipboard.",
                     None => "",
                 } }</span>
@@ -434,4 +444,42 @@ pub fn event_value(e: &Event) -> String {
 fn set_text(target: &UseStateHandle<String>) -> Callback<String> {
     let target = target.clone();
     Callback::from(move |text: String| target.set(text))
+}
+
+/// Copies `text` with the document's `copy` command from a field put on the page for the moment:
+/// what a page without the async clipboard (plain http) can still do within a click. `false` when
+/// the browser refused.
+fn copy_by_command(text: &str) -> bool {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return false;
+    };
+    let (Some(body), Ok(field)) = (document.body(), document.create_element("textarea")) else {
+        return false;
+    };
+    field.set_text_content(Some(text));
+    let _ = field.set_attribute("readonly", "");
+    let _ = field.set_attribute("aria-hidden", "true");
+    let _ = field.set_attribute("style", "position: fixed; top: -100px; opacity: 0");
+    if body.append_child(&field).is_err() {
+        return false;
+    }
+    let select = js_sys::Reflect::get(&field, &"select".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    let exec = js_sys::Reflect::get(&document, &"execCommand".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    let copied = match (select, exec) {
+        (Some(select), Some(exec)) => {
+            select.call0(&field).is_ok()
+                && exec
+                    .call1(&document, &"copy".into())
+                    .ok()
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false)
+        }
+        _ => false,
+    };
+    field.remove();
+    copied
 }

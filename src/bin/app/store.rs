@@ -6,10 +6,20 @@
 //! tabs train two runs and keep both. Each request is wrapped in a promise, and every failure comes
 //! back as `(error name, message)` so the page can say what happened in plain words (see
 //! `storage::describe_failure`).
+//!
+//! Nothing waits on storage for long: opening the database settles within [`OPEN_BOUND_MS`] and
+//! each request within [`REQUEST_BOUND_MS`], or storage is treated as unavailable (a
+//! [`StorageProblem`]) and every later call fails at once, until an open that was still under way
+//! answers after all. Where IndexedDB is missing, refused (an opaque origin), blocked by another
+//! tab holding an older version, or silent (a frame whose storage the browser holds back), a run
+//! trains without checkpoints; the page hears each change through [`watch`]. One connection is
+//! kept per page or worker, and closed when a newer version of the page opens the database in
+//! another tab (`versionchange`), so that tab's upgrade is never blocked by this one.
 
 use instruction_diversity::page::state::sweep::MAX_WORKERS;
-use instruction_diversity::page::storage::{helper_owner, tab_of};
-use js_sys::{Array, Promise, Reflect};
+use instruction_diversity::page::storage::{StorageProblem, helper_owner, tab_of};
+use js_sys::{Array, Object, Promise, Reflect};
+use std::cell::RefCell;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -45,6 +55,94 @@ pub fn sweep_key(owner: &str) -> String {
 /// A failure: the DOMException's name (`QuotaExceededError`, ...) and its message.
 pub type Failure = (String, String);
 
+/// How long opening the database may take before storage counts as not answering, in ms (an open
+/// takes milliseconds; a blocked one says so at once).
+pub const OPEN_BOUND_MS: u32 = 3_000;
+/// How long one request may take, in ms (a checkpoint of the largest model the page trains is
+/// written in well under a second).
+pub const REQUEST_BOUND_MS: u32 = 10_000;
+
+/// The page's (or worker's) connection to the database.
+#[derive(Clone)]
+enum Connection {
+    /// Not opened yet, or an open failed in a way worth trying again.
+    Closed,
+    Open(IdbDatabase),
+    /// Not usable now: every call fails at once with this (an open still under way may yet answer
+    /// and make it `Open`).
+    Unavailable(StorageProblem),
+}
+
+/// What is told of storage's changes (see [`watch`]).
+type Watcher = Box<dyn Fn(Option<StorageProblem>)>;
+
+thread_local! {
+    static CONNECTION: RefCell<Connection> = const { RefCell::new(Connection::Closed) };
+    /// Told each time storage becomes unavailable (with why) or available again (`None`).
+    static WATCHER: RefCell<Option<Watcher>> = const { RefCell::new(None) };
+}
+
+/// Calls `watcher` each time storage becomes unavailable (with why) or answers again (`None`).
+pub fn watch(watcher: impl Fn(Option<StorageProblem>) + 'static) {
+    WATCHER.with(|w| *w.borrow_mut() = Some(Box::new(watcher)));
+}
+
+fn set_connection(next: Connection) {
+    let said = |c: &Connection| match c {
+        Connection::Unavailable(p) => Some(p.clone()),
+        _ => None,
+    };
+    let before = CONNECTION.with(|c| std::mem::replace(&mut *c.borrow_mut(), next.clone()));
+    let (was, now) = (said(&before), said(&next));
+    if was != now && (now.is_some() || matches!(next, Connection::Open(_))) {
+        WATCHER.with(|w| {
+            if let Some(watcher) = w.borrow().as_ref() {
+                watcher(now);
+            }
+        });
+    }
+}
+
+fn unavailable(problem: StorageProblem) -> Failure {
+    let failure = (problem.failure_name().to_string(), problem.failure_detail());
+    set_connection(Connection::Unavailable(problem));
+    failure
+}
+
+fn property(target: &JsValue, key: &str) -> JsValue {
+    Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A promise that resolves with `value` after `ms` (the global `setTimeout` of the page or the
+/// worker, whichever runs this).
+fn after(ms: u32, value: JsValue) -> Promise {
+    Promise::new(&mut |resolve, _| {
+        if let Ok(set_timeout) =
+            property(&js_sys::global(), "setTimeout").dyn_into::<js_sys::Function>()
+        {
+            let value = value.clone();
+            let on_time = Closure::once_into_js(move || {
+                let _ = resolve.call1(&JsValue::NULL, &value);
+            });
+            let _ = set_timeout.call2(&JsValue::NULL, &on_time, &JsValue::from(ms));
+        }
+    })
+}
+
+/// `promise`'s outcome, or `None` when `ms` pass first.
+pub async fn within(promise: Promise, ms: u32) -> Option<Result<JsValue, JsValue>> {
+    let late = JsValue::from(Object::new());
+    let race = Promise::race(&Array::of2(&promise, &after(ms, late.clone())));
+    match JsFuture::from(race).await {
+        Ok(value) if Object::is(&value, &late) => None,
+        outcome => Some(outcome),
+    }
+}
+
+fn seconds(ms: u32) -> u32 {
+    ms.div_ceil(1000)
+}
+
 fn failure(value: JsValue) -> Failure {
     let text = |key: &str| {
         Reflect::get(&value, &JsValue::from_str(key))
@@ -60,7 +158,8 @@ fn failure(value: JsValue) -> Failure {
     }
 }
 
-/// Resolves with the request's result, or rejects with its error.
+/// Resolves with the request's result, or rejects with its error; a request that does not settle
+/// within [`REQUEST_BOUND_MS`] makes storage unavailable (its connection is closed).
 async fn finish(request: &IdbRequest) -> Result<JsValue, Failure> {
     let promise = Promise::new(&mut |resolve, reject| {
         let request_for_error = request.clone();
@@ -83,23 +182,57 @@ async fn finish(request: &IdbRequest) -> Result<JsValue, Failure> {
         request.set_onsuccess(Some(on_success.unchecked_ref()));
         request.set_onerror(Some(on_error.unchecked_ref()));
     });
-    JsFuture::from(promise).await.map_err(failure)
+    match within(promise, REQUEST_BOUND_MS).await {
+        Some(outcome) => outcome.map_err(failure),
+        None => {
+            if let Connection::Open(database) = CONNECTION.with(|c| c.borrow().clone()) {
+                database.close();
+            }
+            Err(unavailable(StorageProblem::NotAnswering {
+                seconds: seconds(REQUEST_BOUND_MS),
+            }))
+        }
+    }
 }
 
-/// Opens (creating on first use) the page's database.
+/// Keeps a connection that answered (at once, or after the open was given up on): it is closed
+/// when a newer version of the page asks for the database in another tab.
+fn keep(database: IdbDatabase) {
+    let closing = database.clone();
+    let on_version_change = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
+        closing.close();
+        set_connection(Connection::Unavailable(StorageProblem::Replaced));
+    });
+    database.set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
+    on_version_change.forget();
+    set_connection(Connection::Open(database));
+}
+
+/// The page's database, opened (and created) on first use; at once when it is open or known to be
+/// unavailable.
 async fn open() -> Result<IdbDatabase, Failure> {
+    match CONNECTION.with(|c| c.borrow().clone()) {
+        Connection::Open(database) => return Ok(database),
+        Connection::Unavailable(problem) => {
+            return Err((problem.failure_name().into(), problem.failure_detail()));
+        }
+        Connection::Closed => {}
+    }
     // `indexedDB` of the page or of the worker, whichever runs this.
-    let factory: web_sys::IdbFactory =
-        Reflect::get(&js_sys::global(), &JsValue::from_str("indexedDB"))
-            .ok()
-            .and_then(|f| f.dyn_into().ok())
-            .ok_or_else(|| {
-                (
-                    String::new(),
-                    "this browser offers no IndexedDB (private mode?)".to_string(),
-                )
-            })?;
-    let request: IdbOpenDbRequest = factory.open_with_u32(DATABASE, VERSION).map_err(failure)?;
+    let Ok(factory) = property(&js_sys::global(), "indexedDB").dyn_into::<web_sys::IdbFactory>()
+    else {
+        return Err(unavailable(StorageProblem::Missing));
+    };
+    let request: IdbOpenDbRequest = match factory.open_with_u32(DATABASE, VERSION) {
+        Ok(request) => request,
+        // An opaque origin (a sandboxed frame), or site data blocked for this site.
+        Err(e) => {
+            let (name, message) = failure(e);
+            return Err(unavailable(StorageProblem::Refused(
+                format!("{name} {message}").trim().to_string(),
+            )));
+        }
+    };
     let on_upgrade = Closure::once_into_js(move |event: web_sys::Event| {
         let database: Option<IdbDatabase> = event
             .target()
@@ -122,10 +255,51 @@ async fn open() -> Result<IdbDatabase, Failure> {
         }
     });
     request.set_onupgradeneeded(Some(on_upgrade.unchecked_ref()));
-    let database = finish(&request).await?;
-    database
-        .dyn_into()
-        .map_err(|_| (String::new(), "the database did not open".to_string()))
+    // Settles with "open", "blocked", or the request's error; a success that comes after the wait
+    // was given up on (the older tab closed at last) still keeps the connection.
+    let settled = Promise::new(&mut |resolve, reject| {
+        let answered = request.clone();
+        let resolve_open = resolve.clone();
+        let on_success = Closure::once_into_js(move |_: web_sys::Event| {
+            if let Some(database) = answered.result().ok().and_then(|r| r.dyn_into().ok()) {
+                keep(database);
+            }
+            let _ = resolve_open.call1(&JsValue::NULL, &JsValue::from_str("open"));
+        });
+        let failed = request.clone();
+        let on_error = Closure::once_into_js(move |_: web_sys::Event| {
+            let error = failed.error().ok().flatten().map(JsValue::from);
+            let _ = reject.call1(&JsValue::NULL, &error.unwrap_or(JsValue::NULL));
+        });
+        let on_blocked = Closure::once_into_js(move |_: web_sys::Event| {
+            let _ = resolve.call1(&JsValue::NULL, &JsValue::from_str("blocked"));
+        });
+        request.set_onsuccess(Some(on_success.unchecked_ref()));
+        request.set_onerror(Some(on_error.unchecked_ref()));
+        request.set_onblocked(Some(on_blocked.unchecked_ref()));
+    });
+    match within(settled, OPEN_BOUND_MS).await {
+        // Another tab holds an older version open and ignores the request to close it.
+        Some(Ok(how)) if how.as_string().as_deref() == Some("blocked") => {
+            Err(unavailable(StorageProblem::Blocked))
+        }
+        Some(Ok(_)) => match CONNECTION.with(|c| c.borrow().clone()) {
+            Connection::Open(database) => Ok(database),
+            _ => Err((String::new(), "the database did not open".to_string())),
+        },
+        // A newer version of the page upgraded the database since this one loaded.
+        // Any other refusal is said as such (a third-party frame where the browser denies storage:
+        // `UnknownError`, "The user denied permission to access the database").
+        Some(Err(e)) => match failure(e) {
+            (name, _) if name == "VersionError" => Err(unavailable(StorageProblem::Replaced)),
+            (name, message) => Err(unavailable(StorageProblem::Refused(
+                format!("{name} {message}").trim().to_string(),
+            ))),
+        },
+        None => Err(unavailable(StorageProblem::NotAnswering {
+            seconds: seconds(OPEN_BOUND_MS),
+        })),
+    }
 }
 
 fn store(

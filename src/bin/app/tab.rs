@@ -3,15 +3,17 @@
 //! long as the tab lives. The tab's entries in the browser's storage carry the id; another tab reads
 //! whether their owner is alive from the locks held, and offers to resume a run only when its owner
 //! is gone. Where the browser has no Web Locks (an old browser, a page served over plain http from
-//! another machine), every other tab's entries count as alive: nothing is adopted by mistake.
+//! another machine), every other tab's entries count as alive: nothing is adopted by mistake; where
+//! it has them but they do not answer, the tab goes on as if it had none.
 
 use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 const SESSION_KEY: &str = "idp-tab-owner";
 const LOCK_PREFIX: &str = "idp-owner-";
+/// How long the lock manager may take to answer beyond what was asked of it, in ms.
+const ANSWER_MS: u32 = 1_000;
 
 fn get(target: &JsValue, key: &str) -> JsValue {
     Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
@@ -69,9 +71,11 @@ async fn hold(id: &str, wait_ms: u32) -> bool {
         let _ = refused.call1(&JsValue::NULL, &JsValue::FALSE);
     });
     let _ = call(&request, "catch", &Array::of1(&on_refused));
-    JsFuture::from(taken)
+    // A lock manager that never answers (seen in frames whose storage the browser holds back)
+    // counts as none: the tab goes on without a lock rather than wait.
+    crate::store::within(taken, wait_ms + ANSWER_MS)
         .await
-        .ok()
+        .and_then(|outcome| outcome.ok())
         .and_then(|v| v.as_bool())
         .unwrap_or(true)
 }
@@ -96,9 +100,8 @@ pub async fn owner() -> String {
 /// The owners whose tab is alive (holds its lock); `None` when the browser cannot tell.
 pub async fn alive() -> Option<Vec<String>> {
     let locks = locks()?;
-    let snapshot = JsFuture::from(Promise::from(call(&locks, "query", &Array::new()).ok()?))
-        .await
-        .ok()?;
+    let query = Promise::from(call(&locks, "query", &Array::new()).ok()?);
+    let snapshot = crate::store::within(query, ANSWER_MS).await?.ok()?;
     let held: Array = get(&snapshot, "held").dyn_into().ok()?;
     Some(
         held.iter()

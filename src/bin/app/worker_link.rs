@@ -3,7 +3,8 @@
 
 use crate::app::Dispatch;
 use instruction_diversity::page::state::Action;
-use instruction_diversity::protocol::{Command, Event as WorkerEvent};
+use instruction_diversity::page::state::context::ContextAction;
+use instruction_diversity::protocol::{BUILD, Command, Event as WorkerEvent};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
@@ -148,7 +149,10 @@ pub fn spawn_worker(dispatch: Dispatch, link: SharedLink) {
         l.told_owner = false;
         l.generation
     };
-    let worker = match Worker::new("./worker-loader.js") {
+    // The build in the URL: a host that caches the worker's fixed-name files (GitHub Pages sends
+    // max-age=600) still fetches this build's, since the URL is new; the loader passes it on to the
+    // worker's script and wasm (www/worker-loader.js).
+    let worker = match Worker::new(&format!("./worker-loader.js?build={BUILD}")) {
         Ok(w) => w,
         Err(e) => {
             dispatch.dispatch(role.failed(format!("could not start the worker: {e:?}")));
@@ -168,8 +172,28 @@ pub fn spawn_worker(dispatch: Dispatch, link: SharedLink) {
                 return;
             }
             let text = m.data().as_string().unwrap_or_default();
-            match WorkerEvent::from_json(&text) {
-                Ok(WorkerEvent::Ready) => link.borrow_mut().ready(),
+            let event = WorkerEvent::from_json(&text);
+            // A worker of another build (a cache that ignores the URL's build) may speak another
+            // protocol: refused before it hears anything, with a reload prompt.
+            let stale = match &event {
+                Ok(WorkerEvent::Ready { build }) if build.as_deref() != Some(BUILD) => {
+                    Some(build.clone())
+                }
+                Err(_) if !link.borrow().is_ready => Some(None),
+                _ => None,
+            };
+            if let Some(build) = stale {
+                link.borrow_mut().terminate();
+                if let Role::Helper(_) = role {
+                    dispatch.dispatch(
+                        role.failed("it is of another build than the page; reload the page".into()),
+                    );
+                }
+                dispatch.dispatch(Action::Context(ContextAction::StaleWorker(build)));
+                return;
+            }
+            match event {
+                Ok(WorkerEvent::Ready { .. }) => link.borrow_mut().ready(),
                 Ok(event) => {
                     let failed = matches!(
                         event,

@@ -169,7 +169,7 @@ impl Host for CliHost<'_> {
             Event::CheckpointFailed { message } => self.checkpoint_failed = Some(message),
             Event::Error { message } | Event::DeviceLost { message } => self.error = Some(message),
             Event::Checkpointed { .. }
-            | Event::Ready
+            | Event::Ready { .. }
             | Event::Answer { .. }
             | Event::Paused { .. }
             | Event::Resumed => {}

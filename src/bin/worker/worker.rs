@@ -9,7 +9,7 @@ use instruction_diversity::engine::memory::MemoryLimits;
 use instruction_diversity::engine::stack::Checkpoint;
 use instruction_diversity::page::storage::describe_failure;
 use instruction_diversity::protocol::{
-    BackendInfo, BackendKind, BackendPreference, Command, Event,
+    BUILD, BackendInfo, BackendKind, BackendPreference, Command, Event,
 };
 use instruction_diversity::session::{Backend, Host, Policy, Session};
 use js_sys::{Promise, Reflect};
@@ -229,7 +229,9 @@ pub fn start() {
     });
     scope().set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
     onmessage.forget();
-    post(&Event::Ready);
+    post(&Event::Ready {
+        build: Some(BUILD.to_string()),
+    });
 }
 
 /// A WebGPU device, its adapter's name, and its largest buffer in bytes.
@@ -263,7 +265,13 @@ async fn webgpu() -> Result<WebGpu, String> {
     } else {
         None
     };
-    let outcome = if !has_gpu {
+    let secure = Reflect::get(&scope(), &JsValue::from_str("isSecureContext"))
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(true);
+    let outcome = if !has_gpu && !secure {
+        Err(instruction_diversity::page::state::context::NO_WEBGPU_INSECURE.to_string())
+    } else if !has_gpu {
         Err("this browser exposes no WebGPU (navigator.gpu is missing)".to_string())
     } else if let Some(adapter) = adapter {
         match Device::wgpu_options().init_with_setup_async().await {

@@ -9,7 +9,8 @@ use crate::page::inspect::{RuleGroup, RuleSort};
 pub struct RuleView {
     /// The rule opened, if any.
     pub rule: Option<(RuleGroup, u32)>,
-    /// Sort key of the table.
+    /// Sort key of the table; at first by set, which opens on the held-out rules with the most
+    /// inputs (see [`sort_rows`](crate::page::inspect::sort_rows)).
     pub sort: RuleSort,
     /// Largest first.
     pub descending: bool,
@@ -87,6 +88,17 @@ impl Inspector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_inspector_opens_sorted_by_set_held_out_first_and_a_click_on_set_flips_it() {
+        let mut inspector = Inspector::default();
+        assert_eq!(
+            (inspector.rules.sort, inspector.rules.descending),
+            (RuleSort::Group, false)
+        );
+        inspector.reduce(InspectorAction::SortRules(RuleSort::Group));
+        assert!(inspector.rules.descending, "training rules first");
+    }
 
     #[test]
     fn the_same_sort_key_flips_the_order_and_another_starts_ascending() {

@@ -7,7 +7,9 @@
 //! - [`sweep`]: the sweep builder and the sweep queue;
 //! - [`inspector`]: the inspected run, its rules and try-your-own;
 //! - [`lessons`]: the open lesson and the reader's prediction;
-//! - [`restore`]: going on after a reload or a lost GPU device.
+//! - [`restore`]: going on after a reload or a lost GPU device;
+//! - [`context`]: where the page was opened and what the browser gives it there (plain http,
+//!   storage, a worker of another build).
 //!
 //! [`PageState`] holds each part behind an `Rc`: an action copies the parts it changes and shares
 //! the others, so a worker event costs the same with 200 finished runs loaded as with none, and a
@@ -17,6 +19,7 @@
 //! that touch several parts (a start, a finished run, a link) are reduced here, each part through
 //! its own methods.
 
+pub mod context;
 pub mod inspector;
 pub mod lessons;
 pub mod library;
@@ -37,6 +40,7 @@ use crate::study::lessons::lesson;
 use crate::study::presets::preset;
 use crate::study::record::{RunRecord, SweepReport};
 use crate::study::sweep::SweepSpec;
+use context::{ContextAction, PageContext};
 use inspector::{Inspector, InspectorAction};
 use lessons::{LessonAction, LessonState};
 use library::{FinishedRun, Kept, Library, LibraryAction};
@@ -71,6 +75,8 @@ pub struct PageState {
     /// Counts the links opened: a form field drops what was being typed into it when one opens,
     /// even where the link leaves that field's value as it was.
     pub links_opened: u64,
+    /// Where the page was opened and what the browser gives it there.
+    pub context: Rc<PageContext>,
 }
 
 /// Which worker a command is for.
@@ -194,6 +200,8 @@ pub enum Action {
     Lesson(LessonAction),
     /// Going on after a reload or a lost device.
     Restore(RestoreAction),
+    /// What the page found of where it runs.
+    Context(ContextAction),
 }
 
 /// The run the inspector, try-your-own and attention views look at: the opened finished run, or the
@@ -328,7 +336,7 @@ impl PageState {
                 }
                 return;
             }
-            Event::Ready
+            Event::Ready { .. }
             | Event::Training { .. }
             | Event::Checkpointed { .. }
             | Event::Paused { .. }
@@ -597,6 +605,17 @@ impl PageState {
             Action::Worker(event) => self.worker_event(event, &mut out),
             Action::WorkerFailed(message) => {
                 Rc::make_mut(&mut self.run).worker_failed(message);
+                None
+            }
+            Action::Context(change) => {
+                // A refused worker ends what waited for it, as a worker that failed to load does.
+                let stale = matches!(change, ContextAction::StaleWorker(_));
+                Rc::make_mut(&mut self.context).reduce(change);
+                if stale {
+                    Rc::make_mut(&mut self.run).worker_failed(
+                        "it is of another build than the page (an old copy the browser kept); reload the page".into(),
+                    );
+                }
                 None
             }
             Action::Helper(slot, event) => {

@@ -11,6 +11,7 @@ mod stack;
 mod sweep;
 mod workers;
 
+use super::context::ContextAction;
 use super::inspector::InspectorAction;
 use super::lessons::LessonAction;
 use super::library::LibraryAction;
@@ -18,7 +19,7 @@ use super::restore::{RestoreAction, Restored};
 use super::*;
 use crate::engine::metrics::{EvalSummary, LossPoint};
 use crate::page::inspect::RuleSort;
-use crate::page::storage::SavedRun;
+use crate::page::storage::{SavedRun, StorageProblem};
 use crate::protocol::{BackendInfo, BackendKind};
 use serde_json::Value;
 

@@ -62,3 +62,27 @@ fn a_worker_event_shares_every_part_but_the_live_run() {
     assert!(Rc::ptr_eq(&before.inspector, &after.inspector));
     assert!(!Rc::ptr_eq(&before.run, &after.run));
 }
+
+/// A worker of another build (an old copy a cache kept across a deploy) ends the start that waited
+/// for it, says why, and offers a reload; storage that stops answering leaves the run training.
+#[test]
+fn a_worker_of_another_build_fails_the_start_and_storage_problems_leave_the_run_alone() {
+    let state = reduce(PageState::default(), force_cpu(true));
+    let state = reduce(state, Action::Run(RunAction::Start));
+    let stale = reduce(
+        state.clone(),
+        Action::Context(ContextAction::StaleWorker(Some("feedfacefeedface".into()))),
+    );
+    assert_eq!(stale.run.status, RunStatus::Failed);
+    let said = stale.run.error.as_deref().unwrap_or_default();
+    assert!(said.contains("another build"), "{said}");
+    assert!(stale.context.notices()[0].reload);
+
+    let (running, _) = worker_on_cpu(state);
+    let blocked = reduce(
+        running,
+        Action::Context(ContextAction::Storage(Some(StorageProblem::Blocked))),
+    );
+    assert_eq!(blocked.run.status, RunStatus::Running);
+    assert_eq!(blocked.context.notices()[0].id, "storage-problem");
+}
