@@ -4,9 +4,15 @@
 const loading = document.getElementById('loading');
 try {
   const app = document.querySelector('meta[name="idp-app"]');
-  const { default: init } = await import(app.content);
+  const { default: init, build } = await import(app.content);
   await init({ module_or_path: app.dataset.wasm });
   loading?.remove();
+  // Offline support (www/sw.js), one service worker per build. A page that cannot register it (a
+  // private window, file://, plain http from a LAN address) still works.
+  if ('serviceWorker' in navigator) {
+    const name = build ? `./sw.js?build=${encodeURIComponent(build())}` : './sw.js';
+    navigator.serviceWorker.register(name).catch((e) => console.warn(`offline support unavailable: ${e.message}`));
+  }
 } catch (e) {
   if (loading) {
     loading.innerHTML = '';
@@ -19,7 +25,3 @@ try {
   throw e;
 }
 
-// Offline support (www/sw.js). A page that cannot register it (a private window, file://) still works.
-if ('serviceWorker' in navigator) {
-  navigator.serviceWorker.register('./sw.js').catch((e) => console.warn(`offline support unavailable: ${e.message}`));
-}

@@ -7,7 +7,12 @@
 // new build is always picked up online, and fall back to the cache when the network fails. A cache
 // that cannot be written (a full quota) never turns the network's answer into an error.
 'use strict';
-const CACHE = 'idp-offline-v2';
+// One cache per build: www/boot.js registers `sw.js?build=<the page's build>`, so a deploy installs
+// a new service worker (a changed URL), which caches the new build's files under their new names and
+// drops the old build's cache once it is active. Without it the worker would never install again
+// (this file does not change between builds) and offline use would stop at the first build.
+const BUILD = new URL(self.location.href).searchParams.get('build');
+const CACHE = BUILD ? `idp-offline-v2-${BUILD}` : 'idp-offline-v2';
 const WORKER_FILES = ['worker-loader.js', 'worker.js', 'worker_bg.wasm', 'boot.js'];
 
 /** The page's own URL: its folder (the worker's scope). */

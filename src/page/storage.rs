@@ -217,6 +217,9 @@ pub enum StorageProblem {
     /// A newer version of the page opened the database in another tab; this tab closed its
     /// connection so that one could upgrade.
     Replaced,
+    /// The database is of a newer version than this copy of the page (`VersionError`): a newer
+    /// copy was opened in this browser before, and this one is older (a cached copy, a rollback).
+    Newer,
 }
 
 impl StorageProblem {
@@ -229,6 +232,7 @@ impl StorageProblem {
             StorageProblem::Blocked => "idp-storage-blocked",
             StorageProblem::NotAnswering { .. } => "idp-storage-not-answering",
             StorageProblem::Replaced => "idp-storage-replaced",
+            StorageProblem::Newer => "idp-storage-newer",
         }
     }
 
@@ -242,6 +246,7 @@ impl StorageProblem {
                 seconds: detail.parse().unwrap_or(0),
             },
             "idp-storage-replaced" => StorageProblem::Replaced,
+            "idp-storage-newer" => StorageProblem::Newer,
             _ => return None,
         })
     }
@@ -263,7 +268,7 @@ impl StorageProblem {
                 format!("This browser gives the page no storage here (no IndexedDB): {COST}.")
             }
             StorageProblem::Refused(why) => format!(
-                "The browser refused this page its storage ({why}; in a frame on another site, or where site data is blocked): {COST}."
+                "This browser keeps no data for this page here (it is in a frame on another site, or site data is blocked for this site): {COST}. (The browser said: {why}.)"
             ),
             StorageProblem::Blocked => format!(
                 "Another tab holds an older version of this page open; close or reload it. Until then {COST}."
@@ -271,7 +276,10 @@ impl StorageProblem {
             StorageProblem::NotAnswering { seconds } => format!(
                 "The browser's storage did not answer within {seconds} s (a frame whose storage the browser holds back?): {COST}."
             ),
-            StorageProblem::Replaced => "A newer version of this page was opened in another tab, so this tab let go of the browser's storage: reload it to keep saving runs.".into(),
+            StorageProblem::Replaced => "A newer version of this page was opened in another tab, so this tab let go of the browser's storage: reload it to keep saving runs (a run in progress is lost at the reload: let it end, or export it, first).".into(),
+            StorageProblem::Newer => format!(
+                "This copy of the page is older than one opened before in this browser, so it cannot use the browser's storage: {COST}. Reload to get the newer copy (if this stays, the site serves an older copy)."
+            ),
         }
     }
 }
@@ -303,6 +311,7 @@ mod tests {
             StorageProblem::Blocked,
             StorageProblem::NotAnswering { seconds: 3 },
             StorageProblem::Replaced,
+            StorageProblem::Newer,
         ];
         for problem in problems {
             let (name, detail) = (problem.failure_name(), problem.failure_detail());

@@ -215,8 +215,14 @@ async function waitFor(page, what, fn, arg, timeoutMs) {
   }
 }
 
-/** The service worker's cache, as `www/sw.js` names it. */
+/** The start of the service worker's cache's name, as `www/sw.js` names it (`-<build>` follows). */
 const OFFLINE_CACHE = 'idp-offline-v2';
+
+/** The name of the service worker's cache in `page`'s origin (the newest build's), or null. */
+const offlineCacheName = (page) => page.evaluate(async (prefix) => {
+  const names = (await caches.keys()).filter((n) => n.startsWith(prefix));
+  return names[names.length - 1] ?? null;
+}, OFFLINE_CACHE);
 
 /**
  * Waits (30 s at most) until the service worker controls the page and its cache holds the page and the worker, so the page
@@ -227,7 +233,9 @@ async function waitForOfflineCache(page) {
   // The cache is filled while the service worker installs; it answers the page's requests only
   // once it is active and controls the page (a reload before that went to the network: a CI run
   // failed so with ERR_CONNECTION_REFUSED).
-  const cached = () => page.evaluate(async (name) => {
+  const cached = () => page.evaluate(async (prefix) => {
+    const name = (await caches.keys()).find((n) => n.startsWith(prefix));
+    if (!name) return false;
     const cache = await caches.open(name);
     return !!(await cache.match('worker_bg.wasm')) && !!(await cache.match('./'))
       && navigator.serviceWorker.controller?.state === 'activated';
@@ -317,5 +325,5 @@ module.exports = {
   REFERENCE,
   TINY, withPage, servePerFile,
   DIST, ROOT, serve, launch, open, openIn, reveal, set, setAll, text, steps, status, waitFor, waitForSteps, waitForStatus,
-  recordLosses, losses, assertAccessible, OFFLINE_CACHE, waitForOfflineCache,
+  recordLosses, losses, assertAccessible, OFFLINE_CACHE, offlineCacheName, waitForOfflineCache,
 };

@@ -166,7 +166,8 @@ test('offline, the playground\'s address opens the playground, not a sibling pag
     await page.waitForSelector('#start', { timeout: 30_000 });
     await page.goto(`${server.url}notes.html`);
     assert.equal(await h.text(page, '#notes'), 'course notes');
-    const keys = await page.evaluate(async (name) => (await (await caches.open(name)).keys()).map((r) => r.url), h.OFFLINE_CACHE);
+    const name = await h.offlineCacheName(page);
+    const keys = await page.evaluate(async (name) => (await (await caches.open(name)).keys()).map((r) => r.url), name);
     assert.ok(!keys.some((k) => k.includes('notes')), `a sibling page was cached: ${keys}`);
     await server.close();
     await page.goto(server.url);

@@ -18,7 +18,7 @@ use instruction_diversity::page::state::run::RunStatus;
 use instruction_diversity::page::state::sweep::{MAX_WORKERS, default_workers};
 use instruction_diversity::page::state::{Action, PageState, PendingChoice, Worker};
 use instruction_diversity::page::storage::{
-    SavedRun, SavedSweep, SweepProgress, describe_failure, helper_owner,
+    SavedRun, SavedSweep, StorageProblem, SweepProgress, describe_failure, helper_owner,
 };
 use instruction_diversity::protocol::BUILD;
 use instruction_diversity::protocol::Command;
@@ -83,11 +83,18 @@ type InProgress = (
     Vec<(usize, CheckpointMeta)>,
 );
 
+/// Whether a storage failure is one the page's storage notice already says (storage missing,
+/// refused, blocked, silent or replaced: see `StorageProblem`), so it is not said again.
+fn said_elsewhere(failure_name: &str) -> bool {
+    StorageProblem::from_failure(failure_name, "").is_some()
+}
+
 /// A tab's run in progress, sweep progress and helpers' runs, as kept in the browser's storage;
 /// what cannot be read is skipped, and said why in `skipped`.
 async fn read_in_progress(owner: &str, skipped: &mut Vec<String>) -> InProgress {
     let mut interrupted = |what: &str, read: Result<Option<String>, store::Failure>| match read {
         Ok(text) => text,
+        Err((name, _)) if said_elsewhere(&name) => None,
         Err((name, message)) => {
             skipped.push(format!(
                 "the interrupted {what} could not be read ({name} {message})"
@@ -124,6 +131,7 @@ async fn read_in_progress(owner: &str, skipped: &mut Vec<String>) -> InProgress 
                     }
                 },
                 Ok(None) => {}
+                Err((name, _)) if said_elsewhere(&name) => {}
                 Err((name, message)) => skipped.push(format!(
                     "the run of helper worker {} could not be read ({name} {message})",
                     slot + 1
@@ -146,6 +154,7 @@ async fn read_storage(owner: String) -> Restored {
     let mut skipped = Vec::new();
     let mut read = |texts: Result<Vec<String>, store::Failure>| match texts {
         Ok(texts) => texts,
+        Err((name, _)) if said_elsewhere(&name) => Vec::new(),
         Err((name, message)) => {
             skipped.push(format!(
                 "the browser's storage could not be read ({name} {message})"
@@ -169,6 +178,7 @@ async fn read_storage(owner: String) -> Restored {
     let mut orphans = Vec::new();
     let others = match store::checkpoint_owners().await {
         Ok(owners) => owners.into_iter().filter(|o| *o != owner).collect(),
+        Err((name, _)) if said_elsewhere(&name) => Vec::new(),
         Err((name, message)) => {
             skipped.push(format!(
                 "other tabs' runs could not be listed ({name} {message})"
@@ -361,7 +371,9 @@ pub fn app() -> Html {
                         Some(p) => store::put(store::CHECKPOINT, Some(&key), &p.to_json()).await,
                         None => store::delete(store::CHECKPOINT, &key).await,
                     };
-                    if let Err((name, message)) = written {
+                    if let Err((name, message)) = written
+                        && !said_elsewhere(&name)
+                    {
                         dispatch.dispatch(Action::Library(LibraryAction::StorageFailed(format!(
                             "the sweep's queue could not be kept, so a reload would lose it ({name} {message})"
                         ))));
@@ -608,7 +620,7 @@ pub fn app() -> Html {
                     <lab::TryYourOwn inspector={page.inspector.clone()} config={inspected_config} run_name={page.inspected_name()} dispatch={dispatch.clone()} />
                 }
                 if !view.hides("compare") {
-                    <lab::Compare library={page.library.clone()} opened={page.inspector.opened} {active} dispatch={dispatch.clone()} />
+                    <lab::Compare library={page.library.clone()} opened={page.inspector.opened} {active} kept={page.context.storage.is_none()} dispatch={dispatch.clone()} />
                 }
             </div>
             <footer class="muted">{ "Build " }<span id="build" class="mono">{ BUILD }</span></footer>
@@ -653,7 +665,8 @@ fn orphans(props: &OrphansProps) -> Html {
                                 Ok(()) => dispatch.dispatch(Action::Restore(RestoreAction::Adopt(from))),
                                 Err((name, message)) => dispatch.dispatch(Action::Library(
                                     LibraryAction::StorageFailed(format!(
-                                        "the closed tab's run could not be taken over ({name} {message})"
+                                        "the closed tab's run could not be taken over: {}",
+                                        describe_failure(&name, &message)
                                     )),
                                 )),
                             }

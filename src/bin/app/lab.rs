@@ -731,6 +731,8 @@ pub struct CompareProps {
     /// The run the inspector shows.
     pub opened: Option<usize>,
     pub active: bool,
+    /// Whether the browser's storage works here (runs are kept for the next visit).
+    pub kept: bool,
     pub dispatch: Dispatch,
 }
 
@@ -742,6 +744,11 @@ pub fn compare(props: &CompareProps) -> Html {
         .storage_error
         .as_ref()
         .map(|e| html! { <p class="error" role="alert" id="storage-error">{ e }</p> });
+    let keeping = if props.kept {
+        "Finished runs are listed here, to open and compare; the browser keeps them for your next visit."
+    } else {
+        "Finished runs are listed here, to open and compare; the browser cannot keep them here, so they are gone at a reload (export them to keep them)."
+    };
     let on_clear = {
         let dispatch = dispatch.clone();
         Callback::from(move |_: MouseEvent| {
@@ -766,7 +773,7 @@ pub fn compare(props: &CompareProps) -> Html {
         return html! {
             <section class="panel compare" aria-label="Runs" id="compare">
                 <h2>{ "Runs" }</h2>
-                <p class="muted">{ "Finished runs are listed here, to open and compare; the browser keeps them for your next visit." }</p>
+                <p class="muted" id="runs-kept">{ keeping }</p>
                 { storage_error }
             </section>
         };
@@ -831,6 +838,9 @@ pub fn compare(props: &CompareProps) -> Html {
     html! {
         <section class="panel compare" aria-label="Runs" id="compare">
             <h2>{ "Runs" }</h2>
+            if !props.kept {
+                <p class="muted" id="runs-kept">{ keeping }</p>
+            }
             { storage_error }
             <div class="table-scroll">
             <table class="predictions runs" id="runs-table">

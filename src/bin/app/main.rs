@@ -29,6 +29,14 @@ mod tab;
 #[cfg(target_arch = "wasm32")]
 mod worker_link;
 
+/// This build's name (`protocol::BUILD`), for `www/boot.js`: it registers the service worker of
+/// this build, so a deploy installs a new one that caches the new files.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn build() -> String {
+    instruction_diversity::protocol::BUILD.into()
+}
+
 #[cfg(target_arch = "wasm32")]
 fn main() {
     yew::Renderer::<app::App>::new().render();

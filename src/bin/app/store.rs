@@ -205,6 +205,17 @@ fn keep(database: IdbDatabase) {
     });
     database.set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
     on_version_change.forget();
+    // Closed by the browser (the reader cleared the site's data): the next call opens anew.
+    let closed = database.clone();
+    let on_close = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
+        let ours = CONNECTION
+            .with(|c| matches!(&*c.borrow(), Connection::Open(open) if Object::is(open, &closed)));
+        if ours {
+            set_connection(Connection::Closed);
+        }
+    });
+    database.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    on_close.forget();
     set_connection(Connection::Open(database));
 }
 
@@ -291,7 +302,7 @@ async fn open() -> Result<IdbDatabase, Failure> {
         // Any other refusal is said as such (a third-party frame where the browser denies storage:
         // `UnknownError`, "The user denied permission to access the database").
         Some(Err(e)) => match failure(e) {
-            (name, _) if name == "VersionError" => Err(unavailable(StorageProblem::Replaced)),
+            (name, _) if name == "VersionError" => Err(unavailable(StorageProblem::Newer)),
             (name, message) => Err(unavailable(StorageProblem::Refused(
                 format!("{name} {message}").trim().to_string(),
             ))),
@@ -313,10 +324,23 @@ fn store(
         .map_err(failure)
 }
 
+/// A store of the page's database in a transaction of `mode`. A connection the browser closed (the
+/// reader cleared the site's data) is opened anew, once.
+async fn open_store(name: &str, mode: IdbTransactionMode) -> Result<IdbObjectStore, Failure> {
+    let database = open().await?;
+    match store(&database, name, mode) {
+        Err((error, _)) if error == "InvalidStateError" => {
+            set_connection(Connection::Closed);
+            store(&open().await?, name, mode)
+        }
+        other => other,
+    }
+}
+
 /// Every entry of a store, as text (entries that are not text are skipped).
 pub async fn read_all(name: &str) -> Result<Vec<String>, Failure> {
-    let database = open().await?;
-    let request = store(&database, name, IdbTransactionMode::Readonly)?
+    let request = open_store(name, IdbTransactionMode::Readonly)
+        .await?
         .get_all()
         .map_err(failure)?;
     let values: Array = finish(&request).await?.unchecked_into();
@@ -326,8 +350,7 @@ pub async fn read_all(name: &str) -> Result<Vec<String>, Failure> {
 /// Adds (or, with a key, replaces) one entry. The write is one transaction: when it fails (a full
 /// quota), nothing else changes.
 pub async fn put(name: &str, key: Option<&str>, text: &str) -> Result<(), Failure> {
-    let database = open().await?;
-    let store = store(&database, name, IdbTransactionMode::Readwrite)?;
+    let store = open_store(name, IdbTransactionMode::Readwrite).await?;
     let value = JsValue::from_str(text);
     let request = match key {
         Some(key) => store.put_with_key(&value, &JsValue::from_str(key)),
@@ -339,8 +362,8 @@ pub async fn put(name: &str, key: Option<&str>, text: &str) -> Result<(), Failur
 
 /// The text entry of `store` under `key`, if any.
 pub async fn get(name: &str, key: &str) -> Result<Option<String>, Failure> {
-    let database = open().await?;
-    let request = store(&database, name, IdbTransactionMode::Readonly)?
+    let request = open_store(name, IdbTransactionMode::Readonly)
+        .await?
         .get(&JsValue::from_str(key))
         .map_err(failure)?;
     Ok(finish(&request).await?.as_string())
@@ -348,8 +371,8 @@ pub async fn get(name: &str, key: &str) -> Result<Option<String>, Failure> {
 
 /// Removes the entry of `store` under `key` (nothing happens when there is none).
 pub async fn delete(name: &str, key: &str) -> Result<(), Failure> {
-    let database = open().await?;
-    let request = store(&database, name, IdbTransactionMode::Readwrite)?
+    let request = open_store(name, IdbTransactionMode::Readwrite)
+        .await?
         .delete(&JsValue::from_str(key))
         .map_err(failure)?;
     finish(&request).await.map(|_| ())
@@ -357,9 +380,9 @@ pub async fn delete(name: &str, key: &str) -> Result<(), Failure> {
 
 /// Empties every store (the saved runs, sweeps and any checkpoint).
 pub async fn clear() -> Result<(), Failure> {
-    let database = open().await?;
     for name in [RUNS, SWEEPS, CHECKPOINT] {
-        let request = store(&database, name, IdbTransactionMode::Readwrite)?
+        let request = open_store(name, IdbTransactionMode::Readwrite)
+            .await?
             .clear()
             .map_err(failure)?;
         finish(&request).await?;
@@ -369,8 +392,8 @@ pub async fn clear() -> Result<(), Failure> {
 
 /// Every tab with entries in [`CHECKPOINT`]: its run in progress or its sweep's progress.
 pub async fn checkpoint_owners() -> Result<Vec<String>, Failure> {
-    let database = open().await?;
-    let request = store(&database, CHECKPOINT, IdbTransactionMode::Readonly)?
+    let request = open_store(CHECKPOINT, IdbTransactionMode::Readonly)
+        .await?
         .get_all_keys()
         .map_err(failure)?;
     let keys: Array = finish(&request).await?.unchecked_into();
@@ -394,8 +417,7 @@ pub async fn checkpoint_owners() -> Result<Vec<String>, Failure> {
 /// Moves a gone tab's entries (its run, its sweep's progress and its helpers' runs) to `to`, in one
 /// transaction: the tab that resumes them owns them from now on.
 pub async fn adopt(from: &str, to: &str) -> Result<(), Failure> {
-    let database = open().await?;
-    let store = store(&database, CHECKPOINT, IdbTransactionMode::Readwrite)?;
+    let store = open_store(CHECKPOINT, IdbTransactionMode::Readwrite).await?;
     let helpers = (0..MAX_WORKERS - 1).map(|slot| {
         (
             run_key(&helper_owner(from, slot)),
@@ -428,13 +450,13 @@ pub async fn put_checkpoint(
     model: &[u8],
     optimizer: &[u8],
 ) -> Result<(), Failure> {
-    let database = open().await?;
     let value = js_sys::Object::new();
     let set = |key: &str, v: &JsValue| Reflect::set(&value, &JsValue::from_str(key), v);
     set("meta", &JsValue::from_str(meta)).map_err(failure)?;
     set("model", &js_sys::Uint8Array::from(model)).map_err(failure)?;
     set("optimizer", &js_sys::Uint8Array::from(optimizer)).map_err(failure)?;
-    let request = store(&database, CHECKPOINT, IdbTransactionMode::Readwrite)?
+    let request = open_store(CHECKPOINT, IdbTransactionMode::Readwrite)
+        .await?
         .put_with_key(&value, &JsValue::from_str(&run_key(owner)))
         .map_err(failure)?;
     finish(&request).await.map(|_| ())
@@ -442,8 +464,8 @@ pub async fn put_checkpoint(
 
 /// A tab's stored checkpoint object (`meta`, `model`, `optimizer`), if any.
 async fn checkpoint_value(owner: &str) -> Result<Option<JsValue>, Failure> {
-    let database = open().await?;
-    let request = store(&database, CHECKPOINT, IdbTransactionMode::Readonly)?
+    let request = open_store(CHECKPOINT, IdbTransactionMode::Readonly)
+        .await?
         .get(&JsValue::from_str(&run_key(owner)))
         .map_err(failure)?;
     let value = finish(&request).await?;

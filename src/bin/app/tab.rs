@@ -39,11 +39,21 @@ fn fresh_id() -> String {
     )
 }
 
-/// Takes the lock of `id` for the life of the tab; `false` when another tab still holds it after
+/// Whether this tab took the lock of its id.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Held {
+    Taken,
+    /// Another tab still holds it.
+    Refused,
+    /// The browser has no Web Locks here, or they do not answer: nobody can tell.
+    Unknown,
+}
+
+/// Takes the lock of `id` for the life of the tab; `Refused` when another tab still holds it after
 /// `wait_ms` (a reload's old page lets go of it as it unloads: it is waited for a moment).
-async fn hold(id: &str, wait_ms: u32) -> bool {
+async fn hold(id: &str, wait_ms: u32) -> Held {
     let Some(locks) = locks() else {
-        return true;
+        return Held::Unknown;
     };
     let mut resolve_taken = None;
     let taken = Promise::new(&mut |resolve, _| resolve_taken = Some(resolve));
@@ -64,7 +74,7 @@ async fn hold(id: &str, wait_ms: u32) -> bool {
     }
     let name = JsValue::from_str(&format!("{LOCK_PREFIX}{id}"));
     let Ok(request) = call(&locks, "request", &Array::of3(&name, &options, &callback)) else {
-        return true;
+        return Held::Unknown;
     };
     // Still held when the wait ends: the request is aborted and rejects.
     let on_refused = Closure::once_into_js(move |_: JsValue| {
@@ -73,23 +83,52 @@ async fn hold(id: &str, wait_ms: u32) -> bool {
     let _ = call(&request, "catch", &Array::of1(&on_refused));
     // A lock manager that never answers (seen in frames whose storage the browser holds back)
     // counts as none: the tab goes on without a lock rather than wait.
-    crate::store::within(taken, wait_ms + ANSWER_MS)
+    match crate::store::within(taken, wait_ms + ANSWER_MS)
         .await
         .and_then(|outcome| outcome.ok())
         .and_then(|v| v.as_bool())
-        .unwrap_or(true)
+    {
+        Some(true) => Held::Taken,
+        Some(false) => Held::Refused,
+        None => Held::Unknown,
+    }
+}
+
+/// Whether this page was loaded by a reload (the Navigation Timing entry's type).
+fn reloaded() -> bool {
+    let performance = get(&js_sys::global(), "performance");
+    call(
+        &performance,
+        "getEntriesByType",
+        &Array::of1(&"navigation".into()),
+    )
+    .ok()
+    .map(|entries| get(&entries, "0"))
+    .map(|entry| get(&entry, "type").as_string().as_deref() == Some("reload"))
+    .unwrap_or(false)
 }
 
 /// This tab's owner id, its lock taken: the one kept in `sessionStorage` (a reload keeps it), or a
 /// fresh one when there is none or another tab holds it (a duplicated tab copies `sessionStorage`).
+/// Where no lock can tell (no Web Locks: plain http), the kept id is used only by a reload: a
+/// duplicated tab, which copies `sessionStorage` too, gets its own rather than take over the run
+/// of the tab it copied.
 pub async fn owner() -> String {
     let session = web_sys::window().and_then(|w| w.session_storage().ok().flatten());
     let kept = session
         .as_ref()
         .and_then(|s| s.get_item(SESSION_KEY).ok().flatten());
     let mut id = kept.unwrap_or_else(fresh_id);
-    while !hold(&id, 2000).await {
-        id = fresh_id();
+    loop {
+        match hold(&id, 2000).await {
+            Held::Taken => break,
+            Held::Refused => id = fresh_id(),
+            Held::Unknown if reloaded() => break,
+            Held::Unknown => {
+                id = fresh_id();
+                break;
+            }
+        }
     }
     if let Some(s) = &session {
         let _ = s.set_item(SESSION_KEY, &id);

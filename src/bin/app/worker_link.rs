@@ -2,8 +2,8 @@
 //! on the CPU; each started, replaced after a failure, and fed commands once it is ready.
 
 use crate::app::Dispatch;
-use instruction_diversity::page::state::Action;
 use instruction_diversity::page::state::context::ContextAction;
+use instruction_diversity::page::state::{Action, Worker as Target};
 use instruction_diversity::protocol::{BUILD, Command, Event as WorkerEvent};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -184,12 +184,11 @@ pub fn spawn_worker(dispatch: Dispatch, link: SharedLink) {
             };
             if let Some(build) = stale {
                 link.borrow_mut().terminate();
-                if let Role::Helper(_) = role {
-                    dispatch.dispatch(
-                        role.failed("it is of another build than the page; reload the page".into()),
-                    );
-                }
-                dispatch.dispatch(Action::Context(ContextAction::StaleWorker(build)));
+                let worker = match role {
+                    Role::Main => Target::Own,
+                    Role::Helper(slot) => Target::Helper(slot),
+                };
+                dispatch.dispatch(Action::Context(ContextAction::StaleWorker(build, worker)));
                 return;
             }
             match event {

@@ -129,7 +129,7 @@ impl Host for WorkerHost {
                     .into(),
             ),
             Ok(found) => Ok(found.map(|(_, bytes, _)| bytes)),
-            Err((name, message)) => Err(format!("{name} {message}")),
+            Err((name, message)) => Err(describe_failure(&name, &message)),
         }
     }
 

@@ -29,8 +29,9 @@ pub enum ContextAction {
     Insecure,
     /// The storage's problem, or `None` once it answers again (an older tab closed, say).
     Storage(Option<StorageProblem>),
-    /// A worker said it is of another build than the page (a cache kept its files across a deploy).
-    StaleWorker(Option<String>),
+    /// A worker said it is of another build than the page (a cache kept its files across a deploy,
+    /// or the page is a tab left open across one): the build it named, and which worker it was.
+    StaleWorker(Option<String>, super::Worker),
 }
 
 /// One thing the page says of where it runs.
@@ -49,7 +50,7 @@ impl PageContext {
         match change {
             ContextAction::Insecure => self.insecure = true,
             ContextAction::Storage(problem) => self.storage = problem,
-            ContextAction::StaleWorker(build) => self.stale_worker = Some(build),
+            ContextAction::StaleWorker(build, _) => self.stale_worker = Some(build),
         }
     }
 
@@ -64,7 +65,7 @@ impl PageContext {
             notices.push(ContextNotice {
                 id: "stale-worker",
                 text: format!(
-                    "This page was updated, but the browser kept an old copy of its training worker ({named}, the page is build {}), so nothing can train. Reload the page to get both from the same build.",
+                    "This page and its training worker come from two builds of the page ({named} for the worker, build {} for the page: the site was updated while this tab was open, or a cache kept an old copy), so the worker was refused and its run did not start. Reload the page to get both from the same build.",
                     crate::protocol::BUILD
                 ),
                 reload: true,
@@ -74,13 +75,20 @@ impl PageContext {
             notices.push(ContextNotice {
                 id: "storage-problem",
                 text: problem.describe(),
-                reload: matches!(problem, StorageProblem::Replaced),
+                reload: matches!(problem, StorageProblem::Replaced | StorageProblem::Newer),
             });
         }
         if self.insecure {
+            // Saved runs work over plain http, unless storage itself is missing here too (said
+            // above): the two notices never contradict each other.
+            let works = if self.storage.is_none() {
+                "Training on the CPU, share links, saved runs and exports still work here."
+            } else {
+                "Training on the CPU, share links and exports still work here."
+            };
             notices.push(ContextNotice {
                 id: "insecure-context",
-                text: "WebGPU, offline use and tab ownership need https or localhost; this page was opened over plain http. Training on the CPU, share links, saved runs and exports still work here.".into(),
+                text: format!("WebGPU, offline use and resuming a closed tab's run need https or localhost; this page was opened over plain http. {works}"),
                 reload: false,
             });
         }
@@ -102,7 +110,10 @@ mod tests {
         let mut context = PageContext::default();
         context.reduce(ContextAction::Insecure);
         context.reduce(ContextAction::Storage(Some(StorageProblem::Blocked)));
-        context.reduce(ContextAction::StaleWorker(Some("0123456789abcdef".into())));
+        context.reduce(ContextAction::StaleWorker(
+            Some("0123456789abcdef".into()),
+            super::super::Worker::Own,
+        ));
         let notices = context.notices();
         let ids: Vec<_> = notices.iter().map(|n| n.id).collect();
         assert_eq!(ids, ["stale-worker", "storage-problem", "insecure-context"]);
@@ -110,10 +121,18 @@ mod tests {
         assert!(notices[0].text.contains(crate::protocol::BUILD));
         assert!(!notices[1].reload && notices[1].text.contains("older version"));
         assert!(notices[2].text.contains("plain http") && notices[2].text.contains("still work"));
+        // Storage is missing here: the plain-http notice does not promise saved runs.
+        assert!(
+            !notices[2].text.contains("saved runs"),
+            "{}",
+            notices[2].text
+        );
 
         // Storage that answers again is no longer said; a newer tab's upgrade asks for a reload.
         context.reduce(ContextAction::Storage(None));
         assert!(context.notices().iter().all(|n| n.id != "storage-problem"));
+        let insecure = context.notices().pop().unwrap();
+        assert!(insecure.text.contains("saved runs"), "{}", insecure.text);
         context.reduce(ContextAction::Storage(Some(StorageProblem::Replaced)));
         let replaced = context.notices();
         let replaced = replaced.iter().find(|n| n.id == "storage-problem").unwrap();
@@ -123,7 +142,7 @@ mod tests {
     #[test]
     fn a_worker_from_before_named_builds_is_called_older() {
         let mut context = PageContext::default();
-        context.reduce(ContextAction::StaleWorker(None));
+        context.reduce(ContextAction::StaleWorker(None, super::super::Worker::Own));
         assert!(context.notices()[0].text.contains("an older build"));
     }
 }

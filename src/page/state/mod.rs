@@ -608,13 +608,27 @@ impl PageState {
                 None
             }
             Action::Context(change) => {
-                // A refused worker ends what waited for it, as a worker that failed to load does.
-                let stale = matches!(change, ContextAction::StaleWorker(_));
+                // A refused worker ends what waited for it, as a worker that failed to load does:
+                // the page's own worker its run, a helper its share of the sweep.
+                let stale = match &change {
+                    ContextAction::StaleWorker(_, worker) => Some(*worker),
+                    _ => None,
+                };
+                if let ContextAction::Storage(None) = change
+                    && self.context.storage.is_some()
+                {
+                    // What was said while storage was missing no longer holds.
+                    Rc::make_mut(&mut self.library).storage_error = None;
+                    self.notice("the browser's storage answers again: runs are saved from now on (runs saved before show after a reload)".into());
+                }
                 Rc::make_mut(&mut self.context).reduce(change);
-                if stale {
-                    Rc::make_mut(&mut self.run).worker_failed(
-                        "it is of another build than the page (an old copy the browser kept); reload the page".into(),
-                    );
+                let why = "it is of another build than the page; reload the page".to_string();
+                match stale {
+                    Some(Worker::Own) => Rc::make_mut(&mut self.run).worker_failed(why),
+                    Some(Worker::Helper(slot)) => {
+                        self.helper_failed(slot, format!("the worker stopped: {why}"), &mut out)
+                    }
+                    None => {}
                 }
                 None
             }

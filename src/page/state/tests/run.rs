@@ -71,7 +71,10 @@ fn a_worker_of_another_build_fails_the_start_and_storage_problems_leave_the_run_
     let state = reduce(state, Action::Run(RunAction::Start));
     let stale = reduce(
         state.clone(),
-        Action::Context(ContextAction::StaleWorker(Some("feedfacefeedface".into()))),
+        Action::Context(ContextAction::StaleWorker(
+            Some("feedfacefeedface".into()),
+            Worker::Own,
+        )),
     );
     assert_eq!(stale.run.status, RunStatus::Failed);
     let said = stale.run.error.as_deref().unwrap_or_default();
@@ -85,4 +88,33 @@ fn a_worker_of_another_build_fails_the_start_and_storage_problems_leave_the_run_
     );
     assert_eq!(blocked.run.status, RunStatus::Running);
     assert_eq!(blocked.context.notices()[0].id, "storage-problem");
+
+    // Storage that answers again clears what was said while it did not, and says so.
+    let failed = reduce(
+        blocked,
+        storage_failed("not saved: another tab holds an older version"),
+    );
+    let back = reduce(failed, Action::Context(ContextAction::Storage(None)));
+    assert!(back.library.storage_error.is_none());
+    assert!(back.context.notices().is_empty());
+    assert!(
+        back.notices.iter().any(|n| n.contains("answers again")),
+        "{:?}",
+        back.notices
+    );
+}
+
+/// A helper of another build fails its share of the sweep, not the page's own run.
+#[test]
+fn a_helper_of_another_build_leaves_the_pages_own_run_alone() {
+    let (running, _) = worker_on_cpu(reduce(
+        reduce(PageState::default(), force_cpu(true)),
+        Action::Run(RunAction::Start),
+    ));
+    let after = reduce(
+        running,
+        Action::Context(ContextAction::StaleWorker(None, Worker::Helper(0))),
+    );
+    assert_eq!(after.run.status, RunStatus::Running);
+    assert!(after.context.stale_worker.is_some());
 }
