@@ -36,9 +36,18 @@ test('a sweep over I fills the curve and the heatmap run by run; a cell opens th
     await h.waitFor(page, 'a run in progress in the queue', () => document.querySelectorAll('#sweep-queue li.running').length === 1, null, 60_000);
     await h.waitFor(page, 'the sweep to finish', () => document.querySelector('#sweep-status')?.textContent === 'done', null, 240_000);
 
-    // One heatmap cell and one dot per curve (unseen and seen rules) for each finished run, in turn.
-    assert.deepEqual(await counts(page, 'cells'), [0, 1, 2, 3]);
-    assert.deepEqual(await counts(page, 'markers'), [0, 2, 4, 6]);
+    // One heatmap cell and one dot per curve (unseen and seen rules) for each finished run, in turn:
+    // the views grow while the sweep runs, not all at its end. (Two runs may land in one redraw
+    // when the machine is busy: a CI run once saw 0, 1, 3.)
+    const inTurn = (seen, step, runs) => {
+      assert.equal(seen[0], 0, `${seen}`);
+      assert.equal(seen[seen.length - 1], step * runs, `${seen}`);
+      assert.ok(seen.every((n, i) => i === 0 || n > seen[i - 1]), `not growing: ${seen}`);
+      assert.ok(seen.every((n) => n % step === 0), `a run drawn in part: ${seen}`);
+      assert.ok(seen.length >= 3, `all at once: ${seen}`);
+    };
+    inTurn(await counts(page, 'cells'), 1, 3);
+    inTurn(await counts(page, 'markers'), 2, 3);
     assert.equal(await page.locator('#sweep-queue li.done').count(), 3);
     // Each cell, and each point of the curve, says what its run learned.
     const verdict = /^(not learned yet|memorized|generalized)$/;
