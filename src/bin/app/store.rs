@@ -109,8 +109,10 @@ fn unavailable(problem: StorageProblem) -> Failure {
     failure
 }
 
-fn property(target: &JsValue, key: &str) -> JsValue {
-    Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+/// `value[key]`, or `undefined` (for the page's and the worker's objects that web-sys does not
+/// type, and for checkpoint objects).
+pub fn field(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// A promise that resolves with `value` after `ms` (the global `setTimeout` of the page or the
@@ -118,7 +120,7 @@ fn property(target: &JsValue, key: &str) -> JsValue {
 fn after(ms: u32, value: JsValue) -> Promise {
     Promise::new(&mut |resolve, _| {
         if let Ok(set_timeout) =
-            property(&js_sys::global(), "setTimeout").dyn_into::<js_sys::Function>()
+            field(&js_sys::global(), "setTimeout").dyn_into::<js_sys::Function>()
         {
             let value = value.clone();
             let on_time = Closure::once_into_js(move || {
@@ -137,6 +139,13 @@ pub async fn within(promise: Promise, ms: u32) -> Option<Result<JsValue, JsValue
         Ok(value) if Object::is(&value, &late) => None,
         outcome => Some(outcome),
     }
+}
+
+/// Storage refused, with the browser's own words.
+fn refused((name, message): Failure) -> Failure {
+    unavailable(StorageProblem::Refused(
+        format!("{name} {message}").trim().to_string(),
+    ))
 }
 
 fn seconds(ms: u32) -> u32 {
@@ -230,19 +239,14 @@ async fn open() -> Result<IdbDatabase, Failure> {
         Connection::Closed => {}
     }
     // `indexedDB` of the page or of the worker, whichever runs this.
-    let Ok(factory) = property(&js_sys::global(), "indexedDB").dyn_into::<web_sys::IdbFactory>()
+    let Ok(factory) = field(&js_sys::global(), "indexedDB").dyn_into::<web_sys::IdbFactory>()
     else {
         return Err(unavailable(StorageProblem::Missing));
     };
     let request: IdbOpenDbRequest = match factory.open_with_u32(DATABASE, VERSION) {
         Ok(request) => request,
         // An opaque origin (a sandboxed frame), or site data blocked for this site.
-        Err(e) => {
-            let (name, message) = failure(e);
-            return Err(unavailable(StorageProblem::Refused(
-                format!("{name} {message}").trim().to_string(),
-            )));
-        }
+        Err(e) => return Err(refused(failure(e))),
     };
     let on_upgrade = Closure::once_into_js(move |event: web_sys::Event| {
         let database: Option<IdbDatabase> = event
@@ -303,9 +307,7 @@ async fn open() -> Result<IdbDatabase, Failure> {
         // `UnknownError`, "The user denied permission to access the database").
         Some(Err(e)) => match failure(e) {
             (name, _) if name == "VersionError" => Err(unavailable(StorageProblem::Newer)),
-            (name, message) => Err(unavailable(StorageProblem::Refused(
-                format!("{name} {message}").trim().to_string(),
-            ))),
+            other => Err(refused(other)),
         },
         None => Err(unavailable(StorageProblem::NotAnswering {
             seconds: seconds(OPEN_BOUND_MS),
@@ -470,10 +472,6 @@ async fn checkpoint_value(owner: &str) -> Result<Option<JsValue>, Failure> {
         .map_err(failure)?;
     let value = finish(&request).await?;
     Ok((!value.is_undefined() && !value.is_null()).then_some(value))
-}
-
-fn field(value: &JsValue, key: &str) -> JsValue {
-    Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// The meta text of a tab's checkpoint, if any: what the page shows before the worker resumes. The

@@ -6,6 +6,7 @@
 //! another machine), every other tab's entries count as alive: nothing is adopted by mistake; where
 //! it has them but they do not answer, the tab goes on as if it had none.
 
+use crate::store::field;
 use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -15,17 +16,13 @@ const LOCK_PREFIX: &str = "idp-owner-";
 /// How long the lock manager may take to answer beyond what was asked of it, in ms.
 const ANSWER_MS: u32 = 1_000;
 
-fn get(target: &JsValue, key: &str) -> JsValue {
-    Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
-
 fn locks() -> Option<JsValue> {
-    let locks = get(&get(&js_sys::global(), "navigator"), "locks");
+    let locks = field(&field(&js_sys::global(), "navigator"), "locks");
     (!locks.is_undefined() && !locks.is_null()).then_some(locks)
 }
 
 fn call(target: &JsValue, method: &str, args: &Array) -> Result<JsValue, JsValue> {
-    get(target, method)
+    field(target, method)
         .dyn_into::<js_sys::Function>()?
         .apply(target, args)
 }
@@ -66,7 +63,7 @@ async fn hold(id: &str, wait_ms: u32) -> Held {
         Promise::new(&mut |_, _| {}).into()
     });
     let options = Object::new();
-    let abort = get(&js_sys::global(), "AbortSignal");
+    let abort = field(&js_sys::global(), "AbortSignal");
     if let Ok(signal) = call(&abort, "timeout", &Array::of1(&JsValue::from(wait_ms))) {
         let _ = Reflect::set(&options, &JsValue::from_str("signal"), &signal);
     } else {
@@ -96,15 +93,15 @@ async fn hold(id: &str, wait_ms: u32) -> Held {
 
 /// Whether this page was loaded by a reload (the Navigation Timing entry's type).
 fn reloaded() -> bool {
-    let performance = get(&js_sys::global(), "performance");
+    let performance = field(&js_sys::global(), "performance");
     call(
         &performance,
         "getEntriesByType",
         &Array::of1(&"navigation".into()),
     )
     .ok()
-    .map(|entries| get(&entries, "0"))
-    .map(|entry| get(&entry, "type").as_string().as_deref() == Some("reload"))
+    .map(|entries| field(&entries, "0"))
+    .map(|entry| field(&entry, "type").as_string().as_deref() == Some("reload"))
     .unwrap_or(false)
 }
 
@@ -141,10 +138,10 @@ pub async fn alive() -> Option<Vec<String>> {
     let locks = locks()?;
     let query = Promise::from(call(&locks, "query", &Array::new()).ok()?);
     let snapshot = crate::store::within(query, ANSWER_MS).await?.ok()?;
-    let held: Array = get(&snapshot, "held").dyn_into().ok()?;
+    let held: Array = field(&snapshot, "held").dyn_into().ok()?;
     Some(
         held.iter()
-            .filter_map(|lock| get(&lock, "name").as_string())
+            .filter_map(|lock| field(&lock, "name").as_string())
             .filter_map(|name| name.strip_prefix(LOCK_PREFIX).map(str::to_string))
             .collect(),
     )

@@ -3,40 +3,16 @@
 
 use crate::app::Dispatch;
 use instruction_diversity::page::state::context::ContextAction;
-use instruction_diversity::page::state::{Action, Worker as Target};
+// Which worker a link reaches: the page's own (the run panel's run, checkpointed under the tab's
+// owner id) or helper `slot` (another run of the running sweep, checkpointed under the helper's own
+// owner id once the tab's is known, so a reload goes on with it).
+use instruction_diversity::page::state::{Action, Worker as Role};
 use instruction_diversity::protocol::{BUILD, Command, Event as WorkerEvent};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
-
-/// Which worker a link reaches.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Role {
-    /// The page's own worker: the run panel's run, checkpointed under the tab's owner id.
-    #[default]
-    Main,
-    /// Helper `slot`: another run of the running sweep, checkpointed under the helper's own owner
-    /// id (`storage::helper_owner`) once the tab's is known, so a reload goes on with it.
-    Helper(usize),
-}
-
-impl Role {
-    fn event(self, event: WorkerEvent) -> Action {
-        match self {
-            Role::Main => Action::Worker(event),
-            Role::Helper(slot) => Action::Helper(slot, event),
-        }
-    }
-
-    fn failed(self, message: String) -> Action {
-        match self {
-            Role::Main => Action::WorkerFailed(message),
-            Role::Helper(slot) => Action::HelperFailed(slot, message),
-        }
-    }
-}
 
 /// The worker and the commands waiting for it to be ready.
 #[derive(Default)]
@@ -83,7 +59,7 @@ impl WorkerLink {
 
     /// Whether the worker must hear its tab's owner id before anything else.
     fn needs_owner(&self) -> bool {
-        self.role == Role::Main && self.owner.is_none()
+        self.role == Role::Own && self.owner.is_none()
     }
 
     /// Posts a message now, or once the worker is ready and knows its tab.
@@ -184,11 +160,7 @@ pub fn spawn_worker(dispatch: Dispatch, link: SharedLink) {
             };
             if let Some(build) = stale {
                 link.borrow_mut().terminate();
-                let worker = match role {
-                    Role::Main => Target::Own,
-                    Role::Helper(slot) => Target::Helper(slot),
-                };
-                dispatch.dispatch(Action::Context(ContextAction::StaleWorker(build, worker)));
+                dispatch.dispatch(Action::Context(ContextAction::StaleWorker(build, role)));
                 return;
             }
             match event {
@@ -198,7 +170,7 @@ pub fn spawn_worker(dispatch: Dispatch, link: SharedLink) {
                         event,
                         WorkerEvent::Error { .. } | WorkerEvent::DeviceLost { .. }
                     );
-                    dispatch.dispatch(role.event(event));
+                    dispatch.dispatch(role.said(event));
                     if failed {
                         spawn_worker(dispatch.clone(), link.clone());
                     }

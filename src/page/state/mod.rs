@@ -79,14 +79,33 @@ pub struct PageState {
     pub context: Rc<PageContext>,
 }
 
-/// Which worker a command is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which worker a command is for, or an event or failure comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Worker {
     /// The page's own worker: the run panel's run, and the runs stacked with it.
+    #[default]
     Own,
     /// Helper worker `slot`, training another run of the sweep at once (see
     /// [`SweepQueue::workers`]).
     Helper(usize),
+}
+
+impl Worker {
+    /// The action of an event this worker said.
+    pub fn said(self, event: Event) -> Action {
+        match self {
+            Worker::Own => Action::Worker(event),
+            Worker::Helper(slot) => Action::Helper(slot, event),
+        }
+    }
+
+    /// The action of this worker dying or not being reached.
+    pub fn failed(self, message: String) -> Action {
+        match self {
+            Worker::Own => Action::WorkerFailed(message),
+            Worker::Helper(slot) => Action::HelperFailed(slot, message),
+        }
+    }
 }
 
 /// The commands reducing one action gives, each with its worker, in the order to post them.

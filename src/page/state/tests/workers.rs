@@ -386,3 +386,23 @@ fn a_closed_tabs_sweep_taken_over_goes_on_with_its_helpers_runs() {
     assert_eq!(sweep.elsewhere.len(), 1);
     assert_eq!(sweep.waiting(), 2);
 }
+
+#[test]
+fn a_workers_events_and_failures_are_filed_under_it() {
+    assert_eq!(
+        Worker::Own.said(Event::Resumed),
+        Action::Worker(Event::Resumed)
+    );
+    assert_eq!(
+        Worker::Helper(2).said(Event::Resumed),
+        Action::Helper(2, Event::Resumed)
+    );
+    assert_eq!(
+        Worker::Own.failed("gone".into()),
+        Action::WorkerFailed("gone".into())
+    );
+    assert_eq!(
+        Worker::Helper(1).failed("gone".into()),
+        Action::HelperFailed(1, "gone".into())
+    );
+}
