@@ -32,6 +32,11 @@ const LESSON_KEY: &str = "lesson";
 const SWEEP_KEY: &str = "sweep";
 const SWEEP2_KEY: &str = "sweep2";
 const SEEDS_KEY: &str = "seeds";
+const CLASS_KEY: &str = "class";
+const HUB_KEY: &str = "hub";
+const SEAT_KEY: &str = "seat";
+const TEACH_KEY: &str = "teach";
+const TEACHER_KEY_KEY: &str = "key";
 
 /// Panels of the page a teacher can hide (`settings` is the whole settings column, `preset` the preset
 /// menu, `backend` the force-CPU switch, `results` export and import, `lessons` the guided lessons,
@@ -140,8 +145,83 @@ pub struct Link {
     /// A sweep the link carries (`sweep=instructions:4,16,64&sweep2=per-rule:5,20&seeds=2`), checked
     /// over the link's settings; with `run=1` the page starts the sweep rather than one run.
     pub sweep: Option<SweepForm>,
+    /// A class the link joins or teaches (`class=join`, `class=teach`, or `class=<id>` with the
+    /// sweep in the link), see [`ClassLink`].
+    pub class: Option<ClassLink>,
     /// What was ignored or replaced by a default, one line each, for the page to show.
     pub notices: Vec<String>,
+}
+
+/// Who opens a class link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClassRole {
+    /// A student: trains cells and hands in results.
+    Student,
+    /// The teacher: sees the class's phase diagram fill.
+    Teacher,
+}
+
+/// What a class link asks for. With a hub (`class=join` or `class=teach`, the hub being the page's
+/// own server unless `hub=<url>` names another) the page gets the plan and the cells from it;
+/// without (`class=<id>`, the sweep in the link's `sweep`, `sweep2` and `seeds`) it trains the cell
+/// of its seat (or one at random) and shows a result code, and the teacher's page (`teach=1`)
+/// takes the codes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClassLink {
+    /// Student or teacher.
+    pub role: ClassRole,
+    /// The hub's address (`None`: none; `Some("")`: the server of this page).
+    pub hub: Option<String>,
+    /// The class's identifier, which the link's sweep must give (codes without a hub).
+    pub id: Option<String>,
+    /// The student's seat number (from 1): the cell it trains, without a hub.
+    pub seat: Option<usize>,
+    /// The teacher's key at the hub (`key=`, in the dashboard's link `idp class` prints): it
+    /// shows the students' names and lets the dashboard add pasted codes.
+    pub key: Option<String>,
+}
+
+/// The link keys of a class over its sweep's link (`write_with_view` + [`write_sweep`]): for a
+/// student, or for the teacher's page that takes the codes.
+pub fn write_class(id: &str, role: ClassRole) -> String {
+    match role {
+        ClassRole::Student => format!("&{CLASS_KEY}={}", encode(id)),
+        ClassRole::Teacher => format!("&{CLASS_KEY}={}&{TEACH_KEY}=1", encode(id)),
+    }
+}
+
+/// The whole fragment of a class without a hub: its sweep's settings and axes, the class's
+/// identifier, the role and the seat; `None` when a link cannot carry the sweep (more than two
+/// axes, or an axis the sweep builder does not offer).
+pub fn class_fragment(
+    class: &crate::study::class::ClassPlan,
+    role: ClassRole,
+    seat: Option<usize>,
+) -> Option<String> {
+    let form = SweepForm::of(&class.plan.spec)?;
+    let mut out = write_with_view(&class.plan.spec.base, None, false, &View::default());
+    out.push_str(&write_sweep(&form));
+    out.push_str(&write_class(&class.id, role));
+    if let Some(seat) = seat {
+        let _ = write!(out, "&{SEAT_KEY}={seat}");
+    }
+    Some(out)
+}
+
+/// The link keys of a class with a hub (`&class=join`, `&class=teach`, `&hub=` when the hub is
+/// not the page's server, and the teacher's `&key=`), to append to the page's own link.
+pub fn write_hub_class(role: ClassRole, hub: &str, key: Option<&str>) -> String {
+    let mut out = match role {
+        ClassRole::Student => format!("&{CLASS_KEY}=join"),
+        ClassRole::Teacher => format!("&{CLASS_KEY}=teach"),
+    };
+    if !hub.is_empty() {
+        let _ = write!(out, "&{HUB_KEY}={}", encode(hub));
+    }
+    if let Some(key) = key {
+        let _ = write!(out, "&{TEACHER_KEY_KEY}={}", encode(key));
+    }
+    out
 }
 
 /// The link keys of a sweep, to append to a link written by [`write_with_view`].
@@ -223,8 +303,14 @@ pub fn parse(text: &str, base: &ExperimentConfig) -> Link {
         force_cpu: false,
         view: View::default(),
         sweep: None,
+        class: None,
         notices: Vec::new(),
     };
+    let mut class: Option<String> = None;
+    let mut hub: Option<String> = None;
+    let mut seat: Option<usize> = None;
+    let mut teach = false;
+    let mut key: Option<String> = None;
     let mut sweep_axes: [Option<String>; 2] = [None, None];
     let mut sweep_seeds = None;
     // The settings the link gives, by config path, in table order; later duplicates win.
@@ -268,6 +354,17 @@ pub fn parse(text: &str, base: &ExperimentConfig) -> Link {
             SWEEP_KEY => sweep_axes[0] = Some(value),
             SWEEP2_KEY => sweep_axes[1] = Some(value),
             SEEDS_KEY => sweep_seeds = Some(value),
+            CLASS_KEY => class = Some(value),
+            HUB_KEY => hub = Some(value),
+            TEACH_KEY => teach = matches!(value.as_str(), "1" | "true" | "yes"),
+            TEACHER_KEY_KEY => key = Some(value),
+            SEAT_KEY => match value.parse::<usize>() {
+                Ok(n) if n >= 1 => seat = Some(n),
+                _ => notices.push(format!(
+                    "ignored seat `{}`: a seat is a whole number from 1",
+                    shorten(&value)
+                )),
+            },
             BACKEND_KEY => match value.as_str() {
                 "cpu" => link.force_cpu = true,
                 "auto" => link.force_cpu = false,
@@ -311,8 +408,82 @@ pub fn parse(text: &str, base: &ExperimentConfig) -> Link {
             },
         }
     }
+    link.class = class
+        .and_then(|class| class_link(&class, hub, seat, teach, &mut link, &mut notices))
+        .map(|class| ClassLink { key, ..class });
     link.notices = notices;
     link
+}
+
+/// The class a link's `class`, `hub`, `seat` and `teach` keys ask for, or why not (in `notices`).
+fn class_link(
+    class: &str,
+    hub: Option<String>,
+    seat: Option<usize>,
+    teach: bool,
+    link: &mut Link,
+    notices: &mut Vec<String>,
+) -> Option<ClassLink> {
+    let (role, via_hub) = match class {
+        "join" => (ClassRole::Student, true),
+        "teach" => (ClassRole::Teacher, true),
+        _ => (
+            if teach {
+                ClassRole::Teacher
+            } else {
+                ClassRole::Student
+            },
+            false,
+        ),
+    };
+    if via_hub {
+        if let Some(url) = hub
+            .as_ref()
+            .filter(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+        {
+            notices.push(format!(
+                "ignored the class: its hub `{}` is not an http:// or https:// address",
+                shorten(url)
+            ));
+            return None;
+        }
+        return Some(ClassLink {
+            role,
+            hub: Some(hub.unwrap_or_default().trim_end_matches('/').to_string()),
+            id: None,
+            seat,
+            key: None,
+        });
+    }
+    // A class without a hub: the link carries the sweep, whose identifier must be the class's.
+    let Some(form) = link.sweep.take() else {
+        notices.push(format!(
+            "ignored the class `{}`: the link holds no sweep (it may have been cut short; ask for the link again)",
+            shorten(class)
+        ));
+        return None;
+    };
+    match form.spec(&link.config) {
+        Ok(spec) if crate::study::class::ClassPlan::id_of(&spec) == class => {
+            // The sweep is the class's: the page trains one cell of it, not the whole sweep.
+            link.sweep = Some(form);
+            link.autostart = false;
+            Some(ClassLink {
+                role,
+                hub: None,
+                id: Some(class.to_string()),
+                seat,
+                key: None,
+            })
+        }
+        Ok(_) | Err(_) => {
+            notices.push(format!(
+                "ignored the class `{}`: the link's settings are not that class's (a cut or edited link, or one made by another version of the page; ask for the link again)",
+                shorten(class)
+            ));
+            None
+        }
+    }
 }
 
 /// The sweep form of a link's `sweep`, `sweep2` and `seeds` values (checked later, over the config).

@@ -27,7 +27,9 @@ pub struct RunRecord {
     pub steps: usize,
     /// The last evaluation's headline numbers.
     pub result: EvalSummary,
-    /// Mean loss of the last chunk.
+    /// Mean loss of the last chunk; NaN when the record has no loss curve (a run read from a
+    /// class's result code), which JSON writes as `null`.
+    #[serde(deserialize_with = "nan_if_null")]
     pub final_loss: f32,
     /// The loss curve.
     pub losses: Vec<LossPoint>,
@@ -39,6 +41,11 @@ pub struct RunRecord {
     pub unseen_rules: Vec<RuleScore>,
     /// Wall-clock time of the run.
     pub wall_seconds: f64,
+}
+
+/// Reads a number, or `null` (what JSON makes of NaN) as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f32, D::Error> {
+    Ok(Option::<f32>::deserialize(deserializer)?.unwrap_or(f32::NAN))
 }
 
 impl RunRecord {

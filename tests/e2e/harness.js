@@ -127,6 +127,17 @@ async function launch({ webgpu, names = [], flags = [] }) {
   return { context, close };
 }
 
+/**
+ * Launches one Chromium whose contexts share nothing (each `browser.newContext()` has its own
+ * storage, as separate devices would); `names` as for `launch`. For the class tests: one browser,
+ * many students.
+ */
+async function launchBrowser({ webgpu = false, names = [], flags = [] } = {}) {
+  const args = [...BASE_FLAGS, ...(webgpu ? WEBGPU_FLAGS : []), ...flags];
+  if (names.length) args.push(`--host-resolver-rules=${names.map((n) => `MAP ${n} 127.0.0.1`).join(', ')}`);
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+}
+
 /** Opens the page; `log` collects console lines and page errors for failure messages. */
 async function open(context, url) {
   const page = await context.newPage();
@@ -324,6 +335,6 @@ const REFERENCE = {
 module.exports = {
   REFERENCE,
   TINY, withPage, servePerFile,
-  DIST, ROOT, serve, launch, open, openIn, reveal, set, setAll, text, steps, status, waitFor, waitForSteps, waitForStatus,
+  DIST, ROOT, serve, launch, launchBrowser, open, openIn, reveal, set, setAll, text, steps, status, waitFor, waitForSteps, waitForStatus,
   recordLosses, losses, assertAccessible, OFFLINE_CACHE, offlineCacheName, waitForOfflineCache,
 };

@@ -172,7 +172,7 @@ fn typos_in_a_config_file_are_named_and_nothing_runs() {
 }
 
 /// Settings of a sweep that trains in a second: a tiny model, 40 steps, tiny evaluation sets.
-const TINY: [&str; 7] = [
+pub(crate) const TINY: [&str; 7] = [
     "--backend",
     "cpu",
     "--steps",
@@ -181,7 +181,7 @@ const TINY: [&str; 7] = [
     r#"model={"layers":1,"width":16,"heads":2,"ff_width":32,"max_len":64}"#,
     "--set",
 ];
-const TINY_EVAL: &str =
+pub(crate) const TINY_EVAL: &str =
     r#"eval={"test_rules":4,"seen_examples":8,"unseen_examples":8,"noop_examples":4}"#;
 
 /// `idp <command> <tiny settings> <more>`.
@@ -202,7 +202,7 @@ fn rows_without_wall_time(dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
+pub(crate) fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("idp-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir

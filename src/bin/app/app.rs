@@ -389,13 +389,31 @@ pub fn app() -> Html {
         // The address bar is always a link to the current settings (replaced, so Back still leaves),
         // and again when a link that changed it waits for the reader's choice.
         let page = &state.page;
-        let fragment = crate::run_panel::share_fragment(
+        let mut fragment = crate::run_panel::share_fragment(
             &page.settings,
             &page.view,
             page.lesson.as_ref().map(|l| l.id.as_str()),
             &page.sweep.form,
             crate::run_panel::LinkStarts::Nothing,
         );
+        // A class's page stays its class's across a reload: with a hub, the class's keys after
+        // the settings (the hub gives the rest); without, the class's own link (the settings of
+        // the cell trained last are not the class's).
+        if let Some(class) = &page.class.link {
+            match (&class.hub, &page.class.class) {
+                (Some(hub), _) => fragment.push_str(&link::write_hub_class(
+                    class.role,
+                    hub,
+                    class.key.as_deref(),
+                )),
+                (None, Some(plan)) => {
+                    if let Some(own) = link::class_fragment(plan, class.role, page.class.seat) {
+                        fragment = own;
+                    }
+                }
+                (None, None) => {}
+            }
+        }
         let written = written.clone();
         use_effect_with(
             (fragment, page.pending_link.is_some()),
@@ -573,6 +591,10 @@ pub fn app() -> Html {
             if !active && !page.library.orphans.is_empty() {
                 <Orphans orphans={page.library.orphans.clone()} owner={page.library.owner.clone()} dispatch={dispatch.clone()} />
             }
+            if page.class.link.is_some() {
+                <crate::class_panel::ClassPanel room={page.class.clone()} step={page.run.step} total={page.run.total_steps}
+                    {active} dispatch={dispatch.clone()} />
+            }
             <Hero config={config.clone()} lesson={page.lesson.clone()} queue={page.sweep.clone()} library={page.library.clone()}
                 run={page.run.clone()} {active} seconds_left={page.sweep_seconds_left()} show_lesson={!view.hides("lessons")} dispatch={dispatch.clone()} />
             <main>
@@ -610,7 +632,7 @@ pub fn app() -> Html {
                     <lab::Lessons open={page.lesson.as_ref().map(|l| l.id.clone())} {active} dispatch={dispatch.clone()} />
                 }
                 if !view.hides("sweep") {
-                    <lab::Sweeps queue={page.sweep.clone()} library={page.library.clone()} preset={page.settings.preset.clone()}
+                    <lab::Sweeps queue={page.sweep.clone()} library={page.library.clone()} preset={page.settings.preset.clone()} config={page.settings.config.raw().clone()}
                         {active} seconds_left={page.sweep_seconds_left()} reset={page.links_opened} dispatch={dispatch.clone()} />
                 }
                 if !view.hides("inspector") {

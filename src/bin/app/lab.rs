@@ -18,6 +18,7 @@ use instruction_diversity::page::inspect::{
     FEW_INPUTS, RuleCase, RuleGroup, RuleSort, Share, kind_rows, rule_cases, rule_rows,
     set_summaries, sort_rows,
 };
+use instruction_diversity::page::link;
 use instruction_diversity::page::state::inspector::{Inspector, InspectorAction};
 use instruction_diversity::page::state::lessons::LessonAction;
 use instruction_diversity::page::state::library::{Kept, Library, LibraryAction};
@@ -25,6 +26,7 @@ use instruction_diversity::page::state::run::LiveRun;
 use instruction_diversity::page::state::sweep::{MAX_WORKERS, SweepField, SweepQueue, SweepStatus};
 use instruction_diversity::page::state::{Action, SweepAction, inspected};
 use instruction_diversity::protocol::MAX_PAGE_STACK;
+use instruction_diversity::study::class::ClassPlan;
 use instruction_diversity::study::lessons::{LESSON_IDS, lesson};
 use instruction_diversity::study::presets::preset;
 use instruction_diversity::study::sweep::SweepSetting;
@@ -72,6 +74,14 @@ pub fn lessons(props: &LessonsProps) -> Html {
                         </li>
                     }
                 }) }
+                <li class="card" id="class-card">
+                    <h3>{ "A class fills the phase diagram" }</h3>
+                    <p>{ "One laptop trains one cell of the grid in minutes; a class fills all of it in one sitting, and watches it fill on the projector." }</p>
+                    <p>{ "With a hub: the teacher runs " }<code>{ "idp class --preset phase-transition --seeds 1,2,3" }</code>
+                        { " on a laptop and projects its dashboard. Students open the join link or scan its QR code. Each page trains a short check run (the canary), then one cell after another, and sends the results." }</p>
+                    <p>{ "Without a hub: set up a sweep below and press “Run it as a class”. Each student trains the cell of their seat and pastes the result code it gives where you ask. You paste all the codes at once." }</p>
+                    <p class="muted">{ "The diagram: one square per number of rules and examples per rule, coloured by accuracy on rules no run trained on. It stays low at few rules and jumps past a few hundred." }</p>
+                </li>
             </ul>
         </section>
     }
@@ -83,6 +93,8 @@ pub struct SweepsProps {
     pub library: Rc<Library>,
     /// The preset the settings came from: its sweep can run as it is.
     pub preset: Option<String>,
+    /// The settings every run of the sweep starts from.
+    pub config: ExperimentConfig,
     pub active: bool,
     pub seconds_left: Option<f64>,
     /// Counts the links opened (see `DraftInput::reset`).
@@ -163,6 +175,9 @@ pub fn sweeps(props: &SweepsProps) -> Html {
                         { format!("Run the “{}” preset at full size ({} runs of {} steps, as the CLI calibrates it)", p.title, p.sweep.run_count(), p.sweep.base.train.steps) }
                     </button>
                 }
+                <button id="class-from-sweep" class="secondary" disabled={props.active} onclick={class_link(props)}
+                    title="A class trains this sweep together: each student trains one cell and hands in a result code, which you paste here (or run `idp class` for a hub)">
+                    { "Run it as a class" }</button>
                 <button id="cancel-sweep" disabled={props.queue.running().is_none()}
                     onclick={on_click(&dispatch, Action::Sweep(SweepAction::Cancel))}>{ "Cancel sweep" }</button>
             </div>
@@ -174,17 +189,46 @@ pub fn sweeps(props: &SweepsProps) -> Html {
     }
 }
 
+/// Opens the sweep in the builder as a class with result codes (the teacher's page): the link of
+/// the settings, the sweep and the class's identifier, put in the address bar (the page opens
+/// links from there). The builder's error says why when the sweep cannot be planned.
+fn class_link(props: &SweepsProps) -> Callback<MouseEvent> {
+    let form = props.queue.form.clone();
+    let config = props.config.clone();
+    let dispatch = props.dispatch.clone();
+    Callback::from(move |_: MouseEvent| match form.spec(&config) {
+        Ok(spec) => {
+            let id = ClassPlan::id_of(&spec);
+            let fragment = format!(
+                "{}{}{}",
+                link::write_with_view(&config, None, false, &link::View::default()),
+                link::write_sweep(&form),
+                link::write_class(&id, link::ClassRole::Teacher)
+            );
+            if let Some(window) = web_sys::window() {
+                let _ = window.location().set_hash(&fragment);
+            }
+        }
+        // The same check refuses the sweep's start, which says why in the builder.
+        Err(_) => dispatch.dispatch(Action::Sweep(SweepAction::StartForm)),
+    })
+}
+
 #[derive(Properties, PartialEq)]
-struct SweepViewsProps {
-    queue: Rc<SweepQueue>,
-    library: Rc<Library>,
-    seconds_left: Option<f64>,
-    dispatch: Dispatch,
+pub struct SweepViewsProps {
+    pub queue: Rc<SweepQueue>,
+    pub library: Rc<Library>,
+    pub seconds_left: Option<f64>,
+    pub dispatch: Dispatch,
+    /// Whether a cell opens its run in the inspector (not for a class's runs, which are not the
+    /// library's).
+    #[prop_or(true)]
+    pub open: bool,
 }
 
 /// The queue, the curve and the heatmap of the sweep on show.
 #[function_component(SweepViews)]
-fn sweep_views(props: &SweepViewsProps) -> Html {
+pub fn sweep_views(props: &SweepViewsProps) -> Html {
     let Some(sweep) = &props.queue.sweep else {
         return html! { <p class="muted">{ "No sweep yet." }</p> };
     };
@@ -197,7 +241,13 @@ fn sweep_views(props: &SweepViewsProps) -> Html {
         SweepStatus::Imported => "imported",
         SweepStatus::Saved => "kept from an earlier visit",
     };
-    let open = |run: usize| on_click(&props.dispatch, Action::OpenRun(Some(run)));
+    let open = |run: usize| {
+        if props.open {
+            on_click(&props.dispatch, Action::OpenRun(Some(run)))
+        } else {
+            Callback::noop()
+        }
+    };
     html! {
         <div class="sweep-views">
             <p class="sweep-status">

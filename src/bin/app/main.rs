@@ -9,6 +9,8 @@ mod app;
 #[cfg(target_arch = "wasm32")]
 mod chart_view;
 #[cfg(target_arch = "wasm32")]
+mod class_panel;
+#[cfg(target_arch = "wasm32")]
 mod field;
 #[cfg(target_arch = "wasm32")]
 mod files;

@@ -7,8 +7,10 @@
 //! DIR/cells/<i>.json        cell i's result (idp cell)
 //! DIR/cells/<i>.checkpoint  cell i in progress, to go on from (idp cell)
 //! DIR/sweep.csv, sweep.json the merged results (idp merge)
+//! DIR/class.json, results.jsonl  a class's plan and the results its hub took (idp class)
 //! ```
 
+use instruction_diversity::study::class::{ClassBook, ClassPlan};
 use instruction_diversity::study::plan::{CellResult, Plan};
 use instruction_diversity::study::record::SweepReport;
 use std::io::Write as _;
@@ -169,11 +171,36 @@ impl SweepDir {
         Ok(Some(result))
     }
 
-    /// Every result the folder holds, in plan order.
+    /// Every result the folder holds, in plan order: each cell's file, and for a class's folder
+    /// (`idp class`) the results its hub took, in `results.jsonl` (a cell's first result in the
+    /// class's book; a cell's own file comes first).
     pub fn results(&self, plan: &Plan) -> Result<Vec<CellResult>, String> {
         let mut results = Vec::new();
         for index in 0..plan.cells.len() {
             results.extend(self.read_result(plan, index)?);
+        }
+        let class_path = self.root.join("class.json");
+        if let Ok(text) = std::fs::read_to_string(&class_path) {
+            let class = ClassPlan::from_json(&text)
+                .map_err(|e| format!("{}: {e}", class_path.display()))?;
+            let (taken, warnings) =
+                crate::class::read_results(&self.root.join("results.jsonl"), &class)?;
+            for w in warnings {
+                eprintln!("warning: {w}");
+            }
+            let mut book = ClassBook::new();
+            for r in taken {
+                book.add(r);
+            }
+            for (cell, rs) in book.cells() {
+                if let Some(first) = rs
+                    .first()
+                    .filter(|_| !results.iter().any(|r: &CellResult| r.index == cell))
+                {
+                    results.push(CellResult::new(cell, &first.backend, first.record.clone()));
+                }
+            }
+            results.sort_by_key(|r| r.index);
         }
         Ok(results)
     }

@@ -7,6 +7,8 @@ mod backend;
 #[cfg(not(target_arch = "wasm32"))]
 mod bench;
 #[cfg(not(target_arch = "wasm32"))]
+mod class;
+#[cfg(not(target_arch = "wasm32"))]
 mod files;
 #[cfg(not(target_arch = "wasm32"))]
 mod runner;
@@ -48,6 +50,7 @@ mod cli {
     use crate::CliError;
     use crate::backend::{BackendChoice, Selected};
     use crate::bench;
+    use crate::class;
     use crate::files::SweepDir;
     use crate::runner::{self, Checkpointing, Display, Outcome, say};
     use clap::{Args, Parser, Subcommand};
@@ -55,15 +58,18 @@ mod cli {
     use instruction_diversity::engine::config::{ExperimentConfig, ValidConfig};
     use instruction_diversity::engine::settings::apply_settings;
     use instruction_diversity::engine::stack::{Checkpoint, plan_stacks};
+    use instruction_diversity::study::class::ClassPlan;
     use instruction_diversity::study::plan::{CellResult, Plan};
     use instruction_diversity::study::presets::{CLUSTER_PRESET_IDS, PRESET_IDS, preset};
     use instruction_diversity::study::record;
+    use instruction_diversity::study::schedule::Schedule;
     use instruction_diversity::study::sweep::{Axis, PlannedRun, SweepSetting, SweepSpec};
     use std::collections::BTreeMap;
     use std::path::PathBuf;
     use std::process::ExitCode;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
 
     #[derive(Parser, Debug)]
@@ -146,6 +152,42 @@ mod cli {
             /// write nothing.
             #[arg(long)]
             missing: bool,
+        },
+        /// Run a class's hub: serve the built page and the class's sweep on this machine's network,
+        /// so each student's browser trains cells and the teacher's dashboard fills the phase
+        /// diagram. Results go to --out as they arrive; the same command again goes on.
+        Class {
+            #[command(flatten)]
+            sweep: SweepArgs,
+            /// The built page (what `trunk build --release` writes).
+            #[arg(long, default_value = "dist")]
+            dist: PathBuf,
+            /// Address to listen on (0.0.0.0: every network of this machine).
+            #[arg(long, default_value = "0.0.0.0")]
+            host: String,
+            /// Port to listen on.
+            #[arg(long, default_value_t = 8000)]
+            port: u16,
+            /// The start of the join link students open, when this machine's LAN address is not
+            /// the one they reach (e.g. http://classroom.local:8000).
+            #[arg(long)]
+            public_url: Option<String>,
+            /// Seconds a student may stay silent before its cell is handed to another. (A tab
+            /// hidden for minutes has its timers slowed to one a minute by the browser: less than
+            /// about 90 would take cells from students who only switched tabs.)
+            #[arg(long, default_value_t = 120.0)]
+            lease_seconds: f64,
+            /// About one cell in this many is trained by a second student, to check the devices
+            /// against each other (0: none).
+            #[arg(long, default_value_t = 5)]
+            replicate_every: usize,
+            /// Skip the canary (a short first run whose answer the hub computes itself).
+            #[arg(long)]
+            no_canary: bool,
+            /// The build of the page students run (the footer of the page shows it), when --dist
+            /// was built from other sources than this idp; results of any other build are refused.
+            #[arg(long)]
+            page_build: Option<String>,
         },
         /// List the presets.
         Presets,
@@ -379,6 +421,32 @@ mod cli {
                 checkpoint_minutes,
             } => cell(&dir, index, backend, checkpoint_minutes),
             Command::Merge { dir, missing } => merge(&dir, missing),
+            Command::Class {
+                sweep,
+                dist,
+                host,
+                port,
+                public_url,
+                lease_seconds,
+                replicate_every,
+                no_canary,
+                page_build,
+            } => run_class(
+                &sweep,
+                page_build.as_deref(),
+                class::HubOptions {
+                    dir: sweep.out.clone(),
+                    dist,
+                    host,
+                    port,
+                    public_url,
+                    // NaN and infinities become 0 here, and are refused with the setting's name.
+                    lease: Duration::try_from_secs_f64(lease_seconds.min(86_400.0))
+                        .unwrap_or(Duration::ZERO),
+                    replicate_every,
+                    canary: !no_canary,
+                },
+            ),
             Command::Presets => {
                 for id in PRESET_IDS.into_iter().chain(CLUSTER_PRESET_IDS) {
                     let p = preset(id).expect("listed presets exist");
@@ -877,6 +945,44 @@ mod cli {
         Ok(())
     }
 
+    /// `idp class`: the class's plan, and its hub until Ctrl-C.
+    fn run_class(
+        args: &SweepArgs,
+        page_build: Option<&str>,
+        options: class::HubOptions,
+    ) -> Result<(), CliError> {
+        if let Some(build) = page_build
+            && !(build.len() == 16 && build.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(CliError::Other(format!(
+                "--page-build `{build}`: a build is 16 hexadecimal digits, as the page's footer shows it"
+            )));
+        }
+        if options.lease < Duration::from_secs(1) {
+            return Err(CliError::Other("--lease-seconds: at least 1".into()));
+        }
+        let build = page_build.unwrap_or(instruction_diversity::protocol::BUILD);
+        let class =
+            ClassPlan::new(args.spec()?, build).map_err(|e| CliError::Other(e.to_string()))?;
+        class::serve(class, &options, |class: &ClassPlan| {
+            // The canary's answer, on this machine's CPU, quietly.
+            let device = BackendChoice::Cpu.device()?;
+            let bars = MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
+            let display = Display {
+                label: "canary",
+                bars: &bars,
+                verbose: false,
+            };
+            let never = AtomicBool::new(false);
+            match runner::train(&[class.canary()], &device, &display, None, &never) {
+                Ok(Outcome::Finished(mut records)) => Ok(records.remove(0)?.result),
+                Ok(Outcome::Stopped { .. }) => Err("stopped".into()),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .map_err(CliError::Other)
+    }
+
     fn run_sweep(
         args: &SweepArgs,
         jobs: Option<usize>,
@@ -960,23 +1066,54 @@ mod cli {
             every,
             stop: &stop,
         };
-        let next = AtomicUsize::new(0);
+        // Which unit each thread trains next is the schedule's (the rule the page's workers and
+        // the class hub's students follow too): the cells with a result are done, and a thread
+        // takes the first unit that still has a cell to train and that no thread holds.
+        let schedule = {
+            let mut schedule = Schedule::new(plan.cells.len());
+            for cell in (0..plan.cells.len()).filter(|c| !pending.contains(c)) {
+                schedule.mark_done(cell);
+            }
+            Mutex::new(schedule)
+        };
         let (sender, receiver) = std::sync::mpsc::channel();
         let mut failures = Vec::new();
         let mut stopped = Vec::new();
         std::thread::scope(|scope| {
-            for _ in 0..threads {
+            for thread in 0..threads {
                 let sender = sender.clone();
-                let (cells, next, units) = (&cells, &next, &units);
+                let (cells, schedule, units) = (&cells, &schedule, &units);
                 scope.spawn(move || {
+                    let name = format!("thread {thread}");
+                    let lock = || {
+                        schedule
+                            .lock()
+                            .expect("no thread panics holding the schedule")
+                    };
                     while !cells.stop.load(Ordering::SeqCst) {
-                        let Some(unit) = units.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                        let Some(unit) = lock().take_unit(&name, 0, units).map(<[usize]>::to_vec)
+                        else {
                             break;
                         };
                         let outcomes = match unit.as_slice() {
                             [index] => vec![(*index, cells.run(*index, false))],
                             stack => run_stack(cells, stack),
                         };
+                        {
+                            let mut schedule = lock();
+                            for (index, outcome) in &outcomes {
+                                if matches!(
+                                    outcome,
+                                    Ok(CellOutcome::Finished(_) | CellOutcome::AlreadyDone)
+                                ) {
+                                    schedule.finish(*index, &name);
+                                }
+                            }
+                            // A stopped or failed cell is not trained again in this process.
+                            for &index in &unit {
+                                schedule.mark_done(index);
+                            }
+                        }
                         if outcomes.into_iter().any(|o| sender.send(o).is_err()) {
                             break;
                         }

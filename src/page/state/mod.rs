@@ -19,6 +19,7 @@
 //! that touch several parts (a start, a finished run, a link) are reduced here, each part through
 //! its own methods.
 
+pub mod class;
 pub mod context;
 pub mod inspector;
 pub mod lessons;
@@ -40,6 +41,7 @@ use crate::study::lessons::lesson;
 use crate::study::presets::preset;
 use crate::study::record::{RunRecord, SweepReport};
 use crate::study::sweep::SweepSpec;
+use class::{ClassAction, ClassRoom};
 use context::{ContextAction, PageContext};
 use inspector::{Inspector, InspectorAction};
 use lessons::{LessonAction, LessonState};
@@ -77,6 +79,8 @@ pub struct PageState {
     pub links_opened: u64,
     /// Where the page was opened and what the browser gives it there.
     pub context: Rc<PageContext>,
+    /// The class the page trains for or teaches, if a class link opened it.
+    pub class: Rc<ClassRoom>,
 }
 
 /// Which worker a command is for, or an event or failure comes from.
@@ -221,6 +225,8 @@ pub enum Action {
     Restore(RestoreAction),
     /// What the page found of where it runs.
     Context(ContextAction),
+    /// The class the page trains for or teaches.
+    Class(ClassAction),
 }
 
 /// The run the inspector, try-your-own and attention views look at: the opened finished run, or the
@@ -477,6 +483,15 @@ impl PageState {
     /// among the session's runs.
     fn keep_finished_run(&mut self, record: RunRecord) {
         let record = self.keep_run(record, None, None, self.run.history.clone());
+        if self.class.training.is_some() {
+            let fingerprint = self.run.fingerprint.clone().unwrap_or_default();
+            let backend = self
+                .run
+                .backend
+                .as_ref()
+                .map_or_else(|| "CPU".to_string(), |b| b.description.clone());
+            Rc::make_mut(&mut self.class).trained(&record, &fingerprint, &backend);
+        }
         Rc::make_mut(&mut self.run).record = Some(record);
     }
 
@@ -572,6 +587,25 @@ impl PageState {
                     }
                 }
             }
+            Action::Class(action) => {
+                let class = Rc::make_mut(&mut self.class);
+                let train = class.reduce(action, crate::protocol::BUILD);
+                if let Some(config) = train {
+                    if self.is_busy() {
+                        Rc::make_mut(&mut self.class)
+                            .reduce(ClassAction::Busy, crate::protocol::BUILD);
+                    } else {
+                        let settings = Rc::make_mut(&mut self.settings);
+                        settings.config = config;
+                        settings.error = None;
+                        settings.preset = None;
+                        let (state, started) = self.reduce(Action::Run(RunAction::Start));
+                        out.extend(started);
+                        return (state, out);
+                    }
+                }
+                None
+            }
             Action::DismissNotices => {
                 self.notices = Rc::default();
                 None
@@ -616,6 +650,10 @@ impl PageState {
                 }
                 if self.is_active() {
                     Rc::make_mut(&mut self.run).status = RunStatus::Idle;
+                    if self.class.training.is_some() {
+                        Rc::make_mut(&mut self.class)
+                            .reduce(ClassAction::Stopped, crate::protocol::BUILD);
+                    }
                     Some(Command::Stop)
                 } else {
                     None
@@ -623,6 +661,9 @@ impl PageState {
             }
             Action::Worker(event) => self.worker_event(event, &mut out),
             Action::WorkerFailed(message) => {
+                if self.class.training.is_some() {
+                    Rc::make_mut(&mut self.class).failed(&message);
+                }
                 Rc::make_mut(&mut self.run).worker_failed(message);
                 None
             }
@@ -643,7 +684,12 @@ impl PageState {
                 Rc::make_mut(&mut self.context).reduce(change);
                 let why = "it is of another build than the page; reload the page".to_string();
                 match stale {
-                    Some(Worker::Own) => Rc::make_mut(&mut self.run).worker_failed(why),
+                    Some(Worker::Own) => {
+                        if self.class.training.is_some() {
+                            Rc::make_mut(&mut self.class).failed(&why);
+                        }
+                        Rc::make_mut(&mut self.run).worker_failed(why);
+                    }
                     Some(Worker::Helper(slot)) => {
                         self.helper_failed(slot, format!("the worker stopped: {why}"), &mut out)
                     }
@@ -832,6 +878,10 @@ impl PageState {
             }
             RunOutcome::Finished => self.next_sweep_run(),
             RunOutcome::Failed { lost_device } => {
+                if self.class.training.is_some() {
+                    let why = self.run.error.clone().unwrap_or_default();
+                    Rc::make_mut(&mut self.class).failed(&why);
+                }
                 let (own, busy) = Rc::make_mut(&mut self.sweep).fail();
                 Self::stop_helpers(busy, out);
                 if lost_device {
@@ -1033,8 +1083,12 @@ impl PageState {
             force_cpu,
             view,
             sweep,
+            class,
             mut notices,
         } = link;
+        if let Some(class) = class {
+            self.class = Rc::new(ClassRoom::opened(class));
+        }
         let starts_sweep = sweep.is_some();
         if let Some(form) = sweep {
             Rc::make_mut(&mut self.sweep).form = form;
@@ -1054,6 +1108,25 @@ impl PageState {
             }
             None => None,
         };
+        // A class without a hub: its plan is the link's sweep over the link's settings.
+        if self.class.link.as_ref().is_some_and(|l| l.id.is_some()) {
+            let plan = self
+                .sweep
+                .form
+                .spec(self.settings.config.raw())
+                .map_err(|e| e.to_string())
+                .and_then(|spec| {
+                    crate::study::class::ClassPlan::new(spec, crate::protocol::BUILD)
+                        .map_err(|e| e.to_string())
+                });
+            let class = Rc::make_mut(&mut self.class);
+            match plan {
+                Ok(plan) => {
+                    class.reduce(ClassAction::Planned(Box::new(plan)), crate::protocol::BUILD);
+                }
+                Err(e) => class.error = Some(format!("this class link cannot be used: {e}")),
+            }
+        }
         let mut view = view;
         if let Some(id) = view.lesson.clone() {
             if lesson(&id).is_some() {

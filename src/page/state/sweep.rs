@@ -7,6 +7,7 @@ use crate::page::heatmap::Grid;
 use crate::page::state::library::FinishedRun;
 use crate::page::storage::SweepProgress;
 use crate::study::record::RunRecord;
+use crate::study::schedule::Schedule;
 use crate::study::sweep::{Axis, PlannedRun, SweepSetting, SweepSpec};
 use std::rc::Rc;
 
@@ -265,9 +266,29 @@ impl SweepState {
             && self.helper_of(index).is_none()
     }
 
-    /// The first planned run waiting, in plan order.
-    fn next_waiting(&self) -> Option<usize> {
-        (0..self.plan.len()).find(|&i| self.is_waiting(i))
+    /// The sweep's cells as the schedule every sweep follows ([`Schedule`], which `idp sweep`'s
+    /// threads and the class hub's students follow too) sees them: the finished runs done, and
+    /// the runs in progress held by the page's worker ([`PAGE_WORKER`]) or a helper
+    /// ([`helper_worker`]). The page's state stays the truth (a reload restores it); the schedule
+    /// decides what comes next from it.
+    pub fn schedule(&self) -> Schedule {
+        let mut schedule = Schedule::new(self.plan.len());
+        for &done in &self.finished {
+            schedule.mark_done(done);
+        }
+        for cell in self
+            .current
+            .iter()
+            .chain(self.stacked.iter().map(|e| &e.plan))
+        {
+            schedule.hold(*cell, PAGE_WORKER, 0);
+        }
+        for (slot, run) in self.elsewhere.iter().enumerate() {
+            if let Some(run) = run {
+                schedule.hold(run.plan, &helper_worker(slot), 0);
+            }
+        }
+        schedule
     }
 
     /// Whether any helper worker trains a run.
@@ -292,6 +313,14 @@ impl SweepState {
     pub fn is_running(&self) -> bool {
         self.status == SweepStatus::Running
     }
+}
+
+/// The page's own worker, as [`SweepState::schedule`] names it.
+pub const PAGE_WORKER: &str = "page";
+
+/// Helper worker `slot`, as [`SweepState::schedule`] names it.
+pub fn helper_worker(slot: usize) -> String {
+    format!("helper {slot}")
 }
 
 /// The sweep builder, the sweep on show and why the last one could not start.
@@ -393,18 +422,20 @@ impl SweepQueue {
     /// waits (the sweep is then done, unless a helper still trains one) or no sweep runs.
     pub fn start_next(&mut self, stack: usize) -> Option<Vec<ValidConfig>> {
         let sweep = self.running_mut()?;
-        sweep.current = sweep.next_waiting();
+        sweep.current = None;
         sweep.stacked.clear();
-        match sweep.current {
-            Some(next) => {
-                let key = StackKey::of(&sweep.plan[next].config);
-                let with: Vec<usize> = (0..sweep.plan.len())
-                    .filter(|&i| sweep.is_waiting(i) && StackKey::of(&sweep.plan[i].config) == key)
-                    .take(stack.saturating_sub(1))
-                    .collect();
+        let plan = &sweep.plan;
+        let cells = sweep
+            .schedule()
+            .take_with(PAGE_WORKER, 0, stack, |first, other| {
+                StackKey::of(&plan[first].config) == StackKey::of(&plan[other].config)
+            });
+        match cells.split_first() {
+            Some((&next, with)) => {
+                sweep.current = Some(next);
                 sweep.stacked = with
-                    .into_iter()
-                    .map(|plan| Elsewhere {
+                    .iter()
+                    .map(|&plan| Elsewhere {
                         plan,
                         step: 0,
                         total: sweep.plan[plan].config.train.steps,
@@ -412,9 +443,9 @@ impl SweepQueue {
                     })
                     .collect();
                 Some(
-                    std::iter::once(next)
-                        .chain(sweep.stacked.iter().map(|e| e.plan))
-                        .map(|i| sweep.plan[i].config.clone())
+                    cells
+                        .iter()
+                        .map(|&i| sweep.plan[i].config.clone())
                         .collect(),
                 )
             }
@@ -431,9 +462,12 @@ impl SweepQueue {
     /// waits (the helper is then idle, and the sweep done if nothing else trains).
     pub fn start_elsewhere(&mut self, slot: usize) -> Option<ValidConfig> {
         let sweep = self.running_mut()?;
-        let next = sweep.next_waiting();
-        let place = sweep.elsewhere.get_mut(slot)?;
-        *place = next.map(|plan| Elsewhere {
+        *sweep.elsewhere.get_mut(slot)? = None;
+        let next = sweep
+            .schedule()
+            .take(&helper_worker(slot), 0)
+            .map(|take| take.cell);
+        sweep.elsewhere[slot] = next.map(|plan| Elsewhere {
             plan,
             step: 0,
             total: sweep.plan[plan].config.train.steps,
