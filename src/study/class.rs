@@ -987,5 +987,6 @@ pub fn qr_svg(text: &str, size: u32) -> Option<String> {
     )
 }
 
-#[cfg(test)]
+// Native only: the property tests need proptest, which needs OS entropy (wasm32 has none).
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
