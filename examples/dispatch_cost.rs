@@ -51,6 +51,7 @@ fn record(seed: u64) -> RunRecord {
             })
             .collect(),
         evaluations: (1..=5).map(|i| summary(i * 800)).collect(),
+        inside: Vec::new(),
         seen_rules: scores(1024),
         unseen_rules: scores(100),
         wall_seconds: 60.0,

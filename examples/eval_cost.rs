@@ -1,5 +1,6 @@
 //! What evaluating often costs a lesson's run, on the CPU backend: its interim evaluations and its
-//! one full evaluation at the end, as shares of its training time.
+//! one full evaluation at the end, as shares of its training time, and within them what the head
+//! scores and the embedding's projection cost (measured at every evaluation).
 //!
 //! Lessons evaluate every `train.eval_every` steps on the first `eval.interim_examples` inputs of
 //! each split, so the page's accuracy curves move within seconds, and on the whole sets at the end.
@@ -16,7 +17,7 @@
 mod native {
     use burn::prelude::Device;
     use instruction_diversity::engine::config::ValidConfig;
-    use instruction_diversity::engine::eval::evaluate;
+    use instruction_diversity::engine::eval::{embedding_projections, evaluate, head_scores};
     use instruction_diversity::engine::stack::Stack;
     use instruction_diversity::study::lessons::lesson;
     use std::time::Instant;
@@ -36,8 +37,9 @@ mod native {
 
     /// Seconds a training step takes (the median of chunks of 20 steps, after `warm` steps so the
     /// model has left its first, cheaper, all-alike outputs), and an evaluation of that model on the
-    /// first `limit` inputs of each split and on the whole sets.
-    fn costs(config: &ValidConfig, warm: usize, limit: usize) -> (f64, f64, f64) {
+    /// first `limit` inputs of each split and on the whole sets (each with the head scores and the
+    /// projection), and of the head scores and the projection alone.
+    fn costs(config: &ValidConfig, warm: usize, limit: usize) -> (f64, f64, f64, f64) {
         let mut raw = config.raw().clone();
         // No evaluation inside the timed chunks.
         raw.train.eval_every = raw.train.steps;
@@ -61,7 +63,17 @@ mod native {
                 .expect("evaluates");
             })
         };
-        (step, evaluation(Some(limit)), evaluation(None))
+        let inside = median(7, || {
+            pollster::block_on(head_scores(
+                &model,
+                run.layout(),
+                &[run.dataset(0)],
+                &device,
+            ))
+            .expect("scores");
+            pollster::block_on(embedding_projections(&model, run.layout())).expect("projects");
+        });
+        (step, evaluation(Some(limit)), evaluation(None), inside)
     }
 
     pub fn main() {
@@ -83,16 +95,17 @@ mod native {
             plan.len()
         );
         println!(
-            "| run | step (ms) | interim evaluation (ms) | full evaluation (ms) | interim / training | full / training | all / training |"
+            "| run | step (ms) | interim evaluation (ms) | full evaluation (ms) | interim / training | full / training | all / training | head scores + projection (ms) | their share of training |"
         );
-        println!("|---|---:|---:|---:|---:|---:|---:|");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         for planned in [plan.first(), plan.last()].into_iter().flatten() {
-            let (step, partial, full) = costs(&planned.config, 100, interim);
+            let (step, partial, full, inside) = costs(&planned.config, 100, interim);
             let training = step * steps as f64;
             let interim_share = count as f64 * partial / training;
             let full_share = full / training;
+            let inside_share = (count + 1) as f64 * inside / training;
             println!(
-                "| {} | {:.1} | {:.0} | {:.0} | {:.1}% | {:.1}% | {:.1}% |",
+                "| {} | {:.1} | {:.0} | {:.0} | {:.1}% | {:.1}% | {:.1}% | {:.1} | {:.1}% |",
                 planned.labels.join(" / "),
                 1e3 * step,
                 1e3 * partial,
@@ -100,6 +113,8 @@ mod native {
                 100.0 * interim_share,
                 100.0 * full_share,
                 100.0 * (interim_share + full_share),
+                1e3 * inside,
+                100.0 * inside_share,
             );
         }
     }

@@ -106,8 +106,28 @@ pub enum Command {
         config: Box<ExperimentConfig>,
         /// The rule and input, already checked by [`crate::engine::question::check_question`].
         question: crate::engine::question::Question,
+        /// The steps the model meant was trained (a finished or stopped run's last); `None`: the
+        /// run in training. Two runs of the same settings are told apart by it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<usize>,
+    },
+    /// Evaluate the model of the run with these settings (as [`Command::Ask`] finds it) with every
+    /// head and with these heads silenced, on the first [`ABLATION_EXAMPLES`] examples of each
+    /// split; answered by [`Event::Ablated`]. Training goes on.
+    Ablate {
+        /// Settings of the run whose model is ablated.
+        config: Box<ExperimentConfig>,
+        /// The heads to silence.
+        ablation: crate::engine::mechanism::Ablation,
+        /// As [`Command::Ask`]'s.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<usize>,
     },
 }
+
+/// Examples of each split an ablation from the page evaluates: the interim evaluations' share,
+/// so that it answers within a couple of seconds on the CPU fallback.
+pub const ABLATION_EXAMPLES: usize = 100;
 
 /// Most runs the page stacks in its worker on WebGPU. A bound on what one stack holds (a stack of
 /// the reference model is about 8 times its 2 MB of training memory, see
@@ -288,6 +308,12 @@ pub enum Event {
         /// The answer and the attention weights behind it.
         answer: Result<Box<crate::engine::question::Answer>, String>,
     },
+    /// What an [`Command::Ablate`] measured, or why it could not (no such model, heads outside
+    /// it, a failed device).
+    Ablated {
+        /// Accuracies with every head and with the heads silenced.
+        ablated: Result<Box<crate::study::mechanism::Ablated>, String>,
+    },
     /// The session stopped taking steps.
     Paused {
         /// Steps taken.
@@ -377,6 +403,14 @@ mod tests {
                     rule: crate::engine::task::Rule::new("ab", ""),
                     z: "cabd".into(),
                 },
+                step: Some(40),
+            },
+            Command::Ablate {
+                config: Box::default(),
+                ablation: crate::engine::mechanism::Ablation {
+                    heads: vec![(1, 0), (0, 3)],
+                },
+                step: None,
             },
         ];
         for command in commands {
@@ -546,6 +580,7 @@ mod tests {
             seen: report(&dataset.seen),
             unseen: report(&dataset.unseen),
             noop: report(&dataset.noop),
+            inside: None,
         };
         (dataset, evaluation)
     }
@@ -567,6 +602,7 @@ mod tests {
                 loss: 0.25,
             }],
             evaluations: vec![evaluation.summary()],
+            inside: Vec::new(),
             seen_rules: evaluation.seen.per_rule.clone(),
             unseen_rules: evaluation.unseen.per_rule.clone(),
             wall_seconds: 2.5,
@@ -588,6 +624,8 @@ mod tests {
                 layers: 1,
                 heads: 2,
                 weights: vec![0.25, 0.75, 1.0, 0.0],
+                fields: None,
+                sources: Vec::new(),
             },
         };
         let events = [

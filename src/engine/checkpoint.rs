@@ -59,6 +59,10 @@ pub struct CheckpointMeta {
     pub losses: Vec<LossPoint>,
     /// Every evaluation's headline numbers so far.
     pub evaluations: Vec<EvalSummary>,
+    /// Every evaluation's head scores and embedding projection so far (none in checkpoints saved
+    /// before they were measured).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inside: Vec<crate::engine::mechanism::Inside>,
 }
 
 /// Runs in progress, resumable: each run's meta (all at one step) and the state of the model that
@@ -87,6 +91,7 @@ impl CheckpointMeta {
             step,
             losses,
             evaluations,
+            inside: Vec::new(),
         }
     }
 

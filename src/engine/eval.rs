@@ -1,12 +1,19 @@
 //! Batched greedy decoding and exact-match scoring, per split, per case (has-op / no-op) and per rule.
 
+use crate::engine::mechanism::{
+    HeadScores, Inside, Measure, Projection, SourceEntry, pca2, sources,
+};
 pub use crate::engine::metrics::{
     EvalSummary, Evaluation, Prediction, RuleScore, SplitReport, Tally,
 };
-use crate::engine::model::Transformer;
+use crate::engine::model::{Ablation, Transformer};
 use crate::engine::question::{Answer, AttentionMap, Question, RuleOrigin};
-use crate::engine::task::{Dataset, EvalSplit, Example};
+use crate::engine::task::{Dataset, EvalSplit, Example, Rule};
 use crate::engine::tokenizer::{PAD, SequenceLayout};
+
+/// Examples of each split (seen, held-out) the head scores read at each evaluation: enough for a
+/// mean within a few points, few enough that scoring costs a small share of the evaluation.
+pub const HEAD_EXAMPLES: usize = 64;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 
@@ -41,6 +48,20 @@ pub async fn greedy_decode(
     prompts: &[Vec<Vec<u32>>],
     device: &Device,
 ) -> Result<Vec<Vec<Vec<u32>>>, BackendError> {
+    greedy_decode_ablated(model, &Ablation::none(), layout, prompts, device).await
+}
+
+/// [`greedy_decode`] with the heads of `ablation` silenced in every run.
+///
+/// # Errors
+/// As [`greedy_decode`].
+pub async fn greedy_decode_ablated(
+    model: &Transformer,
+    ablation: &Ablation,
+    layout: &SequenceLayout,
+    prompts: &[Vec<Vec<u32>>],
+    device: &Device,
+) -> Result<Vec<Vec<Vec<u32>>>, BackendError> {
     let k = prompts.len();
     let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
     let Some(filler) = prompts.iter().find_map(|p| p.first()) else {
@@ -49,7 +70,9 @@ pub async fn greedy_decode(
     // [K * B, T] rows, run-major, to the stack's [K, B, T] and back.
     let forward = |tokens: Tensor<2, Int>| {
         let [n, t] = tokens.dims();
-        let logits = model.forward(tokens.reshape([k, n / k, t])); // (K, B, T, V)
+        let logits = model
+            .forward_ablated(tokens.reshape([k, n / k, t]), ablation)
+            .0; // (K, B, T, V)
         let [_, _, _, v] = logits.dims();
         logits.reshape([n, t, v])
     };
@@ -208,6 +231,45 @@ pub async fn evaluate(
     limits: &[Option<usize>],
     device: &Device,
 ) -> Result<Vec<Evaluation>, BackendError> {
+    let mut evaluations = evaluate_ablated(
+        model,
+        &Ablation::none(),
+        layout,
+        datasets,
+        step,
+        limits,
+        device,
+    )
+    .await?;
+    let heads = head_scores(model, layout, datasets, device).await?;
+    let embeddings = embedding_projections(model, layout).await?;
+    for ((evaluation, [seen, unseen]), embedding) in
+        evaluations.iter_mut().zip(heads).zip(embeddings)
+    {
+        evaluation.inside = Some(Inside {
+            step,
+            seen,
+            unseen,
+            embedding,
+        });
+    }
+    Ok(evaluations)
+}
+
+/// [`evaluate`] with the heads of `ablation` silenced (see [`Ablation`]), without the head scores
+/// and projection: what an ablation reports.
+///
+/// # Errors
+/// A [`BackendError`] when the answers cannot be read back.
+pub async fn evaluate_ablated(
+    model: &Transformer,
+    ablation: &Ablation,
+    layout: &SequenceLayout,
+    datasets: &[&Dataset],
+    step: usize,
+    limits: &[Option<usize>],
+    device: &Device,
+) -> Result<Vec<Evaluation>, BackendError> {
     let splits: [fn(&Dataset) -> &EvalSplit; 3] = [|d| &d.seen, |d| &d.unseen, |d| &d.noop];
     let mut reports: Vec<Vec<SplitReport>> = vec![Vec::with_capacity(3); datasets.len()];
     for split_of in splits {
@@ -216,7 +278,7 @@ pub async fn evaluate(
             .zip(limits)
             .map(|(d, &limit)| split_prompts(layout, d, split_of(d), limit))
             .unzip();
-        let outputs = greedy_decode(model, layout, &prompts, device).await?;
+        let outputs = greedy_decode_ablated(model, ablation, layout, &prompts, device).await?;
         for (k, ((examples, outputs), d)) in
             examples.into_iter().zip(outputs).zip(datasets).enumerate()
         {
@@ -233,6 +295,256 @@ pub async fn evaluate(
                 seen,
                 unseen,
                 noop,
+                inside: None,
+            }
+        })
+        .collect())
+}
+
+/// One run's model evaluated whole (with its head scores and projection) and with the heads of
+/// `ablation` silenced, on the same examples (the first `limit` of each split, or all of them):
+/// what an ablation compares.
+///
+/// # Errors
+/// A [`BackendError`] when the answers cannot be read back.
+pub async fn ablation_pair(
+    model: &Transformer,
+    ablation: &Ablation,
+    layout: &SequenceLayout,
+    dataset: &Dataset,
+    step: usize,
+    limit: Option<usize>,
+    device: &Device,
+) -> Result<(Evaluation, Evaluation), BackendError> {
+    let whole = evaluate(model, layout, &[dataset], step, &[limit], device).await?;
+    let ablated =
+        evaluate_ablated(model, ablation, layout, &[dataset], step, &[limit], device).await?;
+    Ok((
+        whole.into_iter().next().expect("one run"),
+        ablated.into_iter().next().expect("one run"),
+    ))
+}
+
+/// The teacher-forced rows the head scores read, ready on the device: every run's examples of each
+/// split (seen 0, held-out 1) with their correct answers, and which attention weights each counts.
+///
+/// # Shapes
+/// - `tokens` `[K, B, T]`: `B` rows per run, its seen then its held-out examples; a run with fewer
+///   rows is filled with rows that select nothing
+/// - `index` `[K * B, 1, E]`: each row's `E` (query, key) pairs as `query * T + key`
+/// - `select` `[K * B, E, 6]`: 1 where pair `e` counts toward split `s` and measure `m`, in
+///   column `s * 3 + m`
+pub struct HeadBatch {
+    /// The rows' tokens.
+    pub tokens: Tensor<3, Int>,
+    index: Tensor<3, Int>,
+    select: Tensor<3>,
+    /// Per run, per split, the cases of each measure.
+    cases: Vec<[[usize; 3]; 2]>,
+    /// Per run, per split, the examples.
+    examples: Vec<[usize; 2]>,
+}
+
+impl HeadBatch {
+    /// The rows of `runs`: per run, its examples as `(split, rule, input)`.
+    pub fn new(
+        layout: &SequenceLayout,
+        runs: &[Vec<(usize, &Rule, &str)>],
+        device: &Device,
+    ) -> Self {
+        let k = runs.len();
+        let t = layout.sequence_len();
+        let b = runs.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        let mut cases = vec![[[0usize; 3]; 2]; k];
+        let mut examples = vec![[0usize; 2]; k];
+        // Per run, per row: (split, tokens, the weights it reads).
+        type Row = (usize, Vec<u32>, Vec<SourceEntry>);
+        let scored: Vec<Vec<Row>> = runs
+            .iter()
+            .enumerate()
+            .map(|(run, rows)| {
+                rows.iter()
+                    .map(|&(split, rule, z)| {
+                        let (entries, counted) = sources(layout, rule, z);
+                        for (total, n) in cases[run][split].iter_mut().zip(counted) {
+                            *total += n;
+                        }
+                        examples[run][split] += 1;
+                        let answer = rule.apply(z);
+                        let tokens = layout.encode_example(&rule.x, &rule.y, z, &answer).tokens;
+                        (split, tokens, entries)
+                    })
+                    .collect()
+            })
+            .collect();
+        let e = scored
+            .iter()
+            .flatten()
+            .map(|r| r.2.len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let mut tokens = Vec::with_capacity(k * b * t);
+        let mut index = Vec::with_capacity(k * b * e);
+        let mut select = vec![0f32; k * b * e * 6];
+        for (run, rows) in scored.iter().enumerate() {
+            for r in 0..b {
+                let row = rows.get(r);
+                match row {
+                    Some((_, row_tokens, _)) => {
+                        tokens.extend(row_tokens.iter().map(|&t| i64::from(t)));
+                    }
+                    None => tokens.extend(std::iter::repeat_n(i64::from(PAD), t)),
+                }
+                for slot in 0..e {
+                    let entry =
+                        row.and_then(|(split, _, entries)| Some((*split, entries.get(slot)?)));
+                    index.push(entry.map_or(0, |(_, en)| (en.query * t + en.key) as i64));
+                    if let Some((split, en)) = entry {
+                        select[((run * b + r) * e + slot) * 6 + split * 3 + en.measure.index()] =
+                            1.0;
+                    }
+                }
+            }
+        }
+        Self {
+            tokens: Tensor::from_data(TensorData::new(tokens, [k, b, t]), device),
+            index: Tensor::from_data(TensorData::new(index, [k * b, 1, e]), device),
+            select: Tensor::from_data(TensorData::new(select, [k * b, e, 6]), device),
+            cases,
+            examples,
+        }
+    }
+
+    /// Every run's head scores on its seen and held-out examples from the attention weights of
+    /// [`Self::tokens`] (each layer's `[K, B, H, T, T]`, as
+    /// [`Transformer::forward_with_attention`] returns them). The weights are read on the device:
+    /// gathered at each row's (query, key) pairs, then summed per split and measure by one
+    /// batched matmul with the selector, so that only `K * L * H * 6` numbers come back.
+    ///
+    /// # Shapes
+    /// - per layer `[K, B, H, T, T]` -> `[K * B, H, T * T]`, gathered -> `[K * B, H, E]`, times
+    ///   the selector -> `[K * B, H, 6]` -> summed over rows `[K, 1, H, 6]`; the layers
+    ///   concatenated `[K, L, H, 6]`
+    ///
+    /// # Errors
+    /// A [`BackendError`] when the sums cannot be read back.
+    pub async fn score(
+        &self,
+        attention: Vec<Tensor<5>>,
+    ) -> Result<Vec<[HeadScores; 2]>, BackendError> {
+        let [k, b, t] = self.tokens.dims();
+        let [_, _, e] = self.index.dims();
+        let layers = attention.len();
+        let heads = attention.first().map_or(0, |w| w.dims()[2]);
+        let sums: Vec<Tensor<4>> = attention
+            .into_iter()
+            .map(|w| {
+                w.reshape([k * b, heads, t * t])
+                    .gather(2, self.index.clone().expand([k * b, heads, e])) // (K*B, H, E)
+                    .matmul(self.select.clone()) // (K*B, H, 6)
+                    .reshape([k, b, heads, 6])
+                    .sum_dim(1) // (K, 1, H, 6)
+            })
+            .collect();
+        let sums = if sums.is_empty() {
+            Vec::new()
+        } else {
+            Tensor::cat(sums, 1) // (K, L, H, 6)
+                .into_data_async()
+                .await
+                .map_err(|e| BackendError(format!("reading the head scores back failed: {e:?}")))?
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .map_err(|e| BackendError(format!("head scores have an unexpected type: {e:?}")))?
+        };
+        Ok((0..k)
+            .map(|run| {
+                let split_scores = |split: usize| HeadScores {
+                    layers,
+                    heads,
+                    examples: self.examples[run][split],
+                    scores: Measure::ALL.map(|m| {
+                        let n = self.cases[run][split][m.index()];
+                        (n > 0).then(|| {
+                            (0..layers * heads)
+                                .map(|lh| {
+                                    sums[(run * layers * heads + lh) * 6 + split * 3 + m.index()]
+                                        / n as f32
+                                })
+                                .collect()
+                        })
+                    }),
+                };
+                [split_scores(0), split_scores(1)]
+            })
+            .collect())
+    }
+}
+
+/// Every run's head scores on its seen and held-out rules (see [`crate::engine::mechanism`]), from
+/// the first [`HEAD_EXAMPLES`] examples of each split fed with their correct answers (teacher
+/// forcing), in one forward pass of the whole stack ([`HeadBatch`]).
+///
+/// # Errors
+/// A [`BackendError`] when the scores cannot be read back.
+pub async fn head_scores(
+    model: &Transformer,
+    layout: &SequenceLayout,
+    datasets: &[&Dataset],
+    device: &Device,
+) -> Result<Vec<[HeadScores; 2]>, BackendError> {
+    let runs: Vec<Vec<(usize, &Rule, &str)>> = datasets
+        .iter()
+        .map(|d| {
+            [&d.seen, &d.unseen]
+                .into_iter()
+                .enumerate()
+                .flat_map(|(split, s)| {
+                    s.examples
+                        .iter()
+                        .take(HEAD_EXAMPLES)
+                        .map(move |e| (split, d.rule(s.rules, e.rule), e.z.as_str()))
+                })
+                .collect()
+        })
+        .collect();
+    let batch = HeadBatch::new(layout, &runs, device);
+    let (_, attention) = model.forward_with_attention(batch.tokens.clone());
+    batch.score(attention).await
+}
+
+/// Every run's token embedding (every token but the padding) projected on its first two principal
+/// components ([`pca2`]).
+///
+/// # Shapes
+/// - the embedding `[K, V, D]` -> per run `V - 1` points
+///
+/// # Errors
+/// A [`BackendError`] when the embedding cannot be read back.
+pub async fn embedding_projections(
+    model: &Transformer,
+    layout: &SequenceLayout,
+) -> Result<Vec<Projection>, BackendError> {
+    let table = model.token_embedding.val(); // (K, V, D)
+    let [k, v, d] = table.dims();
+    let values = table
+        .into_data_async()
+        .await
+        .map_err(|e| BackendError(format!("reading the embedding back failed: {e:?}")))?
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| BackendError(format!("the embedding has an unexpected type: {e:?}")))?;
+    let first = PAD as usize + 1;
+    Ok(values
+        .chunks(v * d)
+        .take(k)
+        .map(|run| {
+            let (points, explained) = pca2(&run[first * d..], v - first, d);
+            Projection {
+                labels: (first..v).map(|t| layout.token_label(t as u32)).collect(),
+                points,
+                explained,
             }
         })
         .collect())
@@ -275,6 +587,13 @@ pub async fn answer_question(
     ); // (1, 1, T)
     let (_, attention) = model.forward_with_attention(input);
     let (layers, mut heads) = (attention.len(), 0);
+    // Each answer row's source column, from the correct answer's letters.
+    let (entries, _) = sources(layout, rule, z);
+    let letter_sources: Vec<usize> = entries
+        .iter()
+        .filter(|e| e.measure != Measure::MatchX)
+        .map(|e| e.key)
+        .collect();
     let mut weights = Vec::new();
     for layer in attention {
         heads = layer.dims()[2];
@@ -304,6 +623,8 @@ pub async fn answer_question(
             layers,
             heads,
             weights,
+            fields: Some(layout.fields(rule.x.len(), rule.y.len(), z.len())),
+            sources: (0..rows).map(|r| letter_sources.get(r).copied()).collect(),
         },
     })
 }

@@ -90,6 +90,10 @@ pub struct Evaluation {
     pub unseen: SplitReport,
     /// Held-out rules, no-op inputs only.
     pub noop: SplitReport,
+    /// Head scores and the embedding's projection ([`crate::engine::mechanism`]); `None` in
+    /// evaluations saved before they were measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inside: Option<crate::engine::mechanism::Inside>,
 }
 
 impl Evaluation {
@@ -185,6 +189,7 @@ mod tests {
             seen: split("seen", seen),
             unseen: split("unseen", &["x"]),
             noop: split("noop", &[]),
+            inside: None,
         }
     }
 

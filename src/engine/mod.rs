@@ -1,7 +1,7 @@
 //! The engine: one run, from settings to result.
 //!
 //! The settings ([`settings`], [`config`]), seeded randomness ([`rng`]), the task and its data
-//! ([`task`]), the sequence format ([`tokenizer`]), what an evaluation reports ([`metrics`]), typed
+//! ([`task`]), the sequence format ([`tokenizer`]), what an evaluation reports ([`metrics`]), what a model holds inside ([`mechanism`]), typed
 //! questions ([`question`]), the memory a run needs ([`memory`]), which runs train together
 //! ([`stack_plan`]) and checkpoints ([`checkpoint`]) are plain Rust; with the `compute` feature come
 //! the tensor code: the transformer of K runs ([`model`]; a run alone is K = 1), training
@@ -18,6 +18,7 @@ pub mod eval;
 pub mod kernels;
 #[cfg(feature = "compute")]
 pub mod launches;
+pub mod mechanism;
 pub mod memory;
 pub mod metrics;
 #[cfg(feature = "compute")]

@@ -91,10 +91,20 @@ pub struct Attention {
 impl Attention {
     /// Causal: a query attends to its own position and the ones before it.
     ///
+    /// A `silence` mask `[1, H, 1, 1]` (1 keeps a head, 0 silences it) multiplies each head's
+    /// weights, which zeroes the silenced heads' outputs before the output projection (see
+    /// [`Ablation`]); the weights returned are the unmasked ones.
+    ///
     /// # Shapes
     /// - `x`: `[K, N, D]` with `N = batch * T`
+    /// - `silence`: `[1, H, 1, 1]`
     /// - returns the output `[K, N, D]` and the attention weights `[K * B, H, T, T]`
-    pub fn forward(&self, x: Tensor<3>, batch: usize) -> (Tensor<3>, Tensor<4>) {
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        batch: usize,
+        silence: Option<Tensor<4>>,
+    ) -> (Tensor<3>, Tensor<4>) {
         let [k, n, d] = x.dims();
         let t = n / batch;
         let kb = k * batch;
@@ -110,9 +120,41 @@ impl Attention {
         let scores = q.matmul(key.transpose()); // (K*B, H, T, T), unscaled
         // Scaled by 1/sqrt(S), the future masked, softmax over the keys: one fused pass on the CPU.
         let weights = kernels::causal_softmax(scores, 1.0 / (s as f64).sqrt()); // (K*B, H, T, T)
-        let y = weights.clone().matmul(v).swap_dims(1, 2).reshape([k, n, d]); // (K, N, D)
+        let mixed = match silence {
+            Some(mask) => weights.clone() * mask, // (K*B, H, T, T)
+            None => weights.clone(),
+        };
+        let y = mixed.matmul(v).swap_dims(1, 2).reshape([k, n, d]); // (K, N, D)
         (self.proj.forward(y), weights)
     }
+}
+
+pub use crate::engine::mechanism::Ablation;
+
+/// The mask of `layer` under `ablation`: `[1, H, 1, 1]`, 0 for a silenced head, else 1; `None`
+/// when no head of the layer is silenced.
+fn silence_mask(
+    ablation: &Ablation,
+    layer: usize,
+    heads: usize,
+    device: &Device,
+) -> Option<Tensor<4>> {
+    let silenced: Vec<usize> = ablation
+        .heads
+        .iter()
+        .filter(|(l, _)| *l == layer)
+        .map(|&(_, h)| h)
+        .collect();
+    if silenced.is_empty() {
+        return None;
+    }
+    let values: Vec<f32> = (0..heads)
+        .map(|h| if silenced.contains(&h) { 0.0 } else { 1.0 })
+        .collect();
+    Some(Tensor::from_data(
+        TensorData::new(values, [1, heads, 1, 1]),
+        device,
+    ))
 }
 
 /// K pre-LN blocks.
@@ -131,10 +173,19 @@ pub struct Block {
 }
 
 impl Block {
+    /// `silence`: as [`Attention::forward`].
+    ///
     /// # Shapes
     /// - `x`: `[K, N, D]` -> `[K, N, D]`, plus attention weights `[K * B, H, T, T]`
-    pub fn forward(&self, x: Tensor<3>, batch: usize) -> (Tensor<3>, Tensor<4>) {
-        let (attended, weights) = self.attn.forward(self.attn_norm.forward(x.clone()), batch);
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        batch: usize,
+        silence: Option<Tensor<4>>,
+    ) -> (Tensor<3>, Tensor<4>) {
+        let (attended, weights) =
+            self.attn
+                .forward(self.attn_norm.forward(x.clone()), batch, silence);
         let x = x + attended; // (K, N, D)
         let hidden = kernels::gelu(self.fc.forward(self.mlp_norm.forward(x.clone()))); // (K, N, F)
         (x + self.fc_out.forward(hidden), weights)
@@ -361,6 +412,18 @@ impl Transformer {
     /// # Shapes
     /// - `tokens`: `[K, B, T]` -> logits `[K, B, T, V]` and, per layer, weights `[K, B, H, T, T]`
     pub fn forward_with_attention(&self, tokens: Tensor<3, Int>) -> (Tensor<4>, Vec<Tensor<5>>) {
+        self.forward_ablated(tokens, &Ablation::none())
+    }
+
+    /// [`Self::forward_with_attention`] with the heads of `ablation` silenced in every run.
+    ///
+    /// # Shapes
+    /// As [`Self::forward_with_attention`].
+    pub fn forward_ablated(
+        &self,
+        tokens: Tensor<3, Int>,
+        ablation: &Ablation,
+    ) -> (Tensor<4>, Vec<Tensor<5>>) {
         let [k, b, t] = tokens.dims();
         let device = tokens.device();
         let [_, v, d] = self.token_embedding.val().dims();
@@ -379,8 +442,9 @@ impl Transformer {
             .unsqueeze_dim::<4>(1); // (K, 1, T, D)
         let mut x = (x + positions).reshape([k, b * t, d]); // (K, N, D)
         let mut attention = Vec::with_capacity(self.blocks.len());
-        for block in &self.blocks {
-            let (next, weights) = block.forward(x, b);
+        for (layer, block) in self.blocks.iter().enumerate() {
+            let silence = silence_mask(ablation, layer, block.attn.heads, &device);
+            let (next, weights) = block.forward(x, b, silence);
             x = next;
             let [_, h, _, _] = weights.dims();
             attention.push(weights.reshape([k, b, h, t, t]));

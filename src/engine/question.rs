@@ -141,9 +141,34 @@ pub struct AttentionMap {
     pub heads: usize,
     /// Weights, `[layers, heads, rows, columns]` row-major.
     pub weights: Vec<f32>,
+    /// Where the prompt's fields lie (`None` in maps from before they were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<crate::engine::tokenizer::PromptFields>,
+    /// Per row, the column of the prompt the correct answer's token there comes from: the input
+    /// letter it copies or the `y` letter it substitutes ([`crate::engine::mechanism::sources`]);
+    /// `None` for the end mark and past the correct answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<Option<usize>>,
 }
 
 impl AttentionMap {
+    /// Columns of the prompt that hold the leftmost occurrence of `x` in `z` (empty when there is
+    /// none, or when the map has no fields).
+    pub fn match_columns(&self, x: &str, z: &str) -> std::ops::Range<usize> {
+        match (
+            &self.fields,
+            crate::engine::task::rule::leftmost_occurrence(x, z),
+        ) {
+            (Some(fields), Some(at)) => fields.z.start + at..fields.z.start + at + x.len(),
+            _ => 0..0,
+        }
+    }
+
+    /// Whether `column` is the source of row `row`'s correct token.
+    pub fn is_source(&self, row: usize, column: usize) -> bool {
+        self.sources.get(row).copied().flatten() == Some(column)
+    }
+
     /// The weight of answer row `row` on column `column` in one head.
     pub fn weight(&self, layer: usize, head: usize, row: usize, column: usize) -> f32 {
         let (r, c) = (self.rows.len(), self.columns.len());
@@ -250,7 +275,11 @@ mod tests {
             heads: 2,
             // head 0: rows look at columns 1 and 2; head 1: both at column 0.
             weights: vec![0.1, 0.8, 0.1, 0.2, 0.3, 0.5, 1.0, 0.0, 0.0, 0.9, 0.05, 0.05],
+            fields: None,
+            sources: vec![Some(1), None],
         };
+        assert!(map.is_source(0, 1) && !map.is_source(0, 2) && !map.is_source(1, 1));
+        assert_eq!(map.match_columns("a", "a"), 0..0, "no fields, no marks");
         assert_eq!(map.weight(0, 1, 1, 0), 0.9);
         assert_eq!(map.strongest_columns(0, 0), vec![1, 2]);
         assert_eq!(map.strongest_columns(0, 1), vec![0, 0]);

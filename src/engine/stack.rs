@@ -15,6 +15,7 @@ pub use crate::engine::checkpoint::Checkpoint;
 use crate::engine::checkpoint::CheckpointMeta;
 use crate::engine::config::ValidConfig;
 use crate::engine::eval::{BackendError, evaluate};
+use crate::engine::mechanism::Inside;
 use crate::engine::memory::{MemoryLimits, check_stack};
 use crate::engine::metrics::{EvalSummary, Evaluation, LossPoint};
 use crate::engine::model::Transformer;
@@ -51,6 +52,7 @@ pub struct Stack {
     trainer: Trainer,
     losses: Vec<Vec<LossPoint>>,
     evaluations: Vec<Vec<EvalSummary>>,
+    inside: Vec<Vec<Inside>>,
     diverged: Vec<Option<RunError>>,
 }
 
@@ -94,6 +96,7 @@ impl Stack {
             trainer,
             losses: vec![Vec::new(); k],
             evaluations: vec![Vec::new(); k],
+            inside: vec![Vec::new(); k],
             diverged: vec![None; k],
         }
     }
@@ -151,6 +154,11 @@ impl Stack {
     /// Run `k`'s evaluations so far.
     pub fn evaluations(&self, k: usize) -> &[EvalSummary] {
         &self.evaluations[k]
+    }
+
+    /// Run `k`'s head scores and embedding projections so far, one per evaluation.
+    pub fn inside(&self, k: usize) -> &[Inside] {
+        &self.inside[k]
     }
 
     /// Why run `k` stopped learning, when its loss became NaN or infinite (the others go on: a
@@ -256,6 +264,7 @@ impl Stack {
             let summary = evaluation.summary();
             if self.evaluations[k].last().map(|e| e.step) != Some(summary.step) {
                 self.evaluations[k].push(summary);
+                self.inside[k].extend(evaluation.inside.clone());
             }
             *slot = Some(evaluation);
         }
@@ -264,12 +273,15 @@ impl Stack {
 
     /// Run `k`'s meta: settings, step and curves, what a checkpoint keeps of it beside the tensors.
     pub fn meta(&self, k: usize) -> CheckpointMeta {
-        CheckpointMeta::new(
-            self.configs[k].clone(),
-            self.step(),
-            self.losses[k].clone(),
-            self.evaluations[k].clone(),
-        )
+        CheckpointMeta {
+            inside: self.inside[k].clone(),
+            ..CheckpointMeta::new(
+                self.configs[k].clone(),
+                self.step(),
+                self.losses[k].clone(),
+                self.evaluations[k].clone(),
+            )
+        }
     }
 
     /// Everything needed to go on with the stack later. The tensors are read back asynchronously,
@@ -312,6 +324,7 @@ impl Stack {
         for (k, meta) in metas.into_iter().enumerate() {
             stack.losses[k] = meta.losses;
             stack.evaluations[k] = meta.evaluations;
+            stack.inside[k] = meta.inside;
         }
         Ok(stack)
     }

@@ -14,6 +14,8 @@
 //! only the answer letters and the `EOS` after them: never the prompt, never the padding.
 
 use crate::engine::config::{SequenceFormat, TaskConfig};
+use serde::{Deserialize, Serialize};
+use std::ops::Range;
 
 /// Padding inside fields and after the answer.
 pub const PAD: u32 = 0;
@@ -45,6 +47,22 @@ pub struct SequenceLayout {
     pub answer_width: usize,
     /// Fields padded inside the prompt, or packed.
     pub format: SequenceFormat,
+}
+
+/// Where one prompt's fields lie: token positions of the letters of `x`, `y` and `z` (padding
+/// excluded) and the prompt's length, for the head scores ([`crate::engine::mechanism`]) and the
+/// attention view. With the `fields` format each field starts at a fixed position; packed, each
+/// starts after the one before.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromptFields {
+    /// The letters of `x`.
+    pub x: Range<usize>,
+    /// The letters of `y`.
+    pub y: Range<usize>,
+    /// The letters of `z`.
+    pub z: Range<usize>,
+    /// Tokens before the answer (`BOS` to `=` included).
+    pub prompt_len: usize,
 }
 
 /// A training sequence: its tokens (`sequence_len()` of them), where its answer starts, and how many
@@ -80,6 +98,36 @@ impl SequenceLayout {
     /// Tokens before the answer in the longest prompt, `BOS x > y | z =` (every prompt's, with fields).
     pub fn prompt_len(&self) -> usize {
         1 + self.x_width + 1 + self.y_width + 1 + self.z_width + 1
+    }
+
+    /// Where the fields of the prompt of a rule `x -> y` and an input `z` lie (lengths in letters).
+    ///
+    /// ```
+    /// use instruction_diversity::engine::config::{SequenceFormat, Span, TaskConfig};
+    /// use instruction_diversity::engine::tokenizer::SequenceLayout;
+    /// let mut task = TaskConfig::default();
+    /// (task.x_len, task.y_len, task.z_len) = (Span::new(1, 3), Span::new(0, 3), Span::new(1, 6));
+    /// task.format = SequenceFormat::Fields;
+    /// // ^ x x x > y y y | z z z z z z =
+    /// let fields = SequenceLayout::new(&task).fields(2, 1, 4);
+    /// assert_eq!((fields.x, fields.y, fields.z, fields.prompt_len), (1..3, 5..6, 9..13, 16));
+    /// task.format = SequenceFormat::Packed;
+    /// // ^ x x > y | z z z z =
+    /// let fields = SequenceLayout::new(&task).fields(2, 1, 4);
+    /// assert_eq!((fields.x, fields.y, fields.z, fields.prompt_len), (1..3, 4..5, 6..10, 11));
+    /// ```
+    pub fn fields(&self, x_len: usize, y_len: usize, z_len: usize) -> PromptFields {
+        let packed = self.format == SequenceFormat::Packed;
+        let width = |len: usize, field: usize| if packed { len } else { field };
+        let x = 1;
+        let y = x + width(x_len, self.x_width) + 1;
+        let z = y + width(y_len, self.y_width) + 1;
+        PromptFields {
+            x: x..x + x_len,
+            y: y..y + y_len,
+            z: z..z + z_len,
+            prompt_len: z + width(z_len, self.z_width) + 1,
+        }
     }
 
     /// Tokens of a whole sequence.

@@ -398,6 +398,7 @@ mod tests {
             final_loss: 0.5,
             losses: Vec::new(),
             evaluations: Vec::new(),
+            inside: Vec::new(),
             seen_rules: Vec::new(),
             unseen_rules: Vec::new(),
             wall_seconds: 1.0,

@@ -425,6 +425,7 @@ mod tests {
             seen: split_of("seen", seen, &training),
             unseen: split_of("unseen", unseen, &held_out),
             noop: split_of("noop", scored(0, 1, 0), &held_out),
+            inside: None,
         }
     }
 
@@ -453,6 +454,7 @@ mod tests {
             ),
             unseen: split("unseen", vec![prediction(1, "ef", &answer("ef"))]),
             noop: split("noop", vec![prediction(1, "gh", &answer("gh"))]),
+            inside: None,
         }
     }
 

@@ -41,7 +41,7 @@ const TEACHER_KEY_KEY: &str = "key";
 /// Panels of the page a teacher can hide (`settings` is the whole settings column, `preset` the preset
 /// menu, `backend` the force-CPU switch, `results` export and import, `lessons` the guided lessons,
 /// `sweep` the sweep builder and its views, `inspector` the per-rule view, `try` try-your-own and
-/// attention, `compare` the runs list). Locking `preset`, `backend` or `results` disables them; the
+/// attention, `inside` the view inside the model, `compare` the runs list). Locking `preset`, `backend` or `results` disables them; the
 /// other panels can only be hidden.
 pub const PANELS: &[&str] = &[
     "settings",
@@ -55,6 +55,7 @@ pub const PANELS: &[&str] = &[
     "sweep",
     "inspector",
     "try",
+    "inside",
     "compare",
 ];
 
@@ -613,6 +614,56 @@ fn decode(text: &str) -> Option<String> {
         .map(|t| t.into_owned())
 }
 
+/// What a shared link starts when opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkStarts {
+    /// Nothing: the settings only.
+    Nothing,
+    /// The run.
+    Run,
+    /// The sweep builder's sweep.
+    Sweep,
+}
+
+/// The link fragment of the current settings seen through `view`, starting what `starts` says when
+/// opened (a sweep link carries the sweep builder's fields; the open lesson travels with it).
+pub fn share_fragment(
+    settings: &crate::page::state::settings::Settings,
+    view: &View,
+    lesson: Option<&str>,
+    form: &SweepForm,
+    starts: LinkStarts,
+) -> String {
+    let view = View {
+        lesson: lesson.map(str::to_string),
+        ..view.clone()
+    };
+    let mut fragment = write_with_view(
+        &settings.config,
+        settings.preset.as_deref(),
+        settings.force_cpu,
+        &view,
+    );
+    if starts == LinkStarts::Sweep {
+        fragment.push_str(&write_sweep(form));
+    }
+    if starts != LinkStarts::Nothing {
+        fragment.push_str("&run=1");
+    }
+    fragment
+}
+
+/// The teacher's link of a class on the sweep builder's sweep: the settings, the sweep and the
+/// class's identifier ([`crate::study::class::ClassPlan::id_of`]).
+pub fn class_teacher_fragment(config: &ExperimentConfig, form: &SweepForm, id: &str) -> String {
+    format!(
+        "{}{}{}",
+        write_with_view(config, None, false, &View::default()),
+        write_sweep(form),
+        write_class(id, ClassRole::Teacher)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,6 +673,49 @@ mod tests {
 
     fn base() -> ExperimentConfig {
         preset("phase-transition").unwrap().sweep.base
+    }
+
+    #[test]
+    fn a_share_fragment_opens_what_it_says_it_starts() {
+        use crate::page::state::settings::Settings;
+        let settings = Settings::default();
+        let form = SweepForm::default();
+        let base = ExperimentConfig::default();
+        for (starts, autostart, sweep) in [
+            (LinkStarts::Nothing, false, false),
+            (LinkStarts::Run, true, false),
+            (LinkStarts::Sweep, true, true),
+        ] {
+            let fragment = share_fragment(
+                &settings,
+                &View::default(),
+                Some("phase-transition"),
+                &form,
+                starts,
+            );
+            let link = parse(&fragment, &base);
+            assert_eq!(link.config, *settings.config.raw(), "{fragment}");
+            assert_eq!(
+                (link.autostart, link.sweep.is_some()),
+                (autostart, sweep),
+                "{fragment}"
+            );
+            assert_eq!(link.view.lesson.as_deref(), Some("phase-transition"));
+            assert!(link.notices.is_empty(), "{:?}", link.notices);
+        }
+        let id = crate::study::class::ClassPlan::id_of(&form.spec(settings.config.raw()).unwrap());
+        let teacher = parse(
+            &class_teacher_fragment(settings.config.raw(), &form, &id),
+            &base,
+        );
+        assert!(teacher.notices.is_empty(), "{:?}", teacher.notices);
+        let class = teacher.class.expect("a class link");
+        assert_eq!(
+            (class.role, class.id.as_deref()),
+            (ClassRole::Teacher, Some(id.as_str()))
+        );
+        let opened = teacher.sweep.expect("the sweep travels with the class");
+        assert_eq!(opened.spec(&base).unwrap(), form.spec(&base).unwrap());
     }
 
     #[test]

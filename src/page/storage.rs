@@ -367,6 +367,7 @@ mod tests {
                 loss: 0.5,
             }],
             evaluations: Vec::new(),
+            inside: Vec::new(),
             seen_rules: Vec::new(),
             unseen_rules: Vec::new(),
             wall_seconds: 1.0,

@@ -57,14 +57,19 @@ impl<H: Host> Session<H> {
                         };
                     }
                     Control::Start(start) => return Ended::Replaced(start),
-                    Control::Ask(config, question) => {
-                        let training = (0..members).find(|&k| trainee.config(k).raw() == &*config);
-                        let answer = match training.map(|k| trainee.model(k)) {
-                            Some(Some(model)) => model.answer(&question).await,
-                            Some(None) => Err("this run has no model to ask".to_string()),
-                            None => self.kept.answer(&config, &question).await,
+                    Control::Query(config, step, query) => {
+                        // The run in training, unless another model of these settings is meant
+                        // (a finished run's, by its step).
+                        let training = (0..members).find(|&k| {
+                            trainee.config(k).raw() == &*config
+                                && step.is_none_or(|s| s == trainee.step())
+                        });
+                        let reply = match training.map(|k| trainee.model(k)) {
+                            Some(Some(model)) => model.reply(query).await,
+                            Some(None) => query.refused("this run has no model to ask".to_string()),
+                            None => self.kept.reply(&config, step, query).await,
                         };
-                        self.host.emit(Event::Answer { answer });
+                        self.host.emit(reply);
                     }
                 }
             }
@@ -116,6 +121,9 @@ impl<H: Host> Session<H> {
                 }
             }
             if advance.finished {
+                if self.policy.checkpoint_at_end {
+                    self.save(&trainee).await;
+                }
                 // Forgotten before the host hears of the end: a reload right after must not resume.
                 self.host.forget_checkpoint().await;
                 let wall_seconds = self.host.now() - started;

@@ -2,12 +2,15 @@
 //! try-your-own and attention view) after they ended.
 
 use crate::engine::config::ExperimentConfig;
-use crate::engine::eval::answer_question;
+use crate::engine::eval::{ablation_pair, answer_question};
+use crate::engine::mechanism::Ablation;
 use crate::engine::model::Transformer;
 use crate::engine::question::{Answer, Question, RuleOrigin, check_question};
 use crate::engine::stack::Stack;
-use crate::engine::task::Rule;
+use crate::engine::task::{Dataset, Rule};
 use crate::engine::tokenizer::SequenceLayout;
+use crate::protocol::{ABLATION_EXAMPLES, Event};
+use crate::study::mechanism::Ablated;
 use burn::prelude::Device;
 use std::collections::{HashSet, VecDeque};
 
@@ -19,7 +22,28 @@ pub struct KeptModel {
     layout: SequenceLayout,
     training_rules: HashSet<Rule>,
     held_out_rules: HashSet<Rule>,
+    /// The run's evaluation splits (its training examples left out), for ablations.
+    eval: Dataset,
     step: usize,
+}
+
+/// What a host asks of a run's model.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Query {
+    /// A typed question ([`crate::protocol::Command::Ask`]).
+    Ask(Question),
+    /// An ablation ([`crate::protocol::Command::Ablate`]).
+    Ablate(Ablation),
+}
+
+impl Query {
+    /// The event that says why there is no reply.
+    pub fn refused(&self, why: String) -> Event {
+        match self {
+            Query::Ask(_) => Event::Answer { answer: Err(why) },
+            Query::Ablate(_) => Event::Ablated { ablated: Err(why) },
+        }
+    }
 }
 
 impl KeptModel {
@@ -32,6 +56,18 @@ impl KeptModel {
             layout: *stack.layout(),
             training_rules: stack.dataset(k).train_rules.iter().cloned().collect(),
             held_out_rules: stack.dataset(k).test_rules.iter().cloned().collect(),
+            eval: {
+                let d = stack.dataset(k);
+                Dataset {
+                    train_rules: d.train_rules.clone(),
+                    train_counts: d.train_counts.clone(),
+                    test_rules: d.test_rules.clone(),
+                    train: Vec::new(),
+                    seen: d.seen.clone(),
+                    unseen: d.unseen.clone(),
+                    noop: d.noop.clone(),
+                }
+            },
             step: stack.step(),
         }
     }
@@ -39,6 +75,53 @@ impl KeptModel {
     /// The settings of the run.
     pub fn config(&self) -> &ExperimentConfig {
         &self.config
+    }
+
+    /// The event that replies to `query`.
+    pub async fn reply(&self, query: Query) -> Event {
+        match query {
+            Query::Ask(question) => Event::Answer {
+                answer: self.answer(&question).await,
+            },
+            Query::Ablate(ablation) => Event::Ablated {
+                ablated: self.ablate(&ablation).await,
+            },
+        }
+    }
+
+    /// The model's seen and held-out accuracy with every head and with the heads of `ablation`
+    /// silenced, on the first [`ABLATION_EXAMPLES`] examples of each split, and its head scores
+    /// on held-out rules.
+    ///
+    /// # Errors
+    /// Heads outside the model, or a failed device, in words.
+    pub async fn ablate(&self, ablation: &Ablation) -> Result<Box<Ablated>, String> {
+        let model = &self.config.model;
+        if ablation.is_empty() {
+            return Err("heads: name at least one head to silence".into());
+        }
+        if let Some((l, h)) = ablation
+            .heads
+            .iter()
+            .find(|(l, h)| *l >= model.layers || *h >= model.heads)
+        {
+            return Err(format!(
+                "heads: {l}.{h} is outside the model, which has {} layers of {} heads",
+                model.layers, model.heads
+            ));
+        }
+        let (whole, ablated) = ablation_pair(
+            &self.model,
+            ablation,
+            &self.layout,
+            &self.eval,
+            self.step,
+            Some(ABLATION_EXAMPLES),
+            &self.device,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ablated::of(&self.config, self.step, ablation, whole, &ablated).map(Box::new)
     }
 
     /// The model's answer to `question`, with the attention behind it and whether the rule was one
@@ -112,9 +195,38 @@ impl Kept {
         self.models.push_back(model);
     }
 
-    /// The kept model of the newest run with these settings.
-    pub fn find(&self, config: &ExperimentConfig) -> Option<&KeptModel> {
-        self.models.iter().rev().find(|m| &m.config == config)
+    /// The kept model of the newest run with these settings (and trained this many steps, when
+    /// `step` says).
+    pub fn find(&self, config: &ExperimentConfig, step: Option<usize>) -> Option<&KeptModel> {
+        self.models
+            .iter()
+            .rev()
+            .find(|m| &m.config == config && step.is_none_or(|s| s == m.step))
+    }
+
+    /// Replies to `query` with the kept model of the newest run with these settings (and steps,
+    /// see [`Self::find`]).
+    pub async fn reply(
+        &self,
+        config: &ExperimentConfig,
+        step: Option<usize>,
+        query: Query,
+    ) -> Event {
+        match self.find(config, step) {
+            Some(kept) => kept.reply(query).await,
+            None => query.refused(self.gone()),
+        }
+    }
+
+    /// Why a run's model is not here.
+    fn gone(&self) -> String {
+        format!(
+            "that run's model is not in this tab's memory: the worker keeps the models of the last \
+             {} runs it finished since the page was opened, not those of stopped runs, of runs \
+             saved before a reload or of runs read from a file. Train the run again, or keep its \
+             model with `idp run --save` and use `idp ablate`",
+            self.capacity
+        )
     }
 
     /// Answers `question` with the kept model of the newest run with these settings.
@@ -127,12 +239,9 @@ impl Kept {
         config: &ExperimentConfig,
         question: &Question,
     ) -> Result<Box<Answer>, String> {
-        match self.find(config) {
+        match self.find(config, None) {
             Some(kept) => kept.answer(question).await,
-            None => Err(format!(
-                "that run's model is no longer in this tab's memory (the worker keeps the last {} runs)",
-                self.capacity
-            )),
+            None => Err(self.gone()),
         }
     }
 }

@@ -27,7 +27,7 @@ use crate::engine::memory::MemoryLimits;
 use crate::engine::stack::Checkpoint;
 use crate::protocol::{BackendInfo, BackendPreference, Command, Event, Work};
 use burn::prelude::Device;
-pub use kept::{Kept, KeptModel};
+pub use kept::{Kept, KeptModel, Query};
 pub use trainee::Trainee;
 
 /// The device a training runs on, what the page's badge says of it, and what a training may take
@@ -107,6 +107,9 @@ pub struct Policy {
     pub shrink_to_fit: bool,
     /// Models of finished runs kept to answer questions ([`Command::Ask`]).
     pub kept_models: usize,
+    /// Checkpoint once more when every step is done, before the records are said: the trained
+    /// models, kept (`idp sweep --keep-models`, `idp run --save`) for `idp ablate`.
+    pub checkpoint_at_end: bool,
 }
 
 impl Policy {
@@ -124,6 +127,7 @@ impl Policy {
             cpu_stack: 1,
             shrink_to_fit: true,
             kept_models: crate::protocol::KEPT_MODELS,
+            checkpoint_at_end: false,
         }
     }
 
@@ -139,6 +143,7 @@ impl Policy {
             cpu_stack: usize::MAX,
             shrink_to_fit: false,
             kept_models: 0,
+            checkpoint_at_end: false,
         }
     }
 }
@@ -193,9 +198,25 @@ impl<H: Host> Session<H> {
                     Ended::Replaced(command) => Some(command),
                     _ => None,
                 },
-                Command::Ask { config, question } => {
-                    let answer = self.kept.answer(&config, &question).await;
-                    self.host.emit(Event::Answer { answer });
+                Command::Ask {
+                    config,
+                    question,
+                    step,
+                } => {
+                    let reply = self.kept.reply(&config, step, Query::Ask(question)).await;
+                    self.host.emit(reply);
+                    None
+                }
+                Command::Ablate {
+                    config,
+                    ablation,
+                    step,
+                } => {
+                    let reply = self
+                        .kept
+                        .reply(&config, step, Query::Ablate(ablation))
+                        .await;
+                    self.host.emit(reply);
                     None
                 }
                 // The host keeps its owner (its storage key) itself; the controls of a training

@@ -1,9 +1,9 @@
 //! The pace of a training: paused or not, single steps asked for, the recent speed, and how many
 //! steps the next chunk takes.
 
+use super::kept::Query;
 use super::{Host, Policy};
 use crate::engine::config::ExperimentConfig;
-use crate::engine::question::Question;
 use crate::protocol::{Command, Event};
 
 /// What the loop does after reading its inbox.
@@ -16,8 +16,9 @@ pub(super) enum Control {
     Suspend,
     /// End, and serve this training instead.
     Start(Command),
-    /// Answer this question, then read on.
-    Ask(Box<ExperimentConfig>, Question),
+    /// Answer this question (or ablation) about the model of the run with these settings, then
+    /// read on.
+    Query(Box<ExperimentConfig>, Option<usize>, Query),
 }
 
 /// A training's pause, single steps asked for, and recent speed.
@@ -52,7 +53,16 @@ impl Pace {
                 // The host keeps its owner itself.
                 Command::Own { .. } => {}
                 start @ Command::Train { .. } => return Control::Start(start),
-                Command::Ask { config, question } => return Control::Ask(config, question),
+                Command::Ask {
+                    config,
+                    question,
+                    step,
+                } => return Control::Query(config, step, Query::Ask(question)),
+                Command::Ablate {
+                    config,
+                    ablation,
+                    step,
+                } => return Control::Query(config, step, Query::Ablate(ablation)),
             }
         }
         Control::Train

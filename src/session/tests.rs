@@ -406,6 +406,7 @@ fn a_question_while_training_is_answered_and_training_goes_on() {
     let ask = |config: &ValidConfig| Command::Ask {
         config: Box::new(config.raw().clone()),
         question: question.clone(),
+        step: None,
     };
     let host = FakeHost::new()
         .cue(step_at_least(5), ask(&config))
@@ -425,7 +426,12 @@ fn a_question_while_training_is_answered_and_training_goes_on() {
     let answer = answers[0].as_ref().expect("the run in training answers");
     assert_eq!(answer.expected, "dcc");
     assert!(answer.step < 30);
-    assert!(answers[1].as_ref().unwrap_err().contains("no longer"));
+    assert!(
+        answers[1]
+            .as_ref()
+            .unwrap_err()
+            .contains("not in this tab's memory")
+    );
     // Once it finished, its kept model answers, between trainings too.
     session
         .host
@@ -435,6 +441,53 @@ fn a_question_while_training_is_answered_and_training_goes_on() {
     match session.host.events.last() {
         Some(Event::Answer { answer: Ok(answer) }) => assert_eq!(answer.step, 30),
         other => panic!("{other:?}"),
+    }
+    // A model of these settings trained another number of steps (a stopped run's, or a finished
+    // one the page means) is not this one: refused, not answered by the wrong model.
+    let at = |step: usize, query: Command| match query {
+        Command::Ask {
+            config, question, ..
+        } => Command::Ask {
+            config,
+            question,
+            step: Some(step),
+        },
+        other => other,
+    };
+    for (step, answered) in [(30, true), (12, false)] {
+        session
+            .host
+            .cues
+            .push((Box::new(|_: &[Event]| true), 0, at(step, ask(&config))));
+        pollster::block_on(session.serve());
+        match session.host.events.last() {
+            Some(Event::Answer { answer }) => assert_eq!(answer.is_ok(), answered, "{answer:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    // An ablation finds its model the same way, and silencing heads is answered.
+    let ablate = |step: usize| Command::Ablate {
+        config: Box::new(config.raw().clone()),
+        ablation: crate::engine::mechanism::Ablation {
+            heads: vec![(0, 0)],
+        },
+        step: Some(step),
+    };
+    for (step, answered) in [(30, true), (12, false)] {
+        session
+            .host
+            .cues
+            .push((Box::new(|_: &[Event]| true), 0, ablate(step)));
+        pollster::block_on(session.serve());
+        match session.host.events.last() {
+            Some(Event::Ablated { ablated }) => {
+                assert_eq!(ablated.is_ok(), answered, "{ablated:?}");
+                if let Ok(ablated) = ablated {
+                    assert_eq!((ablated.step, ablated.heads.as_str()), (30, "0.0"));
+                }
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
 

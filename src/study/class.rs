@@ -889,22 +889,10 @@ impl ResultCode {
         }
         let cell = self.cell();
         let config = class.cell(cell)?;
-        let raw = config.raw();
         let record = RunRecord {
             labels: class.plan.cells[cell].labels.clone(),
-            config: raw.clone(),
-            instructions: raw.task.instructions,
-            examples_per_rule: raw.task.budget.total(raw.task.instructions) as f64
-                / raw.task.instructions as f64,
-            rules_with_examples: raw.task.instructions,
-            steps: summary.step,
-            result: summary,
-            final_loss: f32::NAN,
-            losses: Vec::new(),
-            evaluations: vec![summary],
-            seen_rules: Vec::new(),
-            unseen_rules: Vec::new(),
             wall_seconds: f64::from(self.tenths) / 10.0,
+            ..RunRecord::summary_only(config.raw(), summary)
         };
         let result = ClassResult {
             class: self.class(),

@@ -19,8 +19,9 @@ pub const LESSON_STEPS: usize = 1500;
 pub const LESSON_EVAL_EVERY: usize = 80;
 
 /// Inputs of each split a lesson's interim evaluation scores (the last one scores the whole sets).
-/// With [`LESSON_EVAL_EVERY`], the interim evaluations cost about 4% of the training time and the
-/// last one about 3% (measured with `cargo run --release --example eval_cost`).
+/// With [`LESSON_EVAL_EVERY`], the interim evaluations cost 6-7% of the training time and the
+/// last one 6-8%, plus 2-3% for the head scores (measured with `cargo run --release --example
+/// eval_cost` on a 2-core machine; README, "Lessons").
 pub const LESSON_INTERIM_EXAMPLES: usize = 32;
 
 /// A guided lesson.
@@ -42,13 +43,16 @@ pub struct Lesson {
     pub explanation: &'static str,
     /// The runs.
     pub sweep: SweepSpec,
+    /// Whether the reveal looks inside the models (head scores and an ablation per run).
+    pub inside: bool,
 }
 
 /// Identifiers of every lesson, in teaching order.
-pub const LESSON_IDS: [&str; 6] = [
+pub const LESSON_IDS: [&str; 7] = [
     "two-levels",
     "model-a-vs-b",
     "phase-transition",
+    "what-changed-inside",
     "no-ops",
     "skew",
     "semantics",
@@ -105,6 +109,30 @@ pub fn phase_transition_sweep() -> SweepSpec {
     sweep
 }
 
+/// The choices of the lesson "What changed inside?".
+const WHAT_CHANGED_INSIDE_CHOICES: [&str; 4] = [
+    "Both models', about as much: they were trained the same way",
+    "The 1,024-rule model's, clearly more: it reads the rule from the prompt",
+    "The 16-rule model's more",
+    "Neither model's heads look there",
+];
+
+/// The answer the lesson's runs give on seeds 1, 2 and 3 (README, "Inside the model": measured
+/// with `idp sweep --lesson what-changed-inside --seeds 1,2,3 --keep-models` and `idp ablate
+/// --best substitute`): the best substitution head scores 0.52 to 0.60 at 1,024 rules and 0.21 to
+/// 0.45 at 16.
+const WHAT_CHANGED_INSIDE_ANSWER: usize = 1;
+
+/// Why, as those runs show it.
+const WHAT_CHANGED_INSIDE_EXPLANATION: &str = "Where it writes a letter of y, the 1,024-rule model's best head puts more than half its attention on that very letter of the prompt (0.52 to 0.60 over three seeds); the 16-rule model's best head a third (0.21 to 0.45): it writes the y it memorized for a rule it recognizes. Both copy input letters alike (about 0.6): every rule needs copying. Silencing that head costs the 1,024-rule model about 20 points on unseen rules; the 16-rule model has nothing to lose there, but loses about half its seen-rule accuracy: its head served its memorized rules.";
+
+/// Two points of the phase-transition lesson's ladder (its settings, these rule counts).
+fn phase_transition_points(rules: [usize; 2]) -> SweepSpec {
+    let mut sweep = phase_transition_sweep();
+    sweep.axes = vec![Axis::values("instructions", "task.instructions", rules)];
+    sweep
+}
+
 /// The lesson with this identifier.
 pub fn lesson(id: &str) -> Option<Lesson> {
     let lesson = match id {
@@ -121,15 +149,8 @@ pub fn lesson(id: &str) -> Option<Lesson> {
             ],
             answer: 1,
             explanation: "New inputs of a known rule are easy for both models: seen-rule accuracy is high either way. Following a rule it has never seen takes many distinct rules in training: only the 1,024-rule model does it.",
-            sweep: {
-                let mut sweep = phase_transition_sweep();
-                sweep.axes = vec![Axis::values(
-                    "instructions",
-                    "task.instructions",
-                    [4usize, 1024],
-                )];
-                sweep
-            },
+            sweep: phase_transition_points([4, 1024]),
+            inside: false,
         },
         "model-a-vs-b" => Lesson {
             id: "model-a-vs-b",
@@ -144,6 +165,7 @@ pub fn lesson(id: &str) -> Option<Lesson> {
             answer: 1,
             explanation: "A becomes perfect at its one rule and learns nothing about rules in general. B saw each rule only a few times, but so many different rules that it learned what a rule is.",
             sweep: preset_sweep("model-a-vs-b"),
+            inside: false,
         },
         "phase-transition" => Lesson {
             id: "phase-transition",
@@ -159,6 +181,18 @@ pub fn lesson(id: &str) -> Option<Lesson> {
             answer: 1,
             explanation: "With few rules the model memorizes them and fails on new ones whatever the examples per rule. Once there are enough rules (at this scale, between 16 and 256; in the paper's larger task, a few hundred), following the rule is easier than memorizing each one, and unseen-rule accuracy climbs.",
             sweep: phase_transition_sweep(),
+            inside: false,
+        },
+        "what-changed-inside" => Lesson {
+            id: "what-changed-inside",
+            title: "What changed inside?",
+            text: "Two models share one budget of 20,000 examples: one sees 16 distinct rules, the other 1,024. For every letter of an answer we know where in the prompt it comes from: the input letter it copies, or the letter of y it writes in place of x. After training we measure how much each attention head looks exactly there on rules neither model has seen, then silence each model's strongest such head and see what it loses.",
+            question: "On rules neither model has seen, whose heads look at the rule's y where they write it?",
+            choices: &WHAT_CHANGED_INSIDE_CHOICES,
+            answer: WHAT_CHANGED_INSIDE_ANSWER,
+            explanation: WHAT_CHANGED_INSIDE_EXPLANATION,
+            sweep: phase_transition_points([16, 1024]),
+            inside: true,
         },
         "no-ops" => Lesson {
             id: "no-ops",
@@ -172,6 +206,7 @@ pub fn lesson(id: &str) -> Option<Lesson> {
             answer: 1,
             explanation: "A model that never saw a no-op always rewrites: it has not learned to check whether x occurs. A share of no-op inputs teaches it to leave the input alone.",
             sweep: preset_sweep("no-ops"),
+            inside: false,
         },
         "skew" => Lesson {
             id: "skew",
@@ -186,6 +221,7 @@ pub fn lesson(id: &str) -> Option<Lesson> {
             answer: 1,
             explanation: "Under a steep power law most rules get almost no examples: the training set holds far fewer distinct rules in practice, and generalization to new rules suffers. A mild skew costs little.",
             sweep: preset_sweep("skew"),
+            inside: false,
         },
         "semantics" => Lesson {
             id: "semantics",
@@ -196,6 +232,7 @@ pub fn lesson(id: &str) -> Option<Lesson> {
             answer: 2,
             explanation: "Rules from one narrow family teach a narrow skill. Diversity across families, not just the number of rules, is what carries over to unstructured rules.",
             sweep: preset_sweep("semantics"),
+            inside: false,
         },
         _ => return None,
     };

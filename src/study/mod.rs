@@ -3,6 +3,7 @@
 
 pub mod class;
 pub mod lessons;
+pub mod mechanism;
 pub mod plan;
 pub mod presets;
 pub mod record;

@@ -35,6 +35,11 @@ pub struct RunRecord {
     pub losses: Vec<LossPoint>,
     /// Every evaluation's headline numbers.
     pub evaluations: Vec<EvalSummary>,
+    /// Every evaluation's head scores and embedding projection
+    /// ([`crate::engine::mechanism::Inside`]); empty in records made before they were measured
+    /// and in records read from a class's result code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inside: Vec<crate::engine::mechanism::Inside>,
     /// Per-rule accuracy of seen rules at the end.
     pub seen_rules: Vec<RuleScore>,
     /// Per-rule accuracy of held-out rules at the end.
@@ -65,6 +70,35 @@ impl RunRecord {
             last,
             wall_seconds,
         )
+        .with_inside(stack.inside(k).to_vec())
+    }
+
+    /// The record of a run known only by its settings and final headline numbers (a class's
+    /// result code, a test): no curves, no per-rule scores, no loss (NaN), every rule counted as
+    /// having examples, no time.
+    pub fn summary_only(config: &ExperimentConfig, summary: EvalSummary) -> Self {
+        let instructions = config.task.instructions;
+        Self {
+            labels: Vec::new(),
+            config: config.clone(),
+            instructions,
+            examples_per_rule: config.task.budget.total(instructions) as f64 / instructions as f64,
+            rules_with_examples: instructions,
+            steps: summary.step,
+            result: summary,
+            final_loss: f32::NAN,
+            losses: Vec::new(),
+            evaluations: vec![summary],
+            inside: Vec::new(),
+            seen_rules: Vec::new(),
+            unseen_rules: Vec::new(),
+            wall_seconds: 0.0,
+        }
+    }
+
+    /// The record with its head scores and projections.
+    pub fn with_inside(self, inside: Vec<crate::engine::mechanism::Inside>) -> Self {
+        Self { inside, ..self }
     }
 
     #[cfg(feature = "compute")]
@@ -91,6 +125,7 @@ impl RunRecord {
             final_loss: losses.last().map(|p| p.loss).unwrap_or(f32::NAN),
             losses: losses.to_vec(),
             evaluations: evaluations.to_vec(),
+            inside: Vec::new(),
             seen_rules: last.seen.per_rule,
             unseen_rules: last.unseen.per_rule,
             wall_seconds,
@@ -286,6 +321,52 @@ impl SweepReport {
     }
 }
 
+/// Columns of [`heads_csv`].
+pub const HEADS_COLUMNS: [&str; 7] = [
+    "step",
+    "split",
+    "layer",
+    "head",
+    "copy",
+    "substitute",
+    "match_x",
+];
+
+/// A run's head scores ([`crate::engine::mechanism`]) as CSV: one row per evaluation, split
+/// (`seen`, `unseen`) and head, layers and heads counted from 0 (as `idp ablate --heads` takes
+/// them); a measure with no case at that evaluation is an empty cell.
+pub fn heads_csv(inside: &[crate::engine::mechanism::Inside]) -> String {
+    use crate::engine::mechanism::Measure;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(HEADS_COLUMNS).expect("writing to memory");
+    for evaluation in inside {
+        for (split, scores) in [("seen", &evaluation.seen), ("unseen", &evaluation.unseen)] {
+            for layer in 0..scores.layers {
+                for head in 0..scores.heads {
+                    let value = |m: Measure| {
+                        scores
+                            .of(m)
+                            .and_then(|v| v.get(layer * scores.heads + head))
+                            .map(|v| format!("{v}"))
+                            .unwrap_or_default()
+                    };
+                    let row = [
+                        evaluation.step.to_string(),
+                        split.to_string(),
+                        layer.to_string(),
+                        head.to_string(),
+                        value(Measure::Copy),
+                        value(Measure::Substitute),
+                        value(Measure::MatchX),
+                    ];
+                    out.write_record(row).expect("writing to memory");
+                }
+            }
+        }
+    }
+    csv_text(out)
+}
+
 /// Columns of [`metrics_csv`].
 pub const METRICS_COLUMNS: [&str; 6] = [
     "step",
@@ -424,6 +505,7 @@ mod tests {
                 },
             ],
             evaluations: vec![summary(20, 0.25)],
+            inside: Vec::new(),
             seen_rules: Vec::new(),
             unseen_rules: Vec::new(),
             wall_seconds: 3.0,
@@ -489,6 +571,38 @@ mod tests {
         bad.runs[0].losses[0].loss = f32::INFINITY;
         // JSON has no infinity: serde writes null, which is not a loss.
         assert!(matches!(refuse(&bad.to_json()), ImportError::Unreadable(_)));
+    }
+
+    #[test]
+    fn heads_csv_has_a_row_per_evaluation_split_and_head() {
+        use crate::engine::mechanism::{HeadScores, Inside, Projection};
+        let scores = |copy: Vec<f32>| HeadScores {
+            layers: 1,
+            heads: 2,
+            examples: 3,
+            scores: [Some(copy), None, Some(vec![0.5, 0.25])],
+        };
+        let inside = Inside {
+            step: 40,
+            seen: scores(vec![0.75, 0.125]),
+            unseen: scores(vec![1.0, 0.0]),
+            embedding: Projection {
+                labels: Vec::new(),
+                points: Vec::new(),
+                explained: [0.0; 2],
+            },
+        };
+        let csv = heads_csv(&[inside]);
+        assert_eq!(
+            csv,
+            "step,split,layer,head,copy,substitute,match_x\n\
+             40,seen,0,0,0.75,,0.5\n40,seen,0,1,0.125,,0.25\n\
+             40,unseen,0,0,1,,0.5\n40,unseen,0,1,0,,0.25\n"
+        );
+        assert_eq!(
+            heads_csv(&[]),
+            "step,split,layer,head,copy,substitute,match_x\n"
+        );
     }
 
     #[test]

@@ -148,6 +148,7 @@ fn result(class: &ClassPlan, cell: usize, unseen: f64) -> ClassResult {
         final_loss: 0.5,
         losses: Vec::new(),
         evaluations: vec![summary],
+        inside: Vec::new(),
         seen_rules: Vec::new(),
         unseen_rules: Vec::new(),
         wall_seconds: 1.0,

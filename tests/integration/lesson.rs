@@ -40,3 +40,60 @@ fn the_primary_lesson_shows_the_phase_transition() {
         "out of order: {shown}"
     );
 }
+
+/// The lesson "What changed inside?" says what its runs show (seed 1 of the three the README
+/// tables): the 1,024-rule model's best substitution head reads the rule's `y` clearly more than
+/// the 16-rule model's, and silencing it costs the 1,024-rule model unseen-rule accuracy.
+#[test]
+fn the_inside_lesson_shows_the_many_rule_model_reading_y() {
+    use instruction_diversity::engine::eval::ablation_pair;
+    use instruction_diversity::engine::mechanism::{Ablation, Measure};
+    let lesson = lesson("what-changed-inside").unwrap();
+    let configs: Vec<_> = lesson
+        .sweep
+        .plan()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.config)
+        .collect();
+    let mut stack = Stack::new(&configs, &Device::flex()).unwrap();
+    while !stack.is_finished() {
+        pollster::block_on(stack.advance(PHASE_TRANSITION_STEPS)).unwrap();
+    }
+    let best = |k: usize| {
+        let inside = stack.inside(k).last().expect("head scores at the end");
+        inside
+            .unseen
+            .best(Measure::Substitute)
+            .expect("substitutions")
+    };
+    let rules: Vec<usize> = (0..2).map(|k| stack.config(k).task.instructions).collect();
+    assert_eq!(rules, [16, 1024]);
+    let (few, many) = (best(0), best(1));
+    assert!(
+        many.2 > few.2 + 0.1,
+        "best substitution head: 16 rules {few:?}, 1,024 {many:?}"
+    );
+    let (layout, device) = (*stack.layout(), stack.inference_device());
+    let model = stack.inference_model(1);
+    let silence = Ablation {
+        heads: vec![(many.0, many.1)],
+    };
+    let (whole, silenced) = pollster::block_on(ablation_pair(
+        &model,
+        &silence,
+        &layout,
+        stack.dataset(1),
+        0,
+        None,
+        &device,
+    ))
+    .unwrap();
+    let (whole, silenced) = (whole.summary(), silenced.summary());
+    assert!(
+        whole.unseen_accuracy - silenced.unseen_accuracy >= 0.05,
+        "silencing {many:?} cost {} of {}",
+        whole.unseen_accuracy - silenced.unseen_accuracy,
+        whole.unseen_accuracy
+    );
+}

@@ -3,11 +3,11 @@
 
 use crate::files::Results;
 use crate::hero::Hero;
-use crate::lab;
 use crate::run_panel::{Charts, Predictions, RunControls, Share, Status};
 use crate::settings_form::SettingsForm;
 use crate::store;
 use crate::worker_link::{SharedLink, WorkerLink, spawn_worker};
+use crate::{compare_panel, inside_panel, inspector_panel, lessons_panel, sweep_panel, try_panel};
 use instruction_diversity::engine::checkpoint::CheckpointMeta;
 use instruction_diversity::page::link;
 use instruction_diversity::page::state::SweepAction;
@@ -389,12 +389,12 @@ pub fn app() -> Html {
         // The address bar is always a link to the current settings (replaced, so Back still leaves),
         // and again when a link that changed it waits for the reader's choice.
         let page = &state.page;
-        let mut fragment = crate::run_panel::share_fragment(
+        let mut fragment = link::share_fragment(
             &page.settings,
             &page.view,
             page.lesson.as_ref().map(|l| l.id.as_str()),
             &page.sweep.form,
-            crate::run_panel::LinkStarts::Nothing,
+            link::LinkStarts::Nothing,
         );
         // A class's page stays its class's across a reload: with a hub, the class's keys after
         // the settings (the hub gives the rest); without, the class's own link (the settings of
@@ -511,14 +511,20 @@ pub fn app() -> Html {
                 if !link.borrow().is_started() {
                     match command {
                         Command::Train { .. } => spawn_worker(dispatch.clone(), link.clone()),
-                        Command::Ask { .. } => {
+                        Command::Ask { .. } | Command::Ablate { .. } => {
                             // Its models went with it.
-                            dispatch.dispatch(Action::Helper(
-                                *slot,
-                                instruction_diversity::protocol::Event::Answer {
-                                    answer: Err("the worker that trained this run has stopped, and its model with it: ask a run trained since".into()),
+                            let why = "the worker that trained this run has stopped, and its model with it: ask a run trained since".to_string();
+                            let event = match command {
+                                Command::Ask { .. } => {
+                                    instruction_diversity::protocol::Event::Answer {
+                                        answer: Err(why),
+                                    }
+                                }
+                                _ => instruction_diversity::protocol::Event::Ablated {
+                                    ablated: Err(why),
                                 },
-                            ));
+                            };
+                            dispatch.dispatch(Action::Helper(*slot, event));
                             continue;
                         }
                         // Nothing to pause or resume.
@@ -596,7 +602,7 @@ pub fn app() -> Html {
                     {active} dispatch={dispatch.clone()} />
             }
             <Hero config={config.clone()} lesson={page.lesson.clone()} queue={page.sweep.clone()} library={page.library.clone()}
-                run={page.run.clone()} {active} seconds_left={page.sweep_seconds_left()} show_lesson={!view.hides("lessons")} dispatch={dispatch.clone()} />
+                run={page.run.clone()} inside={page.inside.clone()} opened={page.inspector.opened} {active} seconds_left={page.sweep_seconds_left()} show_lesson={!view.hides("lessons")} dispatch={dispatch.clone()} />
             <main>
                 if !view.hides("settings") {
                     // The whole form one click away; closed at first so the page opens on the
@@ -629,20 +635,23 @@ pub fn app() -> Html {
             </main>
             <div class="lab">
                 if !view.hides("lessons") {
-                    <lab::Lessons open={page.lesson.as_ref().map(|l| l.id.clone())} {active} dispatch={dispatch.clone()} />
+                    <lessons_panel::Lessons open={page.lesson.as_ref().map(|l| l.id.clone())} {active} dispatch={dispatch.clone()} />
                 }
                 if !view.hides("sweep") {
-                    <lab::Sweeps queue={page.sweep.clone()} library={page.library.clone()} preset={page.settings.preset.clone()} config={page.settings.config.raw().clone()}
+                    <sweep_panel::Sweeps queue={page.sweep.clone()} library={page.library.clone()} preset={page.settings.preset.clone()} config={page.settings.config.raw().clone()}
                         {active} seconds_left={page.sweep_seconds_left()} reset={page.links_opened} dispatch={dispatch.clone()} />
                 }
                 if !view.hides("inspector") {
-                    <lab::InspectorPanel inspector={page.inspector.clone()} library={page.library.clone()} run={page.run.clone()} dispatch={dispatch.clone()} />
+                    <inspector_panel::InspectorPanel inspector={page.inspector.clone()} library={page.library.clone()} run={page.run.clone()} dispatch={dispatch.clone()} />
                 }
                 if !view.hides("try") {
-                    <lab::TryYourOwn inspector={page.inspector.clone()} config={inspected_config} run_name={page.inspected_name()} dispatch={dispatch.clone()} />
+                    <try_panel::TryYourOwn inspector={page.inspector.clone()} config={inspected_config} run_name={page.inspected_name()} ablate={!view.hides("inside")} dispatch={dispatch.clone()} />
+                }
+                if !view.hides("inside") {
+                    <inside_panel::InsidePanel inside={page.inside.clone()} inspector={page.inspector.clone()} library={page.library.clone()} run={page.run.clone()} sweep={page.sweep.clone()} run_name={page.inspected_name()} dispatch={dispatch.clone()} />
                 }
                 if !view.hides("compare") {
-                    <lab::Compare library={page.library.clone()} opened={page.inspector.opened} {active} kept={page.context.storage.is_none()} dispatch={dispatch.clone()} />
+                    <compare_panel::Compare library={page.library.clone()} opened={page.inspector.opened} {active} kept={page.context.storage.is_none()} dispatch={dispatch.clone()} />
                 }
             </div>
             <footer class="muted">{ "Build " }<span id="build" class="mono">{ BUILD }</span></footer>

@@ -7,8 +7,8 @@
 
 use crate::app::{Dispatch, on_click};
 use crate::chart_view::ChartView;
-use crate::lab::SweepViews;
 use crate::run_panel::{CHART_SIZE, format_duration};
+use crate::sweep_panel::SweepViews;
 use instruction_diversity::page::heatmap::Grid;
 use instruction_diversity::page::link::{ClassRole, class_fragment, write_class};
 use instruction_diversity::page::state::Action;

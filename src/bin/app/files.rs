@@ -7,7 +7,7 @@ use instruction_diversity::page::chart::LineChart;
 use instruction_diversity::page::state::Action;
 use instruction_diversity::page::state::library::{Library, LibraryAction};
 use instruction_diversity::page::state::run::LiveRun;
-use instruction_diversity::study::record::{SweepReport, metrics_csv};
+use instruction_diversity::study::record::{SweepReport, heads_csv, metrics_csv};
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -174,6 +174,11 @@ pub fn results(props: &ResultsProps) -> Html {
             <summary>{ "Export and import" }</summary>
             <div class="menu-items">
             <button id="export-csv" disabled={!has_metrics} onclick={export("metrics.csv", "text/csv", |run| metrics_csv(&run.losses, &run.evaluations))}>{ "Metrics CSV" }</button>
+            <button id="export-heads-csv" disabled={!has_metrics} title="Each attention head's scores at every evaluation (see Inside the model)"
+                onclick={export("heads.csv", "text/csv", |run| match run.record.as_ref().filter(|r| !r.inside.is_empty()) {
+                    Some(record) => heads_csv(&record.inside),
+                    None => heads_csv(&run.history.iter().filter_map(|e| e.inside.clone()).collect::<Vec<_>>()),
+                })}>{ "Head scores CSV" }</button>
             <button id="export-json" disabled={run.record.is_none()} title="The settings, seed, curves and per-rule results of a finished run"
                 onclick={export("run.json", "application/json", |run| {
                     let backend = run.backend.as_ref().map_or("unknown backend", |b| b.description.as_str());

@@ -8,12 +8,15 @@ use crate::run_panel::{CHART_SIZE, accuracy_chart, format_duration};
 use instruction_diversity::engine::config::ValidConfig;
 use instruction_diversity::engine::task::{WorkedCase, worked_example};
 use instruction_diversity::page::chart::LineChart;
+use instruction_diversity::page::inside::{head_name, lesson_rows};
+use instruction_diversity::page::state::inside::{InsideAction, InsideView};
 use instruction_diversity::page::state::lessons::{LessonAction, LessonState};
 use instruction_diversity::page::state::library::Library;
 use instruction_diversity::page::state::run::LiveRun;
 use instruction_diversity::page::state::sweep::{SweepQueue, SweepStatus};
 use instruction_diversity::page::state::{Action, SweepAction};
 use instruction_diversity::study::lessons::lesson;
+use instruction_diversity::study::record::RunRecord;
 use instruction_diversity::study::verdict::Verdict;
 use std::rc::Rc;
 use yew::prelude::*;
@@ -32,6 +35,10 @@ pub struct HeroProps {
     pub queue: Rc<SweepQueue>,
     pub library: Rc<Library>,
     pub run: Rc<LiveRun>,
+    /// The view inside the model: a lesson that looks inside shows its ablation.
+    pub inside: Rc<InsideView>,
+    /// The run the inspector shows.
+    pub opened: Option<usize>,
     pub active: bool,
     /// The running sweep's time left, in seconds, once it can be estimated.
     pub seconds_left: Option<f64>,
@@ -69,7 +76,7 @@ pub fn hero(props: &HeroProps) -> Html {
                 </div>
                 <button class="secondary" id="redraw-example" onclick={redraw}>{ "Another example" }</button>
                 if props.show_lesson {
-                    <LessonBox lesson={props.lesson.clone()} queue={props.queue.clone()} active={props.active} seconds_left={props.seconds_left} dispatch={props.dispatch.clone()} />
+                    <LessonBox lesson={props.lesson.clone()} queue={props.queue.clone()} library={props.library.clone()} inside={props.inside.clone()} opened={props.opened} active={props.active} seconds_left={props.seconds_left} dispatch={props.dispatch.clone()} />
                 }
             </div>
             <div class="figures">
@@ -130,6 +137,9 @@ fn case_card(title: &str, hint: &str, case: &WorkedCase) -> Html {
 pub struct LessonBoxProps {
     pub lesson: Option<LessonState>,
     pub queue: Rc<SweepQueue>,
+    pub library: Rc<Library>,
+    pub inside: Rc<InsideView>,
+    pub opened: Option<usize>,
     pub active: bool,
     /// The running sweep's time left, in seconds, once it can be estimated.
     pub seconds_left: Option<f64>,
@@ -138,6 +148,68 @@ pub struct LessonBoxProps {
 
 /// The primary action, or the open lesson: its paragraph, the prediction to make, one button to
 /// run it, and the answer once its runs are done.
+/// The reveal of a lesson that looks inside: each run's best heads on held-out rules, and a button
+/// that silences its best substitution head (the result shows here and in "Inside the model").
+fn inside_reveal(props: &LessonBoxProps) -> Html {
+    let Some(sweep) = &props.queue.sweep else {
+        return html! {};
+    };
+    let runs: Vec<(usize, &RunRecord)> = props
+        .library
+        .runs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.sweep_key.as_deref() == Some(sweep.key.as_str()))
+        .map(|(i, r)| (i, r.record.as_ref()))
+        .collect();
+    let head = |best: Option<(usize, usize, f32)>| {
+        best.map_or("–".to_string(), |(l, h, s)| {
+            format!("{} ({s:.2})", head_name(l, h))
+        })
+    };
+    html! {
+        <table class="inside-reveal" id="inside-reveal">
+            <caption>{ "Your runs, on held-out rules at their end: the head that looks most at each answer letter's source, and the accuracy on the first 100 examples of each split with the substitution head silenced" }</caption>
+            <thead><tr><th scope="col">{ "rules" }</th><th scope="col">{ "unseen accuracy" }</th>
+                <th scope="col">{ "best substitution head" }</th><th scope="col">{ "best copy head" }</th><th scope="col">{ "silenced" }</th></tr></thead>
+            <tbody>
+            { for lesson_rows(&runs).into_iter().map(|row| {
+                let result = props.inside.of_run(Some(row.run));
+                let silencing = props.inside.ablating.is_some() && props.inside.ablating_run == Some(row.run);
+                let silence = row.substitute.map(|(l, h, _)| {
+                    let dispatch = props.dispatch.clone();
+                    let run = row.run;
+                    Callback::from(move |_: MouseEvent| {
+                        dispatch.dispatch(Action::OpenRun(Some(run)));
+                        dispatch.dispatch(Action::Inside(InsideAction::Head(Some((l, h)))));
+                        dispatch.dispatch(Action::Ablate(vec![(l, h)]));
+                    })
+                });
+                html! {
+                    <tr id={format!("inside-reveal-{}", row.instructions)}>
+                        <td>{ row.instructions }</td>
+                        <td>{ format!("{:.0}%", 100.0 * row.unseen) }</td>
+                        <td>{ head(row.substitute) }</td>
+                        <td>{ head(row.copy) }</td>
+                        <td>{ match (result, silence) {
+                            _ if silencing => html! { <span aria-live="polite">{ "Silencing…" }</span> },
+                            (Some(ablated), _) => html! { <span class="ablated">{ format!("unseen {:.0}% → {:.0}%, seen {:.0}% → {:.0}%",
+                                100.0 * ablated.whole.unseen_accuracy, 100.0 * ablated.ablated.unseen_accuracy,
+                                100.0 * ablated.whole.seen_accuracy, 100.0 * ablated.ablated.seen_accuracy) }</span> },
+                            (None, _) if props.opened == Some(row.run) && matches!(props.inside.ablation, Some(Err(_))) => html! {
+                                <span class="error">{ props.inside.ablation.as_ref().and_then(|a| a.as_ref().err()).cloned().unwrap_or_default() }</span>
+                            },
+                            (None, Some(onclick)) => html! { <button class="secondary" id={format!("silence-{}", row.instructions)} {onclick}>{ "Silence it" }</button> },
+                            (None, None) => html! { "–" },
+                        } }</td>
+                    </tr>
+                }
+            }) }
+            </tbody>
+        </table>
+    }
+}
+
 #[function_component(LessonBox)]
 pub fn lesson_box(props: &LessonBoxProps) -> Html {
     let dispatch = &props.dispatch;
@@ -222,8 +294,13 @@ pub fn lesson_box(props: &LessonBoxProps) -> Html {
             if let (true, Some(choice)) = (done, opened.prediction) {
                 <div class="reveal" id="lesson-reveal" role="status">
                     <p><b>{ if choice == lesson.answer { "Your prediction matches. " } else { "Not quite. " } }</b>
-                        { format!("You predicted: “{}”. The paper's answer: “{}”.", lesson.choices[choice], lesson.choices[lesson.answer]) }</p>
+                        { format!("You predicted: “{}”. {} “{}”.", lesson.choices[choice],
+                            if lesson.inside { "Over three seeds of these settings, the answer was:" } else { "The paper's answer:" },
+                            lesson.choices[lesson.answer]) }</p>
                     <p>{ lesson.explanation }</p>
+                    if lesson.inside {
+                        { inside_reveal(props) }
+                    }
                 </div>
             }
         </div>

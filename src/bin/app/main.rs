@@ -11,23 +11,35 @@ mod chart_view;
 #[cfg(target_arch = "wasm32")]
 mod class_panel;
 #[cfg(target_arch = "wasm32")]
+mod compare_panel;
+#[cfg(target_arch = "wasm32")]
 mod field;
 #[cfg(target_arch = "wasm32")]
 mod files;
 #[cfg(target_arch = "wasm32")]
 mod hero;
 #[cfg(target_arch = "wasm32")]
-mod lab;
+mod inside_panel;
+#[cfg(target_arch = "wasm32")]
+mod inspector_panel;
+#[cfg(target_arch = "wasm32")]
+mod lessons_panel;
 #[cfg(target_arch = "wasm32")]
 mod run_panel;
 #[cfg(target_arch = "wasm32")]
 mod settings_form;
+#[cfg(target_arch = "wasm32")]
+mod sweep_panel;
 // Shared with the worker, which uses its checkpoint part.
 #[cfg(target_arch = "wasm32")]
 #[allow(dead_code)]
 mod store;
 #[cfg(target_arch = "wasm32")]
 mod tab;
+#[cfg(target_arch = "wasm32")]
+mod try_panel;
+#[cfg(target_arch = "wasm32")]
+mod widgets;
 #[cfg(target_arch = "wasm32")]
 mod worker_link;
 

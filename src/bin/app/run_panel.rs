@@ -18,42 +18,6 @@ use wasm_bindgen::JsCast;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-/// What a shared link starts when opened.
-#[derive(Clone, Copy, PartialEq)]
-pub enum LinkStarts {
-    Nothing,
-    Run,
-    Sweep,
-}
-
-/// The link fragment of the current settings seen through `view`, starting what `starts` says when
-/// opened (a sweep link carries the sweep builder's fields; the open lesson travels with it).
-pub fn share_fragment(
-    settings: &Settings,
-    view: &link::View,
-    lesson: Option<&str>,
-    form: &SweepForm,
-    starts: LinkStarts,
-) -> String {
-    let view = link::View {
-        lesson: lesson.map(str::to_string),
-        ..view.clone()
-    };
-    let mut fragment = link::write_with_view(
-        &settings.config,
-        settings.preset.as_deref(),
-        settings.force_cpu,
-        &view,
-    );
-    if starts == LinkStarts::Sweep {
-        fragment.push_str(&link::write_sweep(form));
-    }
-    if starts != LinkStarts::Nothing {
-        fragment.push_str("&run=1");
-    }
-    fragment
-}
-
 /// The full share link of a fragment.
 fn share_url(fragment: &str) -> String {
     let page = web_sys::window()
@@ -140,7 +104,7 @@ pub struct ShareProps {
 /// Copy a link that reopens these settings (optionally starting the run), and the run's fingerprint.
 #[function_component(Share)]
 pub fn share(props: &ShareProps) -> Html {
-    let starts = use_state(|| LinkStarts::Nothing);
+    let starts = use_state(|| link::LinkStarts::Nothing);
     let shown = use_state(String::new);
     let copied = use_state(|| None::<bool>);
     let hide = use_state(String::new);
@@ -149,7 +113,7 @@ pub fn share(props: &ShareProps) -> Html {
     // The link's view: the page's own (a locked page's links stay locked) plus the teacher's lists.
     let (view, unknown) = props.view.with_lists(&hide, &lock, *embed);
     let on_copy = {
-        let fragment = share_fragment(
+        let fragment = link::share_fragment(
             &props.settings,
             &view,
             props.lesson.as_deref(),
@@ -184,9 +148,9 @@ pub fn share(props: &ShareProps) -> Html {
         let starts = starts.clone();
         Callback::from(move |e: Event| {
             starts.set(match event_value(&e).as_str() {
-                "run" => LinkStarts::Run,
-                "sweep" => LinkStarts::Sweep,
-                _ => LinkStarts::Nothing,
+                "run" => link::LinkStarts::Run,
+                "sweep" => link::LinkStarts::Sweep,
+                _ => link::LinkStarts::Nothing,
             })
         })
     };
@@ -203,9 +167,9 @@ pub fn share(props: &ShareProps) -> Html {
             <label class="check" for="link-starts">
                 { "the link opens the settings " }
                 <select id="link-starts" onchange={on_starts}>
-                    <option value="" selected={*starts == LinkStarts::Nothing}>{ "only" }</option>
-                    <option value="run" selected={*starts == LinkStarts::Run}>{ "and starts the run" }</option>
-                    <option value="sweep" selected={*starts == LinkStarts::Sweep}>{ "and starts the sweep below" }</option>
+                    <option value="" selected={*starts == link::LinkStarts::Nothing}>{ "only" }</option>
+                    <option value="run" selected={*starts == link::LinkStarts::Run}>{ "and starts the run" }</option>
+                    <option value="sweep" selected={*starts == link::LinkStarts::Sweep}>{ "and starts the sweep below" }</option>
                 </select>
             </label>
             <details class="teach">

@@ -76,6 +76,35 @@ impl SweepDir {
         self.cells().join(format!("{index}.checkpoint"))
     }
 
+    /// Where a finished checkpoint is kept (`--keep-models`): `models/` with the checkpoint's own
+    /// file name, for `idp ablate`.
+    pub fn kept_model_path(&self, checkpoint: &Path) -> PathBuf {
+        let name = checkpoint.file_name().map_or_else(
+            || std::ffi::OsString::from("model.checkpoint"),
+            std::ffi::OsStr::to_os_string,
+        );
+        self.root.join("models").join(name)
+    }
+
+    /// Keeps a finished checkpoint in `models/` (see [`Self::kept_model_path`]).
+    ///
+    /// # Errors
+    /// Naming the file and the reason, when `models/` cannot be made or the file moved.
+    pub fn keep_model(&self, checkpoint: &Path) -> Result<PathBuf, String> {
+        let kept = self.kept_model_path(checkpoint);
+        let folder = kept.parent().expect("a kept model has a folder");
+        std::fs::create_dir_all(folder)
+            .map_err(|e| format!("cannot make {}: {e}", folder.display()))?;
+        std::fs::rename(checkpoint, &kept).map_err(|e| {
+            format!(
+                "cannot move {} to {}: {e}",
+                checkpoint.display(),
+                kept.display()
+            )
+        })?;
+        Ok(kept)
+    }
+
     /// The checkpoint file of the stack of `cells` (in the stack's order).
     pub fn stack_checkpoint_path(&self, cells: &[usize]) -> PathBuf {
         let names: Vec<String> = cells.iter().map(|c| c.to_string()).collect();

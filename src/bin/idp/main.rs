@@ -3,6 +3,8 @@
 //! progress bars and files.
 
 #[cfg(not(target_arch = "wasm32"))]
+mod ablate;
+#[cfg(not(target_arch = "wasm32"))]
 mod backend;
 #[cfg(not(target_arch = "wasm32"))]
 mod bench;
@@ -96,6 +98,12 @@ mod cli {
             /// Write the run (config, curves, final per-rule results) as JSON here.
             #[arg(long)]
             json: Option<PathBuf>,
+            /// Keep the trained model in this checkpoint file, for `idp ablate`.
+            #[arg(long)]
+            save: Option<PathBuf>,
+            /// Write the head scores of every evaluation as CSV here.
+            #[arg(long)]
+            heads_csv: Option<PathBuf>,
         },
         /// Run a sweep (a preset's, or one over --instructions / --per-rule / --vary) in this process
         /// and write its folder: plan, cells, sweep.csv and sweep.json. The same command run again
@@ -118,6 +126,9 @@ mod cli {
             /// Minutes between checkpoints of each cell in progress.
             #[arg(long, default_value_t = 5.0)]
             checkpoint_minutes: f64,
+            /// Keep each stack's trained models in DIR/models/ (checkpoints), for `idp ablate`.
+            #[arg(long)]
+            keep_models: bool,
         },
         /// Write a sweep's plan (every cell's settings) into a folder, for `idp cell` on a cluster,
         /// and estimate the compute it needs from a short timing on this machine.
@@ -142,6 +153,29 @@ mod cli {
             /// Minutes between checkpoints.
             #[arg(long, default_value_t = 5.0)]
             checkpoint_minutes: f64,
+            /// Keep the cell's trained model in DIR/models/ (a checkpoint), for `idp ablate`.
+            #[arg(long)]
+            keep_models: bool,
+        },
+        /// Evaluate kept models (checkpoints of `run --save` or `sweep --keep-models`) with every
+        /// head and with some silenced (zero-ablation: the head's output set to zero), and print
+        /// what each run loses and the mechanism table over the runs.
+        Ablate {
+            /// Checkpoint files (every run in each is ablated).
+            #[arg(required = true)]
+            files: Vec<PathBuf>,
+            /// Heads to silence in every run, as layer.head (0-based), comma-separated: 1.0,1.3
+            #[arg(long, conflicts_with = "best", required_unless_present = "best")]
+            heads: Option<String>,
+            /// Silence each run's head that scores highest on held-out rules on this measure.
+            #[arg(long, value_parser = ["copy", "substitute", "match_x"])]
+            best: Option<String>,
+            /// Write the rows as JSON here.
+            #[arg(long)]
+            json: Option<PathBuf>,
+            /// Compute backend: cpu, wgpu, or auto.
+            #[arg(long, default_value = "cpu")]
+            backend: BackendChoice,
         },
         /// Gather a planned sweep's cell results into sweep.csv and sweep.json, naming the cells
         /// still missing (exit code 3 when some are).
@@ -203,8 +237,12 @@ mod cli {
     #[derive(Args, Debug, Clone)]
     struct SettingsArgs {
         /// Start from a preset (see `idp presets`).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "lesson")]
         preset: Option<String>,
+        /// Start from a lesson's sweep, as the page runs it (two-levels, phase-transition,
+        /// what-changed-inside, ...).
+        #[arg(long)]
+        lesson: Option<String>,
         /// Start from a JSON config file (missing keys take their defaults; unknown keys are refused).
         #[arg(long)]
         config: Option<PathBuf>,
@@ -247,6 +285,20 @@ mod cli {
     impl SettingsArgs {
         /// The preset's sweep (if any) and the base config with every override applied.
         fn resolve(&self) -> Result<(Option<SweepSpec>, ValidConfig), CliError> {
+            if let Some(id) = &self.lesson {
+                if self.config.is_some() {
+                    return Err(CliError::Other(
+                        "give either --lesson or --config, not both".into(),
+                    ));
+                }
+                let found = instruction_diversity::study::lessons::lesson(id).ok_or_else(|| {
+                    CliError::Other(format!(
+                        "unknown lesson `{id}`; lessons: {}",
+                        instruction_diversity::study::lessons::LESSON_IDS.join(", ")
+                    ))
+                })?;
+                return self.with_overrides(Some(found.sweep.clone()), found.sweep.base);
+            }
             let (sweep, config) = match (&self.preset, &self.config) {
                 (Some(_), Some(_)) => {
                     return Err(CliError::Other(
@@ -275,6 +327,15 @@ mod cli {
                 }
                 (None, None) => (None, instruction_diversity::study::presets::preset_base()),
             };
+            self.with_overrides(sweep, config)
+        }
+
+        /// `--set`, `--seed` and `--steps` applied to the base `config` (and to `sweep`'s base).
+        fn with_overrides(
+            &self,
+            sweep: Option<SweepSpec>,
+            config: ExperimentConfig,
+        ) -> Result<(Option<SweepSpec>, ValidConfig), CliError> {
             let mut settings = BTreeMap::new();
             for item in &self.overrides {
                 let (key, raw) = item.split_once('=').ok_or_else(|| {
@@ -400,18 +461,25 @@ mod cli {
     pub(crate) fn main() -> ExitCode {
         let cli = Cli::parse();
         let outcome = match cli.command {
-            Command::Run { settings, json } => run_one(&settings, json),
+            Command::Run {
+                settings,
+                json,
+                save,
+                heads_csv,
+            } => run_one(&settings, json, save, heads_csv),
             Command::Sweep {
                 sweep,
                 jobs,
                 no_stack,
                 stack_size,
                 checkpoint_minutes,
+                keep_models,
             } => run_sweep(
                 &sweep,
                 jobs,
                 (!no_stack).then_some(usize::from(stack_size)),
                 checkpoint_minutes,
+                keep_models,
             ),
             Command::Plan { sweep, no_estimate } => plan(&sweep, no_estimate),
             Command::Cell {
@@ -419,8 +487,16 @@ mod cli {
                 index,
                 backend,
                 checkpoint_minutes,
-            } => cell(&dir, index, backend, checkpoint_minutes),
+                keep_models,
+            } => cell(&dir, index, backend, checkpoint_minutes, keep_models),
             Command::Merge { dir, missing } => merge(&dir, missing),
+            Command::Ablate {
+                files,
+                heads,
+                best,
+                json,
+                backend,
+            } => ablate(&files, heads, best.as_deref(), json.as_deref(), backend),
             Command::Class {
                 sweep,
                 dist,
@@ -476,7 +552,38 @@ mod cli {
         }
     }
 
-    fn run_one(settings: &SettingsArgs, json: Option<PathBuf>) -> Result<(), CliError> {
+    fn ablate(
+        files: &[PathBuf],
+        heads: Option<String>,
+        best: Option<&str>,
+        json: Option<&std::path::Path>,
+        backend: BackendChoice,
+    ) -> Result<(), CliError> {
+        use crate::ablate::Silence;
+        use instruction_diversity::engine::mechanism::Measure;
+        let silence = match (heads, best) {
+            (Some(heads), _) => Silence::Heads(heads),
+            (None, Some("copy")) => Silence::Best(Measure::Copy),
+            (None, Some("match_x")) => Silence::Best(Measure::MatchX),
+            _ => Silence::Best(Measure::Substitute),
+        };
+        if let Some(json) = json {
+            crate::ablate::check_json_path(json, files).map_err(CliError::Other)?;
+        }
+        let selected = backend.device().map_err(CliError::Other)?;
+        let (rows, failed) = crate::ablate::ablate(files, &silence, &selected);
+        if !rows.is_empty() {
+            crate::ablate::report(&rows, json).map_err(CliError::Other)?;
+        }
+        failed.map_or(Ok(()), |e| Err(CliError::Other(e)))
+    }
+
+    fn run_one(
+        settings: &SettingsArgs,
+        json: Option<PathBuf>,
+        save: Option<PathBuf>,
+        heads_csv: Option<PathBuf>,
+    ) -> Result<(), CliError> {
         let (_, config) = settings.resolve()?;
         let device = settings.backend.device().map_err(CliError::Other)?;
         let bars = MultiProgress::new();
@@ -485,20 +592,45 @@ mod cli {
             bars: &bars,
             verbose: true,
         };
+        if let Some(path) = &save {
+            crate::ablate::check_save_path(path, std::slice::from_ref(&config))
+                .map_err(CliError::Other)?;
+        }
         let stop = stop_flag();
+        // A kept model is the checkpoint written once every step is done.
+        let checkpointing = save.as_deref().map(|path| Checkpointing {
+            path,
+            every: Duration::MAX,
+            at_end: true,
+        });
         let record = match runner::train(
             std::slice::from_ref(&config),
             &device,
             &display,
-            None,
+            checkpointing.as_ref(),
             &stop,
         )? {
             Outcome::Finished(mut records) => *records.remove(0).map_err(CliError::Other)?,
             Outcome::Stopped { step } => {
-                return Err(CliError::Stopped(format!("stopped at step {step}")));
+                let kept = save.as_ref().map_or(String::new(), |path| {
+                    format!(
+                        "; the model so far is in {}, and the same command goes on from it",
+                        path.display()
+                    )
+                });
+                return Err(CliError::Stopped(format!("stopped at step {step}{kept}")));
             }
         };
+        if let Some(path) = &save {
+            crate::ablate::check_saved(path, record.steps).map_err(CliError::Other)?;
+            println!("kept the trained model in {}", path.display());
+        }
         println!("{}", record::table(std::slice::from_ref(&record), &[]));
+        if let Some(path) = heads_csv {
+            crate::files::write_atomically(&path, record::heads_csv(&record.inside).as_bytes())
+                .map_err(CliError::Other)?;
+            println!("wrote {}", path.display());
+        }
         if let Some(path) = json {
             crate::files::write_atomically(
                 &path,
@@ -531,6 +663,8 @@ mod cli {
         /// Time between checkpoints.
         every: Duration,
         stop: &'a AtomicBool,
+        /// Keep each finished checkpoint in `models/` (`--keep-models`).
+        keep_models: bool,
     }
 
     impl Cells<'_> {
@@ -549,6 +683,7 @@ mod cli {
             bars,
             every,
             stop,
+            keep_models,
         } = *cells;
         if dir
             .read_result(plan, index)
@@ -569,6 +704,7 @@ mod cli {
         let checkpointing = Checkpointing {
             path: &checkpoint,
             every,
+            at_end: keep_models,
         };
         let display = Display {
             label: &label,
@@ -583,8 +719,8 @@ mod cli {
                 let result =
                     CellResult::new(index, &device.description, record.with_labels(&cell.labels));
                 dir.write_result(&result).map_err(CliError::Other)?;
-                // The result is written: the checkpoint is of no more use.
-                let _ = std::fs::remove_file(&checkpoint);
+                // The result is written: the checkpoint is of no more use, unless kept.
+                finished_with(dir, &checkpoint, keep_models, bars)?;
                 Ok(CellOutcome::Finished(Box::new(result)))
             }
         }
@@ -674,6 +810,7 @@ mod cli {
             bars,
             every,
             stop,
+            keep_models,
         } = *cells;
         let planned: Vec<&PlannedRun> = stack.iter().map(|&i| &plan.cells[i]).collect();
         let configs: Vec<ValidConfig> = planned.iter().map(|c| c.config.clone()).collect();
@@ -683,6 +820,7 @@ mod cli {
         let checkpointing = Checkpointing {
             path: &checkpoint,
             every,
+            at_end: keep_models,
         };
         let display = Display {
             label: &label,
@@ -730,12 +868,41 @@ mod cli {
                 }
                 // Every result is written: the checkpoint is of no more use. (When one could not
                 // be written, the checkpoint stays, and the same command goes on from it.)
-                if outcomes.iter().all(|(_, o)| o.is_ok()) {
-                    let _ = std::fs::remove_file(&checkpoint);
+                if outcomes.iter().all(|(_, o)| o.is_ok())
+                    && let Err(e) = finished_with(dir, &checkpoint, keep_models, bars)
+                {
+                    outcomes = outcomes
+                        .into_iter()
+                        .map(|(i, _)| (i, Err(CliError::Other(e.to_string()))))
+                        .collect();
                 }
                 outcomes
             }
         }
+    }
+
+    /// A finished cell's or stack's checkpoint: moved to `models/` when kept (and said), else
+    /// removed.
+    fn finished_with(
+        dir: &SweepDir,
+        checkpoint: &std::path::Path,
+        keep: bool,
+        bars: &MultiProgress,
+    ) -> Result<(), CliError> {
+        if !keep {
+            let _ = std::fs::remove_file(checkpoint);
+            return Ok(());
+        }
+        let kept = dir.keep_model(checkpoint).map_err(|e| {
+            CliError::Other(format!(
+                "--keep-models: the trained models were not kept: {e}"
+            ))
+        })?;
+        runner::say(
+            bars,
+            &format!("kept the trained models in {}", kept.display()),
+        );
+        Ok(())
     }
 
     fn minutes(value: f64) -> Result<Duration, CliError> {
@@ -754,6 +921,7 @@ mod cli {
         index: usize,
         backend: BackendChoice,
         checkpoint_minutes: f64,
+        keep_models: bool,
     ) -> Result<(), CliError> {
         // First: a signal from here on checkpoints instead of killing.
         let stop = stop_flag();
@@ -771,6 +939,7 @@ mod cli {
             bars: &bars,
             every,
             stop: &stop,
+            keep_models,
         };
         match cells.run(index, true)? {
             CellOutcome::AlreadyDone => {
@@ -988,6 +1157,7 @@ mod cli {
         jobs: Option<usize>,
         stack_size: Option<usize>,
         checkpoint_minutes: f64,
+        keep_models: bool,
     ) -> Result<(), CliError> {
         // First: a signal from here on checkpoints instead of killing.
         let stop = stop_flag();
@@ -1065,6 +1235,7 @@ mod cli {
             bars: &bars,
             every,
             stop: &stop,
+            keep_models,
         };
         // Which unit each thread trains next is the schedule's (the rule the page's workers and
         // the class hub's students follow too): the cells with a result are done, and a thread

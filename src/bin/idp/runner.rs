@@ -41,6 +41,8 @@ pub struct Checkpointing<'a> {
     pub path: &'a Path,
     /// Time between checkpoints.
     pub every: Duration,
+    /// Checkpoint the trained models once more at the end (to keep them for `idp ablate`).
+    pub at_end: bool,
 }
 
 /// How the runs ended.
@@ -171,6 +173,7 @@ impl Host for CliHost<'_> {
             Event::Checkpointed { .. }
             | Event::Ready { .. }
             | Event::Answer { .. }
+            | Event::Ablated { .. }
             | Event::Paused { .. }
             | Event::Resumed => {}
         }
@@ -249,7 +252,10 @@ pub fn train(
         checkpoint_failed: None,
         error: None,
     };
-    let policy = Policy::cli(checkpointing.map(|c| c.every.as_secs_f64()));
+    let policy = Policy {
+        checkpoint_at_end: checkpointing.is_some_and(|c| c.at_end),
+        ..Policy::cli(checkpointing.map(|c| c.every.as_secs_f64()))
+    };
     let mut session = Session::new(host, policy);
     let work = Work::SavedIfSame {
         runs: configs.to_vec(),

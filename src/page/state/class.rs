@@ -383,6 +383,7 @@ mod tests {
             final_loss: 0.1,
             losses: Vec::new(),
             evaluations: vec![summary],
+            inside: Vec::new(),
             seen_rules: Vec::new(),
             unseen_rules: Vec::new(),
             wall_seconds: 3.0,

@@ -6,6 +6,7 @@
 //! - [`library`]: finished runs (this visit's, earlier visits', imported files'), comparison, storage;
 //! - [`sweep`]: the sweep builder and the sweep queue;
 //! - [`inspector`]: the inspected run, its rules and try-your-own;
+//! - [`inside`]: the view inside the inspected run's model: head scores, embedding, ablation;
 //! - [`lessons`]: the open lesson and the reader's prediction;
 //! - [`restore`]: going on after a reload or a lost GPU device;
 //! - [`context`]: where the page was opened and what the browser gives it there (plain http,
@@ -21,6 +22,7 @@
 
 pub mod class;
 pub mod context;
+pub mod inside;
 pub mod inspector;
 pub mod lessons;
 pub mod library;
@@ -43,6 +45,7 @@ use crate::study::record::{RunRecord, SweepReport};
 use crate::study::sweep::SweepSpec;
 use class::{ClassAction, ClassRoom};
 use context::{ContextAction, PageContext};
+use inside::{InsideAction, InsideView};
 use inspector::{Inspector, InspectorAction};
 use lessons::{LessonAction, LessonState};
 use library::{FinishedRun, Kept, Library, LibraryAction};
@@ -69,6 +72,8 @@ pub struct PageState {
     pub sweep: Rc<SweepQueue>,
     /// The inspector and try-your-own.
     pub inspector: Rc<Inspector>,
+    /// The view inside the inspected run's model.
+    pub inside: Rc<InsideView>,
     /// The lesson open, if any.
     pub lesson: Option<LessonState>,
     /// A link opened in the address bar while a run trains, waiting for the reader's choice (or, when
@@ -219,6 +224,10 @@ pub enum Action {
         /// The input.
         z: String,
     },
+    /// A change to the view inside the model alone.
+    Inside(InsideAction),
+    /// Evaluate the inspected run's model with these heads silenced (`(layer, head)`, 0-based).
+    Ablate(Vec<(usize, usize)>),
     /// The lesson.
     Lesson(LessonAction),
     /// Going on after a reload or a lost device.
@@ -239,6 +248,35 @@ pub fn inspected<'a>(
     match inspector.opened.and_then(|i| library.runs.get(i)) {
         Some(finished) => Some((&finished.record.config, &finished.history)),
         None => Some((run.config.as_deref()?, &run.history)),
+    }
+}
+
+/// The inspected run's head scores and embedding projections (one per evaluation that measured
+/// them, oldest first) and its evaluations' headline numbers: from its evaluations this visit, or
+/// from its record (a run saved earlier or imported).
+pub fn inspected_inside<'a>(
+    inspector: &Inspector,
+    library: &'a Library,
+    run: &'a LiveRun,
+) -> (
+    Vec<&'a crate::engine::mechanism::Inside>,
+    Vec<crate::engine::metrics::EvalSummary>,
+) {
+    let from_history =
+        |history: &'a [Rc<Evaluation>]| -> Vec<&'a crate::engine::mechanism::Inside> {
+            history.iter().filter_map(|e| e.inside.as_ref()).collect()
+        };
+    match inspector.opened.and_then(|i| library.runs.get(i)) {
+        Some(finished) => {
+            let insides = from_history(&finished.history);
+            let insides = if insides.is_empty() {
+                finished.record.inside.iter().collect()
+            } else {
+                insides
+            };
+            (insides, finished.record.evaluations.clone())
+        }
+        None => (from_history(&run.history), run.evaluations.clone()),
     }
 }
 
@@ -331,6 +369,10 @@ impl PageState {
             // Answers come whether or not the helper trains (it keeps the models it trained).
             Event::Answer { answer } => {
                 Rc::make_mut(&mut self.inspector).answered(answer.map(|a| *a));
+                return;
+            }
+            Event::Ablated { ablated } => {
+                Rc::make_mut(&mut self.inside).answered(ablated.map(|a| *a));
                 return;
             }
             Event::Member { said, .. } => {
@@ -455,6 +497,10 @@ impl PageState {
             library.import_error = None;
         }
         Rc::make_mut(&mut self.inspector).follow_new_run();
+        let inside = Rc::make_mut(&mut self.inside);
+        inside.open();
+        // "The run in progress" is another run now: the last one's ablations are not its.
+        inside.done.retain(|(run, _)| run.is_some());
     }
 
     /// Resets the live run's view and asks the worker to train `runs` (the run panel's first).
@@ -744,6 +790,8 @@ impl PageState {
                 Rc::make_mut(&mut self.library).clear();
                 Rc::make_mut(&mut self.sweep).sweep = None;
                 Rc::make_mut(&mut self.inspector).opened = None;
+                // Their runs are gone: so are the ablations kept by run.
+                Rc::make_mut(&mut self.inside).done.clear();
                 None
             }
             Action::Sweep(SweepAction::Workers(workers)) => {
@@ -793,6 +841,7 @@ impl PageState {
             Action::OpenRun(index) => {
                 let index = index.filter(|&i| i < self.library.runs.len());
                 Rc::make_mut(&mut self.inspector).open(index);
+                Rc::make_mut(&mut self.inside).open();
                 // The opened run's curves replace the live ones only when nothing trains.
                 if let Some(run) = index.map(|i| self.library.runs[i].clone())
                     && !self.is_active()
@@ -806,6 +855,11 @@ impl PageState {
                 None
             }
             Action::Ask { x, y, z } => self.ask(&x, &y, &z, &mut out),
+            Action::Inside(change) => {
+                Rc::make_mut(&mut self.inside).reduce(change);
+                None
+            }
+            Action::Ablate(heads) => self.ablate(heads, &mut out),
             Action::Lesson(change) => return self.lesson_action(change, out),
             Action::Restore(change) => return self.restore(change, out),
         };
@@ -826,9 +880,16 @@ impl PageState {
 
     fn worker_event(&mut self, event: Event, out: &mut Sent) -> Option<Command> {
         // Answers come whether or not a run trains.
-        if let Event::Answer { answer } = event {
-            Rc::make_mut(&mut self.inspector).answered(answer.map(|a| *a));
-            return None;
+        match event {
+            Event::Answer { answer } => {
+                Rc::make_mut(&mut self.inspector).answered(answer.map(|a| *a));
+                return None;
+            }
+            Event::Ablated { ablated } => {
+                Rc::make_mut(&mut self.inside).answered(ablated.map(|a| *a));
+                return None;
+            }
+            _ => {}
         }
         // Events of a stopped or failed run can still be in flight: they change nothing.
         if !self.is_active() {
@@ -1008,13 +1069,61 @@ impl PageState {
         (self, out)
     }
 
-    fn ask(&mut self, x: &str, y: &str, z: &str, out: &mut Sent) -> Option<Command> {
-        // A run a helper trained is asked there: that worker keeps its model.
+    /// `command` about the inspected run's model, to the worker that keeps it: a run a helper
+    /// trained is asked there; the page's own worker's is returned, to be sent last.
+    fn to_model_keeper(&self, command: Command, out: &mut Sent) -> Option<Command> {
         let helper = self
             .inspector
             .opened
             .and_then(|i| self.library.runs.get(i))
             .and_then(|r| r.helper);
+        match helper {
+            Some(slot) => {
+                out.push((Worker::Helper(slot), command));
+                None
+            }
+            None => Some(command),
+        }
+    }
+
+    /// The steps of the inspected run's model, for a question or an ablation: a finished (or
+    /// stopped) run's last; `None` for the run in training, whose model moves on.
+    fn inspected_step(&self) -> Option<usize> {
+        match self.inspector.opened.and_then(|i| self.library.runs.get(i)) {
+            Some(finished) => Some(finished.record.steps),
+            None if self.is_active() => None,
+            None => Some(self.run.step),
+        }
+    }
+
+    fn ablate(&mut self, heads: Vec<(usize, usize)>, out: &mut Sent) -> Option<Command> {
+        let ablation = crate::engine::mechanism::Ablation { heads };
+        let config = match self.inspected() {
+            None => Err("train a run first: the ablation silences heads of its model".to_string()),
+            Some(_) if ablation.is_empty() => Err("pick a head first".to_string()),
+            Some((config, _)) => Ok(Box::new(config.clone())),
+        };
+        let step = self.inspected_step();
+        let inside = Rc::make_mut(&mut self.inside);
+        match config {
+            Err(why) => {
+                inside.ablating = None;
+                inside.ablation = Some(Err(why));
+                None
+            }
+            Ok(config) => {
+                inside.asked(ablation.clone(), self.inspector.opened);
+                let ablate = Command::Ablate {
+                    config,
+                    ablation,
+                    step,
+                };
+                self.to_model_keeper(ablate, out)
+            }
+        }
+    }
+
+    fn ask(&mut self, x: &str, y: &str, z: &str, out: &mut Sent) -> Option<Command> {
         let checked = match self.inspected() {
             None => Err("train a run first: questions go to its model".to_string()),
             Some((config, _)) => check_question(&config.task, x, y, z)
@@ -1029,14 +1138,15 @@ impl PageState {
             }
             Ok((config, question)) => {
                 inspector.asking = true;
-                let ask = Command::Ask { config, question };
-                match helper {
-                    Some(slot) => {
-                        out.push((Worker::Helper(slot), ask));
-                        None
-                    }
-                    None => Some(ask),
-                }
+                let step = self.inspected_step();
+                self.to_model_keeper(
+                    Command::Ask {
+                        config,
+                        question,
+                        step,
+                    },
+                    out,
+                )
             }
         }
     }

@@ -120,6 +120,7 @@ impl PageState {
         );
         Rc::make_mut(&mut self.inspector).shift(shift);
         Rc::make_mut(&mut self.sweep).shift(shift);
+        Rc::make_mut(&mut self.inside).shift(shift);
         // A link may have started a run or sweep before storage answered: that one goes on.
         let busy = self.is_active() || self.sweep.running().is_some();
         if busy && (interrupted_run.is_some() || interrupted_sweep.is_some()) {

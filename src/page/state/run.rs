@@ -185,7 +185,10 @@ impl LiveRun {
             return RunOutcome::Nothing;
         }
         match event {
-            Event::Ready { .. } | Event::Answer { .. } | Event::Member { .. } => {}
+            Event::Ready { .. }
+            | Event::Answer { .. }
+            | Event::Ablated { .. }
+            | Event::Member { .. } => {}
             Event::Training { backend, .. } => {
                 self.backend = Some(backend);
                 self.status = RunStatus::Running;

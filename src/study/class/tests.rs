@@ -54,6 +54,7 @@ fn result(
             loss: 0.5,
         }],
         evaluations: vec![summary],
+        inside: Vec::new(),
         seen_rules: Vec::new(),
         unseen_rules: Vec::new(),
         wall_seconds: 12.34,

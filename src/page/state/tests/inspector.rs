@@ -24,7 +24,14 @@ fn questions_are_checked_then_sent_with_the_inspected_runs_settings() {
     );
     let (state, sent) = state.reduce(ask("a", "b", "abcd"));
     match own(&sent).as_slice() {
-        [Command::Ask { config, question }] => {
+        [
+            Command::Ask {
+                config,
+                question,
+                step,
+            },
+        ] => {
+            assert_eq!(*step, None, "the model in training is meant");
             assert_eq!(Some(&**config), state.run.config.as_deref());
             assert_eq!(question.z, "abcd");
         }
@@ -61,6 +68,29 @@ fn try_your_own_names_the_run_whose_model_answers() {
         state.inspected_name(),
         Some(state.library.runs[0].name.clone())
     );
+    // A finished run's model is asked for by its steps (another of the same settings is not it),
+    // for a question and for an ablation alike.
+    let steps = state.library.runs[0].record.steps;
+    let (state, sent) = state.reduce(ask("a", "b", "abcd"));
+    assert!(
+        matches!(own(&sent).as_slice(), [Command::Ask { step: Some(s), .. }] if *s == steps),
+        "{sent:?}"
+    );
+    let (state, sent) = state.reduce(Action::Ablate(vec![(0, 1)]));
+    match own(&sent).as_slice() {
+        [Command::Ablate { ablation, step, .. }] => {
+            assert_eq!(
+                (ablation.heads.as_slice(), *step),
+                (&[(0, 1)][..], Some(steps))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(state.inside.ablating_run, Some(0));
+    // No head: refused in the page, nothing sent.
+    let (state, sent) = state.reduce(Action::Ablate(Vec::new()));
+    assert!(sent.is_empty());
+    assert_eq!(state.inside.ablation, Some(Err("pick a head first".into())));
 }
 
 #[test]
