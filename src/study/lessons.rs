@@ -253,7 +253,7 @@ mod tests {
             let runs = lesson.sweep.plan().unwrap_or_else(|e| panic!("{id}: {e}"));
             assert!(runs.len() >= 2, "{id}");
             let steps = match id {
-                "phase-transition" | "two-levels" => PHASE_TRANSITION_STEPS,
+                "phase-transition" | "two-levels" | "what-changed-inside" => PHASE_TRANSITION_STEPS,
                 _ => LESSON_STEPS,
             };
             assert!(runs.iter().all(|r| r.config.train.steps == steps), "{id}");

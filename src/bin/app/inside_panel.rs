@@ -277,9 +277,18 @@ fn embedding_view(insides: &[&Inside], view: &InsideView, dispatch: &Dispatch) -
             dispatch.dispatch(Action::Inside(InsideAction::Frame(frame)));
         })
     };
+    let playing = view.playing.is_some();
     let on_play = {
         let dispatch = dispatch.clone();
-        Callback::from(move |_: MouseEvent| play_from(0, last, dispatch.clone()))
+        let generation = view.generation + 1;
+        Callback::from(move |_: MouseEvent| {
+            if playing {
+                dispatch.dispatch(Action::Inside(InsideAction::Stop));
+            } else {
+                dispatch.dispatch(Action::Inside(InsideAction::Play));
+                play_from(generation, 1, last, dispatch.clone());
+            }
+        })
     };
     let explained = &inside.embedding.explained;
     html! {
@@ -291,21 +300,21 @@ fn embedding_view(insides: &[&Inside], view: &InsideView, dispatch: &Dispatch) -
                     <input id="embedding-frame" type="range" min="0" max={last.to_string()} value={at.to_string()} oninput={on_slide}
                         aria-valuetext={format!("step {}", inside.step)} />
                 </label>
-                <button id="embedding-play" onclick={on_play} disabled={last == 0}>{ "Play" }</button>
+                <button id="embedding-play" onclick={on_play} disabled={last == 0} aria-pressed={playing.to_string()}>{ if playing { "Stop" } else { "Play" } }</button>
             </figcaption>
         </figure>
     }
 }
 
-/// Shows frame `frame`, then the next every [`FRAME_MS`] up to `last` (then follows the latest).
-fn play_from(frame: usize, last: usize, dispatch: Dispatch) {
-    let shown = (frame < last).then_some(frame);
-    dispatch.dispatch(Action::Inside(InsideAction::Frame(shown)));
-    if frame >= last {
-        return;
-    }
+/// After [`FRAME_MS`], shows frame `frame` of playback `generation` (the latest when past
+/// `last`), and so on to the end; the reducer drops the frames of a playback stopped meanwhile.
+fn play_from(generation: u64, frame: usize, last: usize, dispatch: Dispatch) {
     let next = wasm_bindgen::closure::Closure::once_into_js(move || {
-        play_from(frame + 1, last, dispatch);
+        let shown = (frame < last).then_some(frame);
+        dispatch.dispatch(Action::Inside(InsideAction::Tick(generation, shown)));
+        if frame < last {
+            play_from(generation, frame + 1, last, dispatch);
+        }
     });
     if let Some(window) = web_sys::window() {
         let _ = window

@@ -944,8 +944,13 @@ mod cli {
         match cells.run(index, true)? {
             CellOutcome::AlreadyDone => {
                 println!(
-                    "cell {index} already has a result ({}): nothing to do",
-                    dir.result_path(index).display()
+                    "cell {index} already has a result ({}): nothing to do{}",
+                    dir.result_path(index).display(),
+                    if keep_models {
+                        " (it is not trained again, so --keep-models keeps no model of it)"
+                    } else {
+                        ""
+                    }
                 );
                 Ok(())
             }
@@ -1187,6 +1192,13 @@ mod cli {
             }
         }
         let done = plan.cells.len() - pending.len();
+        if keep_models && done > 0 {
+            println!(
+                "--keep-models: {done} cells already have a result and are not trained again, so \
+                 they keep no model (their models are in {} if an earlier run kept them)",
+                dir.root().join("models").display()
+            );
+        }
         let units = if let Some(size) = stack_size {
             stack_units(&dir, &plan, &pending, jobs, size, &device.limits)
         } else {

@@ -28,6 +28,12 @@ pub struct InsideView {
     /// Each run's last ablation, newest last, at most [`KEPT_ABLATIONS`]: a lesson's reveal
     /// shows its runs' side by side.
     pub done: Vec<(Option<usize>, Ablated)>,
+    /// The embedding's animation: the generation of the playback running, if one is. Each
+    /// Play, stop or slider move starts a new generation, so a timer of an older playback
+    /// changes nothing.
+    pub playing: Option<u64>,
+    /// The last generation given.
+    pub generation: u64,
 }
 
 /// Ablations kept for side-by-side views.
@@ -44,6 +50,8 @@ impl Default for InsideView {
             ablation: None,
             ablating_run: None,
             done: Vec::new(),
+            playing: None,
+            generation: 0,
         }
     }
 }
@@ -57,8 +65,14 @@ pub enum InsideAction {
     Split(ScoreSplit),
     /// Pick a head, or none.
     Head(Option<(usize, usize)>),
-    /// Show the embedding at this evaluation (`None`: the latest).
+    /// Show the embedding at this evaluation (`None`: the latest); stops the animation.
     Frame(Option<usize>),
+    /// Play the embedding's frames from the first, as generation `generation + 1`.
+    Play,
+    /// Stop the animation where it is.
+    Stop,
+    /// A frame of playback `generation` (`None`: it ended, on the latest).
+    Tick(u64, Option<usize>),
 }
 
 impl InsideView {
@@ -74,8 +88,30 @@ impl InsideView {
                 }
                 self.head = head;
             }
-            InsideAction::Frame(frame) => self.frame = frame,
+            InsideAction::Frame(frame) => {
+                self.stop();
+                self.frame = frame;
+            }
+            InsideAction::Play => {
+                self.generation += 1;
+                self.playing = Some(self.generation);
+                self.frame = Some(0);
+            }
+            InsideAction::Stop => self.stop(),
+            InsideAction::Tick(generation, frame) => {
+                if self.playing == Some(generation) {
+                    self.frame = frame;
+                    if frame.is_none() {
+                        self.playing = None;
+                    }
+                }
+            }
         }
+    }
+
+    fn stop(&mut self) {
+        self.generation += 1;
+        self.playing = None;
     }
 
     /// Another run is inspected: its heads are not this one's (the ablations kept per run stay,
@@ -194,6 +230,32 @@ mod tests {
             Some(&ablated("1.0")),
             "a refusal keeps the last result"
         );
+    }
+
+    #[test]
+    fn the_animation_stops_on_a_slider_move_or_stop_and_old_timers_change_nothing() {
+        let mut view = InsideView::default();
+        view.reduce(InsideAction::Play);
+        let first = view.playing.expect("playing");
+        assert_eq!(view.frame, Some(0));
+        view.reduce(InsideAction::Tick(first, Some(1)));
+        assert_eq!(view.frame, Some(1));
+        // The reader moves the slider: the animation stops, its timers change nothing.
+        view.reduce(InsideAction::Frame(Some(4)));
+        assert_eq!(view.playing, None);
+        view.reduce(InsideAction::Tick(first, Some(2)));
+        assert_eq!(view.frame, Some(4));
+        // Played again, then stopped; a new playback ends on the latest frame.
+        view.reduce(InsideAction::Play);
+        let second = view.playing.unwrap();
+        assert_ne!(first, second);
+        view.reduce(InsideAction::Stop);
+        view.reduce(InsideAction::Tick(second, Some(3)));
+        assert_eq!((view.playing, view.frame), (None, Some(0)));
+        view.reduce(InsideAction::Play);
+        let third = view.playing.unwrap();
+        view.reduce(InsideAction::Tick(third, None));
+        assert_eq!((view.playing, view.frame), (None, None));
     }
 
     #[test]
