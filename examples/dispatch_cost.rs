@@ -22,12 +22,13 @@ fn record(seed: u64) -> RunRecord {
         unseen_accuracy: 0.25,
         unseen_hasop_accuracy: 0.2,
         noop_accuracy: 1.0,
+        composed_accuracy: None,
     };
     let scores = |n: u32| {
         (0..n)
             .map(|rule| RuleScore {
                 rule,
-                text: Rule::new("ab", "c"),
+                text: Rule::new("ab", "c").into(),
                 tally: Tally {
                     correct: 3,
                     total: 4,

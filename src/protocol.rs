@@ -400,7 +400,7 @@ mod tests {
             Command::Ask {
                 config: Box::default(),
                 question: crate::engine::question::Question {
-                    rule: crate::engine::task::Rule::new("ab", ""),
+                    instruction: crate::engine::task::Rule::new("ab", "").into(),
                     z: "cabd".into(),
                 },
                 step: Some(40),
@@ -557,7 +557,7 @@ mod tests {
                     .into_iter()
                     .map(|rule| crate::engine::metrics::RuleScore {
                         rule,
-                        text: dataset.rule(split.rules, rule).clone(),
+                        text: dataset.instruction(split.rules, rule).clone(),
                         tally: Default::default(),
                     })
                     .collect(),
@@ -580,6 +580,7 @@ mod tests {
             seen: report(&dataset.seen),
             unseen: report(&dataset.unseen),
             noop: report(&dataset.noop),
+            composed: None,
             inside: None,
         };
         (dataset, evaluation)
@@ -609,7 +610,7 @@ mod tests {
         };
         let answer = crate::engine::question::Answer {
             question: crate::engine::question::Question {
-                rule: crate::engine::task::Rule::new("ab", "c"),
+                instruction: crate::engine::task::Rule::new("ab", "c").into(),
                 z: "dabba".into(),
             },
             output: "dcba".into(),
@@ -681,7 +682,7 @@ mod tests {
             assert_eq!(sample.input, example.z);
             assert_eq!(
                 sample.rule,
-                dataset.rule(split.rules, example.rule).to_string()
+                dataset.instruction(split.rules, example.rule).to_string()
             );
         }
     }

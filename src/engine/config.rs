@@ -133,6 +133,96 @@ pub struct TaskConfig {
     pub inputs: InputSampling,
     /// How the rule, input and answer are laid out in a sequence.
     pub format: SequenceFormat,
+    /// Instructions made of several rules; one rule (the default) is the papers' task.
+    pub program: ProgramConfig,
+}
+
+/// How a program's rules are applied to the input (see [`crate::engine::task::program`]).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgramSemantics {
+    /// Each rule once, in order, at its leftmost occurrence (a rule whose `x` is absent does
+    /// nothing).
+    #[default]
+    Sequence,
+    /// A Markov algorithm (Markov 1954): again and again, the first rule whose `x` occurs rewrites
+    /// its leftmost occurrence, until no rule applies or a terminal rule fires.
+    Markov,
+}
+
+/// Which rule of a Markov program is terminal (written `x ->. y`): when it fires, the program halts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Terminal {
+    /// None: the program halts when no rule applies.
+    #[default]
+    None,
+    /// The last rule of every program.
+    Last,
+}
+
+/// What the model writes after the prompt.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerFormat {
+    /// The final string only.
+    #[default]
+    Direct,
+    /// The string after each step, separated by `,`, the final one last (step by step). The loss
+    /// covers all of it; exact match looks at the final string.
+    Trace,
+}
+
+/// Instructions that are programs of `rules` rewrite rules (issue 28).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProgramConfig {
+    /// Rules per instruction `k`; 1 with `sequence` is the papers' task, bit for bit.
+    pub rules: usize,
+    /// How the rules are applied.
+    pub semantics: ProgramSemantics,
+    /// The terminal rule of `markov` programs.
+    pub terminal: Terminal,
+    /// Most rewrites a `markov` program may take on an input; programs and inputs that would take
+    /// more are rejected when the data are drawn.
+    pub max_steps: usize,
+    /// The answer's format.
+    pub answer: AnswerFormat,
+    /// Distinct training rules the training programs are built from; 0: every training program
+    /// draws its own fresh rules (then `I` programs hold `I * k` distinct rules).
+    pub rule_pool: usize,
+}
+
+impl Default for ProgramConfig {
+    fn default() -> Self {
+        Self {
+            rules: 1,
+            semantics: ProgramSemantics::Sequence,
+            terminal: Terminal::None,
+            max_steps: 6,
+            answer: AnswerFormat::Direct,
+            rule_pool: 0,
+        }
+    }
+}
+
+impl ProgramConfig {
+    /// Whether instructions are single rules applied once: the papers' task, drawn and encoded
+    /// exactly as before programs existed.
+    pub fn is_single_rule(&self) -> bool {
+        self.rules == 1 && self.semantics == ProgramSemantics::Sequence
+    }
+
+    /// Most strings a trace holds: one per rule in a sequence, one per rewrite in a Markov program
+    /// (and the input itself when nothing applies).
+    pub fn max_trace_strings(&self) -> usize {
+        match self.semantics {
+            ProgramSemantics::Sequence => self.rules,
+            ProgramSemantics::Markov => self.max_steps.max(1),
+        }
+    }
 }
 
 /// How an input that holds `x` (a has-op input) is drawn. (Inputs without `x` are drawn letter by
@@ -177,6 +267,7 @@ impl Default for TaskConfig {
             semantics: None,
             inputs: InputSampling::Exact,
             format: SequenceFormat::Fields,
+            program: ProgramConfig::default(),
         }
     }
 }
@@ -376,6 +467,32 @@ fn check_order(span: Span, setting: &str) -> Result<(), ConfigError> {
     })
 }
 
+/// Number of programs of `k` different rules, in order, from a pool of `pool` rules
+/// (`pool! / (pool - k)!`), saturating at `u128::MAX`.
+pub fn programs_from_pool(pool: usize, k: usize) -> u128 {
+    (0..k).fold(1u128, |n, i| {
+        n.saturating_mul(pool.saturating_sub(i) as u128)
+    })
+}
+
+impl ProgramConfig {
+    /// Distinct rules that `instructions` training instructions and `held_out` held-out ones need:
+    /// one each for single rules; `k` each for programs (the training ones from the pool when there
+    /// is one).
+    pub fn rules_needed(&self, instructions: usize, held_out: usize) -> u128 {
+        if self.is_single_rule() {
+            return instructions as u128 + held_out as u128;
+        }
+        let k = self.rules as u128;
+        let train = if self.rule_pool > 0 {
+            self.rule_pool as u128
+        } else {
+            instructions as u128 * k
+        };
+        train + held_out as u128 * k
+    }
+}
+
 /// Number of strings over `alphabet` letters with a length in `span`, saturating at `u128::MAX`.
 pub fn strings_with_length(alphabet: usize, span: Span) -> u128 {
     (span.min..=span.max)
@@ -403,9 +520,20 @@ impl TaskConfig {
         self.occurrences.iter().copied().max().unwrap_or(1)
     }
 
-    /// Longest answer: a no-op copies `z`; a rewrite changes the length by `|y| - |x|` per application.
+    /// Longest string an instruction may write: a no-op copies `z`; a rewrite changes the length by
+    /// `|y| - |x|`, once per rule of a program. A Markov program may rewrite more often: a string
+    /// longer than this is rejected when the data are drawn.
+    pub fn max_string_len(&self) -> usize {
+        self.z_len.max + self.program.rules * self.y_len.max.saturating_sub(self.x_len.min)
+    }
+
+    /// Longest answer, in letters (and `,` between the strings of a trace).
     pub fn max_answer_len(&self) -> usize {
-        self.z_len.max + self.y_len.max.saturating_sub(self.x_len.min)
+        let strings = match self.program.answer {
+            AnswerFormat::Direct => 1,
+            AnswerFormat::Trace => self.program.max_trace_strings(),
+        };
+        strings * self.max_string_len() + strings - 1
     }
 }
 
@@ -630,16 +758,26 @@ impl ExperimentConfig {
         match &task.semantics {
             None => {
                 let available = task.distinct_rules();
-                let wanted = task.instructions as u128 + self.eval.test_rules as u128;
+                let wanted = task
+                    .program
+                    .rules_needed(task.instructions, self.eval.test_rules);
                 check(wanted <= available, "task.instructions", || {
                     format!(
-                        "{} training rules plus {} held-out rules need {wanted} distinct rules, but an alphabet of {} with these lengths allows only {available}",
-                        task.instructions, self.eval.test_rules, task.alphabet
+                        "{} training {} plus {} held-out ones need {wanted} distinct rules, but an alphabet of {} with these lengths allows only {available}",
+                        task.instructions,
+                        if task.program.is_single_rule() {
+                            "rules"
+                        } else {
+                            "programs"
+                        },
+                        self.eval.test_rules,
+                        task.alphabet
                     )
                 })?;
             }
             Some(semantics) => self.validate_semantics(semantics)?,
         }
+        self.validate_program()?;
 
         let model = &self.model;
         check(
@@ -667,6 +805,56 @@ impl ExperimentConfig {
             },
         )?;
         Ok(ValidConfig(self.clone()))
+    }
+
+    /// The combinations of program settings that cannot be drawn or mean nothing.
+    fn validate_program(&self) -> Result<(), ConfigError> {
+        let task = &self.task;
+        let program = &task.program;
+        check(
+            program.terminal == Terminal::None || program.semantics == ProgramSemantics::Markov,
+            "task.program.terminal",
+            || {
+                "a terminal rule halts a Markov program: set task.program.semantics to `markov`, or terminal to `none`".into()
+            },
+        )?;
+        if program.is_single_rule() {
+            check(
+                program.answer == AnswerFormat::Direct,
+                "task.program.answer",
+                || {
+                    "the trace of one rule applied once is its answer: set task.program.rules above 1, semantics to `markov`, or answer to `direct`".into()
+                },
+            )?;
+            return check(program.rule_pool == 0, "task.program.rule_pool", || {
+                "a pool of rules builds programs: set task.program.rules above 1, or the pool to 0"
+                    .into()
+            });
+        }
+        check(task.occurrences == [1], "task.occurrences", || {
+            "a program's input holds each rule's x written over a random string once: set task.occurrences to [1]".into()
+        })?;
+        let k = program.rules;
+        if program.rule_pool > 0 {
+            check(program.rule_pool >= k, "task.program.rule_pool", || {
+                format!(
+                    "a program of {k} different rules needs a pool of at least {k}, got {}",
+                    program.rule_pool
+                )
+            })?;
+            let programs = programs_from_pool(program.rule_pool, k);
+            check(
+                programs >= task.instructions as u128,
+                "task.program.rule_pool",
+                || {
+                    format!(
+                        "{} rules make only {programs} programs of {k} different rules, fewer than the {} training programs asked for",
+                        program.rule_pool, task.instructions
+                    )
+                },
+            )?;
+        }
+        Ok(())
     }
 
     fn validate_semantics(&self, semantics: &SemanticsConfig) -> Result<(), ConfigError> {

@@ -8,7 +8,7 @@ pub use crate::engine::metrics::{
 };
 use crate::engine::model::{Ablation, Transformer};
 use crate::engine::question::{Answer, AttentionMap, Question, RuleOrigin};
-use crate::engine::task::{Dataset, EvalSplit, Example, Rule};
+use crate::engine::task::{Dataset, EvalSplit, Example, Instruction, Rule};
 use crate::engine::tokenizer::{PAD, SequenceLayout};
 
 /// Examples of each split (seen, held-out) the head scores read at each evaluation: enough for a
@@ -163,10 +163,7 @@ fn split_prompts<'a>(
         &split.examples[..limit.map_or(split.examples.len(), |n| n.min(split.examples.len()))];
     let prompts = examples
         .iter()
-        .map(|e| {
-            let rule = dataset.rule(split.rules, e.rule);
-            layout.encode_prompt(&rule.x, &rule.y, &e.z)
-        })
+        .map(|e| layout.encode_prompt(dataset.instruction(split.rules, e.rule), &e.z))
         .collect();
     (examples, prompts)
 }
@@ -189,7 +186,9 @@ fn score_split(
     };
     let mut per_rule: std::collections::BTreeMap<u32, Tally> = Default::default();
     for (example, tokens) in examples.iter().zip(outputs) {
-        let correct = layout.decode_answer(&tokens).as_deref() == Some(example.answer.as_str());
+        let correct = layout
+            .decode_answer(&tokens)
+            .is_some_and(|decoded| layout.final_string(&decoded) == example.answer);
         report.all.add(correct);
         if example.noop {
             report.noop.add(correct);
@@ -210,7 +209,7 @@ fn score_split(
         .into_iter()
         .map(|(rule, tally)| RuleScore {
             rule,
-            text: dataset.rule(split.rules, rule).clone(),
+            text: dataset.instruction(split.rules, rule).clone(),
             tally,
         })
         .collect();
@@ -270,8 +269,13 @@ pub async fn evaluate_ablated(
     limits: &[Option<usize>],
     device: &Device,
 ) -> Result<Vec<Evaluation>, BackendError> {
-    let splits: [fn(&Dataset) -> &EvalSplit; 3] = [|d| &d.seen, |d| &d.unseen, |d| &d.noop];
-    let mut reports: Vec<Vec<SplitReport>> = vec![Vec::with_capacity(3); datasets.len()];
+    let mut splits: Vec<fn(&Dataset) -> &EvalSplit> = vec![|d| &d.seen, |d| &d.unseen, |d| &d.noop];
+    // Programs' composition split, when some run of the stack has one.
+    let composed = datasets.iter().any(|d| !d.composed.examples.is_empty());
+    if composed {
+        splits.push(|d| &d.composed);
+    }
+    let mut reports: Vec<Vec<SplitReport>> = vec![Vec::with_capacity(4); datasets.len()];
     for split_of in splits {
         let (examples, prompts): (Vec<_>, Vec<_>) = datasets
             .iter()
@@ -287,7 +291,8 @@ pub async fn evaluate_ablated(
     }
     Ok(reports
         .into_iter()
-        .map(|r| {
+        .map(|mut r| {
+            let composed = if composed { r.pop() } else { None };
             let [seen, unseen, noop]: [SplitReport; 3] =
                 r.try_into().expect("three splits per run");
             Evaluation {
@@ -295,6 +300,7 @@ pub async fn evaluate_ablated(
                 seen,
                 unseen,
                 noop,
+                composed,
                 inside: None,
             }
         })
@@ -371,7 +377,8 @@ impl HeadBatch {
                         }
                         examples[run][split] += 1;
                         let answer = rule.apply(z);
-                        let tokens = layout.encode_example(&rule.x, &rule.y, z, &answer).tokens;
+                        let instruction = Instruction::Rule(rule.clone());
+                        let tokens = layout.encode_example(&instruction, z, &answer).tokens;
                         (split, tokens, entries)
                     })
                     .collect()
@@ -504,7 +511,11 @@ pub async fn head_scores(
                     s.examples
                         .iter()
                         .take(HEAD_EXAMPLES)
-                        .map(move |e| (split, d.rule(s.rules, e.rule), e.z.as_str()))
+                        // The measures follow one rule's letters: programs have none.
+                        .filter_map(move |e| {
+                            let rule = d.instruction(s.rules, e.rule).as_rule()?;
+                            Some((split, rule, e.z.as_str()))
+                        })
                 })
                 .collect()
         })
@@ -565,15 +576,17 @@ pub async fn answer_question(
     step: usize,
     device: &Device,
 ) -> Result<Answer, BackendError> {
-    let Question { rule, z } = question;
-    let prompt = layout.encode_prompt(&rule.x, &rule.y, z);
+    let Question { instruction, z } = question;
+    let prompt = layout.encode_prompt(instruction, z);
     let p = prompt.len();
     let tokens = greedy_decode(model, layout, &[vec![prompt.clone()]], device)
         .await?
         .remove(0)
         .remove(0);
-    let expected = rule.apply(z);
-    let correct = layout.decode_answer(&tokens).as_deref() == Some(expected.as_str());
+    let expected = instruction.apply(z).unwrap_or_default();
+    let correct = layout
+        .decode_answer(&tokens)
+        .is_some_and(|decoded| layout.final_string(&decoded) == expected);
     // The answer rows: up to and including the end mark, or every answer token when none came.
     let rows = tokens
         .iter()
@@ -588,7 +601,10 @@ pub async fn answer_question(
     let (_, attention) = model.forward_with_attention(input);
     let (layers, mut heads) = (attention.len(), 0);
     // Each answer row's source column, from the correct answer's letters.
-    let (entries, _) = sources(layout, rule, z);
+    let entries = instruction
+        .as_rule()
+        .map(|rule| sources(layout, rule, z).0)
+        .unwrap_or_default();
     let letter_sources: Vec<usize> = entries
         .iter()
         .filter(|e| e.measure != Measure::MatchX)
@@ -623,7 +639,7 @@ pub async fn answer_question(
             layers,
             heads,
             weights,
-            fields: Some(layout.fields(rule.x.len(), rule.y.len(), z.len())),
+            fields: Some(layout.instruction_fields(instruction, z.len())),
             sources: (0..rows).map(|r| letter_sources.get(r).copied()).collect(),
         },
     })

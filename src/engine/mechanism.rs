@@ -418,7 +418,7 @@ mod tests {
             let layout = layout(if packed { SequenceFormat::Packed } else { SequenceFormat::Fields });
             let rule = Rule::new(x.clone(), y.clone());
             let answer = rule.apply(&z);
-            let prompt = layout.encode_prompt(&x, &y, &z);
+            let prompt = layout.encode_prompt(&Rule::new(x.clone(), y.clone()).into(), &z);
             let (entries, cases) = sources(&layout, &rule, &z);
             let letters: Vec<&SourceEntry> =
                 entries.iter().filter(|e| e.measure != Measure::MatchX).collect();

@@ -2,7 +2,7 @@
 //!
 //! Plain data with no tensor code, so the page's UI thread (which never links burn) can show it.
 
-use crate::engine::task::Rule;
+use crate::engine::task::Instruction;
 use serde::{Deserialize, Serialize};
 
 /// Correct answers out of a number of cases.
@@ -49,8 +49,8 @@ pub struct Prediction {
 pub struct RuleScore {
     /// Index of the rule in the split's rule set.
     pub rule: u32,
-    /// Its text.
-    pub text: Rule,
+    /// The rule or program.
+    pub text: Instruction,
     /// Its score.
     pub tally: Tally,
 }
@@ -90,6 +90,9 @@ pub struct Evaluation {
     pub unseen: SplitReport,
     /// Held-out rules, no-op inputs only.
     pub noop: SplitReport,
+    /// Unseen programs of seen rules (the composition split); `None` for single rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub composed: Option<SplitReport>,
     /// Head scores and the embedding's projection ([`crate::engine::mechanism`]); `None` in
     /// evaluations saved before they were measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,7 +113,10 @@ impl Evaluation {
             }
         };
         eat(&(self.step as u64).to_le_bytes());
-        for split in [&self.seen, &self.unseen, &self.noop] {
+        for split in [&self.seen, &self.unseen, &self.noop]
+            .into_iter()
+            .chain(self.composed.as_ref())
+        {
             eat(split.name.as_bytes());
             for p in &split.predictions {
                 eat(p.output.as_bytes());
@@ -130,6 +136,7 @@ impl Evaluation {
             unseen_accuracy: self.unseen.accuracy(),
             unseen_hasop_accuracy: self.unseen.hasop.accuracy().unwrap_or(0.0),
             noop_accuracy: self.noop.accuracy(),
+            composed_accuracy: self.composed.as_ref().map(SplitReport::accuracy),
         }
     }
 }
@@ -147,6 +154,9 @@ pub struct EvalSummary {
     pub unseen_hasop_accuracy: f64,
     /// Accuracy on held-out rules where `x` is absent.
     pub noop_accuracy: f64,
+    /// Accuracy on unseen programs of seen rules (the composition split); `None` for single rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub composed_accuracy: Option<f64>,
 }
 
 /// One point of the loss curve: the mean training loss of the steps since the previous point.
@@ -189,6 +199,7 @@ mod tests {
             seen: split("seen", seen),
             unseen: split("unseen", &["x"]),
             noop: split("noop", &[]),
+            composed: None,
             inside: None,
         }
     }

@@ -5,14 +5,15 @@
 //! [`Answer`] (see `eval::answer_question`).
 
 use crate::engine::config::TaskConfig;
-use crate::engine::task::Rule;
+use crate::engine::task::{Instruction, Rule};
 use serde::{Deserialize, Serialize};
 
-/// A rule and an input typed by the user, checked against the run's task.
+/// An instruction and an input typed by the user, checked against the run's task.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Question {
-    /// The rule.
-    pub rule: Rule,
+    /// The rule, or the program.
+    #[serde(alias = "rule")]
+    pub instruction: Instruction,
     /// The input `z`.
     pub z: String,
 }
@@ -21,7 +22,7 @@ pub struct Question {
 /// problem, and the others' (a person fixes them all at once rather than one per try).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QuestionError {
-    /// `x`, `y` or `z`.
+    /// `x`, `y`, `z`, or `program`.
     pub field: &'static str,
     /// What is wrong, in plain words.
     pub message: String,
@@ -50,41 +51,14 @@ pub fn check_question(
     y: &str,
     z: &str,
 ) -> Result<Question, QuestionError> {
-    let last = (b'a' + task.alphabet as u8 - 1) as char;
-    let field = |name: &'static str, text: &str, span: crate::engine::config::Span| {
-        let text = text.trim().to_ascii_lowercase();
-        if let Some(bad) = text.chars().find(|c| !('a'..=last).contains(c)) {
-            // Quoted as the page shows it (the page prints text, not Markdown).
-            let bad = match bad {
-                ' ' => "a space".to_string(),
-                c => format!("“{}”", c.escape_default()),
-            };
-            return Err((
-                name,
-                format!("{bad} is not a letter of this run's alphabet (a to {last})"),
-            ));
-        }
-        let len = text.chars().count();
-        if !span.contains(len) {
-            let range = if span.min == span.max {
-                format!("exactly {}", span.min)
-            } else {
-                format!("{} to {}", span.min, span.max)
-            };
-            return Err((
-                name,
-                format!("must have {range} letters in this run, got {len}"),
-            ));
-        }
-        Ok(text)
-    };
+    let field = |name, text, span| check_field(task, name, text, span);
     match (
         field("x", x, task.x_len),
         field("y", y, task.y_len),
         field("z", z, task.z_len),
     ) {
         (Ok(x), Ok(y), Ok(z)) => Ok(Question {
-            rule: Rule::new(x, y),
+            instruction: Rule::new(x, y).into(),
             z,
         }),
         (x, y, z) => {
@@ -96,6 +70,102 @@ pub fn check_question(
                 others: problems.collect(),
             })
         }
+    }
+}
+
+/// One typed field, trimmed and lowercased: its letters in the alphabet, its length in `span`.
+fn check_field(
+    task: &TaskConfig,
+    name: &'static str,
+    text: &str,
+    span: crate::engine::config::Span,
+) -> Result<String, (&'static str, String)> {
+    let last = (b'a' + task.alphabet as u8 - 1) as char;
+    let text = text.trim().to_ascii_lowercase();
+    if let Some(bad) = text.chars().find(|c| !('a'..=last).contains(c)) {
+        // Quoted as the page shows it (the page prints text, not Markdown).
+        let bad = match bad {
+            ' ' => "a space".to_string(),
+            c => format!("“{}”", c.escape_default()),
+        };
+        return Err((
+            name,
+            format!("{bad} is not a letter of this run's alphabet (a to {last})"),
+        ));
+    }
+    let len = text.chars().count();
+    if !span.contains(len) {
+        let range = if span.min == span.max {
+            format!("exactly {}", span.min)
+        } else {
+            format!("{} to {}", span.min, span.max)
+        };
+        return Err((
+            name,
+            format!("must have {range} letters in this run, got {len}"),
+        ));
+    }
+    Ok(text)
+}
+
+/// Checks a typed program (`x1 -> y1; x2 -> y2`, as [`Instruction::parse`] reads it) and input
+/// `z` against the run's task: `k` rules, each side's letters and lengths, and, for a Markov
+/// program, that it halts on `z` within the step bound and the longest string.
+///
+/// # Errors
+/// A [`QuestionError`] on `program` (the rules) or `z`, as [`check_question`] gives.
+pub fn check_program_question(
+    task: &TaskConfig,
+    program: &str,
+    z: &str,
+) -> Result<Question, QuestionError> {
+    let fail = |field: &'static str, message: String| QuestionError {
+        field,
+        message,
+        others: Vec::new(),
+    };
+    let lowered = program.to_ascii_lowercase();
+    let instruction = Instruction::parse(&lowered, task.program.semantics, task.program.max_steps)
+        .map_err(|m| fail("program", m))?;
+    let k = task.program.rules;
+    if instruction.rules().len() != k {
+        return Err(fail(
+            "program",
+            format!(
+                "this run's programs have {k} rule{}, got {}",
+                if k == 1 { "" } else { "s" },
+                instruction.rules().len()
+            ),
+        ));
+    }
+    for (i, rule) in instruction.rules().iter().enumerate() {
+        for (name, text, span) in [("x", &rule.x, task.x_len), ("y", &rule.y, task.y_len)] {
+            check_field(task, name, text, span).map_err(|(name, message)| {
+                fail("program", format!("rule {}, {name}: {message}", i + 1))
+            })?;
+        }
+    }
+    let z = check_field(task, "z", z, task.z_len).map_err(|(name, m)| fail(name, m))?;
+    if let Err(halt) = instruction.run(&z, task.max_string_len()) {
+        return Err(fail("program", format!("on this input it {halt}")));
+    }
+    Ok(Question { instruction, z })
+}
+
+/// Checks a question again (one that came in a message, not from the page's form) against the
+/// run's task: a rule as [`check_question`] does, a program as [`check_program_question`] does.
+///
+/// # Errors
+/// A [`QuestionError`] naming the field at fault.
+pub fn recheck_question(task: &TaskConfig, question: &Question) -> Result<Question, QuestionError> {
+    match (&question.instruction, task.program.is_single_rule()) {
+        (Instruction::Rule(rule), true) => check_question(task, &rule.x, &rule.y, &question.z),
+        (instruction, false) => check_program_question(task, &instruction.to_string(), &question.z),
+        (Instruction::Program(_), true) => Err(QuestionError {
+            field: "program",
+            message: "this run's instructions are single rules, not programs".into(),
+            others: Vec::new(),
+        }),
     }
 }
 
@@ -228,7 +298,7 @@ mod tests {
     #[test]
     fn questions_are_checked_against_the_alphabet_and_lengths() {
         let q = check_question(&task(), " AB ", "", "cabd").unwrap();
-        assert_eq!(q.rule, Rule::new("ab", ""));
+        assert_eq!(q.instruction, Rule::new("ab", "").into());
         assert_eq!(q.z, "cabd");
         let err = check_question(&task(), "ae", "b", "abcd").unwrap_err();
         assert_eq!(err.field, "x");
@@ -263,6 +333,35 @@ mod tests {
             .collect();
         assert_eq!(fields, ["x", "y", "z"]);
         assert!(!err.to_string().contains('`'), "{err}");
+    }
+
+    #[test]
+    fn programs_are_checked_rule_by_rule_and_must_halt() {
+        let mut task = task();
+        task.program.rules = 2;
+        let q = check_program_question(&task, "AB -> c; c ->", " abca ").unwrap();
+        assert_eq!(q.instruction.to_string(), "ab -> c; c -> ");
+        assert_eq!(q.z, "abca");
+        let err = |text: &str, z: &str| check_program_question(&task, text, z).unwrap_err();
+        let markov = |task: &TaskConfig, text: &str, z: &str| {
+            check_program_question(task, text, z).unwrap_err()
+        };
+        assert!(err("ab -> c", "abca").message.contains("2 rules, got 1"));
+        assert!(err("ab -> c; e -> a", "abca").message.contains("rule 2, x"));
+        assert!(
+            err("ab -> ccc; a -> b", "abca")
+                .message
+                .contains("rule 1, y")
+        );
+        assert_eq!(err("ab -> c; c -> a", "abcae").field, "z");
+        task.program.semantics = crate::engine::config::ProgramSemantics::Markov;
+        task.program.max_steps = 3;
+        let looping = markov(&task, "a -> b; b -> a", "abca");
+        assert_eq!(looping.field, "program");
+        assert!(
+            looping.message.contains("does not halt within 3"),
+            "{looping}"
+        );
     }
 
     #[test]

@@ -12,8 +12,20 @@
 //! With [`SequenceFormat::Packed`] nothing inside is padded (`BOS x > y | z = answer EOS`, then `PAD`
 //! to the longest sequence), so the answer starts where each prompt ends. Either way the loss covers
 //! only the answer letters and the `EOS` after them: never the prompt, never the padding.
+//!
+//! A program of `k` rules ([`crate::engine::task::program`]) writes its rules one after the other,
+//! separated by `;`, a terminal rule with `»` for its arrow:
+//!
+//! ```text
+//! BOS  x1 x1 >  y1 y1  ;  x2 x2 »  y2 y2  |  z z z z  =  a a a , a a a EOS
+//! ```
+//!
+//! and a step-by-step answer writes each intermediate string, then the final one, separated by `,`.
+//! These three tokens come after the letters (ids `FIRST_LETTER + alphabet` onwards) and exist only
+//! in tasks of programs, so the papers' task keeps its vocabulary and its models.
 
-use crate::engine::config::{SequenceFormat, TaskConfig};
+use crate::engine::config::{AnswerFormat, SequenceFormat, TaskConfig};
+use crate::engine::task::Instruction;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
@@ -47,6 +59,12 @@ pub struct SequenceLayout {
     pub answer_width: usize,
     /// Fields padded inside the prompt, or packed.
     pub format: SequenceFormat,
+    /// Rules per instruction (`k`).
+    pub rules: usize,
+    /// Whether the vocabulary holds the program tokens (`;`, `,` and `»`).
+    pub program_tokens: bool,
+    /// What the answer field holds.
+    pub answer: AnswerFormat,
 }
 
 /// Where one prompt's fields lie: token positions of the letters of `x`, `y` and `z` (padding
@@ -63,6 +81,9 @@ pub struct PromptFields {
     pub z: Range<usize>,
     /// Tokens before the answer (`BOS` to `=` included).
     pub prompt_len: usize,
+    /// The letters of each rule's `x` and `y`, in order (`x` and `y` above are the first's).
+    #[serde(default)]
+    pub rules: Vec<(Range<usize>, Range<usize>)>,
 }
 
 /// A training sequence: its tokens (`sequence_len()` of them), where its answer starts, and how many
@@ -87,17 +108,36 @@ impl SequenceLayout {
             z_width: task.z_len.max,
             answer_width: task.max_answer_len() + 1,
             format: task.format,
+            rules: task.program.rules,
+            program_tokens: !task.program.is_single_rule(),
+            answer: task.program.answer,
         }
     }
 
     /// Number of token ids.
     pub fn vocab_size(&self) -> usize {
-        FIRST_LETTER as usize + self.alphabet
+        FIRST_LETTER as usize + self.alphabet + if self.program_tokens { 3 } else { 0 }
     }
 
-    /// Tokens before the answer in the longest prompt, `BOS x > y | z =` (every prompt's, with fields).
+    /// Separates the rules of a program (shown as `;`).
+    pub fn semicolon(&self) -> u32 {
+        FIRST_LETTER + self.alphabet as u32
+    }
+
+    /// Separates the strings of a step-by-step answer (shown as `,`).
+    pub fn comma(&self) -> u32 {
+        FIRST_LETTER + self.alphabet as u32 + 1
+    }
+
+    /// The arrow of a terminal rule (shown as `»`).
+    pub fn terminal_arrow(&self) -> u32 {
+        FIRST_LETTER + self.alphabet as u32 + 2
+    }
+
+    /// Tokens before the answer in the longest prompt, `BOS x > y | z =` (every prompt's, with
+    /// fields), with `k` rules separated by `;`.
     pub fn prompt_len(&self) -> usize {
-        1 + self.x_width + 1 + self.y_width + 1 + self.z_width + 1
+        1 + self.rules * (self.x_width + 1 + self.y_width) + (self.rules - 1) + 1 + self.z_width + 1
     }
 
     /// Where the fields of the prompt of a rule `x -> y` and an input `z` lie (lengths in letters).
@@ -117,16 +157,37 @@ impl SequenceLayout {
     /// assert_eq!((fields.x, fields.y, fields.z, fields.prompt_len), (1..3, 4..5, 6..10, 11));
     /// ```
     pub fn fields(&self, x_len: usize, y_len: usize, z_len: usize) -> PromptFields {
+        self.rule_fields(&[(x_len, y_len)], z_len)
+    }
+
+    /// Where the fields of an instruction's prompt on an input of `z_len` letters lie.
+    pub fn instruction_fields(&self, instruction: &Instruction, z_len: usize) -> PromptFields {
+        let lengths: Vec<(usize, usize)> = instruction
+            .rules()
+            .iter()
+            .map(|r| (r.x.len(), r.y.len()))
+            .collect();
+        self.rule_fields(&lengths, z_len)
+    }
+
+    fn rule_fields(&self, lengths: &[(usize, usize)], z_len: usize) -> PromptFields {
         let packed = self.format == SequenceFormat::Packed;
         let width = |len: usize, field: usize| if packed { len } else { field };
-        let x = 1;
-        let y = x + width(x_len, self.x_width) + 1;
-        let z = y + width(y_len, self.y_width) + 1;
+        let mut at = 1;
+        let mut rules = Vec::with_capacity(lengths.len());
+        for &(x_len, y_len) in lengths {
+            let y = at + width(x_len, self.x_width) + 1;
+            rules.push((at..at + x_len, y..y + y_len));
+            // `;` after each rule but the last, `|` after the last.
+            at = y + width(y_len, self.y_width) + 1;
+        }
+        let z = at;
         PromptFields {
-            x: x..x + x_len,
-            y: y..y + y_len,
+            x: rules[0].0.clone(),
+            y: rules[0].1.clone(),
             z: z..z + z_len,
             prompt_len: z + width(z_len, self.z_width) + 1,
+            rules,
         }
     }
 
@@ -136,6 +197,9 @@ impl SequenceLayout {
     }
 
     fn letter(&self, c: char) -> u32 {
+        if c == ',' && self.program_tokens {
+            return self.comma();
+        }
         let index = (c as u32).wrapping_sub('a' as u32);
         assert!(
             (index as usize) < self.alphabet,
@@ -156,22 +220,44 @@ impl SequenceLayout {
         }
     }
 
-    /// The prompt `BOS x > y | z =`: `prompt_len()` tokens with fields, fewer when packed.
-    pub fn encode_prompt(&self, x: &str, y: &str, z: &str) -> Vec<u32> {
+    /// The prompt `BOS x > y | z =` (`BOS x1 > y1 ; x2 > y2 | z =` for a program):
+    /// `prompt_len()` tokens with fields, fewer when packed.
+    ///
+    /// # Panics
+    /// When the instruction has more rules than the layout, or a field is too wide: a dataset of
+    /// the layout's task never does that.
+    pub fn encode_prompt(&self, instruction: &Instruction, z: &str) -> Vec<u32> {
+        let rules = instruction.rules();
+        assert!(
+            rules.len() <= self.rules,
+            "{} rules where the task has {}",
+            rules.len(),
+            self.rules
+        );
         let mut out = Vec::with_capacity(self.sequence_len());
         out.push(BOS);
-        self.push_field(&mut out, x, self.x_width);
-        out.push(ARROW);
-        self.push_field(&mut out, y, self.y_width);
+        for (i, rule) in rules.iter().enumerate() {
+            if i > 0 {
+                out.push(self.semicolon());
+            }
+            self.push_field(&mut out, &rule.x, self.x_width);
+            out.push(if instruction.is_terminal(i) {
+                self.terminal_arrow()
+            } else {
+                ARROW
+            });
+            self.push_field(&mut out, &rule.y, self.y_width);
+        }
         out.push(BAR);
         self.push_field(&mut out, z, self.z_width);
         out.push(EQUALS);
         out
     }
 
-    /// A whole training sequence: the prompt, the answer and `EOS`, padded to `sequence_len()`.
-    pub fn encode_example(&self, x: &str, y: &str, z: &str, answer: &str) -> Encoded {
-        let mut tokens = self.encode_prompt(x, y, z);
+    /// A whole training sequence: the prompt, the target (the answer, or the trace ending in it,
+    /// strings separated by `,`) and `EOS`, padded to `sequence_len()`.
+    pub fn encode_example(&self, instruction: &Instruction, z: &str, answer: &str) -> Encoded {
+        let mut tokens = self.encode_prompt(instruction, z);
         let prompt_len = tokens.len();
         assert!(
             answer.len() < self.answer_width,
@@ -188,8 +274,18 @@ impl SequenceLayout {
         }
     }
 
-    /// Reads generated answer tokens up to `EOS`. `None` when no `EOS` came or a non-letter token
-    /// came before it: such an answer never matches.
+    /// The answer a decoded output gives: the whole output for a direct answer, the string after
+    /// the last `,` for a step-by-step one (exact match looks at the final string only).
+    pub fn final_string<'a>(&self, decoded: &'a str) -> &'a str {
+        match self.answer {
+            AnswerFormat::Direct => decoded,
+            AnswerFormat::Trace => decoded.rsplit(',').next().unwrap_or(decoded),
+        }
+    }
+
+    /// Reads generated answer tokens up to `EOS` (a trace's separators as `,`). `None` when no
+    /// `EOS` came or a token other than a letter or a separator came before it: such an answer
+    /// never matches.
     pub fn decode_answer(&self, tokens: &[u32]) -> Option<String> {
         let mut out = String::new();
         for &token in tokens {
@@ -211,8 +307,11 @@ impl SequenceLayout {
             .collect()
     }
 
-    /// The letter of a token, if it is one.
+    /// The letter of a token, if it is one (and `,` for a trace's separator).
     pub fn token_char(&self, token: u32) -> Option<char> {
+        if self.program_tokens && token == self.comma() {
+            return Some(',');
+        }
         let index = token.checked_sub(FIRST_LETTER)? as usize;
         (index < self.alphabet).then(|| (b'a' + index as u8) as char)
     }
@@ -226,6 +325,8 @@ impl SequenceLayout {
             BAR => "|".into(),
             EQUALS => "=".into(),
             EOS => "$".into(),
+            t if self.program_tokens && t == self.semicolon() => ";".into(),
+            t if self.program_tokens && t == self.terminal_arrow() => "»".into(),
             t => self
                 .token_char(t)
                 .map(String::from)
@@ -255,7 +356,7 @@ mod tests {
         let l = layout();
         assert_eq!(l.prompt_len(), 1 + 2 + 1 + 2 + 1 + 5 + 1);
         assert_eq!(l.answer_width, 5 + 2 - 1 + 1);
-        let encoded = l.encode_example("ab", "", "cabd", "cd");
+        let encoded = l.encode_example(&rule("ab", ""), "cabd", "cd");
         let text: String = encoded.tokens.iter().map(|&t| l.token_label(t)).collect();
         assert_eq!(text, "^ab>··|cabd·=cd$····");
         assert_eq!((encoded.prompt_len, encoded.loss_len), (l.prompt_len(), 3));
@@ -268,12 +369,59 @@ mod tests {
             format: SequenceFormat::Packed,
             ..layout()
         };
-        let encoded = l.encode_example("ab", "", "cabd", "cd");
+        let encoded = l.encode_example(&rule("ab", ""), "cabd", "cd");
         let text: String = encoded.tokens.iter().map(|&t| l.token_label(t)).collect();
         assert_eq!(text, "^ab>|cabd=cd$·······");
         assert_eq!((encoded.prompt_len, encoded.loss_len), (10, 3));
         assert_eq!(encoded.tokens.len(), l.sequence_len());
-        assert_eq!(l.encode_prompt("ab", "", "cabd").len(), 10);
+        assert_eq!(l.encode_prompt(&rule("ab", ""), "cabd").len(), 10);
+    }
+
+    fn rule(x: &str, y: &str) -> Instruction {
+        Instruction::Rule(crate::engine::task::Rule::new(x, y))
+    }
+
+    #[test]
+    fn programs_write_their_rules_and_traces_with_their_own_tokens() {
+        use crate::engine::config::{ProgramConfig, ProgramSemantics, Terminal};
+        let task = TaskConfig {
+            alphabet: 4,
+            x_len: Span::new(1, 2),
+            y_len: Span::new(0, 2),
+            z_len: Span::new(2, 5),
+            program: ProgramConfig {
+                rules: 2,
+                semantics: ProgramSemantics::Markov,
+                terminal: Terminal::Last,
+                max_steps: 3,
+                answer: AnswerFormat::Trace,
+                rule_pool: 0,
+            },
+            ..TaskConfig::default()
+        };
+        let l = SequenceLayout::new(&task);
+        assert_eq!(l.vocab_size(), FIRST_LETTER as usize + 4 + 3);
+        let program = Instruction::parse("ab -> c; c ->. d", ProgramSemantics::Markov, 3).unwrap();
+        let run = program.run("abab", task.max_string_len()).unwrap();
+        let target = run.trace(&program, "abab").join(",");
+        assert_eq!(target, "cab,cc,dc");
+        let encoded = l.encode_example(&program, "abab", &target);
+        let text: String = encoded.tokens.iter().map(|&t| l.token_label(t)).collect();
+        assert_eq!(
+            &text[..text.find('$').unwrap() + 1],
+            "^ab>c·;c·»d·|abab·=cab,cc,dc$"
+        );
+        assert_eq!(encoded.tokens.len(), l.sequence_len());
+        assert_eq!(encoded.prompt_len, l.prompt_len());
+        let fields = l.instruction_fields(&program, 4);
+        assert_eq!(fields.rules, [(1..3, 4..5), (7..8, 10..11)]);
+        assert_eq!(fields.z, 13..17);
+        let decoded = l
+            .decode_answer(&encoded.tokens[encoded.prompt_len..])
+            .unwrap();
+        assert_eq!(l.final_string(&decoded), "dc");
+        // The papers' task keeps its vocabulary.
+        assert_eq!(layout().vocab_size(), FIRST_LETTER as usize + 4);
     }
 
     #[test]
@@ -294,13 +442,13 @@ mod tests {
             let answer = crate::engine::task::Rule::new(x.clone(), y.clone()).apply(&z);
             for format in [SequenceFormat::Fields, SequenceFormat::Packed] {
                 let l = SequenceLayout { format, ..l };
-                let encoded = l.encode_example(&x, &y, &z, &answer);
+                let encoded = l.encode_example(&rule(&x, &y), &z, &answer);
                 let p = encoded.prompt_len;
                 prop_assert_eq!(encoded.tokens.len(), l.sequence_len());
                 prop_assert_eq!(encoded.loss_len, answer.len() + 1);
                 let decoded = l.decode_answer(&encoded.tokens[p..]);
                 prop_assert_eq!(decoded, Some(answer.clone()));
-                prop_assert_eq!(&encoded.tokens[..p], &l.encode_prompt(&x, &y, &z)[..]);
+                prop_assert_eq!(&encoded.tokens[..p], &l.encode_prompt(&rule(&x, &y), &z)[..]);
             }
         }
     }

@@ -69,8 +69,9 @@ impl Batcher {
         let mut loss_tokens = 0;
         for (row, &index) in indices.iter().enumerate() {
             let example = &dataset.train[index as usize];
-            let rule = &dataset.train_rules[example.rule as usize];
-            let encoded = layout.encode_example(&rule.x, &rule.y, &example.z, &example.answer);
+            let instruction = &dataset.train_instructions[example.rule as usize];
+            let encoded =
+                layout.encode_example(instruction, &example.z, &example.target(layout.answer));
             inputs.extend(encoded.tokens[..t].iter().map(|&tok| tok as i64));
             // Target position j predicts token j + 1; the answer starts at token prompt_len.
             let first = encoded.prompt_len - 1;

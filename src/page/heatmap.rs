@@ -394,6 +394,7 @@ mod tests {
                 unseen_accuracy: unseen,
                 unseen_hasop_accuracy: unseen,
                 noop_accuracy: 1.0,
+                composed_accuracy: None,
             },
             final_loss: 0.5,
             losses: Vec::new(),

@@ -349,6 +349,7 @@ mod tests {
             unseen_accuracy: 0.5,
             unseen_hasop_accuracy: 0.5,
             noop_accuracy: 1.0,
+            composed_accuracy: None,
         }];
         let chart = head_chart(
             &refs,
@@ -383,6 +384,7 @@ mod tests {
             unseen_accuracy: 0.8,
             unseen_hasop_accuracy: 0.8,
             noop_accuracy: 1.0,
+            composed_accuracy: None,
         };
         let mut many = crate::engine::config::ExperimentConfig::default();
         many.task.instructions = 1024;
@@ -430,6 +432,7 @@ mod tests {
                 unseen_accuracy: unseen,
                 unseen_hasop_accuracy: unseen,
                 noop_accuracy: 1.0,
+                composed_accuracy: None,
             };
             let mut r = RunRecord::summary_only(&config, summary);
             r.inside = vec![inside(100, vec![best, 0.0, 0.0, 0.0])];

@@ -8,7 +8,7 @@
 //! and the list opens on the held-out rules and, within a set, on the rules with the most inputs.
 
 use crate::engine::metrics::{Evaluation, Prediction, SplitReport, Tally};
-use crate::engine::task::Rule;
+use crate::engine::task::{Instruction, Rule};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -25,17 +25,29 @@ pub enum RuleGroup {
     HeldOut,
     /// Training rules, tested on new inputs (the `seen` split).
     Training,
+    /// Unseen programs of seen rules (the `composed` split of programs).
+    Composed,
 }
 
 impl RuleGroup {
-    /// Both sets, held-out first.
+    /// Both sets of single rules, held-out first.
     pub const ALL: [RuleGroup; 2] = [RuleGroup::HeldOut, RuleGroup::Training];
+
+    /// The sets of an evaluation: [`Self::ALL`], then the composed programs when it has them.
+    pub fn of(evaluation: &Evaluation) -> Vec<RuleGroup> {
+        let mut groups = Self::ALL.to_vec();
+        if evaluation.composed.is_some() {
+            groups.push(RuleGroup::Composed);
+        }
+        groups
+    }
 
     /// The evaluation splits whose predictions belong to this group.
     fn splits(self, evaluation: &Evaluation) -> Vec<&SplitReport> {
         match self {
             RuleGroup::Training => vec![&evaluation.seen],
             RuleGroup::HeldOut => vec![&evaluation.unseen, &evaluation.noop],
+            RuleGroup::Composed => evaluation.composed.iter().collect(),
         }
     }
 }
@@ -78,6 +90,15 @@ impl RuleKind {
         }
     }
 
+    /// The kind of an instruction: a rule's own; a program's by its rules' lengths added up
+    /// (every `y` empty: a deletion).
+    pub fn of_instruction(instruction: &Instruction) -> Self {
+        let total = |side: fn(&Rule) -> &str| -> String {
+            instruction.rules().iter().map(|r| side(r)).collect()
+        };
+        Self::of(&Rule::new(total(|r| &r.x), total(|r| &r.y)))
+    }
+
     /// Its name, as the page shows it.
     pub fn name(self) -> &'static str {
         match self {
@@ -106,8 +127,8 @@ pub struct RuleRow {
     pub group: RuleGroup,
     /// Index of the rule in its rule set.
     pub rule: u32,
-    /// The rule.
-    pub text: Rule,
+    /// The rule or program.
+    pub text: Instruction,
     /// Its score over every test input of the group's splits.
     pub tally: Tally,
 }
@@ -115,7 +136,7 @@ pub struct RuleRow {
 impl RuleRow {
     /// The rule's kind.
     pub fn kind(&self) -> RuleKind {
-        RuleKind::of(&self.text)
+        RuleKind::of_instruction(&self.text)
     }
 }
 
@@ -123,7 +144,7 @@ impl RuleRow {
 /// training rules (scored on new inputs), each set in rule order.
 pub fn rule_rows(evaluation: &Evaluation) -> Vec<RuleRow> {
     let mut rows = Vec::new();
-    for group in RuleGroup::ALL {
+    for group in RuleGroup::of(evaluation) {
         let mut merged: BTreeMap<u32, RuleRow> = BTreeMap::new();
         for split in group.splits(evaluation) {
             for score in &split.per_rule {
@@ -176,7 +197,7 @@ pub struct SetSummary {
 /// One summary per set of `evaluation`, held-out rules first; a set without rules still has its line.
 pub fn set_summaries(evaluation: &Evaluation) -> Vec<SetSummary> {
     let rows = rule_rows(evaluation);
-    RuleGroup::ALL
+    RuleGroup::of(evaluation)
         .into_iter()
         .map(|group| {
             let mut share = Share::default();
@@ -208,6 +229,8 @@ pub struct KindRow {
     pub held_out: Share,
     /// Its training rules and their inputs.
     pub training: Share,
+    /// Its composed programs and their inputs (programs only).
+    pub composed: Share,
 }
 
 impl KindRow {
@@ -216,6 +239,7 @@ impl KindRow {
         match group {
             RuleGroup::HeldOut => &self.held_out,
             RuleGroup::Training => &self.training,
+            RuleGroup::Composed => &self.composed,
         }
     }
 }
@@ -230,10 +254,12 @@ pub fn kind_rows(evaluation: &Evaluation) -> Vec<KindRow> {
             kind,
             held_out: Share::default(),
             training: Share::default(),
+            composed: Share::default(),
         });
         match row.group {
             RuleGroup::HeldOut => entry.held_out.add(&row),
             RuleGroup::Training => entry.training.add(&row),
+            RuleGroup::Composed => entry.composed.add(&row),
         }
     }
     by_kind.into_values().collect()
@@ -384,8 +410,8 @@ mod tests {
                     rule,
                     text: texts
                         .get(rule as usize)
-                        .map(|&(x, y)| Rule::new(x, y))
-                        .unwrap_or_else(|| Rule::new(format!("r{rule}"), "y")),
+                        .map(|&(x, y)| Rule::new(x, y).into())
+                        .unwrap_or_else(|| Rule::new(format!("r{rule}"), "y").into()),
                     tally,
                 })
                 .collect(),
@@ -425,6 +451,7 @@ mod tests {
             seen: split_of("seen", seen, &training),
             unseen: split_of("unseen", unseen, &held_out),
             noop: split_of("noop", scored(0, 1, 0), &held_out),
+            composed: None,
             inside: None,
         }
     }
@@ -454,6 +481,7 @@ mod tests {
             ),
             unseen: split("unseen", vec![prediction(1, "ef", &answer("ef"))]),
             noop: split("noop", vec![prediction(1, "gh", &answer("gh"))]),
+            composed: None,
             inside: None,
         }
     }
@@ -542,21 +570,25 @@ mod tests {
                     kind: RuleKind::Deletion,
                     held_out: share(1, 2, 4),
                     training: share(1, 0, 1),
+                    composed: Share::default(),
                 },
                 KindRow {
                     kind: RuleKind::Shortening,
                     held_out: Share::default(),
                     training: share(1, 0, 2),
+                    composed: Share::default(),
                 },
                 KindRow {
                     kind: RuleKind::Substitution,
                     held_out: share(2, 1, 2),
                     training: Share::default(),
+                    composed: Share::default(),
                 },
                 KindRow {
                     kind: RuleKind::Lengthening,
                     held_out: Share::default(),
                     training: share(1, 5, 6),
+                    composed: Share::default(),
                 },
             ]
         );

@@ -774,6 +774,16 @@ mod tests {
         // Overwritten inputs need one occurrence: a second config changes them.
         let mut overwritten = base();
         overwritten.task.inputs = crate::engine::config::InputSampling::Overwrite;
+        // Programs need one occurrence too.
+        overwritten.task.program = crate::engine::config::ProgramConfig {
+            rules: 2,
+            semantics: crate::engine::config::ProgramSemantics::Markov,
+            terminal: crate::engine::config::Terminal::Last,
+            max_steps: 5,
+            answer: crate::engine::config::AnswerFormat::Trace,
+            rule_pool: 40,
+        };
+        overwritten.model.max_len = 128;
         overwritten.validate().unwrap();
         // Every table key differs from the base in one of them, so a key the writer forgot would show.
         let defaults = serde_json::to_value(base()).unwrap();

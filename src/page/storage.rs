@@ -360,6 +360,7 @@ mod tests {
                 unseen_accuracy: 0.25,
                 unseen_hasop_accuracy: 0.2,
                 noop_accuracy: 1.0,
+                composed_accuracy: None,
             },
             final_loss: 0.5,
             losses: vec![LossPoint {

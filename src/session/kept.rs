@@ -5,9 +5,9 @@ use crate::engine::config::ExperimentConfig;
 use crate::engine::eval::{ablation_pair, answer_question};
 use crate::engine::mechanism::Ablation;
 use crate::engine::model::Transformer;
-use crate::engine::question::{Answer, Question, RuleOrigin, check_question};
+use crate::engine::question::{Answer, Question, RuleOrigin, recheck_question};
 use crate::engine::stack::Stack;
-use crate::engine::task::{Dataset, Rule};
+use crate::engine::task::{Dataset, Instruction};
 use crate::engine::tokenizer::SequenceLayout;
 use crate::protocol::{ABLATION_EXAMPLES, Event};
 use crate::study::mechanism::Ablated;
@@ -20,8 +20,8 @@ pub struct KeptModel {
     model: Transformer,
     device: Device,
     layout: SequenceLayout,
-    training_rules: HashSet<Rule>,
-    held_out_rules: HashSet<Rule>,
+    training_rules: HashSet<Instruction>,
+    held_out_rules: HashSet<Instruction>,
     /// The run's evaluation splits (its training examples left out), for ablations.
     eval: Dataset,
     step: usize,
@@ -54,20 +54,14 @@ impl KeptModel {
             model: stack.inference_model(k),
             device: stack.inference_device(),
             layout: *stack.layout(),
-            training_rules: stack.dataset(k).train_rules.iter().cloned().collect(),
-            held_out_rules: stack.dataset(k).test_rules.iter().cloned().collect(),
-            eval: {
-                let d = stack.dataset(k);
-                Dataset {
-                    train_rules: d.train_rules.clone(),
-                    train_counts: d.train_counts.clone(),
-                    test_rules: d.test_rules.clone(),
-                    train: Vec::new(),
-                    seen: d.seen.clone(),
-                    unseen: d.unseen.clone(),
-                    noop: d.noop.clone(),
-                }
-            },
+            training_rules: stack
+                .dataset(k)
+                .train_instructions
+                .iter()
+                .cloned()
+                .collect(),
+            held_out_rules: stack.dataset(k).test_instructions.iter().cloned().collect(),
+            eval: stack.dataset(k).without_training(),
             step: stack.step(),
         }
     }
@@ -131,16 +125,10 @@ impl KeptModel {
     /// Why there is no answer, in words: a question the run's task cannot hold (the page checked
     /// it; a message built by hand must not reach the tokenizer's asserts), or a failed device.
     pub async fn answer(&self, question: &Question) -> Result<Box<Answer>, String> {
-        let question = check_question(
-            &self.config.task,
-            &question.rule.x,
-            &question.rule.y,
-            &question.z,
-        )
-        .map_err(|e| e.to_string())?;
-        let origin = if self.training_rules.contains(&question.rule) {
+        let question = recheck_question(&self.config.task, question).map_err(|e| e.to_string())?;
+        let origin = if self.training_rules.contains(&question.instruction) {
             RuleOrigin::Training
-        } else if self.held_out_rules.contains(&question.rule) {
+        } else if self.held_out_rules.contains(&question.instruction) {
             RuleOrigin::HeldOut
         } else {
             RuleOrigin::New

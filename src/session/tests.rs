@@ -400,7 +400,7 @@ fn suspend_checkpoints_and_the_same_runs_go_on_from_there() {
 fn a_question_while_training_is_answered_and_training_goes_on() {
     let config = tiny(1);
     let question = Question {
-        rule: Rule::new("ab", "c"),
+        instruction: Rule::new("ab", "c").into(),
         z: "dabc".into(),
     };
     let ask = |config: &ValidConfig| Command::Ask {

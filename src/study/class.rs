@@ -880,6 +880,7 @@ impl ResultCode {
             unseen_accuracy: as_unit(self.accuracies[1]),
             unseen_hasop_accuracy: as_unit(self.accuracies[2]),
             noop_accuracy: as_unit(self.accuracies[3]),
+            composed_accuracy: None,
         };
         if self.class() != class.id {
             return Err(ClassError::OtherClass {

@@ -250,6 +250,7 @@ mod tests {
             unseen_accuracy: 0.1 * index as f64,
             unseen_hasop_accuracy: 0.1,
             noop_accuracy: 1.0,
+            composed_accuracy: None,
         };
         CellResult::new(
             index,

@@ -478,6 +478,7 @@ mod tests {
             unseen_accuracy: unseen,
             unseen_hasop_accuracy: unseen,
             noop_accuracy: 1.0,
+            composed_accuracy: None,
         }
     }
 

@@ -407,7 +407,9 @@ mod tests {
                 "per-rule",
                 "noop-share",
                 "skew",
-                "occurrences"
+                "occurrences",
+                "program-rules",
+                "rule-pool"
             ]
         );
     }

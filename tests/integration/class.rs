@@ -137,6 +137,7 @@ fn result(class: &ClassPlan, cell: usize, unseen: f64) -> ClassResult {
         unseen_accuracy: unseen,
         unseen_hasop_accuracy: unseen,
         noop_accuracy: 1.0,
+        composed_accuracy: None,
     };
     let record = RunRecord {
         labels: Vec::new(),

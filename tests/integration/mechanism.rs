@@ -176,7 +176,9 @@ fn silencing_a_head_that_carries_nothing_changes_nothing_and_a_working_one_chang
     let whole = evaluate(&Ablation::none());
     let silent = Ablation::parse("1.2", 2, 4).unwrap();
     assert_eq!(evaluate(&silent), whole, "the muted head carried nothing");
-    let tokens = layout.encode_example("ab", "c", "dabba", "dcba").tokens;
+    let tokens = layout
+        .encode_example(&Rule::new("ab", "c").into(), "dabba", "dcba")
+        .tokens;
     let input = Tensor::<3, Int>::from_data(
         TensorData::new(
             tokens.iter().map(|&t| i64::from(t)).collect::<Vec<_>>(),
@@ -202,7 +204,7 @@ fn silencing_a_head_that_carries_nothing_changes_nothing_and_a_working_one_chang
         "silencing the first layer must change some answer"
     );
     // greedy_decode is the decoding of the empty ablation.
-    let prompt = layout.encode_prompt("ab", "c", "dabba");
+    let prompt = layout.encode_prompt(&Rule::new("ab", "c").into(), "dabba");
     assert_eq!(
         pollster::block_on(greedy_decode(
             &model,

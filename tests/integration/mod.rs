@@ -3,6 +3,7 @@ mod cli;
 mod layers;
 mod lesson;
 mod mechanism;
+mod programs;
 mod rewrite;
 mod stacking;
 mod training;

@@ -3,7 +3,7 @@
 use burn::prelude::*;
 use instruction_diversity::engine::config::{Budget, ExperimentConfig, ModelConfig, Span};
 use instruction_diversity::engine::stack::Stack;
-use instruction_diversity::engine::task::Dataset;
+use instruction_diversity::engine::task::{Dataset, Rule};
 use instruction_diversity::engine::train::Trainer;
 
 /// A run alone: a stack of one.
@@ -175,7 +175,7 @@ fn a_typed_question_gets_the_greedy_answer_and_attention_of_every_head() {
     .unwrap();
     assert_eq!(answer.expected, "dcba");
     // The answer is what batched greedy decoding writes for the same prompt.
-    let prompt = layout.encode_prompt("ab", "c", "dabba");
+    let prompt = layout.encode_prompt(&Rule::new("ab", "c").into(), "dabba");
     let tokens = pollster::block_on(greedy_decode(&model, &layout, &[vec![prompt]], &device))
         .unwrap()
         .remove(0);
@@ -349,7 +349,7 @@ fn packed_prompts_of_several_lengths_decode_together_as_each_alone() {
         ("b", "a", "cbcdab"),
     ]
     .iter()
-    .map(|(x, y, z)| layout.encode_prompt(x, y, z))
+    .map(|(x, y, z)| layout.encode_prompt(&Rule::new(*x, *y).into(), z))
     .collect();
     assert!(
         prompts[0].len() < prompts[2].len(),

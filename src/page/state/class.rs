@@ -371,6 +371,7 @@ mod tests {
             unseen_accuracy: 0.5,
             unseen_hasop_accuracy: 0.4,
             noop_accuracy: 1.0,
+            composed_accuracy: None,
         };
         RunRecord {
             labels: Vec::new(),

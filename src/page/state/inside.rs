@@ -183,6 +183,7 @@ mod tests {
             unseen_accuracy: 0.4,
             unseen_hasop_accuracy: 0.4,
             noop_accuracy: 1.0,
+            composed_accuracy: None,
         };
         Ablated {
             instructions: 16,

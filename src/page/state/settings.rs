@@ -236,6 +236,11 @@ mod tests {
                 ("eval.test_rules", json!(1)),
             ],
             "task.budget" => vec![("task.instructions", json!(1))],
+            "task.program.answer" | "task.program.rule_pool" => vec![
+                ("task.program.semantics", json!("markov")),
+                ("task.instructions", json!(1)),
+            ],
+            "task.program.terminal" => vec![("task.program.semantics", json!("markov"))],
             "model.max_len" => vec![
                 ("task.instructions", json!(1)),
                 ("eval.test_rules", json!(1)),

@@ -40,6 +40,7 @@ fn result(
         unseen_accuracy: unseen,
         unseen_hasop_accuracy: unseen / 2.0,
         noop_accuracy: 1.0,
+        composed_accuracy: None,
     };
     let record = RunRecord {
         labels: Vec::new(),

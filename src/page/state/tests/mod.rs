@@ -299,6 +299,7 @@ fn record_with(seed: u64, loss: f32) -> RunRecord {
             unseen_accuracy: 0.25,
             unseen_hasop_accuracy: 0.2,
             noop_accuracy: 1.0,
+            composed_accuracy: None,
         },
         final_loss: loss,
         losses: vec![LossPoint { step: 20, loss }],
@@ -328,6 +329,7 @@ fn record_for(config: &ValidConfig, unseen: f64) -> RunRecord {
             unseen_accuracy: unseen,
             unseen_hasop_accuracy: unseen,
             noop_accuracy: 1.0,
+            composed_accuracy: None,
         },
         final_loss: 0.5,
         losses: vec![LossPoint {
