@@ -222,14 +222,19 @@ pub struct AttentionMap {
 }
 
 impl AttentionMap {
-    /// Columns of the prompt that hold the leftmost occurrence of `x` in `z` (empty when there is
-    /// none, or when the map has no fields).
-    pub fn match_columns(&self, x: &str, z: &str) -> std::ops::Range<usize> {
-        match (
-            &self.fields,
-            crate::engine::task::rule::leftmost_occurrence(x, z),
-        ) {
-            (Some(fields), Some(at)) => fields.z.start + at..fields.z.start + at + x.len(),
+    /// Columns of the prompt where the instruction's first rewrite of `z` happens: the leftmost
+    /// occurrence of a rule's `x`, the occurrence the first step of a program rewrites (empty when
+    /// nothing applies, or when the map has no fields).
+    pub fn match_columns(&self, instruction: &Instruction, z: &str) -> std::ops::Range<usize> {
+        let first = instruction
+            .run(z, usize::MAX)
+            .ok()
+            .and_then(|run| run.steps.into_iter().next());
+        match (&self.fields, first) {
+            (Some(fields), Some(step)) => {
+                let start = fields.z.start + step.at;
+                start..start + instruction.rules()[step.rule].x.len()
+            }
             _ => 0..0,
         }
     }
@@ -378,7 +383,32 @@ mod tests {
             sources: vec![Some(1), None],
         };
         assert!(map.is_source(0, 1) && !map.is_source(0, 2) && !map.is_source(1, 1));
-        assert_eq!(map.match_columns("a", "a"), 0..0, "no fields, no marks");
+        let rule: Instruction = Rule::new("a", "b").into();
+        assert_eq!(map.match_columns(&rule, "a"), 0..0, "no fields, no marks");
+        let fields = crate::engine::tokenizer::PromptFields {
+            x: 1..2,
+            y: 3..4,
+            z: 5..9,
+            prompt_len: 10,
+            rules: vec![(1..2, 3..4)],
+        };
+        let map = AttentionMap {
+            fields: Some(fields),
+            ..map
+        };
+        assert_eq!(map.match_columns(&rule, "cab"), 6..7);
+        let program = Instruction::parse(
+            "d -> e; ab -> c",
+            crate::engine::config::ProgramSemantics::Sequence,
+            4,
+        )
+        .unwrap();
+        assert_eq!(
+            map.match_columns(&program, "cabd"),
+            8..9,
+            "d is rewritten first"
+        );
+        assert_eq!(map.match_columns(&program, "ff"), 0..0);
         assert_eq!(map.weight(0, 1, 1, 0), 0.9);
         assert_eq!(map.strongest_columns(0, 0), vec![1, 2]);
         assert_eq!(map.strongest_columns(0, 1), vec![0, 0]);

@@ -93,9 +93,8 @@ impl RuleKind {
     /// The kind of an instruction: a rule's own; a program's by its rules' lengths added up
     /// (every `y` empty: a deletion).
     pub fn of_instruction(instruction: &Instruction) -> Self {
-        let total = |side: fn(&Rule) -> &str| -> String {
-            instruction.rules().iter().map(|r| side(r)).collect()
-        };
+        let total =
+            |side: fn(&Rule) -> &str| -> String { instruction.rules().iter().map(side).collect() };
         Self::of(&Rule::new(total(|r| &r.x), total(|r| &r.y)))
     }
 

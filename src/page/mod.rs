@@ -12,3 +12,4 @@ pub mod inspect;
 pub mod link;
 pub mod state;
 pub mod storage;
+pub mod trace;

@@ -7,7 +7,10 @@
 //! reached 0.675 at I = 1024 and 0.64 at I = 4096 after 4,000 steps. The presets use that task; the
 //! ladder stops at 1024, where unseen accuracy saturates at this scale.
 
-use crate::engine::config::{Budget, ExperimentConfig, Init, RuleFrequency, SemanticsConfig, Span};
+use crate::engine::config::{
+    AnswerFormat, Budget, ExperimentConfig, Init, ProgramConfig, ProgramSemantics, RuleFrequency,
+    SemanticsConfig, Span,
+};
 use crate::engine::task::Family;
 use crate::study::sweep::{Axis, AxisPoint, SweepSpec};
 use serde_json::json;
@@ -27,18 +30,61 @@ pub struct Preset {
 }
 
 /// Identifiers of every preset, in menu order.
-pub const PRESET_IDS: [&str; 6] = [
+pub const PRESET_IDS: [&str; 7] = [
     "phase-transition",
     "model-a-vs-b",
     "no-ops",
     "skew",
     "semantics",
     "occurrences",
+    "programs",
 ];
 
-/// Presets at the papers' scale, for a cluster (`idp plan --preset paper`): too large for a tab,
-/// so the page's menu does not list them.
-pub const CLUSTER_PRESET_IDS: [&str; 1] = ["paper"];
+/// Presets too large for a tab, so the page's menu does not list them: the papers' scale, for a
+/// cluster (`idp plan --preset paper`), and the program experiments of 3 seeds
+/// (`scripts/experiments/programs`).
+pub const CLUSTER_PRESET_IDS: [&str; 4] = ["paper", "programs-k2", "programs-k3", "programs-pool"];
+
+/// Distinct programs `P` the program experiments sweep at the presets' fixed budget.
+pub const PROGRAM_COUNTS: [usize; 3] = [8, 64, 512];
+
+/// Rules in the pool of `programs-pool`: 32 rules make 992 ordered pairs.
+pub const PROGRAM_POOL: usize = 32;
+
+/// Steps of the program experiments: half the presets' 4,000, so that their 63 runs fit in about
+/// an hour of this project's 2-core machine (a run of two rules, 2,000 steps, takes 70 s on one
+/// core; a trace of three rules about twice that). Their models are still learning at the end;
+/// the README says so beside the tables.
+pub const PROGRAM_EXPERIMENT_STEPS: usize = 2000;
+
+/// `base` shortened to [`PROGRAM_EXPERIMENT_STEPS`], evaluated every 500 steps.
+fn experiment_length(mut base: ExperimentConfig) -> ExperimentConfig {
+    base.train.steps = PROGRAM_EXPERIMENT_STEPS;
+    base.train.warmup_steps = 100;
+    base.train.eval_every = 500;
+    base
+}
+
+/// The base of the program presets: the presets' task, model and budget, with instructions that
+/// are programs of `k` rules, and positions for the longest sequence they write.
+pub fn program_base(
+    rules: usize,
+    semantics: ProgramSemantics,
+    answer: AnswerFormat,
+) -> ExperimentConfig {
+    let mut config = preset_base();
+    config.task.program = ProgramConfig {
+        rules,
+        semantics,
+        // Markov programs of short rules rarely need more; a longer bound lengthens every trace.
+        max_steps: 4,
+        answer,
+        ..ProgramConfig::default()
+    };
+    let layout = crate::engine::tokenizer::SequenceLayout::new(&config.task);
+    config.model.max_len = layout.sequence_len().next_multiple_of(16).max(64);
+    config
+}
 
 /// The papers' ladder of rule counts (arXiv 2402.10891, figure 2).
 pub const PAPER_RULE_COUNTS: [usize; 16] = [
@@ -267,6 +313,121 @@ pub fn preset(id: &str) -> Option<Preset> {
                 seeds: one_seed,
             },
         },
+        "programs" => Preset {
+            id: "programs",
+            title: "Programs of two rules",
+            summary: "Each instruction is two rules applied in turn: does following unseen programs also need many distinct ones?",
+            sweep: SweepSpec {
+                axes: vec![Axis::values(
+                    "instructions",
+                    "task.instructions",
+                    [4usize, 16, 64, 256, 1024],
+                )],
+                base: program_base(2, ProgramSemantics::Sequence, AnswerFormat::Direct),
+                seeds: one_seed,
+            },
+        },
+        "programs-k2" | "programs-k3" => {
+            let k = if id == "programs-k2" { 2 } else { 3 };
+            let kinds: &[(&str, ProgramSemantics, AnswerFormat)] = if k == 2 {
+                &[
+                    (
+                        "sequence, direct",
+                        ProgramSemantics::Sequence,
+                        AnswerFormat::Direct,
+                    ),
+                    (
+                        "sequence, trace",
+                        ProgramSemantics::Sequence,
+                        AnswerFormat::Trace,
+                    ),
+                    (
+                        "markov, direct",
+                        ProgramSemantics::Markov,
+                        AnswerFormat::Direct,
+                    ),
+                    (
+                        "markov, trace",
+                        ProgramSemantics::Markov,
+                        AnswerFormat::Trace,
+                    ),
+                ]
+            } else {
+                &[
+                    (
+                        "sequence, direct",
+                        ProgramSemantics::Sequence,
+                        AnswerFormat::Direct,
+                    ),
+                    (
+                        "sequence, trace",
+                        ProgramSemantics::Sequence,
+                        AnswerFormat::Trace,
+                    ),
+                ]
+            };
+            // The longest trace sets the positions of every point, so all share one model shape.
+            let widest = program_base(k, ProgramSemantics::Markov, AnswerFormat::Trace);
+            let mut base = experiment_length(program_base(
+                k,
+                ProgramSemantics::Sequence,
+                AnswerFormat::Direct,
+            ));
+            base.model.max_len = widest.model.max_len;
+            Preset {
+                id: if k == 2 { "programs-k2" } else { "programs-k3" },
+                title: if k == 2 {
+                    "Programs of two rules: semantics and answers"
+                } else {
+                    "Programs of three rules: direct or step by step"
+                },
+                summary: "Distinct programs P at a fixed budget, for each semantics and answer format, 3 seeds: where does accuracy on unseen programs rise?",
+                sweep: SweepSpec {
+                    axes: vec![
+                        Axis {
+                            name: "program".into(),
+                            points: kinds
+                                .iter()
+                                .map(|&(label, semantics, answer)| {
+                                    point(
+                                        label,
+                                        &[
+                                            ("task.program.semantics", json!(semantics)),
+                                            ("task.program.answer", json!(answer)),
+                                        ],
+                                    )
+                                })
+                                .collect(),
+                        },
+                        Axis::values("instructions", "task.instructions", PROGRAM_COUNTS),
+                    ],
+                    base,
+                    seeds: vec![1, 2, 3],
+                },
+            }
+        }
+        "programs-pool" => {
+            let mut base = experiment_length(program_base(
+                2,
+                ProgramSemantics::Sequence,
+                AnswerFormat::Direct,
+            ));
+            base.task.program.rule_pool = PROGRAM_POOL;
+            Preset {
+                id: "programs-pool",
+                title: "Programs from a fixed pool of rules",
+                summary: "32 distinct rules throughout, more and more distinct programs built from them: is the threshold set by programs or by rules?",
+                sweep: SweepSpec {
+                    axes: vec![Axis::values(
+                        "instructions",
+                        "task.instructions",
+                        [16usize, 128, 512],
+                    )],
+                    base,
+                    seeds: vec![1, 2, 3],
+                },
+            }
+        }
         "paper" => Preset {
             id: "paper",
             title: "The papers' scale",

@@ -239,6 +239,9 @@ impl SweepReport {
                 format!("{:.4}", run.final_loss),
                 run.rules_with_examples.to_string(),
                 format!("{:.1}", run.wall_seconds),
+                run.result
+                    .composed_accuracy
+                    .map_or(String::new(), |a| format!("{a:.4}")),
             ]);
             out.write_record(row).expect("writing to memory");
         }
@@ -413,7 +416,7 @@ pub fn metrics_csv(losses: &[LossPoint], evaluations: &[EvalSummary]) -> String 
 }
 
 /// The fixed CSV columns, after one column per sweep axis.
-pub const CSV_COLUMNS: [&str; 11] = [
+pub const CSV_COLUMNS: [&str; 12] = [
     "instructions",
     "examples_per_rule",
     "seed",
@@ -425,6 +428,7 @@ pub const CSV_COLUMNS: [&str; 11] = [
     "final_loss",
     "rules_with_examples",
     "wall_seconds",
+    "composed_accuracy",
 ];
 
 /// One line of the results table.

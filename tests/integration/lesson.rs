@@ -97,3 +97,38 @@ fn the_inside_lesson_shows_the_many_rule_model_reading_y() {
         whole.unseen_accuracy
     );
 }
+
+/// The lesson "From one instruction to a program" says what its runs show (seed 1 of the three
+/// the README tables): at 1,024 programs the model follows both unseen kinds, new pairings of its
+/// rules better; at 16 it follows neither.
+#[test]
+fn the_programs_lesson_shows_many_programs_following_both_unseen_kinds() {
+    let lesson = lesson("programs").unwrap();
+    let configs: Vec<_> = lesson
+        .sweep
+        .plan()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.config)
+        .collect();
+    let mut stack = Stack::new(&configs, &Device::flex()).unwrap();
+    let mut last = vec![None; configs.len()];
+    while !stack.is_finished() {
+        let advance = pollster::block_on(stack.advance(PHASE_TRANSITION_STEPS)).unwrap();
+        for (k, e) in advance.evaluations.into_iter().enumerate() {
+            if let Some(e) = e {
+                last[k] = Some(e.summary());
+            }
+        }
+    }
+    let [few, many] = [0, 1].map(|k| last[k].expect("a last evaluation"));
+    let composed = |s: &instruction_diversity::engine::metrics::EvalSummary| {
+        s.composed_accuracy
+            .expect("programs have a composition split")
+    };
+    assert!(many.unseen_accuracy >= 0.3, "{many:?}");
+    assert!(few.unseen_accuracy <= 0.15, "{few:?}");
+    assert!(composed(&many) > many.unseen_accuracy, "{many:?}");
+    assert!(composed(&few) < many.unseen_accuracy, "{few:?} {many:?}");
+    assert_eq!(lesson.answer, 1);
+}

@@ -132,10 +132,7 @@ fn naive_run(
         }
         ProgramSemantics::Markov => {
             let mut steps = 0;
-            loop {
-                let Some(i) = rules.iter().position(|(x, _)| s.contains(x.as_str())) else {
-                    break;
-                };
+            while let Some(i) = rules.iter().position(|(x, _)| s.contains(x.as_str())) {
                 if steps == max_steps {
                     return None;
                 }

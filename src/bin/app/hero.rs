@@ -5,8 +5,8 @@
 use crate::app::{Dispatch, on_click};
 use crate::chart_view::ChartView;
 use crate::run_panel::{CHART_SIZE, accuracy_chart, format_duration};
-use instruction_diversity::engine::config::ValidConfig;
-use instruction_diversity::engine::task::{WorkedCase, worked_example};
+use instruction_diversity::engine::config::{ProgramSemantics, ValidConfig};
+use instruction_diversity::engine::task::{Dataset, WorkedCase, worked_example};
 use instruction_diversity::page::chart::LineChart;
 use instruction_diversity::page::inside::{head_name, lesson_rows};
 use instruction_diversity::page::state::inside::{InsideAction, InsideView};
@@ -15,6 +15,7 @@ use instruction_diversity::page::state::library::Library;
 use instruction_diversity::page::state::run::LiveRun;
 use instruction_diversity::page::state::sweep::{SweepQueue, SweepStatus};
 use instruction_diversity::page::state::{Action, SweepAction};
+use instruction_diversity::page::trace::{task_sentence, trace_rows};
 use instruction_diversity::study::lessons::lesson;
 use instruction_diversity::study::record::RunRecord;
 use instruction_diversity::study::verdict::Verdict;
@@ -54,6 +55,13 @@ pub fn hero(props: &HeroProps) -> Html {
         let key = (props.config.clone(), *draw);
         use_memo(key, |(config, draw)| worked_example(config, *draw).ok())
     };
+    // Markov programs that do not halt are drawn again: say how many, as `idp run` does.
+    let rejections = use_memo(props.config.clone(), |config| {
+        (config.task.program.semantics == ProgramSemantics::Markov)
+            .then(|| Dataset::generate(config).ok())
+            .flatten()
+            .and_then(|data| data.rejected.describe())
+    });
     let redraw = {
         let draw = draw.clone();
         Callback::from(move |_: MouseEvent| draw.set(*draw + 1))
@@ -67,13 +75,21 @@ pub fn hero(props: &HeroProps) -> Html {
         <section class="hero" aria-labelledby="question">
             <div class="task">
                 <p class="question" id="question">{ QUESTION }</p>
-                <p class="muted">{ "An instruction is a rule x → y: write the input with the leftmost x replaced by y (the input unchanged when x is absent; y = ∅ deletes x)." }</p>
+                <p class="muted" id="task-sentence">{ task_sentence(&props.config.task.program) }</p>
                 <div class="examples" id="worked-example">
                     if let Some((seen, unseen)) = &*example {
-                        { case_card("trained on", "A rule of the training set", seen) }
-                        { case_card("never seen", "A held-out rule: never in a training batch", unseen) }
+                        if props.config.task.program.is_single_rule() {
+                            { case_card("trained on", "A rule of the training set", seen) }
+                            { case_card("never seen", "A held-out rule: never in a training batch", unseen) }
+                        } else {
+                            { program_card("trained on", "A program of the training set", seen) }
+                            { program_card("never seen", "A held-out program of held-out rules: never in a training batch", unseen) }
+                        }
                     }
                 </div>
+                if let Some(text) = &*rejections {
+                    <p class="muted" id="rejections">{ format!("Drawing this task's data: {text}.") }</p>
+                }
                 <button class="secondary" id="redraw-example" onclick={redraw}>{ "Another example" }</button>
                 if props.show_lesson {
                     <LessonBox lesson={props.lesson.clone()} queue={props.queue.clone()} library={props.library.clone()} inside={props.inside.clone()} opened={props.opened} active={props.active} seconds_left={props.seconds_left} dispatch={props.dispatch.clone()} />
@@ -109,20 +125,49 @@ fn live_chart(run: &LiveRun) -> LineChart {
     chart
 }
 
+/// One worked instance of a program: its rules, then each step with the rule that fired and the
+/// occurrence it rewrote marked, then the answer.
+fn program_card(title: &str, hint: &str, case: &WorkedCase) -> Html {
+    let rules = case.instruction.rules();
+    let rows = trace_rows(&case.instruction, &case.z, &case.run);
+    html! {
+        <div class="case program">
+            <h2>{ title }</h2>
+            <p class="muted">{ hint }</p>
+            <ol class="mono rule program-rules">
+                { for rules.iter().enumerate().map(|(i, rule)| html! {
+                    <li>{ format!("{} {} {}", rule.x, if case.instruction.is_terminal(i) { "→." } else { "→" }, if rule.y.is_empty() { "∅" } else { &rule.y }) }</li>
+                }) }
+            </ol>
+            <p><span class="muted">{ "input " }</span><span class="mono">{ &case.z }</span></p>
+            <ol class="trace">
+                { for rows.iter().map(|row| html! {
+                    <li><span class="muted">{ format!("rule {} ", row.rule + 1) }</span>
+                        <span class="mono">{ &row.head }<mark>{ &row.matched }</mark>{ &row.tail }{ " → " }{ &row.after }</span></li>
+                }) }
+            </ol>
+            <p><span class="muted">{ "answer " }</span><span class="mono">{ &case.answer }</span></p>
+        </div>
+    }
+}
+
 /// One worked instance: the rule, the input with its leftmost `x` marked, the answer.
 fn case_card(title: &str, hint: &str, case: &WorkedCase) -> Html {
-    let x_end = case.at + case.rule.x.len();
-    let y = if case.rule.y.is_empty() {
+    let Some(rule) = case.instruction.as_rule() else {
+        return program_card(title, hint, case);
+    };
+    let x_end = case.at + rule.x.len();
+    let y = if rule.y.is_empty() {
         "∅".to_string()
     } else {
-        case.rule.y.clone()
+        rule.y.clone()
     };
     html! {
         <div class="case">
             <h2>{ title }</h2>
             <p class="muted">{ hint }</p>
-            <p class="mono rule">{ format!("{} → {y}", case.rule.x) }
-                if case.rule.y.is_empty() {
+            <p class="mono rule">{ format!("{} → {y}", rule.x) }
+                if rule.y.is_empty() {
                     <span class="muted">{ " (∅: delete it)" }</span>
                 }
             </p>

@@ -35,6 +35,7 @@ fn set_title(group: RuleGroup) -> &'static str {
     match group {
         RuleGroup::HeldOut => "held-out rules (unseen)",
         RuleGroup::Training => "training rules (seen)",
+        RuleGroup::Composed => "unseen programs of seen rules (composed)",
     }
 }
 
@@ -42,6 +43,7 @@ fn set_key(group: RuleGroup) -> &'static str {
     match group {
         RuleGroup::HeldOut => "held-out",
         RuleGroup::Training => "training",
+        RuleGroup::Composed => "composed",
     }
 }
 
@@ -51,6 +53,7 @@ fn split_title(name: &str) -> &str {
         "seen" => "seen rules",
         "unseen" => "unseen rules",
         "noop" => "no-ops",
+        "composed" => "unseen programs of seen rules",
         other => other,
     }
 }
@@ -118,7 +121,7 @@ pub fn inspector_panel(props: &InspectorProps) -> Html {
     let latest = history.last().expect("not empty");
     let sets = set_summaries(latest);
     let rules_in_set = |group: RuleGroup| match group {
-        RuleGroup::HeldOut => config.eval.test_rules,
+        RuleGroup::HeldOut | RuleGroup::Composed => config.eval.test_rules,
         RuleGroup::Training => config.task.instructions,
     };
     let kinds = kind_rows(latest);
@@ -159,6 +162,7 @@ pub fn inspector_panel(props: &InspectorProps) -> Html {
     let group_name = |g: RuleGroup| match g {
         RuleGroup::Training => "training",
         RuleGroup::HeldOut => "held out",
+        RuleGroup::Composed => "composed",
     };
     let detail = inspector.rules.rule.map(|(group, rule)| {
         let evaluations: Vec<&instruction_diversity::engine::metrics::Evaluation> =
@@ -214,13 +218,13 @@ pub fn inspector_panel(props: &InspectorProps) -> Html {
                 <caption>{ format!("By kind of rule at step {}: exact match, inputs and rules", latest.step) }</caption>
                 <thead><tr>
                     <th scope="col">{ "kind" }</th>
-                    { for RuleGroup::ALL.into_iter().map(|group| html! { <th scope="col">{ set_title(group) }</th> }) }
+                    { for RuleGroup::of(latest).into_iter().map(|group| html! { <th scope="col">{ set_title(group) }</th> }) }
                 </tr></thead>
                 <tbody>
                     { for kinds.iter().map(|row| html! {
                         <tr data-kind={row.kind.name()}>
                             <th scope="row">{ row.kind.name() }<span class="muted">{ format!(" ({})", row.kind.meaning()) }</span></th>
-                            { for RuleGroup::ALL.into_iter().map(|group| share_cell(row.share(group))) }
+                            { for RuleGroup::of(latest).into_iter().map(|group| share_cell(row.share(group))) }
                         </tr>
                     }) }
                 </tbody>
@@ -273,7 +277,7 @@ pub fn inspector_panel(props: &InspectorProps) -> Html {
                                 let ask = text.clone().map(|rule| {
                                     let dispatch = dispatch.clone();
                                     let z = case.z.clone();
-                                    Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::Ask { x: rule.x.clone(), y: rule.y.clone(), z: z.clone() }))
+                                    Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::ask_about(&rule, &z)))
                                 });
                                 html! {
                                     <tr class={if case.failed() { "wrong" } else { "right" }}>

@@ -319,14 +319,25 @@ pub fn accuracy_chart(run: &LiveRun) -> LineChart {
                 ..Series::default()
             }
         };
+    let mut series = vec![
+        curve("seen rules", "#2ca02c", |e| e.seen_accuracy),
+        curve("unseen rules", "#d62728", |e| e.unseen_accuracy),
+        curve("no-ops", "#9467bd", |e| e.noop_accuracy),
+    ];
+    // Programs: unseen programs built from seen rules (composition).
+    if run
+        .evaluations
+        .iter()
+        .any(|e| e.composed_accuracy.is_some())
+    {
+        series.push(curve("composed programs", "#e69f00", |e| {
+            e.composed_accuracy.unwrap_or(0.0)
+        }));
+    }
     LineChart {
         title: "Exact-match accuracy".into(),
         x_label: "step".into(),
-        series: vec![
-            curve("seen rules", "#2ca02c", |e| e.seen_accuracy),
-            curve("unseen rules", "#d62728", |e| e.unseen_accuracy),
-            curve("no-ops", "#9467bd", |e| e.noop_accuracy),
-        ],
+        series,
         y_range: Some((0.0, 1.0)),
         ..LineChart::default()
     }

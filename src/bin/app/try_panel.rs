@@ -32,6 +32,11 @@ pub fn try_your_own(props: &TryProps) -> Html {
     let x = use_state(|| "ab".to_string());
     let y = use_state(|| "c".to_string());
     let z = use_state(|| "dabba".to_string());
+    let program = use_state(|| "ab -> c; c -> d".to_string());
+    let programs = props
+        .config
+        .as_ref()
+        .is_some_and(|c| !c.task.program.is_single_rule());
     let on_text = |target: &UseStateHandle<String>| {
         let target = target.clone();
         Callback::from(move |e: InputEvent| {
@@ -39,22 +44,42 @@ pub fn try_your_own(props: &TryProps) -> Html {
         })
     };
     let on_ask = {
-        let (x, y, z) = (x.clone(), y.clone(), z.clone());
+        let (x, y, z, program) = (x.clone(), y.clone(), z.clone(), program.clone());
         let dispatch = props.dispatch.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            dispatch.dispatch(Action::Ask {
-                x: (*x).clone(),
-                y: (*y).clone(),
-                z: (*z).clone(),
+            dispatch.dispatch(if programs {
+                Action::AskProgram {
+                    program: (*program).clone(),
+                    z: (*z).clone(),
+                }
+            } else {
+                Action::Ask {
+                    x: (*x).clone(),
+                    y: (*y).clone(),
+                    z: (*z).clone(),
+                }
             });
         })
     };
     let limits = props.config.as_ref().map(|config| {
         let t = &config.task;
         let name = props.run_name.as_deref().unwrap_or("this run");
+        let rules = if programs {
+            format!(
+                " Write its {} rules as x -> y separated by `;`{}.",
+                t.program.rules,
+                if t.program.terminal == instruction_diversity::engine::config::Terminal::Last {
+                    ", the last as x ->. y"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "Questions go to the model of {name}. Its letters are a to {}; x has {} to {} letters, y {} to {}, z {} to {}.",
+            "Questions go to the model of {name}. Its letters are a to {}; x has {} to {} letters, y {} to {}, z {} to {}.{rules}",
             (b'a' + t.alphabet as u8 - 1) as char,
             t.x_len.min,
             t.x_len.max,
@@ -64,13 +89,22 @@ pub fn try_your_own(props: &TryProps) -> Html {
             t.z_len.max
         )
     });
+    let rule_fields = if programs {
+        html! {
+            <label for="try-program">{ "program " }<input id="try-program" class="mono" type="text" size="24" value={(*program).clone()} oninput={on_text(&program)} /></label>
+        }
+    } else {
+        html! { <>
+            <label for="try-x">{ "x " }<input id="try-x" class="mono" type="text" size="6" value={(*x).clone()} oninput={on_text(&x)} /></label>
+            <span>{ "→" }</span>
+            <label for="try-y">{ "y " }<input id="try-y" class="mono" type="text" size="6" value={(*y).clone()} oninput={on_text(&y)} /></label>
+        </> }
+    };
     html! {
         <section class="panel try" aria-label="Try your own rule" id="try">
             <h2>{ "Try your own rule" }</h2>
             <form class="try-form" onsubmit={on_ask}>
-                <label for="try-x">{ "x " }<input id="try-x" class="mono" type="text" size="6" value={(*x).clone()} oninput={on_text(&x)} /></label>
-                <span>{ "→" }</span>
-                <label for="try-y">{ "y " }<input id="try-y" class="mono" type="text" size="6" value={(*y).clone()} oninput={on_text(&y)} /></label>
+                { rule_fields }
                 <label for="try-z">{ "input z " }<input id="try-z" class="mono" type="text" size="14" value={(*z).clone()} oninput={on_text(&z)} /></label>
                 <button id="try-ask" type="submit" disabled={props.inspector.asking}>{ if props.inspector.asking { "Asking…" } else { "Ask the model" } }</button>
             </form>
@@ -85,12 +119,12 @@ pub fn try_your_own(props: &TryProps) -> Html {
 }
 
 fn answer_view(answer: &Answer, dispatch: Option<&Dispatch>) -> Html {
-    let rule = &answer.question.rule;
+    let instruction = &answer.question.instruction;
     html! {
         <div class="answer" id="try-answer">
             <table class="predictions">
                 <tbody>
-                    <tr><th>{ "rule" }</th><td class="mono">{ rule.to_string() }</td><td>{ format!("{} of this run", answer.origin.describe()) }</td></tr>
+                    <tr><th>{ if instruction.as_rule().is_some() { "rule" } else { "program" } }</th><td class="mono">{ instruction.to_string() }</td><td>{ format!("{} of this run", answer.origin.describe()) }</td></tr>
                     <tr><th>{ "input" }</th><td class="mono">{ &answer.question.z }</td><td></td></tr>
                     <tr><th>{ "correct answer" }</th><td class="mono" id="try-expected">{ &answer.expected }</td><td></td></tr>
                     <tr class={if answer.correct { "right" } else { "wrong" }}><th>{ "model" }</th>
@@ -100,14 +134,14 @@ fn answer_view(answer: &Answer, dispatch: Option<&Dispatch>) -> Html {
             </table>
             <p class="muted">{ format!("Model at step {}. Below: where each answer token looked, per layer and head; each row is shaded against its strongest weight (hover a cell for the value). Marked columns are where x first occurs in z; an outlined cell is where the correct token comes from (the input letter it copies, or the y letter it substitutes).{}", answer.step,
                 if dispatch.is_some() { " Click a head to silence it (see Inside the model)." } else { "" }) }</p>
-            { attention_view(&answer.attention, rule, &answer.question.z, dispatch) }
+            { attention_view(&answer.attention, instruction, &answer.question.z, dispatch) }
         </div>
     }
 }
 
 fn attention_view(
     map: &AttentionMap,
-    rule: &instruction_diversity::engine::task::Rule,
+    instruction: &instruction_diversity::engine::task::Instruction,
     z: &str,
     dispatch: Option<&Dispatch>,
 ) -> Html {
@@ -122,7 +156,7 @@ fn attention_view(
             dispatch.dispatch(Action::Ablate(vec![(layer, head)]));
         })
     };
-    let marked = map.match_columns(&rule.x, z);
+    let marked = map.match_columns(instruction, z);
     html! {
         <div class="attention" id="attention">
             { for (0..map.layers).map(|layer| html! {

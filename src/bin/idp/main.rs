@@ -57,7 +57,7 @@ mod cli {
     use crate::runner::{self, Checkpointing, Display, Outcome, say};
     use clap::{Args, Parser, Subcommand};
     use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-    use instruction_diversity::engine::config::{ExperimentConfig, ValidConfig};
+    use instruction_diversity::engine::config::{ExperimentConfig, ProgramSemantics, ValidConfig};
     use instruction_diversity::engine::settings::apply_settings;
     use instruction_diversity::engine::stack::{Checkpoint, plan_stacks};
     use instruction_diversity::study::class::ClassPlan;
@@ -578,6 +578,20 @@ mod cli {
         failed.map_or(Ok(()), |e| Err(CliError::Other(e)))
     }
 
+    /// Says how many Markov programs and inputs drawing these runs' data rejects (drawing again
+    /// what the runs will draw: milliseconds for the presets' budgets).
+    fn say_rejections(configs: &[ValidConfig]) {
+        use instruction_diversity::engine::task::{Dataset, Rejections};
+        let total = configs
+            .iter()
+            .filter(|c| c.task.program.semantics == ProgramSemantics::Markov)
+            .filter_map(|c| Dataset::generate(c).ok())
+            .fold(Rejections::default(), |sum, d| sum + d.rejected);
+        if let Some(text) = total.describe() {
+            println!("data: {text}");
+        }
+    }
+
     fn run_one(
         settings: &SettingsArgs,
         json: Option<PathBuf>,
@@ -585,6 +599,7 @@ mod cli {
         heads_csv: Option<PathBuf>,
     ) -> Result<(), CliError> {
         let (_, config) = settings.resolve()?;
+        say_rejections(std::slice::from_ref(&config));
         let device = settings.backend.device().map_err(CliError::Other)?;
         let bars = MultiProgress::new();
         let display = Display {
@@ -1211,6 +1226,12 @@ mod cli {
             pending.iter().map(|&i| vec![i]).collect()
         };
         let threads = jobs.min(units.len().max(1));
+        say_rejections(
+            &pending
+                .iter()
+                .filter_map(|&i| plan.cells[i].config.validate().ok())
+                .collect::<Vec<_>>(),
+        );
         println!(
             "sweep: {} cells of {} steps on {} -> {}{}, {} at a time{}",
             plan.cells.len(),

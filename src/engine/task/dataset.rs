@@ -78,6 +78,33 @@ pub struct Rejections {
     pub inputs: usize,
 }
 
+impl std::ops::Add for Rejections {
+    type Output = Rejections;
+
+    /// Both counts added (over the runs of a sweep).
+    fn add(self, other: Rejections) -> Rejections {
+        Rejections {
+            programs: self.programs + other.programs,
+            inputs: self.inputs + other.inputs,
+        }
+    }
+}
+
+impl Rejections {
+    /// In words, for the CLI and the page; `None` when nothing was rejected.
+    pub fn describe(&self) -> Option<String> {
+        (*self != Rejections::default()).then(|| {
+            format!(
+                "{} Markov program{} rejected and {} input{} drawn again (they did not halt within the step bound, or outgrew the longest string)",
+                self.programs,
+                if self.programs == 1 { "" } else { "s" },
+                self.inputs,
+                if self.inputs == 1 { "" } else { "s" },
+            )
+        })
+    }
+}
+
 /// An evaluation split: a name, the rules it draws from and its examples.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EvalSplit {

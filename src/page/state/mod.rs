@@ -33,7 +33,7 @@ pub mod sweep;
 
 use crate::engine::config::{ConfigError, ExperimentConfig, ValidConfig};
 use crate::engine::metrics::Evaluation;
-use crate::engine::question::check_question;
+use crate::engine::question::{check_program_question, check_question};
 use crate::engine::settings::shorten;
 use crate::page::link::{Link, View};
 use crate::protocol::{
@@ -224,6 +224,13 @@ pub enum Action {
         /// The input.
         z: String,
     },
+    /// Put a typed program (`x1 -> y1; x2 -> y2`) and input `z` to the inspected run's model.
+    AskProgram {
+        /// The program, as [`crate::engine::task::Instruction::parse`] reads it.
+        program: String,
+        /// The input.
+        z: String,
+    },
     /// A change to the view inside the model alone.
     Inside(InsideAction),
     /// Evaluate the inspected run's model with these heads silenced (`(layer, head)`, 0-based).
@@ -282,6 +289,23 @@ pub fn inspected_inside<'a>(
 
 /// Steps taken by one press of the step button.
 pub const STEP_BUTTON_STEPS: usize = 10;
+
+impl Action {
+    /// The question about `instruction` on `z`: a rule's `x` and `y`, or a program's text.
+    pub fn ask_about(instruction: &crate::engine::task::Instruction, z: &str) -> Action {
+        match instruction.as_rule() {
+            Some(rule) => Action::Ask {
+                x: rule.x.clone(),
+                y: rule.y.clone(),
+                z: z.to_string(),
+            },
+            None => Action::AskProgram {
+                program: instruction.to_string(),
+                z: z.to_string(),
+            },
+        }
+    }
+}
 
 impl PageState {
     /// Whether a run is in progress in the page's own worker (started and neither finished, failed
@@ -854,7 +878,10 @@ impl PageState {
                 Rc::make_mut(&mut self.inspector).reduce(change);
                 None
             }
-            Action::Ask { x, y, z } => self.ask(&x, &y, &z, &mut out),
+            Action::Ask { x, y, z } => self.ask(|task| check_question(task, &x, &y, &z), &mut out),
+            Action::AskProgram { program, z } => {
+                self.ask(|task| check_program_question(task, &program, &z), &mut out)
+            }
             Action::Inside(change) => {
                 Rc::make_mut(&mut self.inside).reduce(change);
                 None
@@ -1123,10 +1150,19 @@ impl PageState {
         }
     }
 
-    fn ask(&mut self, x: &str, y: &str, z: &str, out: &mut Sent) -> Option<Command> {
+    fn ask(
+        &mut self,
+        check: impl FnOnce(
+            &crate::engine::config::TaskConfig,
+        ) -> Result<
+            crate::engine::question::Question,
+            crate::engine::question::QuestionError,
+        >,
+        out: &mut Sent,
+    ) -> Option<Command> {
         let checked = match self.inspected() {
             None => Err("train a run first: questions go to its model".to_string()),
-            Some((config, _)) => check_question(&config.task, x, y, z)
+            Some((config, _)) => check(&config.task)
                 .map(|question| (Box::new(config.clone()), question))
                 .map_err(|e| e.to_string()),
         };
