@@ -503,14 +503,18 @@ fn draw_programs(config: &ValidConfig) -> Result<DrawnPrograms, ConfigError> {
         }
         programs
     };
-    // Composed: unseen orderings of rules that training programs hold (programs of one rule have
-    // none: every such program is a training one).
+    // Composed: unseen orderings of rules that training programs with examples hold (a steep
+    // skew leaves some programs without any); programs of one rule have none: every such program
+    // is a training one.
     let mut composed = Vec::new();
     if k >= 2 {
+        let counts = examples_per_rule(task.budget, task.frequency, task.instructions);
         let seen_rules: Vec<Rule> = {
             let mut set: Vec<Rule> = train
                 .iter()
-                .flat_map(|p| p.rules().iter().cloned())
+                .zip(&counts)
+                .filter(|&(_, &count)| count > 0)
+                .flat_map(|(p, _)| p.rules().iter().cloned())
                 .collect::<HashSet<_>>()
                 .into_iter()
                 .collect();
