@@ -761,7 +761,12 @@ impl ExperimentConfig {
                 let wanted = task
                     .program
                     .rules_needed(task.instructions, self.eval.test_rules);
-                check(wanted <= available, "task.instructions", || {
+                let setting = if task.program.rule_pool > 0 {
+                    "task.program.rule_pool"
+                } else {
+                    "task.instructions"
+                };
+                check(wanted <= available, setting, || {
                     format!(
                         "{} training {} plus {} held-out ones need {wanted} distinct rules, but an alphabet of {} with these lengths allows only {available}",
                         task.instructions,

@@ -423,6 +423,9 @@ pub fn preset(id: &str) -> Option<Preset> {
                 AnswerFormat::Direct,
             ));
             base.task.program.rule_pool = PROGRAM_POOL;
+            // The base is checked before the axis sets each cell's count: 1,024 programs (the
+            // presets') is more than 32 rules make.
+            base.task.instructions = 512;
             Preset {
                 id: "programs-pool",
                 title: "Programs from a fixed pool of rules",
@@ -466,6 +469,12 @@ mod tests {
         for id in PRESET_IDS.into_iter().chain(CLUSTER_PRESET_IDS) {
             let preset = preset(id).unwrap();
             assert_eq!(preset.id, id);
+            // The CLI checks the base (`--set` applies to it) before the axes.
+            preset
+                .sweep
+                .base
+                .validate()
+                .unwrap_or_else(|e| panic!("{id}'s base: {e}"));
             let runs = preset.sweep.plan().unwrap_or_else(|e| panic!("{id}: {e}"));
             assert!(runs.len() >= 2, "{id}");
         }

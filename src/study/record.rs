@@ -450,7 +450,10 @@ pub fn table_row(run: &RunRecord) -> String {
         run.result.noop_accuracy,
         run.final_loss,
         run.wall_seconds,
-    )
+    ) + &run
+        .result
+        .composed_accuracy
+        .map_or(String::new(), |a| format!(" {a:>8.3}"))
 }
 
 /// A results table with a header.
@@ -464,6 +467,10 @@ pub fn table(runs: &[RunRecord], axis_names: &[String]) -> String {
         "{axes:>16} {:>6} {:>9} {:>5} {:>6} {:>6} {:>7} {:>7} {:>6} {:>7} {:>7}\n",
         "I", "ex/rule", "seed", "steps", "seen", "unseen", "has-op", "no-op", "loss", "wall s"
     );
+    // Programs: unseen programs of seen rules, after the fixed columns.
+    if runs.iter().any(|r| r.result.composed_accuracy.is_some()) {
+        out.insert_str(out.len() - 1, &format!(" {:>8}", "composed"));
+    }
     for run in runs {
         out.push_str(&table_row(run));
         out.push('\n');

@@ -161,10 +161,17 @@ fn ablate_file(
                     .map_err(backend)?;
                 let [_, unseen] = &scores[0];
                 let (layer, head, _) = unseen.best(*measure).ok_or_else(|| {
-                    format!(
-                        "--best {}: the held-out examples have no case of it",
-                        measure.name()
-                    )
+                    if config.task.program.is_single_rule() {
+                        format!(
+                            "--best {}: the held-out examples have no case of it",
+                            measure.name()
+                        )
+                    } else {
+                        format!(
+                            "--best {}: head scores follow one rule's letters, and this run's instructions are programs; name the heads with --heads",
+                            measure.name()
+                        )
+                    }
                 })?;
                 Ablation {
                     heads: vec![(layer, head)],

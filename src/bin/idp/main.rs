@@ -57,7 +57,7 @@ mod cli {
     use crate::runner::{self, Checkpointing, Display, Outcome, say};
     use clap::{Args, Parser, Subcommand};
     use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-    use instruction_diversity::engine::config::{ExperimentConfig, ProgramSemantics, ValidConfig};
+    use instruction_diversity::engine::config::{ExperimentConfig, ValidConfig};
     use instruction_diversity::engine::settings::apply_settings;
     use instruction_diversity::engine::stack::{Checkpoint, plan_stacks};
     use instruction_diversity::study::class::ClassPlan;
@@ -271,7 +271,8 @@ mod cli {
         #[arg(long, value_delimiter = ',')]
         per_rule: Vec<usize>,
         /// Vary a sweepable setting, e.g. --vary noop-share=0,0.25,0.5 (instructions, per-rule,
-        /// noop-share, skew, occurrences); repeat for a grid. Replaces the preset's axes.
+        /// noop-share, skew, occurrences, program-rules, rule-pool); repeat for a grid. Replaces
+        /// the preset's axes.
         #[arg(long = "vary", value_name = "SETTING=VALUES")]
         vary: Vec<String>,
         /// Seeds to repeat every point with (comma-separated).
@@ -578,17 +579,28 @@ mod cli {
         failed.map_or(Ok(()), |e| Err(CliError::Other(e)))
     }
 
-    /// Says how many Markov programs and inputs drawing these runs' data rejects (drawing again
-    /// what the runs will draw: milliseconds for the presets' budgets).
+    /// Says how many Markov programs and inputs drawing these runs' data rejects, and which runs
+    /// of programs have no composition split (drawing again what the runs will draw:
+    /// milliseconds for the presets' budgets).
     fn say_rejections(configs: &[ValidConfig]) {
         use instruction_diversity::engine::task::{Dataset, Rejections};
-        let total = configs
-            .iter()
-            .filter(|c| c.task.program.semantics == ProgramSemantics::Markov)
-            .filter_map(|c| Dataset::generate(c).ok())
-            .fold(Rejections::default(), |sum, d| sum + d.rejected);
+        let mut total = Rejections::default();
+        let mut without_composed = 0;
+        for config in configs.iter().filter(|c| !c.task.program.is_single_rule()) {
+            let Ok(data) = Dataset::generate(config) else {
+                continue;
+            };
+            total = total + data.rejected;
+            without_composed +=
+                usize::from(config.task.program.rules >= 2 && data.composed.examples.is_empty());
+        }
         if let Some(text) = total.describe() {
             println!("data: {text}");
+        }
+        if without_composed > 0 {
+            println!(
+                "data: {without_composed} run(s) have no composed programs to score: every ordering of their training rules is a training program (more rules in the pool, or fewer programs, leave some unseen)"
+            );
         }
     }
 

@@ -107,12 +107,14 @@ impl CliHost<'_> {
                 say(
                     self.display.bars,
                     &format!(
-                        "  step {:>6}  loss {loss:.4}  seen {:.3}  unseen {:.3}  (has-op {:.3}, no-op {:.3})",
+                        "  step {:>6}  loss {loss:.4}  seen {:.3}  unseen {:.3}  (has-op {:.3}, no-op {:.3}){}",
                         s.step,
                         s.seen_accuracy,
                         s.unseen_accuracy,
                         s.unseen_hasop_accuracy,
-                        s.noop_accuracy
+                        s.noop_accuracy,
+                        s.composed_accuracy
+                            .map_or(String::new(), |a| format!("  composed {a:.3}"))
                     ),
                 );
             }

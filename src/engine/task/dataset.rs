@@ -867,7 +867,8 @@ impl<'a> InputSampler<'a> {
                 return Err(ConfigError::new(
                     "task.alphabet",
                     format!(
-                        "no input of `{instruction}` can avoid all its patterns: use a larger alphabet or a no-op share of 0"
+                        "no input can avoid every pattern of `{instruction}` in an alphabet of {} letters, and no-op inputs (the no-op split's too) need one: use a larger alphabet, or longer patterns",
+                        self.config.task.alphabet
                     ),
                 ));
             };
