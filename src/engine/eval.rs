@@ -199,7 +199,8 @@ fn score_split(
         report.predictions.push(Prediction {
             rule: example.rule,
             z: example.z.clone(),
-            expected: example.answer.clone(),
+            // A trace's whole target, so the page's marks line up with what the model wrote.
+            expected: example.target(layout.answer),
             output: layout.render_answer(&tokens),
             correct,
             noop: example.noop,
@@ -583,10 +584,18 @@ pub async fn answer_question(
         .await?
         .remove(0)
         .remove(0);
-    let expected = instruction.apply(z).unwrap_or_default();
+    let run = instruction.run(z, usize::MAX).ok();
+    let final_string = run.as_ref().map(|r| r.output.clone()).unwrap_or_default();
+    // What the model is trained to write: the answer, or the trace ending in it.
+    let expected = match (layout.answer, &run) {
+        (crate::engine::config::AnswerFormat::Trace, Some(run)) => {
+            run.trace(instruction, z).join(",")
+        }
+        _ => final_string.clone(),
+    };
     let correct = layout
         .decode_answer(&tokens)
-        .is_some_and(|decoded| layout.final_string(&decoded) == expected);
+        .is_some_and(|decoded| layout.final_string(&decoded) == final_string);
     // The answer rows: up to and including the end mark, or every answer token when none came.
     let rows = tokens
         .iter()

@@ -52,6 +52,8 @@ pub fn check_question(
     z: &str,
 ) -> Result<Question, QuestionError> {
     let field = |name, text, span| check_field(task, name, text, span);
+    // `∅` is how the page writes an empty `y` (a deletion).
+    let y = if y.trim() == "∅" { "" } else { y };
     match (
         field("x", x, task.x_len),
         field("y", y, task.y_len),
@@ -145,6 +147,17 @@ pub fn check_program_question(
             })?;
         }
     }
+    let terminal = task.program.terminal == crate::engine::config::Terminal::Last;
+    if instruction.is_terminal(k - 1) != terminal {
+        return Err(fail(
+            "program",
+            if terminal {
+                "this run's programs end with a terminal rule: write the last one as x ->. y".into()
+            } else {
+                "this run's programs have no terminal rule: write the last one as x -> y".into()
+            },
+        ));
+    }
     let z = check_field(task, "z", z, task.z_len).map_err(|(name, m)| fail(name, m))?;
     if let Err(halt) = instruction.run(&z, task.max_string_len()) {
         return Err(fail("program", format!("on this input it {halt}")));
@@ -179,15 +192,23 @@ pub enum RuleOrigin {
     HeldOut,
     /// Neither: a rule the run never met.
     New,
+    /// A program the run never met, every rule of which is in a training program.
+    Composed,
 }
 
 impl RuleOrigin {
-    /// In words, for the page.
-    pub fn describe(self) -> &'static str {
-        match self {
-            RuleOrigin::Training => "a training rule",
-            RuleOrigin::HeldOut => "a held-out rule (never trained on)",
-            RuleOrigin::New => "a new rule (never trained on)",
+    /// In words, for the page: of a rule, or of a program.
+    pub fn describe(self, program: bool) -> &'static str {
+        match (self, program) {
+            (RuleOrigin::Training, false) => "a training rule",
+            (RuleOrigin::HeldOut, false) => "a held-out rule (never trained on)",
+            (RuleOrigin::New | RuleOrigin::Composed, false) => "a new rule (never trained on)",
+            (RuleOrigin::Training, true) => "a training program",
+            (RuleOrigin::HeldOut, true) => "a held-out program (of rules never trained on)",
+            (RuleOrigin::Composed, true) => {
+                "a new pairing of trained rules (the program never trained on)"
+            }
+            (RuleOrigin::New, true) => "a new program (never trained on)",
         }
     }
 }
@@ -273,9 +294,10 @@ pub struct Answer {
     pub question: Question,
     /// The model's greedy answer (unknown tokens as `?`, cut at the end mark).
     pub output: String,
-    /// The correct answer: `z` with the leftmost `x` replaced by `y`.
+    /// The correct answer: `z` with the leftmost `x` replaced by `y` (a program's final string,
+    /// or its trace when the run's answers are traces).
     pub expected: String,
-    /// Exact match, end mark included.
+    /// Exact match of the final string, end mark included.
     pub correct: bool,
     /// Whether the rule was trained on, held out, or new.
     pub origin: RuleOrigin,
@@ -361,6 +383,19 @@ mod tests {
         assert_eq!(err("ab -> c; c -> a", "abcae").field, "z");
         task.program.semantics = crate::engine::config::ProgramSemantics::Markov;
         task.program.max_steps = 3;
+        assert!(
+            markov(&task, "ab -> c; c ->. a", "abca")
+                .message
+                .contains("no terminal")
+        );
+        task.program.terminal = crate::engine::config::Terminal::Last;
+        assert!(
+            markov(&task, "ab -> c; c -> a", "abca")
+                .message
+                .contains("x ->. y")
+        );
+        assert!(check_program_question(&task, "ab -> c; c ->. ∅", "abca").is_ok());
+        task.program.terminal = crate::engine::config::Terminal::None;
         let looping = markov(&task, "a -> b; b -> a", "abca");
         assert_eq!(looping.field, "program");
         assert!(

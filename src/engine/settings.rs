@@ -176,8 +176,8 @@ pub const SETTINGS: &[Setting] = &[
         key: "I",
         codec: Codec::Int,
         group: Group::Task,
-        label: "Distinct rules (I)",
-        hint: "How many different instructions the training set holds.",
+        label: "Distinct instructions (I)",
+        hint: "How many different instructions (rules, or programs of rules) the training set holds.",
         bounds: whole(1, 1_000_000),
         advanced: false,
         sweep: Some(Sweepable {

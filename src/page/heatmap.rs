@@ -50,6 +50,8 @@ pub struct Cell {
     pub unseen: Option<Spread>,
     /// Final accuracy on training rules (new inputs) over those runs.
     pub seen: Option<Spread>,
+    /// Final accuracy on unseen programs of seen rules over those runs (runs of programs only).
+    pub composed: Option<Spread>,
 }
 
 /// A sweep's finished runs binned by axis point: columns are the first axis (e.g. `I`), rows the
@@ -114,6 +116,11 @@ impl Grid {
                 column: i % columns.len(),
                 unseen: Spread::of(members.iter().map(|&r| runs[r].result.unseen_accuracy)),
                 seen: Spread::of(members.iter().map(|&r| runs[r].result.seen_accuracy)),
+                composed: Spread::of(
+                    members
+                        .iter()
+                        .filter_map(|&r| runs[r].result.composed_accuracy),
+                ),
                 runs: members,
             })
             .collect();
@@ -187,10 +194,19 @@ impl Grid {
                 }
             };
         let series = match &self.row_axis {
-            None => vec![
-                series_of(0, "unseen rules".into(), UNSEEN_COLOR, |c| c.unseen),
-                series_of(0, "seen rules".into(), SEEN_COLOR, |c| c.seen),
-            ],
+            None => {
+                let mut series = vec![
+                    series_of(0, "unseen rules".into(), UNSEEN_COLOR, |c| c.unseen),
+                    series_of(0, "seen rules".into(), SEEN_COLOR, |c| c.seen),
+                ];
+                // Programs: unseen pairings of seen rules, the lesson's other kind.
+                if self.cells.iter().any(|c| c.composed.is_some()) {
+                    series.push(series_of(0, "composed".into(), COMPOSED_COLOR, |c| {
+                        c.composed
+                    }));
+                }
+                series
+            }
             Some(_) => self
                 .rows
                 .iter()
@@ -237,6 +253,8 @@ impl Grid {
 pub const UNSEEN_TEXT_COLOR: &str = "#b3261e";
 /// Text in the colour of seen-rule accuracy, dark enough to read on white.
 pub const SEEN_TEXT_COLOR: &str = "#1b6e2b";
+/// Colour of composed-program accuracy (unseen programs of seen rules) on every chart.
+pub const COMPOSED_COLOR: &str = "#e69f00";
 /// Colour of held-out-rule accuracy on every chart.
 pub const UNSEEN_COLOR: &str = "#d62728";
 /// Colour of training-rule accuracy on every chart.

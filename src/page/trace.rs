@@ -63,7 +63,7 @@ pub fn task_sentence(program: &crate::engine::config::ProgramConfig) -> String {
             program.rules,
             if program.rules == 1 { "" } else { "s" },
             if program.terminal == Terminal::Last {
-                " or the last rule (->.) fires"
+                " or the last rule (→.) fires"
             } else {
                 ""
             },

@@ -22,6 +22,8 @@ pub struct KeptModel {
     layout: SequenceLayout,
     training_rules: HashSet<Instruction>,
     held_out_rules: HashSet<Instruction>,
+    /// Every rule of the training instructions: a new program of them is composed.
+    trained_rules: HashSet<crate::engine::task::Rule>,
     /// The run's evaluation splits (its training examples left out), for ablations.
     eval: Dataset,
     step: usize,
@@ -61,6 +63,12 @@ impl KeptModel {
                 .cloned()
                 .collect(),
             held_out_rules: stack.dataset(k).test_instructions.iter().cloned().collect(),
+            trained_rules: stack
+                .dataset(k)
+                .train_instructions
+                .iter()
+                .flat_map(|i| i.rules().iter().cloned())
+                .collect(),
             eval: stack.dataset(k).without_training(),
             step: stack.step(),
         }
@@ -130,6 +138,14 @@ impl KeptModel {
             RuleOrigin::Training
         } else if self.held_out_rules.contains(&question.instruction) {
             RuleOrigin::HeldOut
+        } else if question.instruction.rules().len() > 1
+            && question
+                .instruction
+                .rules()
+                .iter()
+                .all(|r| self.trained_rules.contains(r))
+        {
+            RuleOrigin::Composed
         } else {
             RuleOrigin::New
         };

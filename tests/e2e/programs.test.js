@@ -25,10 +25,15 @@ test('a task of programs: the worked example traces each step, a run reports com
     for (let i = 0; i < 2; i++) {
       const card = cards.nth(i);
       assert.equal(await card.locator('ol.program-rules li').count(), 2);
-      const steps = await card.locator('ol.trace li').allTextContents();
+      const steps = await card.locator('ul.trace li').allTextContents();
       assert.ok(steps.length >= 1 && steps.length <= 2, steps.join(' | '));
-      assert.ok(steps.every((s) => /^rule [12] \S*→ \S*$/.test(s.replace(/\s+/g, ' ').replace(' → ', '→ '))), steps.join(' | '));
-      assert.equal(await card.locator('ol.trace li mark').count(), steps.length);
+      steps.forEach((s, i) => assert.match(s, new RegExp(`^step ${i + 1}, rule [12]: [a-f]+ → [a-f]*$`), steps.join(' | ')));
+      assert.equal(await card.locator('ul.trace li mark').count(), steps.length);
+      // The trace the model is asked to write: each step's string, the last one the answer.
+      const writes = (await card.locator('p.writes .mono').textContent()).split(',');
+      assert.equal(writes.length, 2, 'a sequence of two rules writes two strings');
+      assert.equal(writes[1], await card.locator('p.answer-line .mono').textContent());
+      for (const s of steps) assert.ok(writes.includes(s.split(' → ')[1]), `${s} in ${writes}`);
     }
     await h.assertAccessible(page, 'the worked example of a program');
 

@@ -5,7 +5,7 @@
 use crate::app::{Dispatch, on_click};
 use crate::chart_view::ChartView;
 use crate::run_panel::{CHART_SIZE, accuracy_chart, format_duration};
-use instruction_diversity::engine::config::{ProgramSemantics, ValidConfig};
+use instruction_diversity::engine::config::{AnswerFormat, ProgramSemantics, ValidConfig};
 use instruction_diversity::engine::task::{Dataset, WorkedCase, worked_example};
 use instruction_diversity::page::chart::LineChart;
 use instruction_diversity::page::inside::{head_name, lesson_rows};
@@ -82,8 +82,8 @@ pub fn hero(props: &HeroProps) -> Html {
                             { case_card("trained on", "A rule of the training set", seen) }
                             { case_card("never seen", "A held-out rule: never in a training batch", unseen) }
                         } else {
-                            { program_card("trained on", "A program of the training set", seen) }
-                            { program_card("never seen", "A held-out program of held-out rules: never in a training batch", unseen) }
+                            { program_card("trained on", "A program of the training set", seen, props.config.task.program.answer) }
+                            { program_card("never seen", "A held-out program of held-out rules: never in a training batch", unseen, props.config.task.program.answer) }
                         }
                     }
                 </div>
@@ -127,9 +127,13 @@ fn live_chart(run: &LiveRun) -> LineChart {
 
 /// One worked instance of a program: its rules, then each step with the rule that fired and the
 /// occurrence it rewrote marked, then the answer.
-fn program_card(title: &str, hint: &str, case: &WorkedCase) -> Html {
+fn program_card(title: &str, hint: &str, case: &WorkedCase, answer: AnswerFormat) -> Html {
     let rules = case.instruction.rules();
     let rows = trace_rows(&case.instruction, &case.z, &case.run);
+    let writes = match answer {
+        AnswerFormat::Direct => case.answer.clone(),
+        AnswerFormat::Trace => case.run.trace(&case.instruction, &case.z).join(","),
+    };
     html! {
         <div class="case program">
             <h2>{ title }</h2>
@@ -140,13 +144,14 @@ fn program_card(title: &str, hint: &str, case: &WorkedCase) -> Html {
                 }) }
             </ol>
             <p><span class="muted">{ "input " }</span><span class="mono">{ &case.z }</span></p>
-            <ol class="trace">
-                { for rows.iter().map(|row| html! {
-                    <li><span class="muted">{ format!("rule {} ", row.rule + 1) }</span>
+            <ul class="trace">
+                { for rows.iter().enumerate().map(|(step, row)| html! {
+                    <li><span class="muted">{ format!("step {}, rule {}: ", step + 1, row.rule + 1) }</span>
                         <span class="mono">{ &row.head }<mark>{ &row.matched }</mark>{ &row.tail }{ " → " }{ &row.after }</span></li>
                 }) }
-            </ol>
-            <p><span class="muted">{ "answer " }</span><span class="mono">{ &case.answer }</span></p>
+            </ul>
+            <p class="answer-line"><span class="muted">{ "answer " }</span><span class="mono">{ &case.answer }</span></p>
+            <p class="writes"><span class="muted">{ if answer == AnswerFormat::Trace { "the model writes its steps " } else { "the model writes " } }</span><span class="mono">{ writes }</span></p>
         </div>
     }
 }
@@ -154,7 +159,7 @@ fn program_card(title: &str, hint: &str, case: &WorkedCase) -> Html {
 /// One worked instance: the rule, the input with its leftmost `x` marked, the answer.
 fn case_card(title: &str, hint: &str, case: &WorkedCase) -> Html {
     let Some(rule) = case.instruction.as_rule() else {
-        return program_card(title, hint, case);
+        return program_card(title, hint, case, AnswerFormat::Direct);
     };
     let x_end = case.at + rule.x.len();
     let y = if rule.y.is_empty() {
@@ -340,7 +345,7 @@ pub fn lesson_box(props: &LessonBoxProps) -> Html {
                 <div class="reveal" id="lesson-reveal" role="status">
                     <p><b>{ if choice == lesson.answer { "Your prediction matches. " } else { "Not quite. " } }</b>
                         { format!("You predicted: “{}”. {} “{}”.", lesson.choices[choice],
-                            if lesson.inside { "Over three seeds of these settings, the answer was:" } else { "The paper's answer:" },
+                            if lesson.inside || lesson.id == "programs" { "Over three seeds of these settings, the answer was:" } else { "The paper's answer:" },
                             lesson.choices[lesson.answer]) }</p>
                     <p>{ lesson.explanation }</p>
                     if lesson.inside {

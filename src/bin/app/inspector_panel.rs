@@ -31,11 +31,13 @@ fn score(tally: &Tally) -> String {
 }
 
 /// A set's line in the inspector's summary, with the name the run's headline numbers give it.
-fn set_title(group: RuleGroup) -> &'static str {
-    match group {
-        RuleGroup::HeldOut => "held-out rules (unseen)",
-        RuleGroup::Training => "training rules (seen)",
-        RuleGroup::Composed => "unseen programs of seen rules (composed)",
+fn set_title(group: RuleGroup, programs: bool) -> &'static str {
+    match (group, programs) {
+        (RuleGroup::HeldOut, false) => "held-out rules (unseen)",
+        (RuleGroup::Training, false) => "training rules (seen)",
+        (RuleGroup::HeldOut, true) => "held-out programs (unseen)",
+        (RuleGroup::Training, true) => "training programs (seen)",
+        (RuleGroup::Composed, _) => "unseen programs of seen rules (composed)",
     }
 }
 
@@ -120,6 +122,7 @@ pub fn inspector_panel(props: &InspectorProps) -> Html {
     };
     let latest = history.last().expect("not empty");
     let sets = set_summaries(latest);
+    let programs = !config.task.program.is_single_rule();
     let rules_in_set = |group: RuleGroup| match group {
         RuleGroup::HeldOut | RuleGroup::Composed => config.eval.test_rules,
         RuleGroup::Training => config.task.instructions,
@@ -199,7 +202,7 @@ pub fn inspector_panel(props: &InspectorProps) -> Html {
                 <tbody>
                     { for sets.iter().map(|set| html! {
                         <tr data-set={set_key(set.group)}>
-                            <th scope="row">{ set_title(set.group) }</th>
+                            <th scope="row">{ set_title(set.group, programs) }</th>
                             <td>{ format!("{} of {}", set.share.rules, rules_in_set(set.group)) }</td>
                             <td>{ set.share.inputs.total }</td>
                             <td>{ score(&set.share.inputs) }
@@ -218,7 +221,7 @@ pub fn inspector_panel(props: &InspectorProps) -> Html {
                 <caption>{ format!("By kind of rule at step {}: exact match, inputs and rules", latest.step) }</caption>
                 <thead><tr>
                     <th scope="col">{ "kind" }</th>
-                    { for RuleGroup::of(latest).into_iter().map(|group| html! { <th scope="col">{ set_title(group) }</th> }) }
+                    { for RuleGroup::of(latest).into_iter().map(|group| html! { <th scope="col">{ set_title(group, programs) }</th> }) }
                 </tr></thead>
                 <tbody>
                     { for kinds.iter().map(|row| html! {

@@ -6,6 +6,7 @@ use crate::field::DraftInput;
 use instruction_diversity::engine::config::ValidConfig;
 use instruction_diversity::page::chart::{LineChart, Series};
 use instruction_diversity::page::diff::{DiffKind, char_diff};
+use instruction_diversity::page::heatmap::COMPOSED_COLOR;
 use instruction_diversity::page::link;
 use instruction_diversity::page::state::restore::RestoreAction;
 use instruction_diversity::page::state::run::{LiveRun, RunStatus};
@@ -270,7 +271,8 @@ pub fn status(props: &StatusProps) -> Html {
             </p>
             if let Some(e) = latest {
                 <p class="accuracy" id="accuracy">
-                    { format!("seen rules {:.1}% · unseen rules {:.1}% · no-ops {:.1}%", 100.0 * e.seen_accuracy, 100.0 * e.unseen_accuracy, 100.0 * e.noop_accuracy) }
+                    { format!("seen {:.1}% · unseen {:.1}% · no-ops {:.1}%{}", 100.0 * e.seen_accuracy, 100.0 * e.unseen_accuracy, 100.0 * e.noop_accuracy,
+                        e.composed_accuracy.map_or(String::new(), |a| format!(" · composed {:.1}%", 100.0 * a))) }
                 </p>
                 // What the run has learned so far, from its latest evaluation; final once it ends.
                 <p class="verdict-line">
@@ -330,7 +332,7 @@ pub fn accuracy_chart(run: &LiveRun) -> LineChart {
         .iter()
         .any(|e| e.composed_accuracy.is_some())
     {
-        series.push(curve("composed programs", "#e69f00", |e| {
+        series.push(curve("composed", COMPOSED_COLOR, |e| {
             e.composed_accuracy.unwrap_or(0.0)
         }));
     }

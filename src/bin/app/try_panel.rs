@@ -101,8 +101,8 @@ pub fn try_your_own(props: &TryProps) -> Html {
         </> }
     };
     html! {
-        <section class="panel try" aria-label="Try your own rule" id="try">
-            <h2>{ "Try your own rule" }</h2>
+        <section class="panel try" aria-label={if programs { "Try your own program" } else { "Try your own rule" }} id="try">
+            <h2>{ if programs { "Try your own program" } else { "Try your own rule" } }</h2>
             <form class="try-form" onsubmit={on_ask}>
                 { rule_fields }
                 <label for="try-z">{ "input z " }<input id="try-z" class="mono" type="text" size="14" value={(*z).clone()} oninput={on_text(&z)} /></label>
@@ -124,7 +124,7 @@ fn answer_view(answer: &Answer, dispatch: Option<&Dispatch>) -> Html {
         <div class="answer" id="try-answer">
             <table class="predictions">
                 <tbody>
-                    <tr><th>{ if instruction.as_rule().is_some() { "rule" } else { "program" } }</th><td class="mono">{ instruction.to_string() }</td><td>{ format!("{} of this run", answer.origin.describe()) }</td></tr>
+                    <tr><th>{ if instruction.as_rule().is_some() { "rule" } else { "program" } }</th><td class="mono">{ instruction.to_string() }</td><td>{ format!("{} of this run", answer.origin.describe(instruction.as_rule().is_none())) }</td></tr>
                     <tr><th>{ "input" }</th><td class="mono">{ &answer.question.z }</td><td></td></tr>
                     <tr><th>{ "correct answer" }</th><td class="mono" id="try-expected">{ &answer.expected }</td><td></td></tr>
                     <tr class={if answer.correct { "right" } else { "wrong" }}><th>{ "model" }</th>

@@ -232,7 +232,7 @@ impl Instruction {
 
     /// Reads an instruction as [`fmt::Display`] writes it: rules `x -> y` separated by `;`, a
     /// terminal one written `x ->. y`; the semantics and step bound come from the task. Letters
-    /// are lowercase ASCII; an empty `y` is a deletion.
+    /// are lowercase ASCII; an empty `y` (or `∅`) is a deletion.
     ///
     /// # Errors
     /// A message naming the first rule that cannot be read.
@@ -252,7 +252,8 @@ impl Instruction {
             } else {
                 return Err(format!("rule {} `{}` has no `->`", i + 1, part.trim()));
             };
-            let (x, y) = (x.trim(), y.trim());
+            // `∅` is how the page writes an empty replacement (a deletion).
+            let (x, y) = (x.trim(), y.trim().trim_start_matches('∅'));
             if x.is_empty() {
                 return Err(format!("rule {} has an empty pattern", i + 1));
             }
@@ -349,6 +350,10 @@ mod tests {
         assert!(err("a ->. c").contains("terminal"));
         assert_eq!(
             Instruction::parse("ab ->", ProgramSemantics::Sequence, 4).unwrap(),
+            Instruction::Rule(Rule::new("ab", ""))
+        );
+        assert_eq!(
+            Instruction::parse("ab -> ∅", ProgramSemantics::Sequence, 4).unwrap(),
             Instruction::Rule(Rule::new("ab", ""))
         );
     }
