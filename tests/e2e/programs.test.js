@@ -38,7 +38,8 @@ test('a task of programs: the worked example traces each step, a run reports com
     await h.assertAccessible(page, 'the worked example of a program');
 
     await h.waitFor(page, 'the run to finish', () => /finished/i.test(document.querySelector('#status')?.textContent ?? ''), null, 180_000);
-    assert.match(await page.locator('#accuracy-chart').textContent(), /composed programs/);
+    assert.match(await page.locator('#accuracy-chart').textContent(), /composed/);
+    assert.match(await page.locator('#accuracy').textContent(), /composed \d+\.\d%/);
     const sets = await page.locator('#inspector').textContent();
     assert.match(sets, /unseen programs of seen rules/, sets.slice(0, 400));
 
@@ -51,9 +52,14 @@ test('a task of programs: the worked example traces each step, a run reports com
     await page.fill('#try-program', 'ab -> c; c -> d');
     await page.click('#try-ask');
     await page.waitForSelector('#try-answer', { timeout: 30_000 });
-    assert.equal(await page.locator('#try-expected').textContent(), 'ddba');
+    // A trace: the string after each rule, then (the last) the answer.
+    assert.equal(await page.locator('#try-expected').textContent(), 'dcba,ddba');
     assert.match(await page.locator('#try-answer').textContent(), /programab -> c; c -> d/);
     await h.assertAccessible(page, 'a program asked of the model');
+    // A phone's width: the finished run's charts, tables and the trace asked about never widen the page.
+    await page.setViewportSize({ width: 390, height: 900 });
+    await page.waitForTimeout(300);
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), 390);
   });
 });
 

@@ -271,7 +271,7 @@ pub fn status(props: &StatusProps) -> Html {
             </p>
             if let Some(e) = latest {
                 <p class="accuracy" id="accuracy">
-                    { format!("seen {:.1}% · unseen {:.1}% · no-ops {:.1}%{}", 100.0 * e.seen_accuracy, 100.0 * e.unseen_accuracy, 100.0 * e.noop_accuracy,
+                    { format!("seen rules {:.1}% · unseen rules {:.1}% · no-ops {:.1}%{}", 100.0 * e.seen_accuracy, 100.0 * e.unseen_accuracy, 100.0 * e.noop_accuracy,
                         e.composed_accuracy.map_or(String::new(), |a| format!(" · composed {:.1}%", 100.0 * a))) }
                 </p>
                 // What the run has learned so far, from its latest evaluation; final once it ends.
