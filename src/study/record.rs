@@ -238,10 +238,11 @@ impl SweepReport {
                 format!("{:.4}", run.result.noop_accuracy),
                 format!("{:.4}", run.final_loss),
                 run.rules_with_examples.to_string(),
-                format!("{:.1}", run.wall_seconds),
                 run.result
                     .composed_accuracy
                     .map_or(String::new(), |a| format!("{a:.4}")),
+                // Last: the one column two runs of the same cell may differ in.
+                format!("{:.1}", run.wall_seconds),
             ]);
             out.write_record(row).expect("writing to memory");
         }
@@ -427,8 +428,8 @@ pub const CSV_COLUMNS: [&str; 12] = [
     "noop_accuracy",
     "final_loss",
     "rules_with_examples",
-    "wall_seconds",
     "composed_accuracy",
+    "wall_seconds",
 ];
 
 /// One line of the results table.

@@ -290,6 +290,7 @@ fn every_example_is_its_program_applied_to_its_input_and_its_trace_ends_in_the_a
 fn held_out_programs_never_reach_a_training_batch_and_composed_ones_reuse_seen_rules() {
     // A steep skew leaves some programs without examples: their rules are not seen.
     let mut skewed = program_config(programs()[0].clone());
+    skewed.task.instructions = 100;
     skewed.task.frequency = RuleFrequency::PowerLaw { shape: 0.05 };
     let configs = programs().into_iter().map(program_config).chain([skewed]);
     for config in configs {
